@@ -1,0 +1,119 @@
+"""The agent loop: model -> tool calls -> results -> model, until an answer or the step limit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from netra.agents.context import UserExecutionContext
+from netra.agents.models.base import ChatMessage, ToolCall, Usage
+from netra.agents.registry import Agent
+from netra.agents.tools import ToolError
+from netra.db.repositories import ThreadRepository, set_run_status
+from netra.ids import new_id
+from netra.realtime.events import EventType
+
+log = logging.getLogger(__name__)
+
+
+class StepLimitError(Exception):
+    """The model kept calling tools past the step limit."""
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+class _EventStream:
+    """Turns a model's streamed output into agent_thinking and agent_message_delta events."""
+
+    def __init__(self, ctx: UserExecutionContext, message_id: str) -> None:
+        self._emit = ctx.emitter.emit
+        self._message_id = message_id
+        self.thought = False
+
+    async def thinking(self, text: str) -> None:
+        self.thought = True
+        await self._emit(EventType.AGENT_THINKING, {"text": text})
+
+    async def text_delta(self, delta: str) -> None:
+        data = {"message_id": self._message_id, "delta": delta}
+        await self._emit(EventType.AGENT_MESSAGE_DELTA, data)
+
+
+class AgentEngine:
+    """Runs one agent for one run. Emits thinking, tool and answer events;
+    the caller (RunSupervisor) emits agent_started and handles failures."""
+
+    def __init__(self, max_steps: int) -> None:
+        self.max_steps = max_steps
+
+    async def run(
+        self, ctx: UserExecutionContext, agent: Agent, history: Sequence[ChatMessage]
+    ) -> None:
+        emit = ctx.emitter.emit
+        messages = [ChatMessage("system", agent.spec.system_prompt), *history]
+        specs = [tool.spec for tool in agent.tools.values()]
+        usage = Usage()
+        message_id = new_id("msg")
+
+        for step in range(self.max_steps):
+            stream = _EventStream(ctx, message_id)
+            turn = await agent.model.complete(messages, specs, stream)
+            usage += turn.usage
+            if not stream.thought and (turn.thinking or step == 0):
+                await emit(EventType.AGENT_THINKING, {"text": turn.thinking or "Thinking…"})
+            if not turn.tool_calls:
+                await self._complete(ctx, message_id, turn.text, usage)
+                return
+            messages.append(ChatMessage("assistant", turn.text, tool_calls=turn.tool_calls))
+            for call in turn.tool_calls:
+                messages.append(await self._call_tool(ctx, agent, call))
+        raise StepLimitError(f"the agent did not answer within {self.max_steps} steps")
+
+    async def _call_tool(
+        self, ctx: UserExecutionContext, agent: Agent, call: ToolCall
+    ) -> ChatMessage:
+        await ctx.emitter.emit(
+            EventType.TOOL_EXECUTING,
+            {"tool_call_id": call.id, "tool": call.name, "args": call.arguments},
+        )
+        started = time.perf_counter()
+        outcome: dict[str, Any]
+        tool = agent.tools.get(call.name)
+        try:
+            if tool is None:
+                raise ToolError(f"unknown tool {call.name!r}")
+            outcome = {"result": await tool.run(ctx, dict(call.arguments))}
+        except ToolError as exc:
+            outcome = {"error": str(exc)}
+        except Exception as exc:  # a broken tool must not break the run
+            log.exception("tool %s failed in run %s", call.name, ctx.run_id)
+            outcome = {"error": f"{type(exc).__name__}: {exc}"}
+        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        await ctx.emitter.emit(
+            EventType.TOOL_COMPLETED,
+            {"tool_call_id": call.id, "tool": call.name, **outcome, "duration_ms": duration_ms},
+        )
+        if "error" in outcome:
+            return ChatMessage("tool", outcome["error"], tool_call_id=call.id, is_error=True)
+        return ChatMessage("tool", _json(outcome["result"]), tool_call_id=call.id)
+
+    async def _complete(
+        self, ctx: UserExecutionContext, message_id: str, text: str, usage: Usage
+    ) -> None:
+        async def save(session: AsyncSession) -> None:
+            repo = ThreadRepository(session, ctx.user_id)
+            await repo.add_message(ctx.thread_id, "assistant", text, ctx.run_id, message_id)
+            await set_run_status(session, ctx.run_id, "completed", usage=usage.as_dict())
+
+        await ctx.emitter.emit(
+            EventType.AGENT_COMPLETED,
+            {"message_id": message_id, "text": text, "usage": usage.as_dict()},
+            also=save,
+        )

@@ -1,0 +1,1 @@
+"""Chat models: the interface the agent loop talks to, and its implementations."""

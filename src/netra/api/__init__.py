@@ -1,0 +1,1 @@
+"""HTTP API: the create_app() factory and the REST routes."""

@@ -1,0 +1,37 @@
+"""create_app(settings): builds the ASGI app; nothing happens at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from netra import __version__
+from netra.agents.registry import AgentRegistry
+from netra.api import errors
+from netra.api.routes import health, threads
+from netra.auth import routes as auth_routes
+from netra.config import Settings
+from netra.lifecycle import start, stop
+from netra.realtime.endpoint import websocket_endpoint
+
+
+def create_app(settings: Settings, registry: AgentRegistry | None = None) -> FastAPI:
+    """The Netra app for `settings`; startup phases run in the lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.platform = await start(settings, registry)
+        try:
+            yield
+        finally:
+            await stop(app.state.platform)
+
+    app = FastAPI(title="Netra", version=__version__, lifespan=lifespan)
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(auth_routes.router)
+    app.include_router(threads.router)
+    app.add_api_websocket_route("/ws", websocket_endpoint)
+    return app

@@ -1,0 +1,32 @@
+"""FastAPI dependencies: the platform and the authenticated user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from netra.auth.tokens import TokenError
+from netra.errors import AppError
+from netra.lifecycle import Platform
+
+
+def get_platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+def current_user_id(request: Request, platform: PlatformDep) -> str:
+    """The user id from `Authorization: Bearer <access token>`, or a 401."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AppError(401, "unauthorized", "send Authorization: Bearer <access_token>", challenge)
+    try:
+        return platform.tokens.verify(token.strip())
+    except TokenError as exc:
+        raise AppError(401, exc.code, exc.message, challenge) from None
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+UserId = Annotated[str, Depends(current_user_id)]

@@ -1,0 +1,92 @@
+"""/api/threads: the caller's own threads, their messages, events and runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from netra.api.deps import PlatformDep, UserId
+from netra.api.schemas import MessageOut, RunAccepted, ThreadOut
+from netra.db.repositories import ThreadRepository
+from netra.errors import not_found
+from netra.realtime.events import AgentEvent
+
+router = APIRouter(prefix="/api")
+
+
+class ThreadIn(BaseModel):
+    title: str = Field("New thread", min_length=1, max_length=200)
+
+
+class RunIn(BaseModel):
+    text: str = Field(min_length=1)
+    agent: str | None = Field(None, max_length=64)
+
+
+@router.post("/threads", status_code=201)
+async def create_thread(
+    user_id: UserId, platform: PlatformDep, body: ThreadIn | None = None
+) -> ThreadOut:
+    async with platform.db.session() as session:
+        thread = await ThreadRepository(session, user_id).add((body or ThreadIn()).title)
+        return ThreadOut.model_validate(thread)
+
+
+@router.get("/threads")
+async def list_threads(
+    user_id: UserId, platform: PlatformDep, limit: int = Query(100, ge=1, le=500)
+) -> list[ThreadOut]:
+    async with platform.db.session() as session:
+        threads = await ThreadRepository(session, user_id).list(limit)
+        return [ThreadOut.model_validate(t) for t in threads]
+
+
+@router.get("/threads/{thread_id}")
+async def get_thread(thread_id: str, user_id: UserId, platform: PlatformDep) -> ThreadOut:
+    async with platform.db.session() as session:
+        thread = await ThreadRepository(session, user_id).get(thread_id)
+        if thread is None:  # another user's thread is indistinguishable from none
+            raise not_found("thread")
+        return ThreadOut.model_validate(thread)
+
+
+@router.get("/threads/{thread_id}/messages")
+async def list_messages(thread_id: str, user_id: UserId, platform: PlatformDep) -> list[MessageOut]:
+    async with platform.db.session() as session:
+        threads = ThreadRepository(session, user_id)
+        if await threads.get(thread_id) is None:
+            raise not_found("thread")
+        return [MessageOut.model_validate(m) for m in await threads.messages(thread_id)]
+
+
+@router.get("/threads/{thread_id}/events")
+async def list_events(
+    thread_id: str,
+    user_id: UserId,
+    platform: PlatformDep,
+    after_seq: int = Query(0, ge=0),
+    limit: int = Query(1000, ge=1, le=5000),
+) -> list[dict[str, Any]]:
+    async with platform.db.session() as session:
+        threads = ThreadRepository(session, user_id)
+        if await threads.get(thread_id) is None:
+            raise not_found("thread")
+        events = await threads.events(thread_id, after_seq=after_seq, limit=limit)
+        return [AgentEvent.from_record(e).to_frame() for e in events]
+
+
+@router.post("/threads/{thread_id}/runs", status_code=202)
+async def start_run(
+    thread_id: str, body: RunIn, user_id: UserId, platform: PlatformDep
+) -> RunAccepted:
+    ticket = await platform.runs.create(user_id, body.text, thread_id, body.agent)
+    platform.runs.launch(ticket)
+    return RunAccepted(run_id=ticket.run_id, thread_id=ticket.thread_id)
+
+
+@router.post("/runs/{run_id}/cancel", status_code=202)
+async def cancel_run(run_id: str, user_id: UserId, platform: PlatformDep) -> RunAccepted:
+    thread_id = await platform.runs.cancel(user_id, run_id)
+    return RunAccepted(run_id=run_id, thread_id=thread_id)

@@ -1,0 +1,1 @@
+"""Authentication: argon2id passwords, JWT access tokens, rotating refresh tokens."""

@@ -1,0 +1,116 @@
+"""The `netra` command."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from netra.config import ConfigError, Settings
+from netra.env import process_environment
+
+app = typer.Typer(help="Netra: real-time multi-user AI agent chat.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console(stderr=True)
+
+
+def _settings(**overrides: object) -> Settings:
+    env = process_environment(dotenv=Path(".env"))
+    try:
+        return Settings.from_env(env, **{k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind [default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8000]")] = None,
+) -> None:
+    """Serve Netra (API, WebSocket) on the configured database."""
+    import uvicorn
+
+    from netra.api.app import create_app
+    from netra.lifecycle import _redact
+
+    settings = _settings(host=host, port=port)
+    where = f"http://{settings.host}:{settings.port}"
+    console.print(f"Netra {settings.env}: serving on [bold]{where}[/bold]")
+    console.print(f"  data dir: {settings.data_dir.resolve()}")
+    console.print(f"  database: {_redact(settings.resolved_database_url)}")
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        ws_max_size=settings.ws_max_frame_bytes,
+        ws_ping_interval=settings.ws_heartbeat_interval,
+        ws_ping_timeout=settings.ws_heartbeat_interval,
+        timeout_graceful_shutdown=15,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        raise typer.Exit(3)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database schema to the newest revision (or REVISION)."""
+    from netra.db import migrate
+    from netra.db.engine import create_engine
+
+    settings = _settings()
+
+    async def _run() -> str | None:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await migrate.upgrade(engine, revision)
+            return await migrate.current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    console.print(f"database schema at revision {asyncio.run(_run())}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database and the newest one this Netra knows."""
+    from netra.db import migrate
+    from netra.db.engine import create_engine
+
+    settings = _settings()
+
+    async def _run() -> str | None:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            return await migrate.current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"current: {asyncio.run(_run()) or 'none'}  head: {migrate.head_revision()}")
+
+
+@app.command("test", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run_tests(
+    ctx: typer.Context,
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", "-c", help="unit, integration, e2e or mission_critical"),
+    ] = None,
+    keep_going: Annotated[
+        bool, typer.Option(help="Run later categories after a failing one")
+    ] = False,
+) -> None:
+    """Run the test categories in order (mission_critical, unit, integration, e2e).
+
+    Unknown options are passed to pytest.
+    """
+    from netra.testing.runner import run_categories
+
+    raise typer.Exit(run_categories(category or None, keep_going=keep_going, pytest_args=ctx.args))

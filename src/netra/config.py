@@ -1,0 +1,179 @@
+"""Settings: every knob of Netra, validated at startup, built only from an IsolatedEnvironment.
+
+Each field is read from `NETRA_<FIELD>` (e.g. `NETRA_DATABASE_URL`). A bad
+value raises `ConfigError` whose message names the variable and how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from netra.env import IsolatedEnvironment
+
+ENV_PREFIX = "NETRA_"
+SECRET_FILE = "secret_key"
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message says which one and how to fix it."""
+
+
+class _IsolatedEnvSource(PydanticBaseSettingsSource):
+    """Feeds `NETRA_*` variables from an IsolatedEnvironment into Settings."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: IsolatedEnvironment) -> None:
+        super().__init__(settings_cls)
+        self._values = {
+            key[len(ENV_PREFIX) :].lower(): value
+            for key, value in env.with_prefix(ENV_PREFIX).items()
+            if value != ""
+        }
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {
+            name: self._values[name]
+            for name in self.settings_cls.model_fields
+            if name in self._values
+        }
+
+
+class Settings(BaseSettings):
+    """Netra's configuration. Build it with `Settings.from_env(env)`."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    env: Literal["development", "test", "staging", "production"] = "development"
+    data_dir: Path = Path(".netra")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    database_url: str | None = None
+    auto_migrate: bool | None = None  # default: on for SQLite, off for PostgreSQL
+    secret_key: SecretStr | None = None
+
+    access_token_ttl: int = Field(900, ge=30, description="seconds")
+    refresh_token_ttl: int = Field(30 * 24 * 3600, ge=60, description="seconds")
+    login_max_failures: int = Field(5, ge=1)
+    login_window: int = Field(300, ge=1, description="seconds")
+
+    model_provider: Literal["builtin"] = "builtin"
+    default_agent: str = "assistant"
+    run_timeout: float = Field(120.0, gt=0, description="seconds")
+    max_steps: int = Field(8, ge=1, le=100)
+
+    ws_auth_timeout: float = Field(10.0, gt=0, description="seconds")
+    ws_max_frame_bytes: int = Field(64 * 1024, ge=1024)
+    ws_send_queue: int = Field(1024, ge=8)
+    ws_max_frames_per_second: int = Field(50, ge=1)
+    ws_heartbeat_interval: float = Field(20.0, gt=0, description="seconds")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only explicit arguments: environment variables arrive through from_env().
+        return (init_settings,)
+
+    @classmethod
+    def from_env(cls, env: IsolatedEnvironment, **overrides: Any) -> Settings:
+        """Build and validate settings from `NETRA_*` variables, then `overrides`."""
+        values = _IsolatedEnvSource(cls, env)()
+        values.update(overrides)
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc)) from None
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, sep, rest = value.partition("://")
+        if not sep:
+            raise ValueError("expected a URL such as postgresql+asyncpg://user:pass@host/db")
+        if scheme in {"postgres", "postgresql", "postgresql+asyncpg"}:
+            return f"postgresql+asyncpg://{rest}"
+        if scheme in {"sqlite", "sqlite+aiosqlite"}:
+            return f"sqlite+aiosqlite://{rest}"
+        raise ValueError(
+            f"unsupported database {scheme!r}; use postgresql+asyncpg://... or sqlite+aiosqlite://..."
+        )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
+        return value
+
+    @model_validator(mode="after")
+    def _explicit_secret_outside_development(self) -> Settings:
+        if self.env in {"staging", "production"} and self.secret_key is None:
+            raise ValueError(
+                f"NETRA_SECRET_KEY is required when NETRA_ENV={self.env}; generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        return self
+
+    # -- derived values -------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'netra.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def should_migrate_on_start(self) -> bool:
+        return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
+
+    def signing_key(self) -> str:
+        """The explicit secret, or one generated once and kept 0600 in the data dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / SECRET_FILE
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # O_EXCL: if another process won the race, read what it wrote.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text(encoding="utf-8").strip()
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(key)
+        return key
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        name = f"{ENV_PREFIX}{field.upper()}" if field else "settings"
+        message = error["msg"].removeprefix("Value error, ")
+        got = error.get("input")
+        shown = "" if field == "secret_key" or isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"{name}: {message}{shown}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)

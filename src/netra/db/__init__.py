@@ -1,0 +1,1 @@
+"""Persistence: async SQLAlchemy engine, models, owner-scoped repositories, migrations."""

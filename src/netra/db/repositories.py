@@ -1,0 +1,233 @@
+"""Owner-scoped data access. Every query on owned data filters by the owner.
+
+Repositories take an `AsyncSession` and never commit; the caller's
+`Database.session()` block is the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from netra.db.models import ACTIVE_RUN_STATUSES, Event, Message, RefreshToken, Run, Thread, User
+from netra.db.types import utcnow
+from netra.ids import new_id
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, email: str, display_name: str, password_hash: str) -> User:
+        user = User(
+            id=new_id("usr"), email=email, display_name=display_name, password_hash=password_hash
+        )
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+    async def by_email(self, email: str) -> User | None:
+        return await self.session.scalar(select(User).where(User.email == email))
+
+    async def by_id(self, user_id: str) -> User | None:
+        return await self.session.get(User, user_id)
+
+
+class RefreshTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self, user_id: str, family_id: str, token_hash: str, expires_at: datetime
+    ) -> RefreshToken:
+        token = RefreshToken(
+            id=new_id("rtk"),
+            user_id=user_id,
+            family_id=family_id,
+            token_hash=token_hash,
+            expires_at=expires_at,
+        )
+        self.session.add(token)
+        await self.session.flush()
+        return token
+
+    async def by_hash(self, token_hash: str) -> RefreshToken | None:
+        return await self.session.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == token_hash)
+        )
+
+    async def spend(self, token_id: str) -> bool:
+        """Mark a token spent; False if it was already spent (a concurrent refresh won)."""
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == token_id, RefreshToken.spent_at.is_(None))
+            .values(spent_at=utcnow())
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def revoke_family(self, family_id: str) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+
+
+class ThreadRepository:
+    """Threads of one owner. Another owner's thread behaves as if it did not exist."""
+
+    def __init__(self, session: AsyncSession, owner_id: str) -> None:
+        self.session = session
+        self.owner_id = owner_id
+
+    async def add(self, title: str) -> Thread:
+        thread = Thread(id=new_id("thr"), owner_id=self.owner_id, title=title, last_seq=0)
+        self.session.add(thread)
+        await self.session.flush()
+        return thread
+
+    async def get(self, thread_id: str) -> Thread | None:
+        return await self.session.scalar(
+            select(Thread).where(Thread.id == thread_id, Thread.owner_id == self.owner_id)
+        )
+
+    async def list(self, limit: int = 100) -> Sequence[Thread]:
+        rows = await self.session.scalars(
+            select(Thread)
+            .where(Thread.owner_id == self.owner_id)
+            .order_by(Thread.updated_at.desc(), Thread.id.desc())
+            .limit(limit)
+        )
+        return rows.all()
+
+    async def messages(self, thread_id: str) -> Sequence[Message]:
+        rows = await self.session.scalars(
+            select(Message)
+            .join(Thread, Thread.id == Message.thread_id)
+            .where(Message.thread_id == thread_id, Thread.owner_id == self.owner_id)
+            .order_by(Message.created_at, Message.id)
+        )
+        return rows.all()
+
+    async def add_message(
+        self,
+        thread_id: str,
+        role: str,
+        text: str,
+        run_id: str | None,
+        message_id: str | None = None,
+    ) -> Message:
+        message = Message(
+            id=message_id or new_id("msg"), thread_id=thread_id, role=role, text=text, run_id=run_id
+        )
+        self.session.add(message)
+        await self.session.execute(
+            update(Thread)
+            .where(Thread.id == thread_id, Thread.owner_id == self.owner_id)
+            .values(updated_at=utcnow())
+        )
+        await self.session.flush()
+        return message
+
+    async def events(
+        self, thread_id: str, after_seq: int = 0, limit: int = 1000
+    ) -> Sequence[Event]:
+        rows = await self.session.scalars(
+            select(Event)
+            .join(Thread, Thread.id == Event.thread_id)
+            .where(
+                Event.thread_id == thread_id,
+                Thread.owner_id == self.owner_id,
+                Event.seq > after_seq,
+            )
+            .order_by(Event.seq)
+            .limit(limit)
+        )
+        return rows.all()
+
+
+class RunRepository:
+    """Runs of one owner."""
+
+    def __init__(self, session: AsyncSession, owner_id: str) -> None:
+        self.session = session
+        self.owner_id = owner_id
+
+    async def add(self, thread_id: str, agent: str, input_text: str) -> Run:
+        run = Run(
+            id=new_id("run"),
+            thread_id=thread_id,
+            owner_id=self.owner_id,
+            agent=agent,
+            input_text=input_text,
+            status="queued",
+        )
+        self.session.add(run)
+        await self.session.flush()
+        return run
+
+    async def get(self, run_id: str) -> Run | None:
+        return await self.session.scalar(
+            select(Run).where(Run.id == run_id, Run.owner_id == self.owner_id)
+        )
+
+    async def active_in_thread(self, thread_id: str) -> Run | None:
+        return await self.session.scalar(
+            select(Run).where(
+                Run.thread_id == thread_id,
+                Run.owner_id == self.owner_id,
+                Run.status.in_(ACTIVE_RUN_STATUSES),
+            )
+        )
+
+
+class EventLog:
+    """Appends events with per-thread seq numbers. Used by the run's own emitter only."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def append(self, thread_id: str, run_id: str, type_: str, data: dict[str, Any]) -> Event:
+        # The UPDATE takes the thread's row lock (PostgreSQL) or the write lock (SQLite),
+        # so concurrent writers get consecutive numbers and history has no gaps.
+        seq = await self.session.scalar(
+            update(Thread)
+            .where(Thread.id == thread_id)
+            .values(last_seq=Thread.last_seq + 1)
+            .returning(Thread.last_seq)
+        )
+        if seq is None:
+            raise LookupError(f"thread {thread_id} does not exist")
+        event = Event(
+            id=new_id("evt"), thread_id=thread_id, run_id=run_id, seq=seq, type=type_, data=data
+        )
+        self.session.add(event)
+        await self.session.flush()
+        return event
+
+
+async def set_run_status(
+    session: AsyncSession,
+    run_id: str,
+    status: str,
+    *,
+    error_code: str | None = None,
+    usage: dict[str, Any] | None = None,
+) -> None:
+    """Record a run's progress; terminal statuses also set finished_at."""
+    values: dict[str, Any] = {"status": status}
+    if status not in ACTIVE_RUN_STATUSES:
+        values["finished_at"] = utcnow()
+        values["error_code"] = error_code
+        values["usage"] = usage
+    await session.execute(update(Run).where(Run.id == run_id).values(**values))
+
+
+async def orphaned_runs(session: AsyncSession) -> Sequence[Run]:
+    """Runs still marked active: after a crash of the only instance, nobody will finish them."""
+    rows = await session.scalars(select(Run).where(Run.status.in_(ACTIVE_RUN_STATUSES)))
+    return rows.all()

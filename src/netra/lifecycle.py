@@ -1,0 +1,152 @@
+"""Ordered startup phases, readiness, and graceful shutdown of one Netra process."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from netra.agents.context import ExecutionContextFactory
+from netra.agents.engine import AgentEngine
+from netra.agents.registry import AgentRegistry, default_registry
+from netra.agents.runs import RunService, RunSupervisor, recover_orphaned_runs
+from netra.auth.passwords import Passwords
+from netra.auth.service import AuthService
+from netra.auth.tokens import AccessTokens
+from netra.config import Settings
+from netra.db import migrate
+from netra.db.engine import Database
+from netra.realtime.bus import EventBus, InMemoryEventBus
+from netra.realtime.emitter import RunEmitter
+from netra.state.store import MemoryStateStore, StateStore
+
+log = logging.getLogger("netra.lifecycle")
+
+
+class StartupError(Exception):
+    """A startup phase failed; the message says which and what to do."""
+
+
+@dataclass
+class Platform:
+    """Everything one Netra process runs on, built by `start()` in a fixed order."""
+
+    settings: Settings
+    db: Database
+    state: StateStore
+    bus: EventBus
+    tokens: AccessTokens
+    auth: AuthService
+    registry: AgentRegistry
+    supervisor: RunSupervisor
+    runs: RunService
+    started_at: float = field(default_factory=time.time)
+    phases: list[tuple[str, float]] = field(default_factory=list)
+
+
+async def _prepare_schema(settings: Settings, db: Database) -> None:
+    if settings.should_migrate_on_start:
+        await migrate.upgrade(db.engine)
+        return
+    current, head = await migrate.current_revision(db.engine), migrate.head_revision()
+    if current != head:
+        raise StartupError(
+            f"the database schema is at revision {current or 'none'} but this Netra needs "
+            f"{head}; run `netra db upgrade` (or set NETRA_AUTO_MIGRATE=true)"
+        )
+
+
+async def start(settings: Settings, registry: AgentRegistry | None = None) -> Platform:
+    """Run the startup phases in order; any failure raises StartupError naming the phase."""
+    phases: list[tuple[str, float]] = []
+
+    def done(name: str, began: float) -> None:
+        phases.append((name, round((time.perf_counter() - began) * 1000, 1)))
+        log.info("startup phase %s done", name)
+
+    began = time.perf_counter()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = settings.signing_key()
+    done("data_dir_and_secret", began)
+
+    began = time.perf_counter()
+    db = Database(settings.resolved_database_url)
+    try:
+        await db.ping()
+        await _prepare_schema(settings, db)
+    except StartupError:
+        await db.dispose()
+        raise
+    except Exception as exc:
+        await db.dispose()
+        raise StartupError(f"database {_redact(db.url)} is not usable: {exc}") from exc
+    done("database", began)
+
+    began = time.perf_counter()
+    state: StateStore = MemoryStateStore()
+    bus: EventBus = InMemoryEventBus()
+    tokens = AccessTokens(key, settings.access_token_ttl)
+    auth = AuthService(
+        db,
+        state,
+        Passwords(),
+        tokens,
+        refresh_ttl=settings.refresh_token_ttl,
+        max_failures=settings.login_max_failures,
+        failure_window=settings.login_window,
+    )
+    registry = registry or default_registry()
+    contexts = ExecutionContextFactory(db, bus, state)
+    supervisor = RunSupervisor(
+        db, registry, contexts, AgentEngine(settings.max_steps), settings.run_timeout
+    )
+    runs = RunService(db, registry, supervisor, settings.default_agent)
+    done("services", began)
+
+    began = time.perf_counter()
+    # In-process bus means a single instance: anything still active was cut off by a crash.
+    recovered = await recover_orphaned_runs(db, lambda thr, run: RunEmitter(db, bus, thr, run))
+    if recovered:
+        log.warning("ended %d run(s) interrupted by the previous shutdown", recovered)
+    done("recover_runs", began)
+
+    return Platform(
+        settings, db, state, bus, tokens, auth, registry, supervisor, runs, phases=phases
+    )
+
+
+async def stop(platform: Platform) -> None:
+    """Graceful shutdown: end local runs (with their terminal events), then close resources."""
+    await platform.supervisor.shutdown()
+    await platform.bus.close()
+    await platform.state.close()
+    await platform.db.dispose()
+
+
+async def readiness(platform: Platform) -> dict[str, Any]:
+    """Per-component status for GET /ready."""
+    components: dict[str, dict[str, Any]] = {}
+    began = time.perf_counter()
+    try:
+        await platform.db.ping()
+        components["database"] = {"status": "ok", "backend": platform.db.engine.dialect.name}
+    except Exception as exc:
+        components["database"] = {"status": "error", "error": type(exc).__name__}
+    components["database"]["latency_ms"] = round((time.perf_counter() - began) * 1000, 2)
+    components["events"] = {"status": "ok", "backend": "memory"}
+    components["state"] = {"status": "ok", "backend": "memory"}
+    components["agents"] = {
+        "status": "ok",
+        "agents": platform.registry.names(),
+        "active_runs": platform.supervisor.active,
+    }
+    ready = all(c["status"] == "ok" for c in components.values())
+    return {"status": "ready" if ready else "not_ready", "components": components}
+
+
+def _redact(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest

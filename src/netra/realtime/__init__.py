@@ -1,0 +1,1 @@
+"""Realtime: the event contract, the event bus, connections and the /ws endpoint."""

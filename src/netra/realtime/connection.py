@@ -1,0 +1,210 @@
+"""One authenticated WebSocket connection: a bounded send queue and thread subscriptions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from netra.db.repositories import ThreadRepository
+from netra.errors import AppError
+from netra.realtime.events import AgentEvent
+from netra.realtime.frames import (
+    CancelFrame,
+    CloseCode,
+    FrameError,
+    PingFrame,
+    SubscribeFrame,
+    UserMessageFrame,
+    parse_frame,
+)
+
+if TYPE_CHECKING:
+    from netra.lifecycle import Platform
+
+log = logging.getLogger(__name__)
+REPLAY_PAGE = 500
+
+
+class Connection:
+    """Reads client frames and writes server frames for one user.
+
+    Outgoing frames go through a bounded queue drained by one writer task; a
+    client too slow to keep up is disconnected instead of slowing anyone else.
+    """
+
+    def __init__(self, websocket: WebSocket, user_id: str, platform: Platform) -> None:
+        self.websocket = websocket
+        self.user_id = user_id
+        self._platform = platform
+        settings = platform.settings
+        self._max_frame = settings.ws_max_frame_bytes
+        self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=settings.ws_send_queue)
+        self._follows: dict[str, asyncio.Task[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._close: tuple[int, str] | None = None
+        # Token bucket: a burst of 2 s worth of frames, refilled at the configured rate.
+        self._rate = float(settings.ws_max_frames_per_second)
+        self._tokens = 2 * self._rate
+        self._refilled = time.monotonic()
+
+    # -- lifecycle ----------------------------------------------------------
+    async def serve(self) -> None:
+        """Run until the client leaves or the connection is closed for cause."""
+        self._tasks = [
+            asyncio.create_task(self._read_loop()),
+            asyncio.create_task(self._write_loop()),
+        ]
+        try:
+            await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in [*self._tasks, *self._follows.values()]:
+                task.cancel()
+            await asyncio.gather(*self._tasks, *self._follows.values(), return_exceptions=True)
+            if self._close is not None:
+                code, reason = self._close
+                with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):
+                    await self.websocket.close(code, reason)
+
+    def abort(self, code: int, reason: str) -> None:
+        """Close the connection with `code`; safe to call from any task."""
+        if self._close is None:
+            self._close = (code, reason)
+        for task in self._tasks:
+            task.cancel()
+
+    def send(self, frame: dict[str, Any]) -> None:
+        """Queue a frame for the client without waiting."""
+        try:
+            self._queue.put_nowait(json.dumps(frame, ensure_ascii=False))
+        except asyncio.QueueFull:
+            log.warning("closing slow WebSocket client of %s", self.user_id)
+            self.abort(CloseCode.SLOW_CONSUMER, "send queue overflow: client too slow")
+
+    async def _write_loop(self) -> None:
+        while True:
+            text = await self._queue.get()
+            await self.websocket.send_text(text)
+
+    async def _read_loop(self) -> None:
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                self.send(
+                    FrameError("invalid_frame", "only JSON text frames are accepted").to_frame()
+                )
+                continue
+            if len(text.encode()) > self._max_frame:
+                self.abort(CloseCode.MESSAGE_TOO_BIG, f"frame over {self._max_frame} bytes")
+                return
+            if not self._take_token():
+                self.abort(CloseCode.TOO_MANY_FRAMES, "too many frames")
+                return
+            try:
+                await self._handle(text)
+            except FrameError as exc:
+                self.send(exc.to_frame())
+
+    def _take_token(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(2 * self._rate, self._tokens + (now - self._refilled) * self._rate)
+        self._refilled = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+    # -- frames -------------------------------------------------------------
+    async def _handle(self, text: str) -> None:
+        frame = parse_frame(text)
+        try:
+            if isinstance(frame, PingFrame):
+                self.send({"type": "pong"})
+            elif isinstance(frame, UserMessageFrame):
+                await self._user_message(frame)
+            elif isinstance(frame, SubscribeFrame):
+                await self._subscribe(frame)
+            elif isinstance(frame, CancelFrame):
+                await self._platform.runs.cancel(self.user_id, frame.run_id)
+                self.send({"type": "cancel_accepted", "run_id": frame.run_id})
+            else:
+                raise FrameError(
+                    "already_authenticated", "this connection is already authenticated"
+                )
+        except AppError as exc:
+            client_msg_id = getattr(frame, "client_msg_id", None)
+            raise FrameError(exc.code, exc.message, client_msg_id) from None
+
+    async def _user_message(self, frame: UserMessageFrame) -> None:
+        runs = self._platform.runs
+        ticket = await runs.create(self.user_id, frame.text, frame.thread_id, frame.agent)
+        if ticket.thread_id not in self._follows:
+            await self.follow(ticket.thread_id, ticket.start_seq)
+        accepted = {"type": "run_accepted", "run_id": ticket.run_id, "thread_id": ticket.thread_id}
+        if frame.client_msg_id is not None:
+            accepted["client_msg_id"] = frame.client_msg_id
+        self.send(accepted)  # queued before any event of the run can be
+        runs.launch(ticket)
+
+    async def _subscribe(self, frame: SubscribeFrame) -> None:
+        async with self._platform.db.session() as session:
+            thread = await ThreadRepository(session, self.user_id).get(frame.thread_id)
+        if thread is None:
+            raise FrameError("not_found", "thread not found")
+        await self.follow(frame.thread_id, frame.after_seq)
+        self.send(
+            {"type": "subscribed", "thread_id": frame.thread_id, "after_seq": frame.after_seq}
+        )
+
+    # -- delivery -----------------------------------------------------------
+    async def follow(self, thread_id: str, after_seq: int) -> None:
+        """Deliver the thread's events with seq > after_seq: history first, then live."""
+        previous = self._follows.pop(thread_id, None)
+        if previous is not None:
+            previous.cancel()
+        listening = asyncio.Event()
+        task = asyncio.create_task(self._follow(thread_id, after_seq, listening))
+        self._follows[thread_id] = task
+        # Return only once live events are being captured, so nothing published after
+        # this call can be missed.
+        waiter = asyncio.create_task(listening.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+
+    async def _follow(self, thread_id: str, after_seq: int, listening: asyncio.Event) -> None:
+        async with self._platform.bus.subscribe(thread_id) as live:
+            listening.set()
+            # Subscribed before reading history: an event is either in the history we read
+            # or arrives live (or both, and then the seq check drops the duplicate).
+            last = await self._replay(thread_id, after_seq)
+            while True:
+                event: AgentEvent = await live.get()
+                if event.seq <= last:
+                    continue
+                if event.seq > last + 1:  # a gap on the bus: fill it from the database
+                    last = await self._replay(thread_id, last)
+                    if event.seq <= last:
+                        continue
+                self.send(event.to_frame())
+                last = event.seq
+
+    async def _replay(self, thread_id: str, after_seq: int) -> int:
+        last = after_seq
+        while True:
+            async with self._platform.db.session() as session:
+                page = await ThreadRepository(session, self.user_id).events(
+                    thread_id, after_seq=last, limit=REPLAY_PAGE
+                )
+            for record in page:
+                self.send(AgentEvent.from_record(record).to_frame())
+                last = record.seq
+            if len(page) < REPLAY_PAGE:
+                return last

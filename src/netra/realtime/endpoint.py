@@ -1,0 +1,57 @@
+"""GET /ws: authenticate, then hand the socket to a Connection."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from netra.auth.tokens import TokenError
+from netra.lifecycle import Platform
+from netra.realtime.connection import Connection
+from netra.realtime.frames import AuthFrame, CloseCode, FrameError, parse_frame
+
+
+def _bearer(websocket: WebSocket) -> str | None:
+    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def _authenticate(websocket: WebSocket, platform: Platform) -> str | None:
+    """The user id, from the upgrade's Authorization header or the first frame."""
+    token = _bearer(websocket)
+    if token is None:
+        timeout = platform.settings.ws_auth_timeout
+        try:
+            text = await asyncio.wait_for(websocket.receive_text(), timeout)
+        except TimeoutError:
+            await websocket.close(CloseCode.AUTH_TIMEOUT, f"no auth frame within {timeout:g} s")
+            return None
+        try:
+            frame = parse_frame(text)
+        except FrameError as exc:
+            await websocket.close(CloseCode.UNAUTHORIZED, f"{exc.code}: first frame must be auth")
+            return None
+        if not isinstance(frame, AuthFrame):
+            await websocket.close(CloseCode.UNAUTHORIZED, "the first frame must be auth")
+            return None
+        token = frame.token
+    try:
+        return platform.tokens.verify(token)
+    except TokenError as exc:
+        await websocket.close(CloseCode.UNAUTHORIZED, exc.code)
+        return None
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    platform: Platform = websocket.app.state.platform
+    await websocket.accept()
+    try:
+        user_id = await _authenticate(websocket, platform)
+    except WebSocketDisconnect:
+        return
+    if user_id is None:
+        return
+    connection = Connection(websocket, user_id, platform)
+    connection.send({"type": "auth_ok", "user_id": user_id})
+    await connection.serve()

@@ -1,0 +1,1 @@
+"""Scoped key-value state with TTL (in-process by default)."""

@@ -1,0 +1,81 @@
+"""Key-value state with TTL, and views of it scoped to one user."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+
+class StateStore(Protocol):
+    """JSON-able values under string keys, each with an optional time to live."""
+
+    async def get(self, key: str) -> Any | None: ...
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def incr(self, key: str, ttl: float) -> int:
+        """Add one to a counter; the first increment starts its TTL window."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryStateStore:
+    """In-process store; expired keys are dropped when read."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._data: dict[str, tuple[Any, float | None]] = {}
+
+    def _live(self, key: str) -> tuple[Any, float | None] | None:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        if item[1] is not None and item[1] <= self._clock():
+            del self._data[key]
+            return None
+        return item
+
+    async def get(self, key: str) -> Any | None:
+        item = self._live(key)
+        return None if item is None else item[0]
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        self._data[key] = (value, None if ttl is None else self._clock() + ttl)
+
+    async def delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    async def incr(self, key: str, ttl: float) -> int:
+        item = self._live(key)
+        if item is None:
+            self._data[key] = (1, self._clock() + ttl)
+            return 1
+        count = int(item[0]) + 1
+        self._data[key] = (count, item[1])
+        return count
+
+    async def close(self) -> None:
+        self._data.clear()
+
+
+class ScopedState:
+    """A view of a StateStore in which every key is prefixed by a scope (e.g. a user id)."""
+
+    def __init__(self, store: StateStore, scope: str) -> None:
+        if not scope or ":" in scope:
+            raise ValueError(f"invalid state scope {scope!r}")
+        self._store = store
+        self._prefix = f"scope:{scope}:"
+
+    async def get(self, key: str) -> Any | None:
+        return await self._store.get(self._prefix + key)
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        await self._store.set(self._prefix + key, value, ttl)
+
+    async def delete(self, key: str) -> None:
+        await self._store.delete(self._prefix + key)
