@@ -1,0 +1,3 @@
+from netra.cli import app
+
+app(prog_name="netra")

@@ -1,0 +1,101 @@
+"""A real `netra serve` process on a free port, for e2e tests and benchmarks."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+from netra.env import IsolatedEnvironment
+from netra.testing.services import free_port
+
+STARTUP_TIMEOUT = 30.0
+
+
+class ServerFailed(RuntimeError):
+    """The server process did not come up; the message carries its output."""
+
+
+class NetraServer:
+    """Runs `python -m netra serve` with a private data dir and the given settings."""
+
+    def __init__(
+        self,
+        env: IsolatedEnvironment,
+        data_dir: Path,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
+        child_env = {k: v for k, v in env.as_dict().items() if not k.startswith("NETRA_")}
+        child_env.update({"NETRA_ENV": "test", "NETRA_DATA_DIR": str(data_dir)})
+        child_env.update(settings or {})
+        self._env = child_env
+        self._log_path = data_dir / "server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> NetraServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self._log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "netra",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            env=self._env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if self.process.poll() is not None:
+                raise ServerFailed(
+                    f"netra serve exited with {self.process.returncode}:\n{self.log()}"
+                )
+            try:
+                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServerFailed(
+                    f"netra serve not healthy after {STARTUP_TIMEOUT} s:\n{self.log()}"
+                )
+            time.sleep(0.05)
+
+    def stop(self) -> int | None:
+        """Graceful stop (SIGTERM), then kill if needed; returns the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def log(self) -> str:
+        return self._log_path.read_text(errors="replace") if self._log_path.exists() else ""
+
+    def __enter__(self) -> NetraServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

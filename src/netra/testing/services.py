@@ -1,0 +1,225 @@
+"""Real services for tests: find or start a PostgreSQL server.
+
+Discovery order (DESIGN section 7):
+1. an explicit URL in NETRA_TEST_DATABASE_URL;
+2. PostgreSQL server binaries (initdb, postgres) on the PATH;
+3. the binaries shipped in the `pgserver` Python package;
+4. otherwise ServiceUnavailable, saying what to install.
+
+A started server is a throwaway cluster in a temp dir, tuned for tests
+(no fsync), on a free loopback port, removed again by `stop()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netra.env import IsolatedEnvironment
+
+DATABASE_URL_VAR = "NETRA_TEST_DATABASE_URL"
+STARTUP_TIMEOUT = 60.0
+
+
+class ServiceUnavailable(RuntimeError):
+    """No way to get the service; the message says what to install or set."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class PostgresService:
+    """A reachable PostgreSQL server and how it was obtained."""
+
+    url: str  # postgresql+asyncpg://user@host:port/postgres
+    source: str  # "url", "path" or "pgserver"
+    process: subprocess.Popen[bytes] | None = None
+    data_dir: Path | None = None
+    started_in: float = 0.0
+    template: str | None = None  # a migrated database to clone per test
+    _log: Any = field(default=None, repr=False)
+
+    def database_url(self, name: str) -> str:
+        """The URL of another database on the same server."""
+        base, _, _ = self.url.rpartition("/")
+        return f"{base}/{name}"
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # "fast" shutdown
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log is not None:
+            self._log.close()
+        if self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def postgres_binaries(env: IsolatedEnvironment) -> tuple[Path, str] | None:
+    """The directory holding initdb and postgres, and where it was found."""
+    initdb = shutil.which("initdb", path=env.get("PATH"))
+    if initdb and shutil.which("postgres", path=env.get("PATH")):
+        return Path(initdb).resolve().parent, "path"
+    try:
+        import pgserver  # the package ships a full PostgreSQL build
+    except ImportError:
+        return None
+    bundled = Path(pgserver.__file__).parent / "pginstall" / "bin"
+    return (bundled, "pgserver") if (bundled / "initdb").exists() else None
+
+
+def obtain_postgres(env: IsolatedEnvironment) -> PostgresService:
+    """A PostgreSQL server for this test run, in the documented discovery order."""
+    url = env.get(DATABASE_URL_VAR)
+    if url:
+        _, sep, rest = url.partition("://")
+        return PostgresService(url=f"postgresql+asyncpg://{rest}" if sep else url, source="url")
+    found = postgres_binaries(env)
+    if found is None:
+        raise ServiceUnavailable(
+            "PostgreSQL is needed for these tests. Set NETRA_TEST_DATABASE_URL to a server "
+            "you own, install PostgreSQL (initdb and postgres on the PATH), or "
+            "`pip install pgserver`."
+        )
+    return start_postgres(*found)
+
+
+def _run_as() -> dict[str, Any]:
+    """PostgreSQL refuses to run as root; run it as `nobody` then."""
+    if os.geteuid() != 0:
+        return {}
+    import pwd
+
+    entry = pwd.getpwnam("nobody")
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def start_postgres(bin_dir: Path, source: str) -> PostgresService:
+    """Initialise a throwaway cluster and start it on a free loopback port."""
+    began = time.perf_counter()
+    data_dir = Path(tempfile.mkdtemp(prefix="netra-pg-"))
+    identity = _run_as()
+    if identity:
+        os.chown(data_dir, identity["user"], identity["group"])
+    cluster = data_dir / "cluster"
+    subprocess.run(
+        [
+            str(bin_dir / "initdb"),
+            "-D",
+            str(cluster),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+        **identity,
+    )
+    port = free_port()
+    log = (data_dir / "postgres.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(bin_dir / "postgres"),
+            "-D",
+            str(cluster),
+            "-p",
+            str(port),
+            "-k",
+            str(data_dir),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=200",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # a Ctrl-C in the terminal is not forwarded to it
+        **identity,
+    )
+    service = PostgresService(
+        url=f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres",
+        source=source,
+        process=process,
+        data_dir=data_dir,
+        _log=log,
+    )
+    try:
+        _wait_until_ready(service)
+    except BaseException:
+        service.stop()
+        raise
+    service.started_in = time.perf_counter() - began
+    return service
+
+
+def _wait_until_ready(service: PostgresService) -> None:
+    import asyncpg
+
+    dsn = service.url.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def attempt() -> None:
+        connection = await asyncpg.connect(dsn, timeout=2)
+        await connection.close()
+
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while True:
+        if service.process is not None and service.process.poll() is not None:
+            log = (service.data_dir / "postgres.log").read_text() if service.data_dir else ""
+            raise ServiceUnavailable(f"PostgreSQL exited during startup:\n{log[-2000:]}")
+        try:
+            asyncio.run(attempt())
+            return
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            if time.monotonic() > deadline:
+                raise ServiceUnavailable("PostgreSQL did not accept connections in time") from None
+            time.sleep(0.05)
+
+
+async def create_database(service: PostgresService, name: str, template: str | None = None) -> str:
+    """Create an empty database (or a copy of `template`) and return its URL."""
+    import asyncpg
+
+    dsn = service.url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn)
+    try:
+        clause = f' TEMPLATE "{template}"' if template else ""
+        await connection.execute(f'CREATE DATABASE "{name}"{clause}')
+    finally:
+        await connection.close()
+    return service.database_url(name)
+
+
+async def drop_database(service: PostgresService, name: str) -> None:
+    import asyncpg
+
+    dsn = service.url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
