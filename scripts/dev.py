@@ -1,6 +1,6 @@
 """Set up the repository's `.venv` from the lock file, then run a `netra` command in it.
 
-Usage: python3 scripts/dev.py serve | test | <any netra subcommand>
+Usage: python3 scripts/dev.py serve | test | setup | <any netra subcommand>
 
 Only the Python standard library is used here, so a fresh clone needs nothing
 but Python 3.11+. The venv is rebuilt only when the lock file or pyproject.toml
@@ -52,6 +52,8 @@ def ensure_venv() -> None:
 def main() -> None:
     ensure_venv()
     args = sys.argv[1:] or ["--help"]
+    if args == ["setup"]:
+        return
     netra = BIN / "netra"
     os.execv(netra, [str(netra), *args])
 

@@ -31,15 +31,14 @@ class TestUser:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
-def register_user(base_url: str, *, email: str | None = None, **extra: Any) -> TestUser:
+async def register_user(base_url: str, *, email: str | None = None, **extra: Any) -> TestUser:
     """Register a new user through the real REST API."""
     email = email or f"user-{secrets.token_hex(6)}@example.com"
     password = extra.pop("password", DEFAULT_PASSWORD)
-    response = httpx.post(
-        f"{base_url}/api/auth/register",
-        json={"email": email, "password": password, **extra},
-        timeout=30,
-    )
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        response = await client.post(
+            "/api/auth/register", json={"email": email, "password": password, **extra}
+        )
     if response.status_code != 201:
         raise AssertionError(f"register failed: {response.status_code} {response.text}")
     body = response.json()

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from netra.env import IsolatedEnvironment, process_environment
@@ -130,11 +131,18 @@ def netra_server_factory(
 
 
 @pytest.fixture
-def make_user(netra_server: NetraServer) -> Callable[..., TestUser]:
+async def http(netra_server: NetraServer) -> AsyncIterator[httpx.AsyncClient]:
+    """A real HTTP client for the shared server."""
+    async with httpx.AsyncClient(base_url=netra_server.base_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def make_user(netra_server: NetraServer) -> Callable[..., Awaitable[TestUser]]:
     """Register a fresh user on the shared server."""
 
-    def make(**extra: Any) -> TestUser:
-        return register_user(netra_server.base_url, **extra)
+    async def make(**extra: Any) -> TestUser:
+        return await register_user(netra_server.base_url, **extra)
 
     return make
 
