@@ -48,6 +48,7 @@ class Connection:
         self._follows: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._close: tuple[int, str] | None = None
+        self._aborted = asyncio.Event()
         # Token bucket: a burst of 2 s worth of frames, refilled at the configured rate.
         self._rate = float(settings.ws_max_frames_per_second)
         self._tokens = 2 * self._rate
@@ -59,6 +60,7 @@ class Connection:
         self._tasks = [
             asyncio.create_task(self._read_loop()),
             asyncio.create_task(self._write_loop()),
+            asyncio.create_task(self._aborted.wait()),
         ]
         try:
             await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -72,11 +74,10 @@ class Connection:
                     await self.websocket.close(code, reason)
 
     def abort(self, code: int, reason: str) -> None:
-        """Close the connection with `code`; safe to call from any task."""
+        """Close the connection with `code`; safe to call from any task, even before serve()."""
         if self._close is None:
             self._close = (code, reason)
-        for task in self._tasks:
-            task.cancel()
+        self._aborted.set()
 
     def send(self, frame: dict[str, Any]) -> None:
         """Queue a frame for the client without waiting."""
