@@ -79,9 +79,11 @@ class AuthService:
                 )
         async with self._db.session() as session:
             user = await UserRepository(session).by_email(email)
-            ok = await self._passwords.verify(user.password_hash if user else None, password)
-            if user is not None and ok:
-                await self._state.delete(keys[0])
+        # Verify outside the transaction: hashing takes tens of milliseconds.
+        if await self._passwords.verify(user.password_hash if user else None, password):
+            assert user is not None
+            await self._state.delete(keys[0])
+            async with self._db.session() as session:
                 return await self._start_family(session, user)
         for key in keys:
             await self._state.incr(key, ttl=self._window)

@@ -87,8 +87,8 @@ class BuiltinModel:
                 return ModelTurn(thinking=thinking, tool_calls=(tool_call,), usage=usage)
             thinking, text = "No tool fits this request; answering directly.", OFFLINE_ANSWER
         await stream.thinking(thinking)
-        for chunk in re.findall(r"\S+\s*", text):
-            await stream.text_delta(chunk)
+        for sentence in re.findall(r"[^.!?\n]+(?:[.!?\n]+|$)\s*", text):
+            await stream.text_delta(sentence)
         return ModelTurn(thinking=thinking, text=text, usage=Usage(prompt_tokens, _words(text)))
 
     def _plan(
