@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from netra.config import ConfigError, Settings
+from netra.config import ConfigError, Settings, redact_url
 from netra.env import process_environment
 
 app = typer.Typer(help="Netra: real-time multi-user AI agent chat.", no_args_is_help=True)
@@ -36,13 +36,12 @@ def serve(
     import uvicorn
 
     from netra.api.app import create_app
-    from netra.lifecycle import _redact
 
     settings = _settings(host=host, port=port)
     where = f"http://{settings.host}:{settings.port}"
     console.print(f"Netra {settings.env}: serving on [bold]{where}[/bold]")
     console.print(f"  data dir: {settings.data_dir.resolve()}")
-    console.print(f"  database: {_redact(settings.resolved_database_url)}")
+    console.print(f"  database: {redact_url(settings.resolved_database_url)}")
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,

@@ -6,6 +6,7 @@ value raises `ConfigError` whose message names the variable and how to fix it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -154,17 +155,42 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value()
         path = self.data_dir / SECRET_FILE
         if path.exists():
-            return path.read_text(encoding="utf-8").strip()
+            return _read_secret(path)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        # O_EXCL: if another process won the race, read what it wrote.
+        # Write a temp file, then link it into place: the link either creates the whole
+        # file or fails because another process won, and then we read the winner's.
+        temp = path.with_name(f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_text(encoding="utf-8").strip()
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(key)
-        return key
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(secrets.token_urlsafe(48))
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(temp, path)
+        finally:
+            temp.unlink(missing_ok=True)
+        return _read_secret(path)
+
+
+def _read_secret(path: Path) -> str:
+    key = path.read_text(encoding="utf-8").strip()
+    if len(key) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"{path} holds a secret shorter than {MIN_SECRET_LENGTH} characters; delete it to "
+            "generate a new one, or set NETRA_SECRET_KEY"
+        )
+    return key
+
+
+def redact_url(url: str) -> str:
+    """`url` with any password replaced by ***."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user, colon, _ = credentials.partition(":")
+    return f"{scheme}{sep}{user}{':***' if colon else ''}@{host}"
 
 
 def _describe(exc: ValidationError) -> str:
@@ -174,6 +200,8 @@ def _describe(exc: ValidationError) -> str:
         name = f"{ENV_PREFIX}{field.upper()}" if field else "settings"
         message = error["msg"].removeprefix("Value error, ")
         got = error.get("input")
+        if field == "database_url" and isinstance(got, str):
+            got = redact_url(got)
         shown = "" if field == "secret_key" or isinstance(got, dict) else f" (got {got!r})"
         lines.append(f"{name}: {message}{shown}")
     return "invalid configuration:\n  " + "\n  ".join(lines)

@@ -14,7 +14,7 @@ from netra.agents.runs import RunService, RunSupervisor, recover_orphaned_runs
 from netra.auth.passwords import Passwords
 from netra.auth.service import AuthService
 from netra.auth.tokens import AccessTokens
-from netra.config import Settings
+from netra.config import Settings, redact_url
 from netra.db import migrate
 from netra.db.engine import Database
 from netra.realtime.bus import EventBus, InMemoryEventBus
@@ -80,7 +80,7 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
         raise
     except Exception as exc:
         await db.dispose()
-        raise StartupError(f"database {_redact(db.url)} is not usable: {exc}") from exc
+        raise StartupError(f"database {redact_url(db.url)} is not usable: {exc}") from exc
     done("database", began)
 
     began = time.perf_counter()
@@ -143,10 +143,3 @@ async def readiness(platform: Platform) -> dict[str, Any]:
     }
     ready = all(c["status"] == "ok" for c in components.values())
     return {"status": "ready" if ready else "not_ready", "components": components}
-
-
-def _redact(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.split("@", 1)[1]
-    return scheme + sep + rest

@@ -26,7 +26,7 @@ class StepLimitError(Exception):
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, default=str, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False)
 
 
 class _EventStream:
@@ -89,7 +89,9 @@ class AgentEngine:
         try:
             if tool is None:
                 raise ToolError(f"unknown tool {call.name!r}")
-            outcome = {"result": await tool.run(ctx, dict(call.arguments))}
+            result = await tool.run(ctx, dict(call.arguments))
+            json.dumps(result, allow_nan=False)  # events and messages must hold it as JSON
+            outcome = {"result": result}
         except ToolError as exc:
             outcome = {"error": str(exc)}
         except Exception as exc:  # a broken tool must not break the run

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.db.models import ACTIVE_RUN_STATUSES, Event, Message, RefreshToken, Run, Thread, User
@@ -202,12 +202,18 @@ class EventLog:
         )
         if seq is None:
             raise LookupError(f"thread {thread_id} does not exist")
-        event = Event(
-            id=new_id("evt"), thread_id=thread_id, run_id=run_id, seq=seq, type=type_, data=data
-        )
-        self.session.add(event)
-        await self.session.flush()
-        return event
+        values = {
+            "id": new_id("evt"),
+            "thread_id": thread_id,
+            "run_id": run_id,
+            "seq": seq,
+            "type": type_,
+            "data": data,
+            "ts": utcnow(),
+        }
+        # A Core insert: events are written often and never updated, so skip the unit of work.
+        await self.session.execute(insert(Event).values(**values))
+        return Event(**values)
 
 
 async def set_run_status(

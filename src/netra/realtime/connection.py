@@ -46,7 +46,7 @@ class Connection:
         self._max_frame = settings.ws_max_frame_bytes
         self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=settings.ws_send_queue)
         self._follows: dict[str, asyncio.Task[None]] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[Any]] = []
         self._close: tuple[int, str] | None = None
         self._aborted = asyncio.Event()
         # Token bucket: a burst of 2 s worth of frames, refilled at the configured rate.
@@ -113,6 +113,11 @@ class Connection:
                 await self._handle(text)
             except FrameError as exc:
                 self.send(exc.to_frame())
+            except Exception:  # one failing frame must not end the connection
+                log.exception("frame from %s failed", self.user_id)
+                self.send(
+                    FrameError("internal_error", "the server failed on this frame").to_frame()
+                )
 
     def _take_token(self) -> bool:
         now = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -24,7 +25,11 @@ class StateStore(Protocol):
 
 
 class MemoryStateStore:
-    """In-process store; expired keys are dropped when read."""
+    """In-process store; expired keys are dropped when read.
+
+    Values are kept as JSON text, as a Redis store would keep them: callers get
+    copies, and a value that cannot be stored fails here, not in production.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -41,10 +46,11 @@ class MemoryStateStore:
 
     async def get(self, key: str) -> Any | None:
         item = self._live(key)
-        return None if item is None else item[0]
+        return None if item is None else json.loads(item[0])
 
     async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
-        self._data[key] = (value, None if ttl is None else self._clock() + ttl)
+        text = json.dumps(value, allow_nan=False)
+        self._data[key] = (text, None if ttl is None else self._clock() + ttl)
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
@@ -52,10 +58,10 @@ class MemoryStateStore:
     async def incr(self, key: str, ttl: float) -> int:
         item = self._live(key)
         if item is None:
-            self._data[key] = (1, self._clock() + ttl)
+            self._data[key] = ("1", self._clock() + ttl)
             return 1
         count = int(item[0]) + 1
-        self._data[key] = (count, item[1])
+        self._data[key] = (str(count), item[1])
         return count
 
     async def close(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
 MAX_EXPRESSION_LENGTH = 200
 MAX_EXPONENT = 1000
+MAX_RESULT_BITS = 4096  # about 1,233 digits: 2 ** 1000 fits, runaway towers do not
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -40,11 +42,20 @@ def evaluate(expression: str) -> int | float:
     except SyntaxError:
         raise ToolError(f"not an arithmetic expression: {expression!r}") from None
     try:
-        return _eval(tree.body)
+        value = _eval(tree.body)
     except ZeroDivisionError:
         raise ToolError("division by zero") from None
     except OverflowError:
         raise ToolError("the result is too large") from None
+    if isinstance(value, complex) or (isinstance(value, float) and not math.isfinite(value)):
+        raise ToolError("the result is not a finite real number")
+    return value
+
+
+def _checked(value: int | float) -> int | float:
+    if isinstance(value, int) and value.bit_length() > MAX_RESULT_BITS:
+        raise ToolError("the result is too large")
+    return value
 
 
 def _eval(node: ast.expr) -> int | float:
@@ -53,11 +64,16 @@ def _eval(node: ast.expr) -> int | float:
         return value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = _eval(node.left), _eval(node.right)
-        if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:
-            raise ToolError(f"exponent larger than {MAX_EXPONENT}")
-        return _BINARY[type(node.op)](left, right)  # type: ignore[no-any-return]
+        if isinstance(node.op, ast.Pow):
+            if abs(right) > MAX_EXPONENT:
+                raise ToolError(f"exponent larger than {MAX_EXPONENT}")
+            # Refuse before computing: a huge power would block the event loop.
+            exact = isinstance(left, int) and isinstance(right, int) and right > 0
+            if exact and int(left).bit_length() * right > MAX_RESULT_BITS:
+                raise ToolError("the result is too large")
+        return _checked(_BINARY[type(node.op)](left, right))
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-        return _UNARY[type(node.op)](_eval(node.operand))  # type: ignore[no-any-return]
+        return _checked(_UNARY[type(node.op)](_eval(node.operand)))
     raise ToolError("only numbers, parentheses and + - * / // % ** are allowed")
 
 

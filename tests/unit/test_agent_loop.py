@@ -1,0 +1,592 @@
+"""The agent loop end to end in one process: RunService -> RunSupervisor -> AgentEngine.
+
+Wired as netra/lifecycle.py wires it (SQLite file database, in-memory bus and state),
+with scripted models and hand-written tools. Every recorded stream is checked with
+EventValidator, and what a subscriber saw live is compared with the persisted history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netra.agents.context import ExecutionContextFactory, UserExecutionContext
+from netra.agents.engine import AgentEngine
+from netra.agents.models.base import (
+    ChatMessage,
+    ModelError,
+    ModelTurn,
+    ToolCall,
+    ToolSpec,
+    TurnStream,
+    Usage,
+)
+from netra.agents.registry import AgentRegistry, AgentSpec, default_registry
+from netra.agents.runs import RunService, RunSupervisor, RunTicket
+from netra.agents.tools import Tool, ToolError
+from netra.db.engine import Database
+from netra.db.repositories import RunRepository, ThreadRepository, UserRepository
+from netra.errors import AppError
+from netra.ids import new_id
+from netra.realtime.bus import InMemoryEventBus
+from netra.realtime.events import AgentEvent
+from netra.state.store import MemoryStateStore
+from netra.testing.fixtures import migrated
+from netra.testing.ws import EventValidator, Frame
+
+HANG_GUARD = 15.0  # seconds; only ever reached when a run hangs, which is itself the failure
+AGENT = "scripted"
+
+
+# -- scripted model and tools ---------------------------------------------------
+Step = ModelTurn | BaseException | Callable[[], ModelTurn]
+
+
+class ScriptedModel:
+    """Plays back `steps` one per call (the last one repeats) and records what it was sent."""
+
+    name = "scripted"
+
+    def __init__(self, *steps: Step, stream_text: bool = False) -> None:
+        self._steps = steps
+        self._stream_text = stream_text
+        self.seen: list[list[ChatMessage]] = []
+        self.tools_offered: list[str] = []
+
+    async def complete(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], stream: TurnStream
+    ) -> ModelTurn:
+        self.seen.append(list(messages))
+        self.tools_offered = [tool.name for tool in tools]
+        step = self._steps[min(len(self.seen), len(self._steps)) - 1]
+        if isinstance(step, BaseException):
+            raise step
+        turn = step() if callable(step) else step
+        if self._stream_text and not turn.tool_calls:
+            for word in turn.text.split(" "):
+                await stream.text_delta(word + " ")
+        return turn
+
+
+def call(tool: str, **arguments: Any) -> ModelTurn:
+    return ModelTurn(
+        thinking=f"calling {tool}", tool_calls=(ToolCall(new_id("tc"), tool, arguments),)
+    )
+
+
+def answer(text: str, usage: Usage | None = None) -> ModelTurn:
+    return ModelTurn(thinking="answering", text=text, usage=usage or Usage())
+
+
+def make_tool(
+    name: str, run: Callable[[UserExecutionContext, dict[str, Any]], Awaitable[Any]]
+) -> Tool:
+    return Tool(ToolSpec(name, f"test tool {name}", {"type": "object", "properties": {}}), run)
+
+
+async def _echo(ctx: UserExecutionContext, args: dict[str, Any]) -> Any:
+    return {"echo": args}
+
+
+async def _explode(ctx: UserExecutionContext, args: dict[str, Any]) -> Any:
+    raise RuntimeError("boom")
+
+
+async def _refuse(ctx: UserExecutionContext, args: dict[str, Any]) -> Any:
+    raise ToolError("not today")
+
+
+ECHO = make_tool("echo", _echo)
+EXPLODE = make_tool("explode", _explode)
+REFUSE = make_tool("refuse", _refuse)
+
+
+@dataclass
+class BlockingTool:
+    """A tool that never returns: it waits on an event nobody sets."""
+
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    never: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self, ctx: UserExecutionContext, args: dict[str, Any]) -> Any:
+        self.started.set()
+        await self.never.wait()
+        return {"unreachable": True}
+
+    @property
+    def tool(self) -> Tool:
+        return make_tool("block", self.run)
+
+
+# -- the world: services wired like lifecycle.start() ----------------------------
+@dataclass
+class World:
+    db: Database
+    bus: InMemoryEventBus
+    supervisor: RunSupervisor
+    runs: RunService
+    user_id: str
+
+    async def start(self, text: str, agent: str = AGENT) -> RunTicket:
+        return await self.runs.create(self.user_id, text, agent=agent)
+
+    async def run(self, text: str, agent: str = AGENT) -> tuple[RunTicket, list[Frame]]:
+        """Start a run and collect its live events up to the terminal one."""
+        ticket = await self.start(text, agent)
+        async with self.bus.subscribe(ticket.thread_id) as queue:
+            self.runs.launch(ticket)
+            events = await until_terminal(queue)
+        return ticket, events
+
+    async def persisted(self, thread_id: str) -> list[Frame]:
+        async with self.db.session() as session:
+            rows = await ThreadRepository(session, self.user_id).events(thread_id)
+            return [AgentEvent.from_record(row).to_frame() for row in rows]
+
+    async def run_row(self, run_id: str) -> Any:
+        async with self.db.session() as session:
+            return await RunRepository(session, self.user_id).get(run_id)
+
+    async def messages(self, thread_id: str) -> list[tuple[str, str]]:
+        async with self.db.session() as session:
+            rows = await ThreadRepository(session, self.user_id).messages(thread_id)
+            return [(m.role, m.text) for m in rows]
+
+
+async def next_event(queue: asyncio.Queue[AgentEvent]) -> Frame:
+    event = await asyncio.wait_for(queue.get(), HANG_GUARD)
+    return event.to_frame()
+
+
+async def until_terminal(
+    queue: asyncio.Queue[AgentEvent], seen: list[Frame] | None = None
+) -> list[Frame]:
+    events = list(seen or [])
+    while not events or events[-1]["type"] not in {
+        "agent_completed",
+        "agent_error",
+        "agent_cancelled",
+    }:
+        events.append(await next_event(queue))
+    return events
+
+
+MakeWorld = Callable[..., Awaitable[World]]
+
+
+@pytest.fixture(scope="module")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per module; each test gets a copy (migrating costs ~100 ms)."""
+    path = tmp_path_factory.mktemp("template") / "netra.db"
+    asyncio.run(migrated(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture
+def database_file_url(migrated_template: Path, tmp_path: Path) -> str:
+    """A fresh, migrated SQLite database file for one test (like the plugin's sqlite_url)."""
+    path = tmp_path / "netra.db"
+    shutil.copyfile(migrated_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
+async def make_world(database_file_url: str) -> AsyncIterator[MakeWorld]:
+    worlds: list[World] = []
+
+    async def make(
+        model: Any = None,
+        tools: Sequence[Tool] = (ECHO, EXPLODE, REFUSE),
+        *,
+        registry: AgentRegistry | None = None,
+        max_steps: int = 8,
+        run_timeout: float = 60.0,
+    ) -> World:
+        db = Database(database_file_url)
+        bus = InMemoryEventBus()
+        state = MemoryStateStore()
+        if registry is None:
+            spec = AgentSpec(
+                AGENT, "test agent", model="scripted", tools=tuple(t.name for t in tools)
+            )
+            registry = AgentRegistry([spec], tools, {"scripted": lambda: model})
+        contexts = ExecutionContextFactory(db, bus, state)
+        supervisor = RunSupervisor(db, registry, contexts, AgentEngine(max_steps), run_timeout)
+        runs = RunService(db, registry, supervisor, AGENT)
+        async with db.session() as session:
+            user = await UserRepository(session).add(
+                f"{new_id('usr').lower()}@example.com", "Tester", "unused-password-hash"
+            )
+        world = World(db, bus, supervisor, runs, user.id)
+        worlds.append(world)
+        return world
+
+    yield make
+    for world in worlds:
+        await world.supervisor.shutdown()
+        await world.bus.close()
+        await world.db.dispose()
+
+
+def types(events: list[Frame]) -> list[str]:
+    return [e["type"] for e in events]
+
+
+async def check_stream(
+    world: World, ticket: RunTicket, events: list[Frame], validator: EventValidator, **options: Any
+) -> None:
+    """The invariants of DESIGN section 4, live and persisted."""
+    validator.assert_valid(events, allowed_threads=[ticket.thread_id], **options)
+    assert all(e["run_id"] == ticket.run_id for e in events)
+    validator.assert_same_history(events, await world.persisted(ticket.thread_id))
+
+
+# -- happy path -------------------------------------------------------------------
+async def test_builtin_agent_answers_arithmetic_with_all_critical_events(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    world = await make_world(registry=default_registry())
+    ticket, events = await world.run("What is 12 * (3 + 4)?", agent="assistant")
+    await check_stream(world, ticket, events, event_validator, require_critical=True)
+    executing = next(e for e in events if e["type"] == "tool_executing")
+    assert executing["data"]["tool"] == "calculator"
+    assert executing["data"]["args"] == {"expression": "12 * (3 + 4)"}
+    completed = next(e for e in events if e["type"] == "tool_completed")
+    assert completed["data"]["result"] == {"expression": "12 * (3 + 4)", "value": 84}
+    final = events[-1]
+    assert final["type"] == "agent_completed"
+    assert "84" in final["data"]["text"]
+    deltas = [e["data"] for e in events if e["type"] == "agent_message_delta"]
+    assert "".join(d["delta"] for d in deltas) == final["data"]["text"]
+    assert {d["message_id"] for d in deltas} == {final["data"]["message_id"]}
+    assert (await world.run_row(ticket.run_id)).status == "completed"
+    assert await world.messages(ticket.thread_id) == [
+        ("user", "What is 12 * (3 + 4)?"),
+        ("assistant", final["data"]["text"]),
+    ]
+
+
+async def test_model_sees_system_prompt_and_user_message_and_only_its_tools(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    model = ScriptedModel(answer("hi"))
+    world = await make_world(model, tools=(ECHO,))
+    ticket, events = await world.run("  hello  ")
+    await check_stream(world, ticket, events, event_validator)
+    first = model.seen[0]
+    assert [m.role for m in first] == ["system", "user"]
+    assert first[1].content == "hello"
+    assert model.tools_offered == ["echo"]
+    assert events[0]["data"] == {"agent": AGENT, "input": "hello"}
+
+
+async def test_usage_is_summed_over_steps(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    first = ModelTurn(tool_calls=(ToolCall(new_id("tc"), "echo", {}),), usage=Usage(1, 2))
+    model = ScriptedModel(first, answer("done", Usage(3, 4)))
+    world = await make_world(model)
+    ticket, events = await world.run("go")
+    await check_stream(world, ticket, events, event_validator)
+    usage = {"prompt_tokens": 4, "completion_tokens": 6, "total_tokens": 10}
+    assert events[-1]["data"]["usage"] == usage
+    assert (await world.run_row(ticket.run_id)).usage == usage
+
+
+async def test_placeholder_thinking_when_the_model_gives_none(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    world = await make_world(ScriptedModel(ModelTurn(text="plain")))
+    ticket, events = await world.run("go")
+    await check_stream(world, ticket, events, event_validator)
+    assert types(events) == ["agent_started", "agent_thinking", "agent_completed"]
+
+
+async def test_streamed_thinking_is_not_emitted_twice(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    class ThinkingModel(ScriptedModel):
+        async def complete(
+            self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], stream: TurnStream
+        ) -> ModelTurn:
+            await stream.thinking("pondering")
+            return ModelTurn(thinking="pondering", text="the answer is near")
+
+    world = await make_world(ThinkingModel(), tools=())
+    ticket, events = await world.run("go")
+    await check_stream(world, ticket, events, event_validator)
+    thinking = [e["data"]["text"] for e in events if e["type"] == "agent_thinking"]
+    assert thinking == ["pondering"]
+
+
+async def test_streamed_text_deltas_share_the_answer_message_id(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    model = ScriptedModel(call("echo"), answer("three little words"), stream_text=True)
+    world = await make_world(model)
+    ticket, events = await world.run("go")
+    await check_stream(world, ticket, events, event_validator, require_critical=True)
+    deltas = [e for e in events if e["type"] == "agent_message_delta"]
+    assert "".join(e["data"]["delta"] for e in deltas).strip() == "three little words"
+    assert {e["data"]["message_id"] for e in deltas} == {events[-1]["data"]["message_id"]}
+    assert types(events).index("tool_completed") < types(events).index("agent_message_delta")
+
+
+# -- failing tools ---------------------------------------------------------------
+async def test_tool_that_raises_is_reported_and_the_run_still_completes(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    model = ScriptedModel(call("explode", x=1), answer("recovered"))
+    world = await make_world(model)
+    ticket, events = await world.run("break something")
+    await check_stream(world, ticket, events, event_validator, require_critical=True)
+    assert types(events) == [
+        "agent_started",
+        "agent_thinking",
+        "tool_executing",
+        "tool_completed",
+        "agent_thinking",
+        "agent_completed",
+    ]
+    executing, completed = events[2]["data"], events[3]["data"]
+    assert completed["tool_call_id"] == executing["tool_call_id"]
+    assert completed["tool"] == "explode"
+    assert completed["error"] == "RuntimeError: boom"
+    assert "result" not in completed
+    assert "duration_ms" in completed
+    assert events[-1]["data"]["text"] == "recovered"
+    # The model is told about the failure and can answer around it.
+    tool_message = model.seen[1][-1]
+    assert (tool_message.role, tool_message.is_error) == ("tool", True)
+    assert tool_message.tool_call_id == executing["tool_call_id"]
+    assert "boom" in tool_message.content
+    assert (await world.run_row(ticket.run_id)).status == "completed"
+
+
+async def test_tool_error_message_reaches_the_client_verbatim(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    world = await make_world(ScriptedModel(call("refuse"), answer("ok")))
+    ticket, events = await world.run("go")
+    await check_stream(world, ticket, events, event_validator, require_critical=True)
+    completed = next(e["data"] for e in events if e["type"] == "tool_completed")
+    assert completed["error"] == "not today"
+
+
+async def test_unknown_tool_is_a_tool_error_not_a_crash(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    world = await make_world(ScriptedModel(call("rm_rf"), answer("sorry")))
+    ticket, events = await world.run("go")
+    await check_stream(world, ticket, events, event_validator)
+    completed = next(e["data"] for e in events if e["type"] == "tool_completed")
+    assert completed["error"] == "unknown tool 'rm_rf'"
+    assert events[-1]["type"] == "agent_completed"
+
+
+async def test_several_tool_calls_in_one_turn_each_complete(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    calls = tuple(ToolCall(new_id("tc"), name, {}) for name in ("echo", "explode", "echo"))
+    world = await make_world(ScriptedModel(ModelTurn(tool_calls=calls), answer("all done")))
+    ticket, events = await world.run("go")
+    await check_stream(world, ticket, events, event_validator, require_critical=True)
+    completed = [e["data"] for e in events if e["type"] == "tool_completed"]
+    assert [c["tool_call_id"] for c in completed] == [c.id for c in calls]
+    assert ["error" in c for c in completed] == [False, True, False]
+
+
+async def test_too_large_calculator_result_is_a_tool_error_not_a_failed_run(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    world = await make_world(registry=default_registry())
+    question = "What is 9**1000 * 9**1000 * 9**1000 * 9**1000 * 9**1000?"
+    ticket, events = await world.run(question, agent="assistant")
+    await check_stream(world, ticket, events, event_validator)
+    completed = next(e["data"] for e in events if e["type"] == "tool_completed")
+    assert "too large" in completed.get("error", "")
+    assert events[-1]["type"] == "agent_completed"
+
+
+# -- failing runs ----------------------------------------------------------------
+async def test_model_error_ends_the_run_with_its_code(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    world = await make_world(ScriptedModel(ModelError("rate_limited", "slow down")))
+    ticket, events = await world.run("go")
+    await check_stream(world, ticket, events, event_validator)
+    assert types(events) == ["agent_started", "agent_error"]
+    assert events[-1]["data"] == {"code": "rate_limited", "message": "slow down"}
+    row = await world.run_row(ticket.run_id)
+    assert (row.status, row.error_code) == ("failed", "rate_limited")
+    assert row.finished_at is not None
+
+
+async def test_model_error_after_a_tool_call_keeps_tool_calls_closed(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    world = await make_world(ScriptedModel(call("echo"), ModelError("provider_down", "503")))
+    ticket, events = await world.run("go")
+    await check_stream(world, ticket, events, event_validator)
+    assert types(events)[-3:] == ["tool_executing", "tool_completed", "agent_error"]
+    assert events[-1]["data"]["code"] == "provider_down"
+
+
+async def test_unexpected_model_crash_is_an_internal_error_without_details(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    world = await make_world(ScriptedModel(RuntimeError("db password is hunter2")))
+    ticket, events = await world.run("go")
+    await check_stream(world, ticket, events, event_validator)
+    assert events[-1]["type"] == "agent_error"
+    assert events[-1]["data"]["code"] == "internal_error"
+    assert "hunter2" not in events[-1]["data"]["message"]
+
+
+async def test_model_that_always_calls_tools_hits_the_step_limit(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    world = await make_world(ScriptedModel(lambda: call("echo")), max_steps=3)
+    ticket, events = await world.run("loop forever")
+    await check_stream(world, ticket, events, event_validator)
+    assert types(events).count("tool_executing") == 3
+    assert types(events).count("tool_completed") == 3
+    assert events[-1]["type"] == "agent_error"
+    assert events[-1]["data"]["code"] == "step_limit"
+    assert "3 steps" in events[-1]["data"]["message"]
+    assert (await world.run_row(ticket.run_id)).error_code == "step_limit"
+
+
+async def test_run_timeout_closes_the_open_tool_call_before_the_error(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    blocking = BlockingTool()
+    world = await make_world(ScriptedModel(call("block")), tools=(blocking.tool,), run_timeout=0.5)
+    ticket, events = await world.run("block forever")
+    await check_stream(world, ticket, events, event_validator)
+    assert blocking.started.is_set()
+    assert types(events)[-3:] == ["tool_executing", "tool_completed", "agent_error"]
+    executing, completed, error = (e["data"] for e in events[-3:])
+    assert completed["tool_call_id"] == executing["tool_call_id"]
+    assert completed["error"] == "interrupted: the run failed"
+    assert error["code"] == "timeout"
+    assert "0.5 s" in error["message"]
+    assert (await world.run_row(ticket.run_id)).status == "failed"
+
+
+# -- cancellation ----------------------------------------------------------------
+async def test_cancel_a_run_blocked_in_a_tool(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    blocking = BlockingTool()
+    world = await make_world(ScriptedModel(call("block")), tools=(blocking.tool,))
+    ticket = await world.start("block until cancelled")
+    async with world.bus.subscribe(ticket.thread_id) as queue:
+        world.runs.launch(ticket)
+        seen: list[Frame] = []
+        while not seen or seen[-1]["type"] != "tool_executing":
+            seen.append(await next_event(queue))
+        assert await world.runs.cancel(world.user_id, ticket.run_id) == ticket.thread_id
+        events = await until_terminal(queue, seen)
+    await check_stream(world, ticket, events, event_validator)
+    assert types(events)[-3:] == ["tool_executing", "tool_completed", "agent_cancelled"]
+    assert events[-2]["data"]["error"] == "interrupted: cancelled"
+    assert events[-1]["data"] == {"reason": "cancelled_by_user"}
+    row = await world.run_row(ticket.run_id)
+    assert row.status == "cancelled"
+    with pytest.raises(AppError) as info:
+        await world.runs.cancel(world.user_id, ticket.run_id)
+    assert (info.value.status, info.value.code) == (409, "run_not_active")
+
+
+async def test_shutdown_cancels_running_runs_with_a_terminal_event(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    blocking = BlockingTool()
+    world = await make_world(ScriptedModel(call("block")), tools=(blocking.tool,))
+    ticket = await world.start("block until shutdown")
+    async with world.bus.subscribe(ticket.thread_id) as queue:
+        world.runs.launch(ticket)
+        await asyncio.wait_for(blocking.started.wait(), HANG_GUARD)
+        await world.supervisor.shutdown(grace=HANG_GUARD)
+        events = await until_terminal(queue)
+    await check_stream(world, ticket, events, event_validator)
+    assert events[-1]["data"] == {"reason": "server_shutdown"}
+    assert world.supervisor.active == 0
+
+
+async def test_another_users_run_cannot_be_cancelled(make_world: MakeWorld) -> None:
+    blocking = BlockingTool()
+    world = await make_world(ScriptedModel(call("block")), tools=(blocking.tool,))
+    ticket = await world.start("mine")
+    world.runs.launch(ticket)
+    await asyncio.wait_for(blocking.started.wait(), HANG_GUARD)
+    with pytest.raises(AppError) as info:
+        await world.runs.cancel(new_id("usr"), ticket.run_id)
+    assert (info.value.status, info.value.code) == (404, "not_found")
+    assert (await world.run_row(ticket.run_id)).status == "running"
+
+
+# -- creating runs ---------------------------------------------------------------
+@pytest.mark.parametrize("text", ["", "   \n\t"])
+async def test_empty_message_is_rejected(make_world: MakeWorld, text: str) -> None:
+    world = await make_world(ScriptedModel(answer("x")))
+    with pytest.raises(AppError) as info:
+        await world.start(text)
+    assert (info.value.status, info.value.code) == (422, "invalid_request")
+
+
+async def test_unknown_agent_is_rejected(make_world: MakeWorld) -> None:
+    world = await make_world(ScriptedModel(answer("x")))
+    with pytest.raises(AppError) as info:
+        await world.start("hi", agent="nobody")
+    assert (info.value.status, info.value.code) == (422, "unknown_agent")
+    assert AGENT in info.value.message  # lists the agents that exist
+
+
+async def test_second_run_on_a_busy_thread_is_refused(make_world: MakeWorld) -> None:
+    blocking = BlockingTool()
+    world = await make_world(ScriptedModel(call("block")), tools=(blocking.tool,))
+    ticket = await world.start("first")
+    world.runs.launch(ticket)
+    await asyncio.wait_for(blocking.started.wait(), HANG_GUARD)
+    with pytest.raises(AppError) as info:
+        await world.runs.create(world.user_id, "second", thread_id=ticket.thread_id)
+    assert (info.value.status, info.value.code) == (409, "run_in_progress")
+
+
+async def test_another_users_thread_is_not_found(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    world = await make_world(ScriptedModel(answer("x")))
+    ticket, events = await world.run("my thread")
+    await check_stream(world, ticket, events, event_validator)
+    with pytest.raises(AppError) as info:
+        await world.runs.create(new_id("usr"), "intrude", thread_id=ticket.thread_id)
+    assert (info.value.status, info.value.code) == (404, "not_found")
+
+
+async def test_follow_up_run_continues_the_thread_and_sees_history(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    model = ScriptedModel(answer("first answer"))
+    world = await make_world(model)
+    first, first_events = await world.run("first question")
+    second = await world.runs.create(world.user_id, "second question", thread_id=first.thread_id)
+    assert second.start_seq == len(first_events)
+    async with world.bus.subscribe(second.thread_id) as queue:
+        world.runs.launch(second)
+        second_events = await until_terminal(queue)
+    event_validator.assert_valid(first_events + second_events, allowed_threads=[first.thread_id])
+    assert second_events[0]["seq"] == len(first_events) + 1
+    assert [(m.role, m.content) for m in model.seen[-1][1:]] == [
+        ("user", "first question"),
+        ("assistant", "first answer"),
+        ("user", "second question"),
+    ]

@@ -1,0 +1,124 @@
+"""netra.realtime.bus.InMemoryEventBus: per-thread fan-out without loss or leaks."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from netra.ids import new_id
+from netra.realtime.bus import InMemoryEventBus
+from netra.realtime.events import AgentEvent, EventType
+
+THREAD_A = new_id("thr")
+THREAD_B = new_id("thr")
+
+
+def make_event(thread_id: str, seq: int) -> AgentEvent:
+    return AgentEvent(
+        type=EventType.AGENT_THINKING,
+        event_id=new_id("evt"),
+        thread_id=thread_id,
+        run_id=new_id("run"),
+        seq=seq,
+        ts=datetime(2026, 11, 21, 10, 0, 0, 123456, tzinfo=UTC),
+        data={"text": f"{thread_id} #{seq}"},
+    )
+
+
+def drain(queue: asyncio.Queue[AgentEvent]) -> list[AgentEvent]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
+@pytest.fixture
+def bus() -> InMemoryEventBus:
+    return InMemoryEventBus()
+
+
+async def test_subscriber_gets_only_its_threads_events(bus: InMemoryEventBus) -> None:
+    async with bus.subscribe(THREAD_A) as a, bus.subscribe(THREAD_B) as b:
+        published = [make_event(t, seq) for seq in (1, 2, 3) for t in (THREAD_A, THREAD_B)]
+        for event in published:
+            await bus.publish(event)
+        got_a, got_b = drain(a), drain(b)
+    assert got_a == [e for e in published if e.thread_id == THREAD_A]
+    assert got_b == [e for e in published if e.thread_id == THREAD_B]
+    assert [e.seq for e in got_a] == [1, 2, 3]
+
+
+async def test_every_subscriber_of_a_thread_gets_every_event(bus: InMemoryEventBus) -> None:
+    async with bus.subscribe(THREAD_A) as first, bus.subscribe(THREAD_A) as second:
+        events = [make_event(THREAD_A, seq) for seq in range(1, 6)]
+        for event in events:
+            await bus.publish(event)
+        assert drain(first) == events
+        assert drain(second) == events
+
+
+async def test_publish_without_subscribers_is_a_no_op(bus: InMemoryEventBus) -> None:
+    await bus.publish(make_event(THREAD_A, 1))
+    async with bus.subscribe(THREAD_A) as queue:
+        assert queue.empty()  # the bus is live only; history comes from the database
+
+
+async def test_unsubscribe_on_exit(bus: InMemoryEventBus) -> None:
+    async with bus.subscribe(THREAD_A) as stays:
+        async with bus.subscribe(THREAD_A) as leaves:
+            await bus.publish(make_event(THREAD_A, 1))
+        await bus.publish(make_event(THREAD_A, 2))
+        assert [e.seq for e in drain(leaves)] == [1]
+        assert [e.seq for e in drain(stays)] == [1, 2]
+
+
+async def test_unsubscribe_even_when_the_subscriber_fails(bus: InMemoryEventBus) -> None:
+    queue: asyncio.Queue[AgentEvent] | None = None
+    with pytest.raises(RuntimeError, match="consumer crashed"):
+        async with bus.subscribe(THREAD_A) as queue:
+            raise RuntimeError("consumer crashed")
+    assert queue is not None
+    await bus.publish(make_event(THREAD_A, 1))
+    assert queue.empty()
+
+
+async def test_resubscribing_after_everyone_left_works(bus: InMemoryEventBus) -> None:
+    async with bus.subscribe(THREAD_A):
+        pass
+    async with bus.subscribe(THREAD_A) as queue:
+        await bus.publish(make_event(THREAD_A, 1))
+        assert [e.seq for e in drain(queue)] == [1]
+
+
+async def test_close_stops_delivery(bus: InMemoryEventBus) -> None:
+    async with bus.subscribe(THREAD_A) as queue:
+        await bus.close()
+        await bus.publish(make_event(THREAD_A, 1))
+        assert queue.empty()
+
+
+async def test_waiting_subscriber_is_woken_by_publish(bus: InMemoryEventBus) -> None:
+    async with bus.subscribe(THREAD_A) as queue:
+        blocking = asyncio.Event()
+
+        async def wait_for_one() -> AgentEvent:
+            blocking.set()  # nothing yields between here and the get(): it blocks next
+            return await queue.get()
+
+        waiter = asyncio.create_task(wait_for_one())
+        await blocking.wait()
+        assert queue.empty()
+        event = make_event(THREAD_A, 1)
+        await bus.publish(event)
+        assert await asyncio.wait_for(waiter, 5) == event
+
+
+def test_event_frame_has_the_design_envelope() -> None:
+    event = make_event(THREAD_A, 7)
+    frame = event.to_frame()
+    assert set(frame) == {"type", "event_id", "thread_id", "run_id", "seq", "ts", "data"}
+    assert frame["type"] == "agent_thinking"
+    assert frame["ts"] == "2026-11-21T10:00:00.123Z"
+    assert not event.is_terminal
