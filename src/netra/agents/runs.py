@@ -65,6 +65,7 @@ class RunSupervisor:
         self._run_timeout = run_timeout
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancel_reasons: dict[str, str] = {}
+        self._started: set[str] = set()
         self._finishing: set[str] = set()
 
     @property
@@ -83,7 +84,10 @@ class RunSupervisor:
             return False
         if run_id not in self._finishing and run_id not in self._cancel_reasons:
             self._cancel_reasons[run_id] = reason
-            task.cancel()
+            # A task cancelled before its first step would never run _execute and so
+            # never write its events; such a run notices the reason right after starting.
+            if run_id in self._started:
+                task.cancel()
         return True
 
     async def shutdown(self, grace: float = 10.0) -> None:
@@ -97,9 +101,11 @@ class RunSupervisor:
     def _forget(self, run_id: str) -> None:
         self._tasks.pop(run_id, None)
         self._cancel_reasons.pop(run_id, None)
+        self._started.discard(run_id)
         self._finishing.discard(run_id)
 
     async def _execute(self, ticket: RunTicket) -> None:
+        self._started.add(ticket.run_id)
         ctx = self._contexts.create(ticket.user_id, ticket.thread_id, ticket.run_id, ticket.agent)
 
         async def running(session: AsyncSession) -> None:
@@ -109,6 +115,8 @@ class RunSupervisor:
             await ctx.emitter.emit(
                 EventType.AGENT_STARTED, {"agent": ticket.agent, "input": ticket.text}, also=running
             )
+            if ticket.run_id in self._cancel_reasons:  # cancelled before it could start
+                raise asyncio.CancelledError
             agent = self._registry.build(ticket.agent)
             history = await _history(ctx)
             async with asyncio.timeout(self._run_timeout):
@@ -171,10 +179,15 @@ async def recover_orphaned_runs(db: Database, emitter_for: Any) -> int:
     async with db.session() as session:
         runs = list(await orphaned_runs(session))
         open_calls: dict[str, dict[str, str]] = {}
+        never_started: set[str] = set()
         for run in runs:
-            events = await session.scalars(
-                select(Event).where(Event.run_id == run.id).order_by(Event.seq)
+            events = list(
+                await session.scalars(
+                    select(Event).where(Event.run_id == run.id).order_by(Event.seq)
+                )
             )
+            if not events:
+                never_started.add(run.id)
             calls: dict[str, str] = {}
             for event in events:
                 if event.type == EventType.TOOL_EXECUTING:
@@ -184,9 +197,12 @@ async def recover_orphaned_runs(db: Database, emitter_for: Any) -> int:
             open_calls[run.id] = calls
     for run in runs:
         emitter: RunEmitter = emitter_for(run.thread_id, run.id)
-        emitter.open_tool_calls = {
-            k: (v, time.perf_counter()) for k, v in open_calls[run.id].items()
-        }
+        if run.id in never_started:  # every run's history begins with agent_started
+            await emitter.emit(
+                EventType.AGENT_STARTED, {"agent": run.agent, "input": run.input_text}
+            )
+        now = time.perf_counter()
+        emitter.open_tool_calls = {k: (v, now) for k, v in open_calls[run.id].items()}
         await close_run(
             emitter,
             EventType.AGENT_ERROR,

@@ -121,15 +121,18 @@ class ThreadRepository:
         run_id: str | None,
         message_id: str | None = None,
     ) -> Message:
+        owned = await self.session.scalar(
+            update(Thread)
+            .where(Thread.id == thread_id, Thread.owner_id == self.owner_id)
+            .values(updated_at=utcnow())
+            .returning(Thread.id)
+        )
+        if owned is None:
+            raise LookupError(f"thread {thread_id} does not exist")
         message = Message(
             id=message_id or new_id("msg"), thread_id=thread_id, role=role, text=text, run_id=run_id
         )
         self.session.add(message)
-        await self.session.execute(
-            update(Thread)
-            .where(Thread.id == thread_id, Thread.owner_id == self.owner_id)
-            .values(updated_at=utcnow())
-        )
         await self.session.flush()
         return message
 
@@ -158,6 +161,11 @@ class RunRepository:
         self.owner_id = owner_id
 
     async def add(self, thread_id: str, agent: str, input_text: str) -> Run:
+        owned = await self.session.scalar(
+            select(Thread.id).where(Thread.id == thread_id, Thread.owner_id == self.owner_id)
+        )
+        if owned is None:
+            raise LookupError(f"thread {thread_id} does not exist")
         run = Run(
             id=new_id("run"),
             thread_id=thread_id,

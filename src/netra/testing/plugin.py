@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -68,12 +69,14 @@ def netra_env(netra_process_env: IsolatedEnvironment) -> Iterator[IsolatedEnviro
 def postgres(netra_process_env: IsolatedEnvironment) -> Iterator[PostgresService]:
     """A real PostgreSQL server for the whole session, with a migrated template database."""
     service = obtain_postgres(netra_process_env)
+    template = f"{TEMPLATE_DB}_{secrets.token_hex(4)}"
     try:
-        url = asyncio.run(create_database(service, f"{TEMPLATE_DB}_{secrets.token_hex(4)}"))
-        asyncio.run(migrated(url))
-        service.template = url.rsplit("/", 1)[1]
+        asyncio.run(migrated(asyncio.run(create_database(service, template))))
+        service.template = template
         yield service
     finally:
+        if service.process is None:  # a server we did not start: leave it as we found it
+            asyncio.run(drop_database(service, template))
         service.stop()
 
 
@@ -88,14 +91,24 @@ async def postgres_url(postgres: PostgresService) -> AsyncIterator[str]:
         await drop_database(postgres, name)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, made once per session and copied for each test."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "netra.db"
+    asyncio.run(migrated(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
 @pytest.fixture
-async def sqlite_url(tmp_path: Path) -> str:
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     """A fresh, migrated SQLite database file for one test."""
-    return await migrated(f"sqlite+aiosqlite:///{tmp_path / 'netra.db'}")
+    path = tmp_path / "netra.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest) -> str:
+def database_url(request: pytest.FixtureRequest) -> str:
     """Each test runs once on SQLite and once on a real PostgreSQL."""
     url: str = request.getfixturevalue(f"{request.param.replace('postgresql', 'postgres')}_url")
     return url

@@ -208,6 +208,10 @@ async def create_database(service: PostgresService, name: str, template: str | N
     connection = await asyncpg.connect(dsn)
     try:
         clause = f' TEMPLATE "{template}"' if template else ""
+        # PostgreSQL 15+ copies templates through the WAL by default; copying the files
+        # is about ten times faster for the small databases tests use.
+        if template and connection.get_server_version().major >= 15:
+            clause += " STRATEGY FILE_COPY"
         await connection.execute(f'CREATE DATABASE "{name}"{clause}')
     finally:
         await connection.close()

@@ -1,0 +1,83 @@
+"""Fixtures shared by the integration tests: blank databases, users and settings.
+
+The plugin (`netra.testing.plugin`) already gives every test a migrated database
+through `database_url` (SQLite and PostgreSQL). The fixtures here add what
+several modules need on top of it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netra.config import Settings
+from netra.db.engine import Database
+from netra.db.models import User
+from netra.db.repositories import UserRepository
+from netra.testing.services import PostgresService, create_database, drop_database
+
+#: A fixed signing key, long enough for Settings' minimum, so no key file is generated.
+SIGNING_KEY = "integration-tests-signing-key-0123456789abcdef"
+
+
+@pytest.fixture
+async def blank_postgres_url(postgres: PostgresService) -> AsyncIterator[str]:
+    """An empty PostgreSQL database (no schema at all), dropped afterwards."""
+    name = f"netra_blank_{secrets.token_hex(6)}"
+    url = await create_database(postgres, name)
+    try:
+        yield url
+    finally:
+        await drop_database(postgres, name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on SQLite and on PostgreSQL, for tests of migrations and startup."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'blank.db'}"
+    url: str = request.getfixturevalue("blank_postgres_url")
+    return url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A Database on the test's migrated database, disposed afterwards."""
+    database = Database(database_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+def add_user() -> Callable[..., Awaitable[User]]:
+    """Insert a user straight through the repository (no argon2 cost: the hash is a stand-in)."""
+
+    async def add(database: Database, email: str | None = None) -> User:
+        address = email or f"user-{secrets.token_hex(6)}@example.com"
+        async with database.session() as session:
+            return await UserRepository(session).add(address, "Test User", "stored-hash")
+
+    return add
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings for `netra.lifecycle.start` on a given database, with a data dir in tmp_path."""
+
+    def make(database_url: str, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "env": "test",
+            "database_url": database_url,
+            "data_dir": tmp_path / "data",
+            "secret_key": SIGNING_KEY,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make

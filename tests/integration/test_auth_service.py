@@ -1,0 +1,238 @@
+"""AuthService on real databases: registration, login throttling, refresh-token rotation."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import select, update
+
+from netra.auth.passwords import Passwords
+from netra.auth.service import AuthService, AuthSession
+from netra.auth.tokens import AccessTokens, hash_refresh_token
+from netra.db.engine import Database
+from netra.db.models import RefreshToken, User
+from netra.errors import AppError
+from netra.state.store import MemoryStateStore
+
+ACCESS_KEY = "auth-service-integration-key-0123456789"
+ACCESS_TTL = 900
+MAX_FAILURES = 3
+WINDOW = 300
+PASSWORD = "correct horse battery"
+CLIENT = "203.0.113.7"
+
+
+@pytest.fixture
+def access_tokens() -> AccessTokens:
+    return AccessTokens(ACCESS_KEY, ACCESS_TTL)
+
+
+@pytest.fixture
+def auth(db: Database, access_tokens: AccessTokens) -> AuthService:
+    """Wired as netra.lifecycle.start wires it, with a small failure limit.
+
+    The hasher is real argon2id with cheap parameters: at the defaults every hash
+    and verify costs 50-400 ms, which would dominate the suite and prove nothing more.
+    """
+    return AuthService(
+        db,
+        MemoryStateStore(),
+        Passwords(PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)),
+        access_tokens,
+        refresh_ttl=3600,
+        max_failures=MAX_FAILURES,
+        failure_window=WINDOW,
+    )
+
+
+async def expect_error(call: object, status: int, code: str) -> AppError:
+    with pytest.raises(AppError) as caught:
+        await call  # type: ignore[misc]
+    assert (caught.value.status, caught.value.code) == (status, code), caught.value.message
+    return caught.value
+
+
+# -- register -------------------------------------------------------------------
+async def test_register_normalises_the_email_and_issues_a_session(
+    auth: AuthService, access_tokens: AccessTokens, db: Database
+) -> None:
+    session = await auth.register("  Ada.Lovelace@Example.COM ", PASSWORD, None)
+
+    assert session.user.email == "ada.lovelace@example.com"
+    assert session.user.display_name == "ada.lovelace"
+    assert access_tokens.verify(session.access_token) == session.user.id
+    assert session.expires_in == ACCESS_TTL
+    assert session.refresh_token.startswith("nrt_")
+    async with db.session() as s:
+        stored = await s.scalar(select(User).where(User.id == session.user.id))
+        token = await s.scalar(
+            select(RefreshToken).where(
+                RefreshToken.token_hash == hash_refresh_token(session.refresh_token)
+            )
+        )
+    assert stored.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in stored.password_hash
+    assert token.user_id == session.user.id  # only the hash of the token is stored
+
+
+async def test_register_keeps_a_given_display_name(auth: AuthService) -> None:
+    session = await auth.register("grace@example.com", PASSWORD, "  Grace Hopper ")
+
+    assert session.user.display_name == "Grace Hopper"
+
+
+async def test_register_twice_with_the_same_email_is_409(auth: AuthService) -> None:
+    await auth.register("taken@example.com", PASSWORD, None)
+
+    error = await expect_error(
+        auth.register("TAKEN@example.com", "another password", None), 409, "email_taken"
+    )
+    assert "log in" in error.message
+
+
+# -- login ----------------------------------------------------------------------
+async def test_login_with_the_right_password(
+    auth: AuthService, access_tokens: AccessTokens
+) -> None:
+    registered = await auth.register("lin@example.com", PASSWORD, None)
+
+    session = await auth.login(" LIN@example.com", PASSWORD, CLIENT)
+
+    assert session.user.id == registered.user.id
+    assert access_tokens.verify(session.access_token) == registered.user.id
+    assert session.refresh_token != registered.refresh_token
+
+
+async def test_login_with_a_wrong_password_or_unknown_email_is_the_same_401(
+    auth: AuthService,
+) -> None:
+    await auth.register("lin@example.com", PASSWORD, None)
+
+    wrong = await expect_error(
+        auth.login("lin@example.com", "not the password", CLIENT), 401, "invalid_credentials"
+    )
+    unknown = await expect_error(
+        auth.login("nobody@example.com", PASSWORD, CLIENT), 401, "invalid_credentials"
+    )
+    assert wrong.message == unknown.message  # no hint about which accounts exist
+
+
+async def test_too_many_failures_lock_the_email_out_with_retry_after(auth: AuthService) -> None:
+    await auth.register("target@example.com", PASSWORD, None)
+    await auth.register("bystander@example.com", PASSWORD, None)
+    for _ in range(MAX_FAILURES):
+        await expect_error(
+            auth.login("target@example.com", "guess", CLIENT), 401, "invalid_credentials"
+        )
+
+    # Even the right password is refused now, without being checked.
+    error = await expect_error(
+        auth.login("target@example.com", PASSWORD, CLIENT), 429, "too_many_attempts"
+    )
+
+    assert error.headers == {"Retry-After": str(WINDOW)}
+    # The lock is on the email: another account from the same client still logs in.
+    bystander = await auth.login("bystander@example.com", PASSWORD, CLIENT)
+    assert bystander.user.email == "bystander@example.com"
+
+
+async def test_a_successful_login_resets_the_email_failure_count(auth: AuthService) -> None:
+    await auth.register("forgetful@example.com", PASSWORD, None)
+
+    for _ in range(2):
+        for _ in range(MAX_FAILURES - 1):
+            await expect_error(
+                auth.login("forgetful@example.com", "guess", CLIENT), 401, "invalid_credentials"
+            )
+        session = await auth.login("forgetful@example.com", PASSWORD, CLIENT)
+        assert session.user.email == "forgetful@example.com"
+
+
+# -- refresh --------------------------------------------------------------------
+async def test_refresh_rotates_the_pair_and_spends_the_old_token(
+    auth: AuthService, access_tokens: AccessTokens, db: Database
+) -> None:
+    registered = await auth.register("rota@example.com", PASSWORD, None)
+
+    rotated = await auth.refresh(registered.refresh_token)
+
+    assert rotated.refresh_token != registered.refresh_token
+    assert rotated.access_token != registered.access_token
+    assert access_tokens.verify(rotated.access_token) == registered.user.id
+    async with db.session() as s:
+        old = await s.scalar(
+            select(RefreshToken).where(
+                RefreshToken.token_hash == hash_refresh_token(registered.refresh_token)
+            )
+        )
+        new = await s.scalar(
+            select(RefreshToken).where(
+                RefreshToken.token_hash == hash_refresh_token(rotated.refresh_token)
+            )
+        )
+    assert old.spent_at is not None
+    assert new.spent_at is None
+    assert new.family_id == old.family_id
+
+
+async def test_reusing_a_spent_token_revokes_its_whole_family_only(auth: AuthService) -> None:
+    await auth.register("leaky@example.com", PASSWORD, None)
+    phone = await auth.login("leaky@example.com", PASSWORD, CLIENT)
+    laptop = await auth.login("leaky@example.com", PASSWORD, CLIENT)
+    rotated = await auth.refresh(phone.refresh_token)
+
+    await expect_error(auth.refresh(phone.refresh_token), 401, "refresh_token_reused")
+
+    # The newer token of the same login dies with its family...
+    await expect_error(auth.refresh(rotated.refresh_token), 401, "invalid_refresh_token")
+    # ...while another login's family is untouched.
+    still = await auth.refresh(laptop.refresh_token)
+    assert still.user.email == "leaky@example.com"
+
+
+async def test_concurrent_refreshes_of_one_token_let_exactly_one_win(auth: AuthService) -> None:
+    session = await auth.register("twice@example.com", PASSWORD, None)
+
+    outcomes = await asyncio.gather(
+        auth.refresh(session.refresh_token),
+        auth.refresh(session.refresh_token),
+        return_exceptions=True,
+    )
+
+    winners = [o for o in outcomes if isinstance(o, AuthSession)]
+    losers = [o for o in outcomes if isinstance(o, AppError)]
+    assert len(winners) == 1, outcomes
+    assert [(e.status, e.code) for e in losers] == [(401, "refresh_token_reused")]
+
+
+async def test_an_expired_refresh_token_is_401(auth: AuthService, db: Database) -> None:
+    session = await auth.register("late@example.com", PASSWORD, None)
+    async with db.session() as s:
+        await s.execute(
+            update(RefreshToken)
+            .where(RefreshToken.token_hash == hash_refresh_token(session.refresh_token))
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+
+    await expect_error(auth.refresh(session.refresh_token), 401, "invalid_refresh_token")
+
+
+async def test_logout_revokes_the_family(auth: AuthService) -> None:
+    await auth.register("bye@example.com", PASSWORD, None)
+    leaving = await auth.login("bye@example.com", PASSWORD, CLIENT)
+    staying = await auth.login("bye@example.com", PASSWORD, CLIENT)
+    rotated = await auth.refresh(leaving.refresh_token)
+
+    await auth.logout(rotated.refresh_token)
+
+    await expect_error(auth.refresh(rotated.refresh_token), 401, "invalid_refresh_token")
+    assert (await auth.refresh(staying.refresh_token)).user.email == "bye@example.com"
+
+
+async def test_a_garbage_refresh_token_is_401(auth: AuthService) -> None:
+    await expect_error(auth.refresh("nrt_not-a-token-we-issued"), 401, "invalid_refresh_token")
+    await expect_error(auth.refresh(""), 401, "invalid_refresh_token")
+    await auth.logout("nrt_not-a-token-we-issued")  # logging out an unknown token is harmless

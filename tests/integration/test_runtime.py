@@ -1,0 +1,261 @@
+"""The run pipeline on a real database: platform startup, a live run, recovery, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from netra.agents.runs import RunTicket
+from netra.config import Settings
+from netra.db.engine import Database
+from netra.db.models import User
+from netra.db.repositories import EventLog, RunRepository, ThreadRepository, set_run_status
+from netra.errors import AppError
+from netra.lifecycle import Platform, start, stop
+from netra.realtime.events import AgentEvent
+from netra.testing.ws import EventValidator
+
+CALCULATION = "What is 12 * (3 + 4)?"
+RUN_TIMEOUT = 30  # a hang guard, not a speed claim
+
+Frame = dict[str, Any]
+
+
+@pytest.fixture
+async def platform(
+    database_url: str, make_settings: Callable[..., Settings]
+) -> AsyncIterator[Platform]:
+    platform = await start(make_settings(database_url))
+    try:
+        yield platform
+    finally:
+        await stop(platform)
+
+
+async def until_terminal(queue: asyncio.Queue[AgentEvent]) -> list[AgentEvent]:
+    events: list[AgentEvent] = []
+    while True:
+        event = await queue.get()
+        events.append(event)
+        if event.is_terminal:
+            return events
+
+
+async def run_live(
+    platform: Platform, user: User, text: str, thread_id: str | None = None
+) -> tuple[RunTicket, list[Frame]]:
+    """Create and launch a run while subscribed to its thread; returns (ticket, live frames)."""
+    ticket = await platform.runs.create(user.id, text, thread_id)
+    async with platform.bus.subscribe(ticket.thread_id) as queue:
+        platform.runs.launch(ticket)
+        events = await asyncio.wait_for(until_terminal(queue), RUN_TIMEOUT)
+    return ticket, [event.to_frame() for event in events]
+
+
+async def persisted(db: Database, owner_id: str, thread_id: str, after_seq: int = 0) -> list[Frame]:
+    async with db.session() as session:
+        records = await ThreadRepository(session, owner_id).events(thread_id, after_seq)
+    return [AgentEvent.from_record(record).to_frame() for record in records]
+
+
+async def test_calculator_run_streams_persists_and_answers(
+    platform: Platform, add_user: Callable[..., Awaitable[User]]
+) -> None:
+    user = await add_user(platform.db)
+
+    ticket, live = await run_live(platform, user, CALCULATION)
+
+    types = [e["type"] for e in live]
+    assert types[0] == "agent_started"
+    assert types[-1] == "agent_completed"
+    assert [e["seq"] for e in live] == list(range(1, len(live) + 1))
+    tool = next(e for e in live if e["type"] == "tool_completed")
+    assert (tool["data"]["tool"], tool["data"]["result"]["value"]) == ("calculator", 84)
+    answer = live[-1]["data"]
+    assert "84" in answer["text"]
+    EventValidator().assert_valid(live, allowed_threads=[ticket.thread_id], require_critical=True)
+    EventValidator.assert_same_history(
+        live, await persisted(platform.db, user.id, ticket.thread_id)
+    )
+
+    async with platform.db.session() as session:
+        run = await RunRepository(session, user.id).get(ticket.run_id)
+        messages = await ThreadRepository(session, user.id).messages(ticket.thread_id)
+    assert run.status == "completed"
+    assert run.error_code is None
+    assert run.finished_at is not None
+    assert run.usage == answer["usage"]
+    assert run.usage["total_tokens"] > 0
+    assert [(m.role, m.run_id) for m in messages] == [
+        ("user", ticket.run_id),
+        ("assistant", ticket.run_id),
+    ]
+    assert messages[0].text == CALCULATION
+    assert (messages[1].id, messages[1].text) == (answer["message_id"], answer["text"])
+
+
+async def test_a_second_run_continues_the_thread_seq(
+    platform: Platform, add_user: Callable[..., Awaitable[User]]
+) -> None:
+    user = await add_user(platform.db)
+    first, first_live = await run_live(platform, user, CALCULATION)
+
+    second, second_live = await run_live(platform, user, "What is 2 + 2?", first.thread_id)
+
+    assert second.thread_id == first.thread_id
+    assert second.start_seq == first_live[-1]["seq"]
+    assert second_live[0]["seq"] == first_live[-1]["seq"] + 1
+    history = await persisted(platform.db, user.id, first.thread_id)
+    EventValidator().assert_valid(history, require_critical=True)
+    EventValidator.assert_same_history(
+        second_live, await persisted(platform.db, user.id, first.thread_id, second.start_seq)
+    )
+    assert "4" in second_live[-1]["data"]["text"]
+
+
+async def test_runs_are_refused_on_busy_or_foreign_threads(
+    platform: Platform, add_user: Callable[..., Awaitable[User]]
+) -> None:
+    alice, bob = await add_user(platform.db), await add_user(platform.db)
+    queued = await platform.runs.create(alice.id, CALCULATION)  # created, never launched
+
+    with pytest.raises(AppError) as busy:
+        await platform.runs.create(alice.id, "again", queued.thread_id)
+    with pytest.raises(AppError) as foreign:
+        await platform.runs.create(bob.id, "mine now", queued.thread_id)
+    with pytest.raises(AppError) as foreign_cancel:
+        await platform.runs.cancel(bob.id, queued.run_id)
+
+    assert (busy.value.status, busy.value.code) == (409, "run_in_progress")
+    assert (foreign.value.status, foreign.value.code) == (404, "not_found")
+    assert (foreign_cancel.value.status, foreign_cancel.value.code) == (404, "not_found")
+
+
+async def test_cancelling_a_finished_run_is_409(
+    platform: Platform, add_user: Callable[..., Awaitable[User]]
+) -> None:
+    user = await add_user(platform.db)
+    ticket, _ = await run_live(platform, user, CALCULATION)
+
+    with pytest.raises(AppError) as caught:
+        await platform.runs.cancel(user.id, ticket.run_id)
+
+    assert (caught.value.status, caught.value.code) == (409, "run_not_active")
+
+
+async def test_start_ends_runs_interrupted_by_a_crash(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    # The state a crash leaves behind: a run marked running, a tool call never completed.
+    db = Database(database_url)
+    try:
+        user = await add_user(db)
+        async with db.session() as session:
+            threads, runs = ThreadRepository(session, user.id), RunRepository(session, user.id)
+            thread = await threads.add("crashed")
+            done_thread = await threads.add("finished")
+            run = await runs.add(thread.id, "assistant", CALCULATION)
+            done = await runs.add(done_thread.id, "assistant", CALCULATION)
+        async with db.session() as session:
+            log = EventLog(session)
+            await log.append(thread.id, run.id, "agent_started", {"agent": "assistant"})
+            await log.append(thread.id, run.id, "agent_thinking", {"text": "calculating"})
+            await log.append(
+                thread.id,
+                run.id,
+                "tool_executing",
+                {"tool_call_id": "tc_1", "tool": "calculator", "args": {"expression": "1+1"}},
+            )
+            await set_run_status(session, run.id, "running")
+            await log.append(done_thread.id, done.id, "agent_started", {"agent": "assistant"})
+            await set_run_status(session, done.id, "completed")
+    finally:
+        await db.dispose()
+
+    platform = await start(make_settings(database_url))
+    try:
+        history = await persisted(platform.db, user.id, thread.id)
+        untouched = await persisted(platform.db, user.id, done_thread.id)
+        async with platform.db.session() as session:
+            recovered = await RunRepository(session, user.id).get(run.id)
+            finished = await RunRepository(session, user.id).get(done.id)
+    finally:
+        await stop(platform)
+
+    assert [e["type"] for e in history] == [
+        "agent_started",
+        "agent_thinking",
+        "tool_executing",
+        "tool_completed",
+        "agent_error",
+    ]
+    closed = history[3]["data"]
+    assert (closed["tool_call_id"], closed["tool"]) == ("tc_1", "calculator")
+    assert closed["error"].startswith("interrupted")
+    assert history[4]["data"]["code"] == "interrupted"
+    EventValidator().assert_valid(history)
+    assert (recovered.status, recovered.error_code) == ("failed", "interrupted")
+    assert recovered.finished_at is not None
+    assert [e["type"] for e in untouched] == ["agent_started"]
+    assert finished.status == "completed"
+
+
+async def test_start_ends_a_run_that_was_queued_but_never_started(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    # A crash between creating a run and its first event: queued, no events at all.
+    db = Database(database_url)
+    try:
+        user = await add_user(db)
+        async with db.session() as session:
+            thread = await ThreadRepository(session, user.id).add("never started")
+            run = await RunRepository(session, user.id).add(thread.id, "assistant", CALCULATION)
+    finally:
+        await db.dispose()
+
+    platform = await start(make_settings(database_url))
+    try:
+        history = await persisted(platform.db, user.id, thread.id)
+        async with platform.db.session() as session:
+            recovered = await RunRepository(session, user.id).get(run.id)
+    finally:
+        await stop(platform)
+
+    assert (recovered.status, recovered.error_code) == ("failed", "interrupted")
+    assert history[-1]["type"] == "agent_error"
+    EventValidator().assert_valid(history)  # every run starts with agent_started
+
+
+async def test_stop_right_after_launch_still_ends_the_run_with_agent_cancelled(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        ticket = await platform.runs.create(user.id, CALCULATION)
+        platform.runs.launch(ticket)
+    finally:
+        # Shutdown before the run's task got to run a single step.
+        await stop(platform)
+
+    db = Database(database_url)
+    try:
+        history = await persisted(db, user.id, ticket.thread_id)
+        async with db.session() as session:
+            run = await RunRepository(session, user.id).get(ticket.run_id)
+    finally:
+        await db.dispose()
+
+    assert run.status == "cancelled", [e["type"] for e in history]
+    assert history[-1]["type"] == "agent_cancelled"
+    assert history[-1]["data"]["reason"] == "server_shutdown"
+    EventValidator().assert_valid(history)
