@@ -35,7 +35,7 @@ def _run(*args: str | os.PathLike[str]) -> None:
 
 def ensure_venv() -> None:
     """Create or refresh `.venv` so that it matches requirements.lock exactly."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script must run to say so
         sys.exit(f"Netra needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     fingerprint = _fingerprint()
     if STAMP.exists() and STAMP.read_text() == fingerprint:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -38,6 +39,9 @@ def serve(
     from netra.api.app import create_app
 
     settings = _settings(host=host, port=port)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)-9s %(name)s: %(message)s"
+    )
     where = f"http://{settings.host}:{settings.port}"
     console.print(f"Netra {settings.env}: serving on [bold]{where}[/bold]")
     console.print(f"  data dir: {settings.data_dir.resolve()}")

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     database_url: str | None = None
+    redis_url: str | None = None  # not supported yet: startup refuses it rather than ignore it
     auto_migrate: bool | None = None  # default: on for SQLite, off for PostgreSQL
     secret_key: SecretStr | None = None
 

@@ -17,8 +17,8 @@ from netra.auth.tokens import AccessTokens
 from netra.config import Settings, redact_url
 from netra.db import migrate
 from netra.db.engine import Database
+from netra.db.lock import DatabaseInUse, DatabaseLock
 from netra.realtime.bus import EventBus, InMemoryEventBus
-from netra.realtime.emitter import RunEmitter
 from netra.state.store import MemoryStateStore, StateStore
 
 log = logging.getLogger("netra.lifecycle")
@@ -41,6 +41,7 @@ class Platform:
     registry: AgentRegistry
     supervisor: RunSupervisor
     runs: RunService
+    lock: DatabaseLock
     started_at: float = field(default_factory=time.time)
     phases: list[tuple[str, float]] = field(default_factory=list)
 
@@ -58,7 +59,7 @@ async def _prepare_schema(settings: Settings, db: Database) -> None:
 
 
 async def start(settings: Settings, registry: AgentRegistry | None = None) -> Platform:
-    """Run the startup phases in order; any failure raises StartupError naming the phase."""
+    """Run the startup phases in order; any failure raises StartupError saying what to do."""
     phases: list[tuple[str, float]] = []
 
     def done(name: str, began: float) -> None:
@@ -66,54 +67,68 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
         log.info("startup phase %s done", name)
 
     began = time.perf_counter()
+    if settings.redis_url is not None:
+        raise StartupError(
+            "NETRA_REDIS_URL is set, but this version of Netra has only the in-process event "
+            "bus and state, so it runs as a single instance; unset NETRA_REDIS_URL"
+        )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     key = settings.signing_key()
     done("data_dir_and_secret", began)
 
     began = time.perf_counter()
+    db, lock = await _open_database(settings)
+    done("database", began)
+    try:
+        began = time.perf_counter()
+        state: StateStore = MemoryStateStore()
+        bus: EventBus = InMemoryEventBus()
+        tokens = AccessTokens(key, settings.access_token_ttl)
+        auth = AuthService(
+            db,
+            state,
+            Passwords(),
+            tokens,
+            refresh_ttl=settings.refresh_token_ttl,
+            max_failures=settings.login_max_failures,
+            failure_window=settings.login_window,
+        )
+        registry = registry or default_registry()
+        contexts = ExecutionContextFactory(db, bus, state)
+        engine = AgentEngine(settings.max_steps)
+        supervisor = RunSupervisor(registry, contexts, engine, settings.run_timeout)
+        runs = RunService(db, registry, supervisor, settings.default_agent)
+        done("services", began)
+
+        began = time.perf_counter()
+        # This process holds the database alone: anything still active was cut off by a crash.
+        recovered = await recover_orphaned_runs(db, supervisor)
+        if recovered:
+            log.warning("ended %d run(s) interrupted by the previous shutdown", recovered)
+        done("recover_runs", began)
+    except BaseException:
+        await _close_database(db, lock)
+        raise
+    return Platform(
+        settings, db, state, bus, tokens, auth, registry, supervisor, runs, lock, phases=phases
+    )
+
+
+async def _open_database(settings: Settings) -> tuple[Database, DatabaseLock]:
+    """Connect, claim the database for this process, and check or migrate its schema."""
     db = Database(settings.resolved_database_url)
+    lock: DatabaseLock | None = None
     try:
         await db.ping()
+        lock = await DatabaseLock.acquire(db)
         await _prepare_schema(settings, db)
-    except StartupError:
-        await db.dispose()
-        raise
+    except (StartupError, DatabaseInUse) as exc:
+        await _close_database(db, lock)
+        raise StartupError(str(exc)) from None
     except Exception as exc:
-        await db.dispose()
+        await _close_database(db, lock)
         raise StartupError(f"database {redact_url(db.url)} is not usable: {exc}") from exc
-    done("database", began)
-
-    began = time.perf_counter()
-    state: StateStore = MemoryStateStore()
-    bus: EventBus = InMemoryEventBus()
-    tokens = AccessTokens(key, settings.access_token_ttl)
-    auth = AuthService(
-        db,
-        state,
-        Passwords(),
-        tokens,
-        refresh_ttl=settings.refresh_token_ttl,
-        max_failures=settings.login_max_failures,
-        failure_window=settings.login_window,
-    )
-    registry = registry or default_registry()
-    contexts = ExecutionContextFactory(db, bus, state)
-    supervisor = RunSupervisor(
-        db, registry, contexts, AgentEngine(settings.max_steps), settings.run_timeout
-    )
-    runs = RunService(db, registry, supervisor, settings.default_agent)
-    done("services", began)
-
-    began = time.perf_counter()
-    # In-process bus means a single instance: anything still active was cut off by a crash.
-    recovered = await recover_orphaned_runs(db, lambda thr, run: RunEmitter(db, bus, thr, run))
-    if recovered:
-        log.warning("ended %d run(s) interrupted by the previous shutdown", recovered)
-    done("recover_runs", began)
-
-    return Platform(
-        settings, db, state, bus, tokens, auth, registry, supervisor, runs, phases=phases
-    )
+    return db, lock
 
 
 async def stop(platform: Platform) -> None:
@@ -121,7 +136,13 @@ async def stop(platform: Platform) -> None:
     await platform.supervisor.shutdown()
     await platform.bus.close()
     await platform.state.close()
-    await platform.db.dispose()
+    await _close_database(platform.db, platform.lock)
+
+
+async def _close_database(db: Database, lock: DatabaseLock | None) -> None:
+    if lock is not None:
+        await lock.release()
+    await db.dispose()
 
 
 async def readiness(platform: Platform) -> dict[str, Any]:

@@ -41,7 +41,7 @@ async def test_bad_frames_get_errors_and_the_connection_stays_usable(make_user, 
         (json.dumps({"type": "subscribe", "thread_id": "thr_nope"}), "not_found"),
         (json.dumps({"type": "cancel", "run_id": "run_nope"}), "not_found"),
         (json.dumps({"type": "user_message", "text": "hi", "agent": "nobody"}), "unknown_agent"),
-        (json.dumps({"type": "auth", "token": "again"}), "already_authenticated"),
+        (json.dumps({"type": "auth", "token": "not-a-jwt"}), "token_invalid"),
     ]
     for raw, code in cases:
         await client.connection.send(raw)
@@ -120,3 +120,51 @@ async def test_no_auth_frame_in_time_closes_with_4408(netra_server_factory) -> N
     server = netra_server_factory({"NETRA_WS_AUTH_TIMEOUT": "0.3"})
     async with websockets.connect(server.ws_url) as connection:
         assert await _closed_with(connection) == CloseCode.AUTH_TIMEOUT
+
+
+async def test_binary_first_frame_closes_with_4401(netra_server: NetraServer) -> None:
+    async with websockets.connect(netra_server.ws_url) as connection:
+        await connection.send(b'{"type": "auth"}')
+        assert await _closed_with(connection) == CloseCode.UNAUTHORIZED
+
+
+async def test_binary_frames_count_towards_the_flood_limit(netra_server, make_user) -> None:
+    user = await make_user()
+    async with websockets.connect(netra_server.ws_url, additional_headers=user.headers) as ws:
+        await _recv(ws, 10)
+        with contextlib.suppress(ConnectionClosed):
+            for _ in range(1000):
+                await ws.send(b"\x00")
+        assert await _closed_with(ws) == CloseCode.TOO_MANY_FRAMES
+
+
+async def test_subscribe_past_the_end_is_clamped_so_new_events_still_arrive(
+    make_user, ws_connect
+) -> None:
+    client = await ws_connect(await make_user())
+    first = await client.start_run("What is 2 + 2?")
+    done = await client.events_until_terminal(first["run_id"])
+    await client.send({"type": "subscribe", "thread_id": first["thread_id"], "after_seq": 10_000})
+    subscribed = await client.recv_type("subscribed")
+    assert subscribed["after_seq"] == done[-1]["seq"]
+
+    second = await client.start_run("What is 3 + 3?", thread_id=first["thread_id"])
+    events = await client.events_until_terminal(second["run_id"])
+    assert events[0]["seq"] == done[-1]["seq"] + 1
+    assert events[-1]["data"]["text"] == "3 + 3 = 6"
+
+
+async def test_out_of_range_seq_is_a_validation_error(
+    http: httpx.AsyncClient, make_user, ws_connect
+) -> None:
+    user = await make_user()
+    client = await ws_connect(user)
+    accepted = await client.start_run("What is 1 + 1?")
+    await client.events_until_terminal(accepted["run_id"])
+    huge = 2**70
+    response = await http.get(
+        f"/api/threads/{accepted['thread_id']}/events?after_seq={huge}", headers=user.headers
+    )
+    assert response.status_code == 422
+    await client.send({"type": "subscribe", "thread_id": accepted["thread_id"], "after_seq": huge})
+    assert (await client.recv_type("error"))["code"] == "invalid_frame"

@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from netra.env import IsolatedEnvironment
 from netra.testing.fixtures import register_user
+from netra.testing.server import ServerFailed
 from netra.testing.services import PostgresService, create_database
 from netra.testing.ws import EventValidator, WsClient
 
@@ -64,3 +66,12 @@ async def test_serve_on_postgresql_after_db_upgrade(
     log = server.log()
     assert "serving on" in log
     assert "Application shutdown complete" in log  # SIGTERM shut it down gracefully
+
+
+def test_a_second_server_on_the_same_database_refuses_to_start(
+    netra_server_factory, tmp_path: Path
+) -> None:
+    netra_server_factory(data_dir=tmp_path / "shared")
+    with pytest.raises(ServerFailed) as failed:
+        netra_server_factory(data_dir=tmp_path / "shared")
+    assert "another Netra process is already serving this database" in str(failed.value)

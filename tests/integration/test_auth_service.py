@@ -236,3 +236,17 @@ async def test_a_garbage_refresh_token_is_401(auth: AuthService) -> None:
     await expect_error(auth.refresh("nrt_not-a-token-we-issued"), 401, "invalid_refresh_token")
     await expect_error(auth.refresh(""), 401, "invalid_refresh_token")
     await auth.logout("nrt_not-a-token-we-issued")  # logging out an unknown token is harmless
+
+
+async def test_concurrent_wrong_guesses_cannot_outrun_the_limit(auth: AuthService) -> None:
+    session = await auth.register("guessed@example.com", PASSWORD, None)
+
+    outcomes = await asyncio.gather(
+        *(auth.login(session.user.email, f"guess {n}", CLIENT) for n in range(12)),
+        return_exceptions=True,
+    )
+
+    codes = [o.code for o in outcomes if isinstance(o, AppError)]
+    assert len(codes) == 12
+    assert codes.count("invalid_credentials") == MAX_FAILURES  # only these were checked
+    assert codes.count("too_many_attempts") == 12 - MAX_FAILURES

@@ -11,7 +11,7 @@ import pytest
 from netra.agents.runs import RunTicket
 from netra.config import Settings
 from netra.db.engine import Database
-from netra.db.models import User
+from netra.db.models import Run, User
 from netra.db.repositories import EventLog, RunRepository, ThreadRepository, set_run_status
 from netra.errors import AppError
 from netra.lifecycle import Platform, start, stop
@@ -47,12 +47,28 @@ async def until_terminal(queue: asyncio.Queue[AgentEvent]) -> list[AgentEvent]:
 async def run_live(
     platform: Platform, user: User, text: str, thread_id: str | None = None
 ) -> tuple[RunTicket, list[Frame]]:
-    """Create and launch a run while subscribed to its thread; returns (ticket, live frames)."""
-    ticket = await platform.runs.create(user.id, text, thread_id)
-    async with platform.bus.subscribe(ticket.thread_id) as queue:
-        platform.runs.launch(ticket)
+    """Start a run while subscribed to its thread; returns (ticket, live frames).
+
+    A new thread is made first when none is given, so the subscription exists before
+    the run is launched and not even its first event can be missed.
+    """
+    if thread_id is None:
+        async with platform.db.session() as session:
+            thread_id = (await ThreadRepository(session, user.id).add(text[:60])).id
+    async with platform.bus.subscribe(thread_id) as queue:
+        ticket = await platform.runs.start(user.id, text, thread_id)
         events = await asyncio.wait_for(until_terminal(queue), RUN_TIMEOUT)
     return ticket, [event.to_frame() for event in events]
+
+
+async def add_abandoned_run(db: Database, owner_id: str, text: str) -> Run:
+    """A stored, queued run that nothing executes: what a crash right after the commit leaves."""
+    async with db.session() as session:
+        threads = ThreadRepository(session, owner_id)
+        thread = await threads.add(text[:60])
+        run = await RunRepository(session, owner_id).add(thread.id, "assistant", text)
+        await threads.add_message(thread.id, "user", text, run.id)
+    return run
 
 
 async def persisted(db: Database, owner_id: str, thread_id: str, after_seq: int = 0) -> list[Frame]:
@@ -120,18 +136,56 @@ async def test_runs_are_refused_on_busy_or_foreign_threads(
     platform: Platform, add_user: Callable[..., Awaitable[User]]
 ) -> None:
     alice, bob = await add_user(platform.db), await add_user(platform.db)
-    queued = await platform.runs.create(alice.id, CALCULATION)  # created, never launched
+    queued = await add_abandoned_run(platform.db, alice.id, CALCULATION)  # active, not executing
 
     with pytest.raises(AppError) as busy:
-        await platform.runs.create(alice.id, "again", queued.thread_id)
+        await platform.runs.start(alice.id, "again", queued.thread_id)
     with pytest.raises(AppError) as foreign:
-        await platform.runs.create(bob.id, "mine now", queued.thread_id)
+        await platform.runs.start(bob.id, "mine now", queued.thread_id)
     with pytest.raises(AppError) as foreign_cancel:
-        await platform.runs.cancel(bob.id, queued.run_id)
+        await platform.runs.cancel(bob.id, queued.id)
 
     assert (busy.value.status, busy.value.code) == (409, "run_in_progress")
     assert (foreign.value.status, foreign.value.code) == (404, "not_found")
     assert (foreign_cancel.value.status, foreign_cancel.value.code) == (404, "not_found")
+    async with platform.db.session() as session:
+        still = await RunRepository(session, alice.id).get(queued.id)
+        messages = await ThreadRepository(session, alice.id).messages(queued.thread_id)
+    assert still.status == "queued"
+    assert [(m.role, m.text) for m in messages] == [("user", CALCULATION)]
+
+
+async def test_cancelling_an_abandoned_queued_run_ends_it(
+    platform: Platform, add_user: Callable[..., Awaitable[User]]
+) -> None:
+    user = await add_user(platform.db)
+    queued = await add_abandoned_run(platform.db, user.id, CALCULATION)
+
+    async with platform.bus.subscribe(queued.thread_id) as queue:
+        assert await platform.runs.cancel(user.id, queued.id) == queued.thread_id
+        events = await asyncio.wait_for(until_terminal(queue), RUN_TIMEOUT)
+    live = [event.to_frame() for event in events]
+
+    history = await persisted(platform.db, user.id, queued.thread_id)
+    assert [e["type"] for e in history] == ["agent_started", "agent_cancelled"]
+    assert history[0]["data"] == {"agent": "assistant", "input": CALCULATION}
+    assert history[1]["data"] == {"reason": "cancelled_by_user"}
+    assert all(e["run_id"] == queued.id for e in history)
+    EventValidator().assert_valid(history, allowed_threads=[queued.thread_id])
+    EventValidator.assert_same_history(live, history)
+    async with platform.db.session() as session:
+        run = await RunRepository(session, user.id).get(queued.id)
+    assert (run.status, run.error_code) == ("cancelled", None)
+    assert run.finished_at is not None
+
+    with pytest.raises(AppError) as again:
+        await platform.runs.cancel(user.id, queued.id)
+    assert (again.value.status, again.value.code) == (409, "run_not_active")
+    # The thread is no longer blocked: a new run on it executes normally.
+    ticket, after = await run_live(platform, user, "What is 2 + 2?", queued.thread_id)
+    assert after[0]["seq"] == history[-1]["seq"] + 1
+    assert after[-1]["type"] == "agent_completed"
+    assert ticket.thread_id == queued.thread_id
 
 
 async def test_cancelling_a_finished_run_is_409(
@@ -210,26 +264,25 @@ async def test_start_ends_a_run_that_was_queued_but_never_started(
     make_settings: Callable[..., Settings],
     add_user: Callable[..., Awaitable[User]],
 ) -> None:
-    # A crash between creating a run and its first event: queued, no events at all.
+    # A crash between storing a run and its first event: queued, no events at all.
     db = Database(database_url)
     try:
         user = await add_user(db)
-        async with db.session() as session:
-            thread = await ThreadRepository(session, user.id).add("never started")
-            run = await RunRepository(session, user.id).add(thread.id, "assistant", CALCULATION)
+        run = await add_abandoned_run(db, user.id, CALCULATION)
     finally:
         await db.dispose()
 
     platform = await start(make_settings(database_url))
     try:
-        history = await persisted(platform.db, user.id, thread.id)
+        history = await persisted(platform.db, user.id, run.thread_id)
         async with platform.db.session() as session:
             recovered = await RunRepository(session, user.id).get(run.id)
     finally:
         await stop(platform)
 
     assert (recovered.status, recovered.error_code) == ("failed", "interrupted")
-    assert history[-1]["type"] == "agent_error"
+    assert [e["type"] for e in history] == ["agent_started", "agent_error"]
+    assert history[0]["data"] == {"agent": "assistant", "input": CALCULATION}
     EventValidator().assert_valid(history)  # every run starts with agent_started
 
 
@@ -241,10 +294,10 @@ async def test_stop_right_after_launch_still_ends_the_run_with_agent_cancelled(
     platform = await start(make_settings(database_url))
     try:
         user = await add_user(platform.db)
-        ticket = await platform.runs.create(user.id, CALCULATION)
-        platform.runs.launch(ticket)
+        # start() launches without awaiting anything after the commit, so the run's
+        # task has not run a single step when shutdown begins.
+        ticket = await platform.runs.start(user.id, CALCULATION)
     finally:
-        # Shutdown before the run's task got to run a single step.
         await stop(platform)
 
     db = Database(database_url)

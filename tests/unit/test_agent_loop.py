@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,14 +134,29 @@ class World:
     runs: RunService
     user_id: str
 
-    async def start(self, text: str, agent: str = AGENT) -> RunTicket:
-        return await self.runs.create(self.user_id, text, agent=agent)
+    async def start(self, text: str, agent: str = AGENT, thread_id: str | None = None) -> RunTicket:
+        """Store and launch a run (its first events may be gone before anyone subscribes)."""
+        return await self.runs.start(self.user_id, text, thread_id=thread_id, agent=agent)
 
-    async def run(self, text: str, agent: str = AGENT) -> tuple[RunTicket, list[Frame]]:
+    async def new_thread(self, title: str = "test thread") -> str:
+        async with self.db.session() as session:
+            thread = await ThreadRepository(session, self.user_id).add(title)
+            return thread.id
+
+    @asynccontextmanager
+    async def live(
+        self, text: str, agent: str = AGENT, thread_id: str | None = None
+    ) -> AsyncIterator[tuple[RunTicket, asyncio.Queue[AgentEvent]]]:
+        """Start a run while already subscribed to its thread, so no live event is missed."""
+        thread_id = thread_id or await self.new_thread()
+        async with self.bus.subscribe(thread_id) as queue:
+            yield await self.start(text, agent, thread_id), queue
+
+    async def run(
+        self, text: str, agent: str = AGENT, thread_id: str | None = None
+    ) -> tuple[RunTicket, list[Frame]]:
         """Start a run and collect its live events up to the terminal one."""
-        ticket = await self.start(text, agent)
-        async with self.bus.subscribe(ticket.thread_id) as queue:
-            self.runs.launch(ticket)
+        async with self.live(text, agent, thread_id) as (ticket, queue):
             events = await until_terminal(queue)
         return ticket, events
 
@@ -217,7 +233,7 @@ async def make_world(database_file_url: str) -> AsyncIterator[MakeWorld]:
             )
             registry = AgentRegistry([spec], tools, {"scripted": lambda: model})
         contexts = ExecutionContextFactory(db, bus, state)
-        supervisor = RunSupervisor(db, registry, contexts, AgentEngine(max_steps), run_timeout)
+        supervisor = RunSupervisor(registry, contexts, AgentEngine(max_steps), run_timeout)
         runs = RunService(db, registry, supervisor, AGENT)
         async with db.session() as session:
             user = await UserRepository(session).add(
@@ -486,9 +502,7 @@ async def test_cancel_a_run_blocked_in_a_tool(
 ) -> None:
     blocking = BlockingTool()
     world = await make_world(ScriptedModel(call("block")), tools=(blocking.tool,))
-    ticket = await world.start("block until cancelled")
-    async with world.bus.subscribe(ticket.thread_id) as queue:
-        world.runs.launch(ticket)
+    async with world.live("block until cancelled") as (ticket, queue):
         seen: list[Frame] = []
         while not seen or seen[-1]["type"] != "tool_executing":
             seen.append(await next_event(queue))
@@ -510,9 +524,7 @@ async def test_shutdown_cancels_running_runs_with_a_terminal_event(
 ) -> None:
     blocking = BlockingTool()
     world = await make_world(ScriptedModel(call("block")), tools=(blocking.tool,))
-    ticket = await world.start("block until shutdown")
-    async with world.bus.subscribe(ticket.thread_id) as queue:
-        world.runs.launch(ticket)
+    async with world.live("block until shutdown") as (ticket, queue):
         await asyncio.wait_for(blocking.started.wait(), HANG_GUARD)
         await world.supervisor.shutdown(grace=HANG_GUARD)
         events = await until_terminal(queue)
@@ -525,7 +537,6 @@ async def test_another_users_run_cannot_be_cancelled(make_world: MakeWorld) -> N
     blocking = BlockingTool()
     world = await make_world(ScriptedModel(call("block")), tools=(blocking.tool,))
     ticket = await world.start("mine")
-    world.runs.launch(ticket)
     await asyncio.wait_for(blocking.started.wait(), HANG_GUARD)
     with pytest.raises(AppError) as info:
         await world.runs.cancel(new_id("usr"), ticket.run_id)
@@ -554,10 +565,9 @@ async def test_second_run_on_a_busy_thread_is_refused(make_world: MakeWorld) -> 
     blocking = BlockingTool()
     world = await make_world(ScriptedModel(call("block")), tools=(blocking.tool,))
     ticket = await world.start("first")
-    world.runs.launch(ticket)
     await asyncio.wait_for(blocking.started.wait(), HANG_GUARD)
     with pytest.raises(AppError) as info:
-        await world.runs.create(world.user_id, "second", thread_id=ticket.thread_id)
+        await world.start("second", thread_id=ticket.thread_id)
     assert (info.value.status, info.value.code) == (409, "run_in_progress")
 
 
@@ -568,7 +578,7 @@ async def test_another_users_thread_is_not_found(
     ticket, events = await world.run("my thread")
     await check_stream(world, ticket, events, event_validator)
     with pytest.raises(AppError) as info:
-        await world.runs.create(new_id("usr"), "intrude", thread_id=ticket.thread_id)
+        await world.runs.start(new_id("usr"), "intrude", thread_id=ticket.thread_id)
     assert (info.value.status, info.value.code) == (404, "not_found")
 
 
@@ -578,11 +588,9 @@ async def test_follow_up_run_continues_the_thread_and_sees_history(
     model = ScriptedModel(answer("first answer"))
     world = await make_world(model)
     first, first_events = await world.run("first question")
-    second = await world.runs.create(world.user_id, "second question", thread_id=first.thread_id)
+    second, second_events = await world.run("second question", thread_id=first.thread_id)
+    assert second.thread_id == first.thread_id
     assert second.start_seq == len(first_events)
-    async with world.bus.subscribe(second.thread_id) as queue:
-        world.runs.launch(second)
-        second_events = await until_terminal(queue)
     event_validator.assert_valid(first_events + second_events, allowed_threads=[first.thread_id])
     assert second_events[0]["seq"] == len(first_events) + 1
     assert [(m.role, m.content) for m in model.seen[-1][1:]] == [

@@ -166,7 +166,16 @@ def test_wrong_typ_is_invalid(tokens: AccessTokens, typ: str | None) -> None:
     assert _token_error(tokens, _forge(claims)).code == "token_invalid"
 
 
-@pytest.mark.parametrize("sub", [new_id("thr"), "usr_not-an-id", "admin", new_id("usr").lower()])
+# Fixed ids (not new_id() at import) so every xdist worker collects the same test ids.
+@pytest.mark.parametrize(
+    "sub",
+    [
+        "thr_01M804TBEQJ9J64JT4Q4MZWX5R",
+        "usr_not-an-id",
+        "admin",
+        "usr_01m804tbeqbvr6dknbb16n7wdm",
+    ],
+)
 def test_subject_that_is_not_a_user_id_is_invalid(tokens: AccessTokens, sub: str) -> None:
     now = int(time.time())
     claims = {"sub": sub, "iat": now, "exp": now + 60, "typ": "access"}

@@ -28,7 +28,8 @@ class UserExecutionContext:
 
     @asynccontextmanager
     async def threads(self) -> AsyncIterator[ThreadRepository]:
-        """The user's threads, in a transaction."""
+        """The user's threads, in a transaction. Do not emit events inside the block:
+        on SQLite the emitter's write would wait for this transaction forever."""
         async with self._db.session() as session:
             yield ThreadRepository(session, self.user_id)
 
@@ -41,13 +42,16 @@ class ExecutionContextFactory:
         self._bus = bus
         self._state = state
 
+    def emitter(self, thread_id: str, run_id: str) -> RunEmitter:
+        return RunEmitter(self._db, self._bus, thread_id, run_id)
+
     def create(self, user_id: str, thread_id: str, run_id: str, agent: str) -> UserExecutionContext:
         return UserExecutionContext(
             user_id=user_id,
             thread_id=thread_id,
             run_id=run_id,
             agent=agent,
-            emitter=RunEmitter(self._db, self._bus, thread_id, run_id),
+            emitter=self.emitter(thread_id, run_id),
             user_state=ScopedState(self._state, f"user-{user_id}"),
             _db=self._db,
         )

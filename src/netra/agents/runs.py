@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,8 +16,9 @@ from netra.agents.engine import AgentEngine, StepLimitError
 from netra.agents.models.base import ChatMessage, ModelError
 from netra.agents.registry import AgentRegistry, UnknownAgentError
 from netra.db.engine import Database
-from netra.db.models import ACTIVE_RUN_STATUSES, Event
+from netra.db.models import ACTIVE_RUN_STATUSES, Run
 from netra.db.repositories import (
+    EventLog,
     RunRepository,
     ThreadRepository,
     orphaned_runs,
@@ -26,18 +26,19 @@ from netra.db.repositories import (
 )
 from netra.errors import AppError, not_found
 from netra.realtime.emitter import RunEmitter
-from netra.realtime.events import EventType
+from netra.realtime.events import TERMINAL_EVENTS, EventType
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 16_000
 HISTORY_MESSAGES = 40
 TITLE_CHARS = 60
+TERMINAL_WRITE_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
 class RunTicket:
-    """A created run, ready to launch."""
+    """A run that has been stored and launched."""
 
     run_id: str
     thread_id: str
@@ -47,102 +48,144 @@ class RunTicket:
     start_seq: int  # the thread's last seq before this run: its events come after
 
 
+@dataclass
+class _LocalRun:
+    task: asyncio.Task[None]
+    started: bool = False  # _execute has begun, so cancelling the task is safe
+    cancel_reason: str | None = None
+    finishing: bool = False  # the terminal event is being written; too late to cancel
+
+
 class RunSupervisor:
     """Owns the tasks of the runs executing in this process."""
 
     def __init__(
         self,
-        db: Database,
         registry: AgentRegistry,
         contexts: ExecutionContextFactory,
         engine: AgentEngine,
         run_timeout: float,
     ) -> None:
-        self._db = db
         self._registry = registry
         self._contexts = contexts
         self._engine = engine
         self._run_timeout = run_timeout
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._cancel_reasons: dict[str, str] = {}
-        self._started: set[str] = set()
-        self._finishing: set[str] = set()
+        self._runs: dict[str, _LocalRun] = {}
+        self._closing = False
 
     @property
     def active(self) -> int:
-        return len(self._tasks)
+        return len(self._runs)
 
     def launch(self, ticket: RunTicket) -> None:
+        if self._closing:
+            raise AppError(503, "shutting_down", "the server is shutting down; try again shortly")
         task = asyncio.create_task(self._execute(ticket), name=f"netra-{ticket.run_id}")
-        self._tasks[ticket.run_id] = task
-        task.add_done_callback(lambda _: self._forget(ticket.run_id))
+        self._runs[ticket.run_id] = _LocalRun(task)
+        task.add_done_callback(lambda done: self._forget(ticket.run_id, done))
 
     def cancel(self, run_id: str, reason: str) -> bool:
         """Ask a local run to stop; False if it is not running in this process."""
-        task = self._tasks.get(run_id)
-        if task is None or task.done():
+        run = self._runs.get(run_id)
+        if run is None or run.task.done():
             return False
-        if run_id not in self._finishing and run_id not in self._cancel_reasons:
-            self._cancel_reasons[run_id] = reason
+        if run.cancel_reason is None and not run.finishing:
+            run.cancel_reason = reason
             # A task cancelled before its first step would never run _execute and so
             # never write its events; such a run notices the reason right after starting.
-            if run_id in self._started:
-                task.cancel()
+            if run.started:
+                run.task.cancel()
         return True
 
     async def shutdown(self, grace: float = 10.0) -> None:
-        """Cancel every local run; each still ends with its agent_cancelled event."""
-        tasks = list(self._tasks.values())
-        for run_id in list(self._tasks):
+        """Refuse new runs, cancel local ones; each still ends with agent_cancelled."""
+        self._closing = True
+        for run_id in list(self._runs):
             self.cancel(run_id, "server_shutdown")
+        tasks = [run.task for run in self._runs.values()]
         if tasks:
-            await asyncio.wait(tasks, timeout=grace)
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                log.warning("%s did not finish within %g s of shutdown", task.get_name(), grace)
 
-    def _forget(self, run_id: str) -> None:
-        self._tasks.pop(run_id, None)
-        self._cancel_reasons.pop(run_id, None)
-        self._started.discard(run_id)
-        self._finishing.discard(run_id)
+    async def end_abandoned(self, run: Run, type_: EventType, data: dict[str, Any]) -> bool:
+        """End a run that no task is executing. False if it had already ended."""
+        if run.id in self._runs:
+            raise RuntimeError(f"run {run.id} is executing here; cancel it instead")
+        return await end_abandoned_run(
+            self._contexts.emitter(run.thread_id, run.id), run, type_, data
+        )
+
+    def _forget(self, run_id: str, task: asyncio.Task[None]) -> None:
+        self._runs.pop(run_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("run %s could not record its end", run_id, exc_info=task.exception())
 
     async def _execute(self, ticket: RunTicket) -> None:
-        self._started.add(ticket.run_id)
+        local = self._runs[ticket.run_id]
+        local.started = True
         ctx = self._contexts.create(ticket.user_id, ticket.thread_id, ticket.run_id, ticket.agent)
 
         async def running(session: AsyncSession) -> None:
             await set_run_status(session, ticket.run_id, "running")
 
+        deadline = asyncio.timeout(self._run_timeout)
         try:
             await ctx.emitter.emit(
                 EventType.AGENT_STARTED, {"agent": ticket.agent, "input": ticket.text}, also=running
             )
-            if ticket.run_id in self._cancel_reasons:  # cancelled before it could start
+            if local.cancel_reason is not None:  # cancelled before it could start
                 raise asyncio.CancelledError
             agent = self._registry.build(ticket.agent)
             history = await _history(ctx)
-            async with asyncio.timeout(self._run_timeout):
+            async with deadline:
                 await self._engine.run(ctx, agent, history)
         except asyncio.CancelledError:
-            reason = self._cancel_reasons.get(ticket.run_id, "cancelled")
-            await self._finish(ctx.emitter, EventType.AGENT_CANCELLED, {"reason": reason})
+            reason = local.cancel_reason or "cancelled"
+            await self._finish(local, ctx.emitter, EventType.AGENT_CANCELLED, {"reason": reason})
         except TimeoutError:
-            await self._fail(ctx, "timeout", f"the run took longer than {self._run_timeout:g} s")
+            if not deadline.expired():
+                log.exception("run %s: a timeout inside the agent", ticket.run_id)
+                await self._fail(
+                    local, ctx, "internal_error", "an operation inside the run timed out"
+                )
+            else:
+                await self._fail(
+                    local, ctx, "timeout", f"the run took longer than {self._run_timeout:g} s"
+                )
         except StepLimitError as exc:
-            await self._fail(ctx, "step_limit", str(exc))
+            await self._fail(local, ctx, "step_limit", str(exc))
         except ModelError as exc:
-            await self._fail(ctx, exc.code, exc.message)
+            await self._fail(local, ctx, exc.code, exc.message)
         except Exception:
             log.exception("run %s failed", ticket.run_id)
-            await self._fail(ctx, "internal_error", "the run failed unexpectedly; see server logs")
+            await self._fail(
+                local, ctx, "internal_error", "the run failed unexpectedly; see server logs"
+            )
 
-    async def _fail(self, ctx: UserExecutionContext, code: str, message: str) -> None:
-        await self._finish(ctx.emitter, EventType.AGENT_ERROR, {"code": code, "message": message})
+    async def _fail(
+        self, local: _LocalRun, ctx: UserExecutionContext, code: str, message: str
+    ) -> None:
+        data = {"code": code, "message": message}
+        await self._finish(local, ctx.emitter, EventType.AGENT_ERROR, data)
 
-    async def _finish(self, emitter: RunEmitter, type_: EventType, data: dict[str, Any]) -> None:
-        self._finishing.add(emitter.run_id)
+    async def _finish(
+        self, local: _LocalRun, emitter: RunEmitter, type_: EventType, data: dict[str, Any]
+    ) -> None:
+        local.finishing = True
         await emitter.settle()
         if emitter.finished:  # the answer was written just before the cancel landed
             return
-        await close_run(emitter, type_, data)
+        # Without its terminal event the run would block its thread; retry transient failures.
+        for attempt in range(TERMINAL_WRITE_ATTEMPTS):
+            try:
+                await close_run(emitter, type_, data)
+                return
+            except Exception:
+                if attempt == TERMINAL_WRITE_ATTEMPTS - 1:
+                    raise
+                log.warning("run %s: writing its end failed; retrying", emitter.run_id)
+                await asyncio.sleep(0.2 * 2**attempt)
 
 
 async def close_run(emitter: RunEmitter, type_: EventType, data: dict[str, Any]) -> None:
@@ -166,6 +209,39 @@ async def close_run(emitter: RunEmitter, type_: EventType, data: dict[str, Any])
     await emitter.emit(type_, data, also=record)
 
 
+async def end_abandoned_run(
+    emitter: RunEmitter, run: Run, type_: EventType, data: dict[str, Any]
+) -> bool:
+    """Give a run that nothing executes a valid ending, from its persisted history."""
+    async with emitter.db.session() as session:
+        events = await EventLog(session).run_events(run.id)
+    if any(event.type in TERMINAL_EVENTS for event in events):
+        return False
+    if not events:  # every run's history begins with agent_started
+        await emitter.emit(EventType.AGENT_STARTED, {"agent": run.agent, "input": run.input_text})
+    now = time.perf_counter()
+    for event in events:
+        if event.type == EventType.TOOL_EXECUTING:
+            emitter.open_tool_calls[event.data["tool_call_id"]] = (event.data["tool"], now)
+        elif event.type == EventType.TOOL_COMPLETED:
+            emitter.open_tool_calls.pop(event.data["tool_call_id"], None)
+    await close_run(emitter, type_, data)
+    return True
+
+
+async def recover_orphaned_runs(db: Database, supervisor: RunSupervisor) -> int:
+    """End runs left active by a crash. Only safe when this is the only instance."""
+    async with db.session() as session:
+        runs = list(await orphaned_runs(session))
+    interrupted = {
+        "code": "interrupted",
+        "message": "the server stopped while this run was in progress",
+    }
+    for run in runs:
+        await supervisor.end_abandoned(run, EventType.AGENT_ERROR, interrupted)
+    return len(runs)
+
+
 async def _history(ctx: UserExecutionContext) -> list[ChatMessage]:
     """The thread's recent messages, the new user message last."""
     async with ctx.threads() as threads:
@@ -174,45 +250,8 @@ async def _history(ctx: UserExecutionContext) -> list[ChatMessage]:
     return [ChatMessage("user" if m.role == "user" else "assistant", m.text) for m in recent]
 
 
-async def recover_orphaned_runs(db: Database, emitter_for: Any) -> int:
-    """End runs left active by a crash. Only safe when this is the only instance."""
-    async with db.session() as session:
-        runs = list(await orphaned_runs(session))
-        open_calls: dict[str, dict[str, str]] = {}
-        never_started: set[str] = set()
-        for run in runs:
-            events = list(
-                await session.scalars(
-                    select(Event).where(Event.run_id == run.id).order_by(Event.seq)
-                )
-            )
-            if not events:
-                never_started.add(run.id)
-            calls: dict[str, str] = {}
-            for event in events:
-                if event.type == EventType.TOOL_EXECUTING:
-                    calls[event.data["tool_call_id"]] = event.data["tool"]
-                elif event.type == EventType.TOOL_COMPLETED:
-                    calls.pop(event.data["tool_call_id"], None)
-            open_calls[run.id] = calls
-    for run in runs:
-        emitter: RunEmitter = emitter_for(run.thread_id, run.id)
-        if run.id in never_started:  # every run's history begins with agent_started
-            await emitter.emit(
-                EventType.AGENT_STARTED, {"agent": run.agent, "input": run.input_text}
-            )
-        now = time.perf_counter()
-        emitter.open_tool_calls = {k: (v, now) for k, v in open_calls[run.id].items()}
-        await close_run(
-            emitter,
-            EventType.AGENT_ERROR,
-            {"code": "interrupted", "message": "the server stopped while this run was in progress"},
-        )
-    return len(runs)
-
-
 class RunService:
-    """Creates runs for a user, launches them and cancels them."""
+    """Starts runs for a user and cancels them."""
 
     def __init__(
         self, db: Database, registry: AgentRegistry, supervisor: RunSupervisor, default_agent: str
@@ -222,10 +261,14 @@ class RunService:
         self._supervisor = supervisor
         self._default_agent = default_agent
 
-    async def create(
+    async def start(
         self, user_id: str, text: str, thread_id: str | None = None, agent: str | None = None
     ) -> RunTicket:
-        """Validate, then store the user's message and a queued run (and a thread if needed)."""
+        """Store the user's message and a run (and a thread if needed), then launch it.
+
+        Nothing is awaited between the commit and the launch, so a caller that gets
+        cancelled cannot leave a stored run that never executes.
+        """
         text = text.strip()
         if not text:
             raise AppError(422, "invalid_request", "`text` must not be empty")
@@ -250,12 +293,13 @@ class RunService:
                         raise _busy()
                 run = await runs.add(thread.id, agent, text)
                 await threads.add_message(thread.id, "user", text, run.id)
-        except IntegrityError:  # another request started a run on this thread first
-            raise _busy() from None
-        return RunTicket(run.id, thread.id, user_id, agent, text, thread.last_seq)
-
-    def launch(self, ticket: RunTicket) -> None:
+        except IntegrityError as exc:
+            if _is_active_run_conflict(exc):  # another request started a run here first
+                raise _busy() from None
+            raise
+        ticket = RunTicket(run.id, thread.id, user_id, agent, text, thread.last_seq)
         self._supervisor.launch(ticket)
+        return ticket
 
     async def cancel(self, user_id: str, run_id: str, reason: str = "cancelled_by_user") -> str:
         """Cancel the user's active run; returns its thread id."""
@@ -265,9 +309,19 @@ class RunService:
             raise not_found("run")
         if run.status not in ACTIVE_RUN_STATUSES:
             raise AppError(409, "run_not_active", f"the run already ended ({run.status})")
-        if not self._supervisor.cancel(run_id, reason):
-            raise AppError(409, "run_not_active", "the run already ended")
-        return run.thread_id
+        if self._supervisor.cancel(run_id, reason):
+            return run.thread_id
+        # Active in the database but executing nowhere: with the in-process bus this is
+        # the only instance, so nobody else will end it.
+        if await self._supervisor.end_abandoned(run, EventType.AGENT_CANCELLED, {"reason": reason}):
+            return run.thread_id
+        raise AppError(409, "run_not_active", "the run already ended")
+
+
+def _is_active_run_conflict(exc: IntegrityError) -> bool:
+    message = str(exc.orig)
+    # PostgreSQL names the index; SQLite names the column it covers.
+    return "uq_runs_one_active_per_thread" in message or "runs.thread_id" in message
 
 
 def _busy() -> AppError:

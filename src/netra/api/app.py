@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,8 +14,10 @@ from netra.api import errors
 from netra.api.routes import health, threads
 from netra.auth import routes as auth_routes
 from netra.config import Settings
-from netra.lifecycle import start, stop
+from netra.lifecycle import StartupError, start, stop
 from netra.realtime.endpoint import websocket_endpoint
+
+log = logging.getLogger("netra")
 
 
 def create_app(settings: Settings, registry: AgentRegistry | None = None) -> FastAPI:
@@ -22,7 +25,11 @@ def create_app(settings: Settings, registry: AgentRegistry | None = None) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.platform = await start(settings, registry)
+        try:
+            app.state.platform = await start(settings, registry)
+        except StartupError as exc:
+            log.error("netra cannot start: %s", exc)
+            raise
         try:
             yield
         finally:

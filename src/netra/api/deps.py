@@ -11,12 +11,12 @@ from netra.errors import AppError
 from netra.lifecycle import Platform
 
 
-def get_platform(request: Request) -> Platform:
+async def get_platform(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
 
 
-def current_user_id(request: Request, platform: PlatformDep) -> str:
+async def current_user_id(request: Request, platform: PlatformDep) -> str:
     """The user id from `Authorization: Bearer <access token>`, or a 401."""
     challenge = {"WWW-Authenticate": "Bearer"}
     scheme, _, token = request.headers.get("authorization", "").partition(" ")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,11 +17,15 @@ class Passwords:
 
     def __init__(self, hasher: PasswordHasher | None = None) -> None:
         self._hasher = hasher or PasswordHasher()
+        # Each hash takes 64 MiB and a core for tens of milliseconds: bound how many run
+        # at once so a burst of logins or sign-ups queues instead of exhausting memory.
+        self._slots = asyncio.Semaphore(os.cpu_count() or 2)
         # Verified against when the email is unknown, so both paths cost the same.
         self._dummy_hash = self._hasher.hash("netra-timing-equaliser")
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, password)
+        async with self._slots:
+            return await asyncio.to_thread(self._hasher.hash, password)
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         def _verify() -> bool:
@@ -29,4 +34,6 @@ class Passwords:
             except (VerificationError, InvalidHashError):
                 return False
 
-        return await asyncio.to_thread(_verify) and password_hash is not None
+        async with self._slots:
+            ok = await asyncio.to_thread(_verify)
+        return ok and password_hash is not None

@@ -66,28 +66,29 @@ class AuthService:
 
     async def login(self, email: str, password: str, client: str) -> AuthSession:
         email = email.strip().lower()
-        keys = (f"login-failures:email:{email}", f"login-failures:client:{client}")
-        # A client gets more attempts than an email so one address can't lock out a NAT.
-        limits = (self._max_failures, self._max_failures * 4)
-        for key, limit in zip(keys, limits, strict=True):
-            if int(await self._state.get(key) or 0) >= limit:
-                raise AppError(
-                    429,
-                    "too_many_attempts",
-                    f"too many failed logins; try again in {self._window} seconds",
-                    headers={"Retry-After": str(self._window)},
-                )
+        email_key, client_key = f"login-attempts:email:{email}", f"login-attempts:client:{client}"
+        # Count the attempt before checking the password, so concurrent guesses can't all
+        # slip under the limit. A client gets more than an email: one address may be a NAT.
+        over_email = await self._state.incr(email_key, ttl=self._window) > self._max_failures
+        over_client = await self._state.incr(client_key, ttl=self._window) > 4 * self._max_failures
+        if over_email or over_client:
+            raise AppError(
+                429,
+                "too_many_attempts",
+                f"too many login attempts; try again in {self._window} seconds",
+                headers={"Retry-After": str(self._window)},
+            )
         async with self._db.session() as session:
             user = await UserRepository(session).by_email(email)
         # Verify outside the transaction: hashing takes tens of milliseconds.
-        if await self._passwords.verify(user.password_hash if user else None, password):
-            assert user is not None
-            await self._state.delete(keys[0])
-            async with self._db.session() as session:
-                return await self._start_family(session, user)
-        for key in keys:
-            await self._state.incr(key, ttl=self._window)
-        raise AppError(401, "invalid_credentials", "wrong email or password")
+        if not await self._passwords.verify(user.password_hash if user else None, password):
+            raise AppError(401, "invalid_credentials", "wrong email or password")
+        assert user is not None
+        # Only failures count against the limits.
+        await self._state.delete(email_key)
+        await self._state.incr(client_key, ttl=self._window, amount=-1)
+        async with self._db.session() as session:
+            return await self._start_family(session, user)
 
     async def refresh(self, refresh_token: str) -> AuthSession:
         outcome: AppError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from dataclasses import dataclass
 
 import jwt
 
@@ -21,6 +22,12 @@ class TokenError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: str
+    expires_at: float  # Unix time
 
 
 class AccessTokens:
@@ -43,6 +50,10 @@ class AccessTokens:
 
     def verify(self, token: str) -> str:
         """Return the user id, or raise TokenError."""
+        return self.claims(token).user_id
+
+    def claims(self, token: str) -> AccessClaims:
+        """The verified claims, or TokenError."""
         try:
             claims = jwt.decode(
                 token,
@@ -56,7 +67,7 @@ class AccessTokens:
             raise TokenError("token_invalid", "the access token is invalid") from None
         if claims.get("typ") != "access" or not is_valid(claims.get("sub"), "usr"):
             raise TokenError("token_invalid", "the access token is invalid")
-        return str(claims["sub"])
+        return AccessClaims(user_id=str(claims["sub"]), expires_at=float(claims["exp"]))
 
 
 def new_refresh_token() -> str:

@@ -223,6 +223,13 @@ class EventLog:
         await self.session.execute(insert(Event).values(**values))
         return Event(**values)
 
+    async def run_events(self, run_id: str) -> Sequence[Event]:
+        """Every event of one run, in order (for recovery; not owner-scoped)."""
+        rows = await self.session.scalars(
+            select(Event).where(Event.run_id == run_id).order_by(Event.seq)
+        )
+        return rows.all()
+
 
 async def set_run_status(
     session: AsyncSession,

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from netra.auth.tokens import TokenError
 from netra.db.repositories import ThreadRepository
 from netra.errors import AppError
 from netra.realtime.events import AgentEvent
 from netra.realtime.frames import (
+    AuthFrame,
     CancelFrame,
     CloseCode,
     FrameError,
@@ -36,19 +38,28 @@ class Connection:
 
     Outgoing frames go through a bounded queue drained by one writer task; a
     client too slow to keep up is disconnected instead of slowing anyone else.
+    The connection lives as long as the access token it was opened with, unless
+    the client sends a fresh `auth` frame before that token expires.
     """
 
-    def __init__(self, websocket: WebSocket, user_id: str, platform: Platform) -> None:
+    def __init__(
+        self, websocket: WebSocket, user_id: str, expires_at: float, platform: Platform
+    ) -> None:
         self.websocket = websocket
         self.user_id = user_id
+        self.expires_at = expires_at
         self._platform = platform
         settings = platform.settings
         self._max_frame = settings.ws_max_frame_bytes
         self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=settings.ws_send_queue)
+        # Replay waits for room in the queue, at most this long, before giving up.
+        self._replay_patience = settings.ws_heartbeat_interval
+        self._replay_page = max(1, min(REPLAY_PAGE, settings.ws_send_queue // 2))
         self._follows: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._close: tuple[int, str] | None = None
         self._aborted = asyncio.Event()
+        self._extended = asyncio.Event()
         # Token bucket: a burst of 2 s worth of frames, refilled at the configured rate.
         self._rate = float(settings.ws_max_frames_per_second)
         self._tokens = 2 * self._rate
@@ -60,6 +71,7 @@ class Connection:
         self._tasks = [
             asyncio.create_task(self._read_loop()),
             asyncio.create_task(self._write_loop()),
+            asyncio.create_task(self._expire()),
             asyncio.create_task(self._aborted.wait()),
         ]
         try:
@@ -87,29 +99,44 @@ class Connection:
             log.warning("closing slow WebSocket client of %s", self.user_id)
             self.abort(CloseCode.SLOW_CONSUMER, "send queue overflow: client too slow")
 
+    async def _send_when_room(self, frame: dict[str, Any]) -> None:
+        """Queue a frame, waiting for room: for bulk history, which the client asked for."""
+        try:
+            await asyncio.wait_for(
+                self._queue.put(json.dumps(frame, ensure_ascii=False)), self._replay_patience
+            )
+        except TimeoutError:
+            self.abort(CloseCode.SLOW_CONSUMER, "send queue overflow: client too slow")
+            raise asyncio.CancelledError from None
+
     async def _write_loop(self) -> None:
         while True:
             text = await self._queue.get()
             await self.websocket.send_text(text)
+
+    async def _expire(self) -> None:
+        while (remaining := self.expires_at - time.time()) > 0:
+            with contextlib.suppress(TimeoutError):  # woken early when a fresh token arrives
+                await asyncio.wait_for(self._extended.wait(), remaining)
+            self._extended.clear()
+        self.abort(CloseCode.UNAUTHORIZED, "token_expired")
 
     async def _read_loop(self) -> None:
         while True:
             message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
-            text = message.get("text")
-            if text is None:
-                self.send(
-                    FrameError("invalid_frame", "only JSON text frames are accepted").to_frame()
-                )
-                continue
-            if len(text.encode()) > self._max_frame:
+            text, data = message.get("text"), message.get("bytes")
+            size = len(text.encode()) if text is not None else len(data or b"")
+            if size > self._max_frame:
                 self.abort(CloseCode.MESSAGE_TOO_BIG, f"frame over {self._max_frame} bytes")
                 return
             if not self._take_token():
                 self.abort(CloseCode.TOO_MANY_FRAMES, "too many frames")
                 return
             try:
+                if text is None:
+                    raise FrameError("invalid_frame", "only JSON text frames are accepted")
                 await self._handle(text)
             except FrameError as exc:
                 self.send(exc.to_frame())
@@ -142,33 +169,44 @@ class Connection:
                 await self._platform.runs.cancel(self.user_id, frame.run_id)
                 self.send({"type": "cancel_accepted", "run_id": frame.run_id})
             else:
-                raise FrameError(
-                    "already_authenticated", "this connection is already authenticated"
-                )
+                self._reauthenticate(frame)
         except AppError as exc:
             client_msg_id = getattr(frame, "client_msg_id", None)
             raise FrameError(exc.code, exc.message, client_msg_id) from None
 
+    def _reauthenticate(self, frame: AuthFrame) -> None:
+        """A fresh token for the same user extends the connection's life."""
+        try:
+            claims = self._platform.tokens.claims(frame.token)
+        except TokenError as exc:
+            raise FrameError(exc.code, exc.message) from None
+        if claims.user_id != self.user_id:
+            raise FrameError("token_invalid", "the token belongs to another user")
+        self.expires_at = max(self.expires_at, claims.expires_at)
+        self._extended.set()
+        self.send({"type": "auth_ok", "user_id": self.user_id})
+
     async def _user_message(self, frame: UserMessageFrame) -> None:
         runs = self._platform.runs
-        ticket = await runs.create(self.user_id, frame.text, frame.thread_id, frame.agent)
-        if ticket.thread_id not in self._follows:
-            await self.follow(ticket.thread_id, ticket.start_seq)
+        ticket = await runs.start(self.user_id, frame.text, frame.thread_id, frame.agent)
+        # Queued before this connection can deliver any of the run's events: those come
+        # through follow(), which starts at the thread's seq from before the run.
         accepted = {"type": "run_accepted", "run_id": ticket.run_id, "thread_id": ticket.thread_id}
         if frame.client_msg_id is not None:
             accepted["client_msg_id"] = frame.client_msg_id
-        self.send(accepted)  # queued before any event of the run can be
-        runs.launch(ticket)
+        self.send(accepted)
+        if ticket.thread_id not in self._follows:
+            await self.follow(ticket.thread_id, ticket.start_seq)
 
     async def _subscribe(self, frame: SubscribeFrame) -> None:
         async with self._platform.db.session() as session:
             thread = await ThreadRepository(session, self.user_id).get(frame.thread_id)
         if thread is None:
             raise FrameError("not_found", "thread not found")
-        await self.follow(frame.thread_id, frame.after_seq)
-        self.send(
-            {"type": "subscribed", "thread_id": frame.thread_id, "after_seq": frame.after_seq}
-        )
+        # A seq past the end would silently swallow the thread's next events.
+        after_seq = min(frame.after_seq, thread.last_seq)
+        await self.follow(frame.thread_id, after_seq)
+        self.send({"type": "subscribed", "thread_id": frame.thread_id, "after_seq": after_seq})
 
     # -- delivery -----------------------------------------------------------
     async def follow(self, thread_id: str, after_seq: int) -> None:
@@ -179,11 +217,29 @@ class Connection:
         listening = asyncio.Event()
         task = asyncio.create_task(self._follow(thread_id, after_seq, listening))
         self._follows[thread_id] = task
+        task.add_done_callback(lambda done: self._follow_ended(thread_id, done))
         # Return only once live events are being captured, so nothing published after
         # this call can be missed.
         waiter = asyncio.create_task(listening.wait())
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
+        if not listening.is_set():
+            raise FrameError("subscription_failed", "could not follow this thread; try again")
+
+    def _follow_ended(self, thread_id: str, task: asyncio.Task[None]) -> None:
+        if self._follows.get(thread_id) is task:
+            del self._follows[thread_id]
+        if task.cancelled() or task.exception() is None:
+            return
+        log.error("following %s failed", thread_id, exc_info=task.exception())
+        self.send(
+            {
+                "type": "error",
+                "code": "subscription_failed",
+                "message": "live events of this thread stopped; subscribe again with after_seq",
+                "thread_id": thread_id,
+            }
+        )
 
     async def _follow(self, thread_id: str, after_seq: int, listening: asyncio.Event) -> None:
         async with self._platform.bus.subscribe(thread_id) as live:
@@ -207,10 +263,10 @@ class Connection:
         while True:
             async with self._platform.db.session() as session:
                 page = await ThreadRepository(session, self.user_id).events(
-                    thread_id, after_seq=last, limit=REPLAY_PAGE
+                    thread_id, after_seq=last, limit=self._replay_page
                 )
             for record in page:
-                self.send(AgentEvent.from_record(record).to_frame())
+                await self._send_when_room(AgentEvent.from_record(record).to_frame())
                 last = record.seq
-            if len(page) < REPLAY_PAGE:
+            if len(page) < self._replay_page:
                 return last

@@ -26,7 +26,7 @@ class RunEmitter:
     """
 
     def __init__(self, db: Database, bus: EventBus, thread_id: str, run_id: str) -> None:
-        self._db = db
+        self.db = db
         self._bus = bus
         self.thread_id = thread_id
         self.run_id = run_id
@@ -39,9 +39,9 @@ class RunEmitter:
         self, type_: EventType, data: dict[str, Any], also: AlsoInTransaction | None = None
     ) -> AgentEvent:
         """Persist and publish one event; `also` runs in the same transaction."""
+        await self.settle()  # first, so a terminal write still in flight is seen
         if self.finished:
             raise RuntimeError(f"run {self.run_id} already ended; no event may follow")
-        await self.settle()
         self._pending = asyncio.ensure_future(self._write(type_, data, also))
         return await asyncio.shield(self._pending)
 
@@ -53,7 +53,7 @@ class RunEmitter:
     async def _write(
         self, type_: EventType, data: dict[str, Any], also: AlsoInTransaction | None
     ) -> AgentEvent:
-        async with self._db.session() as session:
+        async with self.db.session() as session:
             record = await EventLog(session).append(self.thread_id, self.run_id, type_, data)
             if also is not None:
                 await also(session)

@@ -6,7 +6,7 @@ import asyncio
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from netra.auth.tokens import TokenError
+from netra.auth.tokens import AccessClaims, TokenError
 from netra.lifecycle import Platform
 from netra.realtime.connection import Connection
 from netra.realtime.frames import AuthFrame, CloseCode, FrameError, parse_frame
@@ -17,15 +17,23 @@ def _bearer(websocket: WebSocket) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def _authenticate(websocket: WebSocket, platform: Platform) -> str | None:
-    """The user id, from the upgrade's Authorization header or the first frame."""
+async def _authenticate(websocket: WebSocket, platform: Platform) -> AccessClaims | None:
+    """The token's claims, from the upgrade's Authorization header or the first frame."""
     token = _bearer(websocket)
     if token is None:
         timeout = platform.settings.ws_auth_timeout
         try:
-            text = await asyncio.wait_for(websocket.receive_text(), timeout)
+            message = await asyncio.wait_for(websocket.receive(), timeout)
         except TimeoutError:
             await websocket.close(CloseCode.AUTH_TIMEOUT, f"no auth frame within {timeout:g} s")
+            return None
+        if message["type"] == "websocket.disconnect":
+            return None
+        text = message.get("text")
+        if text is None or len(text.encode()) > platform.settings.ws_max_frame_bytes:
+            await websocket.close(
+                CloseCode.UNAUTHORIZED, "the first frame must be a JSON auth frame"
+            )
             return None
         try:
             frame = parse_frame(text)
@@ -37,7 +45,7 @@ async def _authenticate(websocket: WebSocket, platform: Platform) -> str | None:
             return None
         token = frame.token
     try:
-        return platform.tokens.verify(token)
+        return platform.tokens.claims(token)
     except TokenError as exc:
         await websocket.close(CloseCode.UNAUTHORIZED, exc.code)
         return None
@@ -47,11 +55,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     platform: Platform = websocket.app.state.platform
     await websocket.accept()
     try:
-        user_id = await _authenticate(websocket, platform)
+        claims = await _authenticate(websocket, platform)
     except WebSocketDisconnect:
         return
-    if user_id is None:
+    if claims is None:
         return
-    connection = Connection(websocket, user_id, platform)
-    connection.send({"type": "auth_ok", "user_id": user_id})
+    connection = Connection(websocket, claims.user_id, claims.expires_at, platform)
+    connection.send({"type": "auth_ok", "user_id": claims.user_id})
     await connection.serve()

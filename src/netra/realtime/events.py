@@ -20,6 +20,9 @@ class EventType(StrEnum):
     AGENT_CANCELLED = "agent_cancelled"
 
 
+#: seq is stored as a 32-bit integer.
+MAX_SEQ = 2**31 - 1
+
 TERMINAL_EVENTS = frozenset(
     {EventType.AGENT_COMPLETED, EventType.AGENT_ERROR, EventType.AGENT_CANCELLED}
 )

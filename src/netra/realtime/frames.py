@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from netra.realtime.events import MAX_SEQ
+
 
 class CloseCode(IntEnum):
     """Close codes the server uses; documented in the README."""
@@ -41,7 +43,7 @@ class UserMessageFrame(_Frame):
 class SubscribeFrame(_Frame):
     type: Literal["subscribe"]
     thread_id: str = Field(max_length=64)
-    after_seq: int = Field(0, ge=0)
+    after_seq: int = Field(0, ge=0, le=MAX_SEQ)
 
 
 class CancelFrame(_Frame):

@@ -17,8 +17,8 @@ class StateStore(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
-    async def incr(self, key: str, ttl: float) -> int:
-        """Add one to a counter; the first increment starts its TTL window."""
+    async def incr(self, key: str, ttl: float, amount: int = 1) -> int:
+        """Add `amount` to a counter; the first change starts its TTL window."""
         ...
 
     async def close(self) -> None: ...
@@ -55,12 +55,12 @@ class MemoryStateStore:
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
 
-    async def incr(self, key: str, ttl: float) -> int:
+    async def incr(self, key: str, ttl: float, amount: int = 1) -> int:
         item = self._live(key)
         if item is None:
-            self._data[key] = ("1", self._clock() + ttl)
-            return 1
-        count = int(item[0]) + 1
+            self._data[key] = (str(amount), self._clock() + ttl)
+            return amount
+        count = int(item[0]) + amount
         self._data[key] = (str(count), item[1])
         return count
 

@@ -40,8 +40,7 @@ _TIME = re.compile(r"\b(?:time|date|day is it|clock)\b", re.I)
 OFFLINE_ANSWER = (
     "I am Netra's builtin offline model, so I can only do a few things: arithmetic "
     "(try “What is 12 * (3 + 4)?”), tell the time, wait a few seconds, and remember notes "
-    "for you (“remember buy milk”, then “what are my notes?”). Set NETRA_MODEL_PROVIDER "
-    "to use a real language model."
+    "for you (“remember buy milk”, then “what are my notes?”)."
 )
 
 

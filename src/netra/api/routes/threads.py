@@ -11,7 +11,7 @@ from netra.api.deps import PlatformDep, UserId
 from netra.api.schemas import MessageOut, RunAccepted, ThreadOut
 from netra.db.repositories import ThreadRepository
 from netra.errors import not_found
-from netra.realtime.events import AgentEvent
+from netra.realtime.events import MAX_SEQ, AgentEvent
 
 router = APIRouter(prefix="/api")
 
@@ -66,7 +66,7 @@ async def list_events(
     thread_id: str,
     user_id: UserId,
     platform: PlatformDep,
-    after_seq: int = Query(0, ge=0),
+    after_seq: int = Query(0, ge=0, le=MAX_SEQ),
     limit: int = Query(1000, ge=1, le=5000),
 ) -> list[dict[str, Any]]:
     async with platform.db.session() as session:
@@ -81,8 +81,7 @@ async def list_events(
 async def start_run(
     thread_id: str, body: RunIn, user_id: UserId, platform: PlatformDep
 ) -> RunAccepted:
-    ticket = await platform.runs.create(user_id, body.text, thread_id, body.agent)
-    platform.runs.launch(ticket)
+    ticket = await platform.runs.start(user_id, body.text, thread_id, body.agent)
     return RunAccepted(run_id=ticket.run_id, thread_id=ticket.thread_id)
 
 
