@@ -95,6 +95,11 @@ class AuthService:
         async with self._db.session() as session:
             tokens = RefreshTokenRepository(session)
             stored = await tokens.by_hash(hash_refresh_token(refresh_token))
+            if stored is not None:
+                # Without the lock, a reuse could revoke the family while a concurrent
+                # refresh is adding a token to it that the revocation would not see.
+                await tokens.lock_family(stored.family_id)
+                await session.refresh(stored)
             if (
                 stored is None
                 or stored.revoked_at is not None

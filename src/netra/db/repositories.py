@@ -60,6 +60,13 @@ class RefreshTokenRepository:
             select(RefreshToken).where(RefreshToken.token_hash == token_hash)
         )
 
+    async def lock_family(self, family_id: str) -> None:
+        """Serialise refreshes and revocations of one login (PostgreSQL row locks;
+        SQLite transactions are serialised already)."""
+        await self.session.execute(
+            select(RefreshToken.id).where(RefreshToken.family_id == family_id).with_for_update()
+        )
+
     async def spend(self, token_id: str) -> bool:
         """Mark a token spent; False if it was already spent (a concurrent refresh won)."""
         result = await self.session.execute(
