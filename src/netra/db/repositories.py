@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.db.models import ACTIVE_RUN_STATUSES, Event, Message, RefreshToken, Run, Thread, User
@@ -200,6 +200,15 @@ class RunRepository:
         )
 
 
+_NEXT_SEQ = (
+    update(Thread)
+    .where(Thread.id == bindparam("thread_id"))
+    .values(last_seq=Thread.last_seq + 1)
+    .returning(Thread.last_seq)
+)
+_INSERT_EVENT = insert(Event)
+
+
 class EventLog:
     """Appends events with per-thread seq numbers. Used by the run's own emitter only."""
 
@@ -209,12 +218,10 @@ class EventLog:
     async def append(self, thread_id: str, run_id: str, type_: str, data: dict[str, Any]) -> Event:
         # The UPDATE takes the thread's row lock (PostgreSQL) or the write lock (SQLite),
         # so concurrent writers get consecutive numbers and history has no gaps.
-        seq = await self.session.scalar(
-            update(Thread)
-            .where(Thread.id == thread_id)
-            .values(last_seq=Thread.last_seq + 1)
-            .returning(Thread.last_seq)
-        )
+        # Both statements are Core statements on the tables, executed on the session's
+        # connection: events are the hottest write path, and the ORM adds nothing here.
+        connection = await self.session.connection()
+        seq = await connection.scalar(_NEXT_SEQ, {"thread_id": thread_id})
         if seq is None:
             raise LookupError(f"thread {thread_id} does not exist")
         values = {
@@ -226,8 +233,7 @@ class EventLog:
             "data": data,
             "ts": utcnow(),
         }
-        # A Core insert: events are written often and never updated, so skip the unit of work.
-        await self.session.execute(insert(Event).values(**values))
+        await connection.execute(_INSERT_EVENT, values)
         return Event(**values)
 
     async def run_events(self, run_id: str) -> Sequence[Event]:

@@ -12,7 +12,6 @@ A started server is a throwaway cluster in a temp dir, tuned for tests
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -169,7 +168,7 @@ def start_postgres(bin_dir: Path, source: str) -> PostgresService:
         _log=log,
     )
     try:
-        _wait_until_ready(service)
+        _wait_until_ready(service, bin_dir, port)
     except BaseException:
         service.stop()
         raise
@@ -177,27 +176,19 @@ def start_postgres(bin_dir: Path, source: str) -> PostgresService:
     return service
 
 
-def _wait_until_ready(service: PostgresService) -> None:
-    import asyncpg
-
-    dsn = service.url.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def attempt() -> None:
-        connection = await asyncpg.connect(dsn, timeout=2)
-        await connection.close()
-
+def _wait_until_ready(service: PostgresService, bin_dir: Path, port: int) -> None:
+    """Poll with pg_isready (synchronous, so this works inside or outside an event loop)."""
     deadline = time.monotonic() + STARTUP_TIMEOUT
+    check = [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
     while True:
         if service.process is not None and service.process.poll() is not None:
             log = (service.data_dir / "postgres.log").read_text() if service.data_dir else ""
             raise ServiceUnavailable(f"PostgreSQL exited during startup:\n{log[-2000:]}")
-        try:
-            asyncio.run(attempt())
+        if subprocess.run(check, capture_output=True).returncode == 0:
             return
-        except (OSError, asyncpg.PostgresError, TimeoutError):
-            if time.monotonic() > deadline:
-                raise ServiceUnavailable("PostgreSQL did not accept connections in time") from None
-            time.sleep(0.05)
+        if time.monotonic() > deadline:
+            raise ServiceUnavailable("PostgreSQL did not accept connections in time")
+        time.sleep(0.05)
 
 
 async def create_database(service: PostgresService, name: str, template: str | None = None) -> str:
