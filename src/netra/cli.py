@@ -12,10 +12,12 @@ from rich.console import Console
 
 from netra.config import ConfigError, Settings, redact_url
 from netra.env import process_environment
+from netra.testing.check.command import check
 
 app = typer.Typer(help="Netra: real-time multi-user AI agent chat.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.command("check")(check)
 console = Console(stderr=True)
 
 

@@ -59,7 +59,8 @@ async def test_database_url_works_when_it_is_the_first_fixture_to_need_postgres(
     netra_env.set("NETRA_TEST_DATABASE_URL", postgres.url)
     before = await template_databases(postgres)
     try:
-        process = await asyncio.create_subprocess_exec(
+        # A pytest subprocess on purpose: the plugin under test must load in a fresh session.
+        process = await asyncio.create_subprocess_exec(  # netra: ignore[NC006]
             sys.executable,
             "-m",
             "pytest",

@@ -1,0 +1,346 @@
+"""FileContext: one parsed file, its role in the project, and a lazily built node index.
+
+The engine parses each file once and walks the tree once; rules ask the context
+for what they need (the test functions, the calls inside a test, the imports)
+instead of walking the tree again.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
+
+from netra.testing.check.astutil import (
+    Buckets,
+    FunctionNode,
+    NameMatcher,
+    dotted_name,
+    flatten_statements,
+    has_direct_assertion,
+    index_nodes,
+    new_buckets,
+    statement_assertion,
+)
+from netra.testing.check.model import Finding
+
+if TYPE_CHECKING:
+    from netra.testing.check.config import CheckConfig
+    from netra.testing.check.model import Rule
+
+
+@dataclass(frozen=True, slots=True)
+class FileRole:
+    """What a file is to the scanner, decided from its path alone."""
+
+    is_test_file: bool  # named like a module pytest collects (test_*.py)
+    is_test_code: bool  # a test file, a conftest, or anything in a test folder
+    is_support: bool  # test code or a testing helper package; its helpers are followed
+    is_script: bool  # under a scripts folder: checked for runner bypasses
+    category: str | None  # the configured category folder the file lives in
+
+    @property
+    def needs_parse(self) -> bool:
+        """Files with no role are never read."""
+        return self.is_test_code or self.is_support or self.is_script
+
+
+@dataclass(frozen=True, slots=True)
+class ParseError:
+    """Where and why a file failed to parse."""
+
+    line: int
+    message: str
+
+
+class Definition:
+    """A function, method, class body or the module body, with the nodes it owns.
+
+    Ownership is lexical: a nested function or class belongs to the enclosing
+    top-level definition. Both indexes are built on first use, because most
+    rules need only the statements, and walking every expression is the most
+    expensive thing the scanner does after parsing.
+    """
+
+    __slots__ = (
+        "_buckets",
+        "_statements",
+        "class_name",
+        "is_test",
+        "kind",
+        "name",
+        "node",
+        "qualname",
+        "roots",
+        "statement_roots",
+    )
+
+    def __init__(
+        self,
+        node: ast.AST,
+        name: str,
+        qualname: str,
+        kind: str,
+        *,
+        roots: Sequence[ast.AST],
+        statement_roots: Sequence[ast.stmt],
+        class_name: str | None = None,
+        is_test: bool = False,
+    ) -> None:
+        self.node = node
+        self.name = name
+        self.qualname = qualname
+        self.kind = kind  # "module", "class", "function" or "method"
+        self.class_name = class_name
+        self.is_test = is_test
+        self.roots = roots  # every node this definition owns lies under one of these
+        self.statement_roots = statement_roots
+        self._buckets: Buckets | None = None
+        self._statements: list[ast.stmt] | None = None
+
+    @property
+    def function(self) -> FunctionNode:
+        """The function node; only valid for kind "function" or "method"."""
+        assert isinstance(self.node, ast.FunctionDef | ast.AsyncFunctionDef)
+        return self.node
+
+    @property
+    def line(self) -> int:
+        """The `def`/`class` line (1 for the module)."""
+        return getattr(self.node, "lineno", 1)
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """First decorator line through the last line of the signature."""
+        node = self.node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            return (1, 1)
+        start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        end = max(node.lineno, node.body[0].lineno - 1) if node.body else node.lineno
+        return (start, end)
+
+    @property
+    def statements(self) -> list[ast.stmt]:
+        """Every statement owned, nested blocks included, in source order."""
+        if self._statements is None:
+            self._statements = flatten_statements(self.statement_roots)
+        return self._statements
+
+    @property
+    def buckets(self) -> Buckets:
+        """Every owned node of the indexed types, by type (built by one walk on first use)."""
+        if self._buckets is None:
+            self._buckets = new_buckets()
+            index_nodes(self.roots, self._buckets)
+        return self._buckets
+
+    def nodes(self, node_type: type[ast.AST]) -> list[ast.AST]:
+        """Indexed nodes of one type owned by this definition."""
+        return self.buckets[node_type]
+
+    def asserts(self, extra: NameMatcher | None) -> bool:
+        """Whether this definition asserts by itself (cheap statement scan first)."""
+        return statement_assertion(self.statements, extra) or has_direct_assertion(
+            self.buckets, extra
+        )
+
+
+_SUPPRESSION = re.compile(r"#\s*netra:\s*ignore(?:\[([^\]]*)\])?")
+
+
+def parse_suppressions(text: str) -> dict[int, frozenset[str]]:
+    """Map line number to suppressed rule ids; an empty set means every rule."""
+    found: dict[int, frozenset[str]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if "netra:" not in line:
+            continue
+        match = _SUPPRESSION.search(line)
+        if match is None:
+            continue
+        ids = match.group(1)
+        found[number] = (
+            frozenset(i.strip().upper() for i in ids.split(",") if i.strip())
+            if ids is not None
+            else frozenset()
+        )
+    return found
+
+
+@lru_cache(maxsize=16)
+def name_matcher(patterns: tuple[str, ...]) -> NameMatcher | None:
+    """One compiled matcher for the configured assertion-helper names (globs allowed)."""
+    if not patterns:
+        return None
+    import fnmatch
+
+    regex = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+    return lambda name: regex.match(name) is not None
+
+
+def _is_test_class(node: ast.ClassDef) -> bool:
+    if node.name.startswith("Test"):
+        return True
+    for base in node.bases:
+        name = dotted_name(base) or ""
+        if name.rsplit(".", 1)[-1].endswith(("TestCase", "Tests")):
+            return True
+    return False
+
+
+class FileContext:
+    """A file as the rules see it."""
+
+    def __init__(self, rel: str, source: bytes, role: FileRole, config: CheckConfig) -> None:
+        self.rel = rel
+        self.source = source
+        self.role = role
+        self.config = config
+        self.tree: ast.Module | None = None
+        self.parse_error: ParseError | None = None
+        try:
+            self.tree = ast.parse(source, filename=rel)
+        except SyntaxError as exc:
+            self.parse_error = ParseError(exc.lineno or 1, exc.msg)
+        except ValueError as exc:  # null bytes in the source
+            self.parse_error = ParseError(1, str(exc))
+
+    @cached_property
+    def text(self) -> str:
+        """The decoded source (undecodable bytes replaced)."""
+        return self.source.decode("utf-8", errors="replace")
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """The source lines, without line endings."""
+        return self.text.splitlines()
+
+    @cached_property
+    def assertion_matcher(self) -> NameMatcher | None:
+        """Matcher for the configured custom assertion helpers."""
+        return name_matcher(self.config.assertion_helpers)
+
+    @cached_property
+    def definitions(self) -> list[Definition]:
+        """The module body, every class and every function or method."""
+        tree = self.tree
+        if tree is None:
+            return []
+        loose: list[ast.stmt] = []
+        module = Definition(
+            tree, "<module>", "<module>", "module", roots=loose, statement_roots=loose
+        )
+        result = [module]
+        test_file = self.role.is_test_file
+        for stmt in tree.body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                result.append(
+                    Definition(
+                        stmt,
+                        stmt.name,
+                        stmt.name,
+                        "function",
+                        roots=[stmt],
+                        statement_roots=stmt.body,
+                        is_test=test_file and stmt.name.startswith("test"),
+                    )
+                )
+            elif isinstance(stmt, ast.ClassDef):
+                self._add_class(stmt, "", result)
+            else:
+                loose.append(stmt)
+        return result
+
+    def _add_class(self, node: ast.ClassDef, prefix: str, out: list[Definition]) -> None:
+        qualname = prefix + node.name
+        loose: list[ast.stmt] = []
+        roots: list[ast.AST] = [*node.bases, *node.keywords, *node.decorator_list]
+        definition = Definition(
+            node, node.name, qualname, "class", roots=roots, statement_roots=loose
+        )
+        out.append(definition)
+        tests_inside = self.role.is_test_file and _is_test_class(node)
+        for stmt in node.body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                out.append(
+                    Definition(
+                        stmt,
+                        stmt.name,
+                        f"{qualname}.{stmt.name}",
+                        "method",
+                        roots=[stmt],
+                        statement_roots=stmt.body,
+                        class_name=node.name,
+                        is_test=tests_inside and stmt.name.startswith("test"),
+                    )
+                )
+            elif isinstance(stmt, ast.ClassDef):
+                self._add_class(stmt, qualname + ".", out)
+            else:
+                loose.append(stmt)
+        roots.extend(loose)
+
+    @property
+    def module(self) -> Definition:
+        """The module-level owner (imports, top-level statements)."""
+        return self.definitions[0]
+
+    @cached_property
+    def tests(self) -> list[Definition]:
+        """The test functions and test methods pytest would collect from this file."""
+        return [d for d in self.definitions if d.is_test]
+
+    def functions(self) -> Iterator[Definition]:
+        """Every function and method."""
+        return (d for d in self.definitions if d.kind in ("function", "method"))
+
+    def owned(self, node_type: type[ast.AST]) -> Iterator[tuple[Definition, ast.AST]]:
+        """Every indexed node of a type in the file, with its owner (walks every expression)."""
+        for definition in self.definitions:
+            for node in definition.buckets[node_type]:
+                yield definition, node
+
+    def owned_statements(
+        self, *node_types: type[ast.stmt]
+    ) -> Iterator[tuple[Definition, ast.stmt]]:
+        """Statements of the given types anywhere in the file, with their owner (cheap)."""
+        for definition in self.definitions:
+            for stmt in definition.statements:
+                if isinstance(stmt, node_types):
+                    yield definition, stmt
+
+    def line_text(self, line: int | None) -> str:
+        """The stripped source of a line ('' if out of range)."""
+        if line is None or not 0 < line <= len(self.lines):
+            return ""
+        return self.lines[line - 1].strip()
+
+    def finding(
+        self,
+        rule: Rule,
+        line: int | None,
+        message: str,
+        *,
+        owner: Definition | None = None,
+        anchor: str | None = None,
+        span: tuple[int, int] | None = None,
+    ) -> Finding:
+        """A finding in this file, anchored to its owner and source text (not its line)."""
+        if anchor is None:
+            qualname = owner.qualname if owner is not None else "<module>"
+            anchor = f"{qualname}|{self.line_text(line)}"
+        return Finding(
+            rule_id=rule.id,
+            path=self.rel,
+            line=line,
+            message=message,
+            anchor=anchor,
+            span_start=span[0] if span else None,
+            span_end=span[1] if span else None,
+        )
+
+    def test_finding(self, rule: Rule, test: Definition, message: str) -> Finding:
+        """A finding about a whole test: on its `def` line, suppressible on its signature."""
+        return self.finding(rule, test.line, message, anchor=f"{test.qualname}|def", span=test.span)

@@ -1,0 +1,41 @@
+"""Reporters turn a CheckResult into text for people, CI logs and code-scanning tools.
+
+Each format is one module with a `render(result, comparison) -> str` function,
+imported only when that format is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from netra.testing.check.baseline import BaselineComparison
+    from netra.testing.check.engine import CheckResult
+    from netra.testing.check.model import Finding
+
+FORMATS: dict[str, str] = {
+    "text": "text",
+    "json": "json_report",
+    "sarif": "sarif",
+    "markdown": "markdown",
+    "github": "github",
+}
+
+
+class Render(Protocol):
+    """The signature every reporter module's `render` has."""
+
+    def __call__(self, result: CheckResult, comparison: BaselineComparison | None) -> str: ...
+
+
+def render(name: str, result: CheckResult, comparison: BaselineComparison | None) -> str:
+    """Render `result` in the named format."""
+    module = importlib.import_module(f"netra.testing.check.reporters.{FORMATS[name]}")
+    function: Render = module.render
+    return function(result, comparison)
+
+
+def shown_findings(result: CheckResult, comparison: BaselineComparison | None) -> list[Finding]:
+    """What to list: every finding, or only the new ones when comparing to a baseline."""
+    return result.findings if comparison is None else comparison.new

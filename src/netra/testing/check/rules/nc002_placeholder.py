@@ -1,0 +1,127 @@
+"""NC002 placeholder-test: a test whose body cannot fail.
+
+What it does:
+    Reports tests whose body is empty or a stand-in: only a docstring or comments,
+    `pass`, `...`, `assert True` or another assertion on a constant (including the
+    always-true `assert (x, "message")`), only `raise NotImplementedError`, or a
+    test that is skipped unconditionally (`@pytest.mark.skip`, `@unittest.skip`,
+    `skipif(True)`, or a first statement `pytest.skip(...)` / `self.skipTest(...)`).
+
+Why is this bad?
+    A placeholder counts as a passing (or skipped) test in every report while it
+    checks nothing. It tells readers a behaviour is covered when it is not.
+
+Example:
+    ```python
+    def test_refresh_token_rotates():
+        # TODO: write this once the token store lands
+        pass
+
+    @pytest.mark.skip(reason="flaky")
+    def test_reconnect_resumes_stream(client):
+        ...
+    ```
+
+Use instead:
+    ```python
+    def test_refresh_token_rotates(auth):
+        first = auth.refresh("ann")
+        assert auth.refresh("ann") != first
+    ```
+    Delete tests you cannot write yet, or track them in an issue, not in the suite.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from netra.testing.check.astutil import body_without_docstring, dotted_name, is_constant_expr
+from netra.testing.check.context import Definition, FileContext
+from netra.testing.check.model import Finding, Rule
+
+_SKIP_DECORATORS = frozenset({"pytest.mark.skip", "mark.skip", "unittest.skip", "skip"})
+_SKIPIF_DECORATORS = frozenset({"pytest.mark.skipif", "mark.skipif", "unittest.skipIf", "skipIf"})
+_SKIP_CALLS = frozenset(
+    {"pytest.skip", "skip", "self.skipTest", "pytest.xfail", "xfail", "self.skip"}
+)
+_SKIP_EXCEPTIONS = frozenset({"unittest.SkipTest", "SkipTest", "pytest.skip.Exception"})
+
+
+def _skip_decorator(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    for dec in node.decorator_list:
+        target = dec.func if isinstance(dec, ast.Call) else dec
+        name = dotted_name(target)
+        if name in _SKIP_DECORATORS:
+            return f"@{name}"
+        if (
+            name in _SKIPIF_DECORATORS
+            and isinstance(dec, ast.Call)
+            and dec.args
+            and isinstance(dec.args[0], ast.Constant)
+            and dec.args[0].value
+        ):
+            return f"@{name}({dec.args[0].value!r})"
+    return None
+
+
+def _is_noop(stmt: ast.stmt) -> bool:
+    """`pass`, `...` and bare string statements (comment-like) do nothing."""
+    return isinstance(stmt, ast.Pass) or (
+        isinstance(stmt, ast.Expr)
+        and isinstance(stmt.value, ast.Constant)
+        and (stmt.value.value is Ellipsis or isinstance(stmt.value.value, str))
+    )
+
+
+def _raises_not_implemented(stmt: ast.stmt) -> bool:
+    if not isinstance(stmt, ast.Raise) or stmt.exc is None:
+        return False
+    exc = stmt.exc.func if isinstance(stmt.exc, ast.Call) else stmt.exc
+    return dotted_name(exc) == "NotImplementedError"
+
+
+def _skips(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        return dotted_name(stmt.value.func) in _SKIP_CALLS
+    if isinstance(stmt, ast.Raise) and stmt.exc is not None:
+        exc = stmt.exc.func if isinstance(stmt.exc, ast.Call) else stmt.exc
+        return dotted_name(exc) in _SKIP_EXCEPTIONS
+    return False
+
+
+def placeholder_reason(test: Definition) -> str | None:
+    """Why a test is a placeholder, or None if its body can do real work."""
+    node = test.function
+    decorator = _skip_decorator(node)
+    if decorator is not None:
+        return f"is skipped unconditionally by {decorator}"
+    body = body_without_docstring(node.body)
+    if not body:
+        return "has only a docstring"
+    if _skips(body[0]):
+        return "skips unconditionally before doing anything"
+    meaningful = [stmt for stmt in body if not _is_noop(stmt)]
+    if not meaningful:
+        return "has an empty body (pass, ..., comments or a docstring only)"
+    if all(isinstance(stmt, ast.Assert) and is_constant_expr(stmt.test) for stmt in meaningful):
+        return "only asserts on a constant, which cannot fail"
+    if len(meaningful) == 1 and _raises_not_implemented(meaningful[0]):
+        return "only raises NotImplementedError"
+    return None
+
+
+class PlaceholderTest(Rule):
+    """See the module docstring."""
+
+    id = "NC002"
+    name = "placeholder-test"
+    summary = "placeholder tests: empty, pass, ..., assert True, unconditional skip"
+    hint = "write the assertion the test's name promises, or delete the test"
+
+    def check_file(self, ctx: FileContext) -> Iterator[Finding]:
+        """One finding per placeholder test, on its `def` line."""
+        for test in ctx.tests:
+            reason = placeholder_reason(test)
+            if reason is not None:
+                yield ctx.test_finding(self, test, f"test {test.qualname!r} {reason}")

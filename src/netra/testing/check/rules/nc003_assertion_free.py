@@ -1,0 +1,104 @@
+"""NC003 assertion-free-test: a test that calls code but checks nothing.
+
+What it does:
+    Reports tests with no assertion: no `assert` (other than on a constant), no
+    `pytest.raises` / `pytest.warns` / `pytest.fail`, no `self.assert*`, no mock
+    `assert_*` call, no `raise AssertionError`, and no call to a helper or fixture
+    that asserts. Helpers are followed by name through every function and fixture
+    in the scanned test code and testing packages, transitively (a test that calls
+    `check_reply()` which calls `assert_event_order()` is fine). Names listed in
+    `assertion_helpers` (globs allowed) count as assertions too.
+
+Why is this bad?
+    The test passes as long as nothing raises. A wrong return value, a missing
+    event or a swapped field all go unnoticed, so the test cannot fail when the
+    behaviour it names breaks.
+
+Example:
+    ```python
+    async def test_agent_streams_reply(client):
+        await client.send("hello")
+        await client.receive_all()
+    ```
+
+Use instead:
+    ```python
+    async def test_agent_streams_reply(client):
+        await client.send("hello")
+        events = await client.receive_all()
+        assert [e.type for e in events][-1] == "agent_completed"
+    ```
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from netra.testing.check.astutil import callee_name, parameter_names
+from netra.testing.check.context import Definition, FileContext
+from netra.testing.check.model import Finding, Rule
+from netra.testing.check.project import Project
+from netra.testing.check.rules.nc002_placeholder import placeholder_reason
+
+
+class Candidate(NamedTuple):
+    """A test with no assertion of its own: it passes only if a helper it calls asserts."""
+
+    qualname: str
+    line: int
+    span: tuple[int, int]
+    callees: tuple[str, ...]
+
+
+def reached_names(test: Definition) -> set[str]:
+    """Names a test reaches: the functions it calls and the fixtures it requests."""
+    names = {name for call in test.nodes(ast.Call) if (name := callee_name(call))}  # type: ignore[arg-type]
+    names.update(parameter_names(test.function))
+    for dec in test.function.decorator_list:
+        if isinstance(dec, ast.Call) and callee_name(dec) == "usefixtures":
+            names.update(
+                arg.value
+                for arg in dec.args
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+            )
+    return names
+
+
+class AssertionFreeTest(Rule):
+    """See the module docstring."""
+
+    id = "NC003"
+    name = "assertion-free-test"
+    summary = "tests that assert nothing, directly or through a helper"
+    hint = "assert on the result, or call a helper that asserts (declare it in assertion_helpers)"
+
+    def collect(self, ctx: FileContext) -> list[Candidate] | None:
+        """The tests with no direct assertion; the project pass follows their helpers."""
+        candidates = []
+        matcher = ctx.assertion_matcher
+        for test in ctx.tests:
+            if placeholder_reason(test) or test.asserts(matcher):
+                continue
+            candidates.append(
+                Candidate(test.qualname, test.line, test.span, tuple(sorted(reached_names(test))))
+            )
+        return candidates or None
+
+    def check_project(self, project: Project) -> Iterator[Finding]:
+        """Report the candidates none of whose helpers assert."""
+        for path, candidates in project.facts(self.id):
+            for test in candidates:
+                if project.reaches_assertion(test.callees):
+                    continue
+                yield Finding(
+                    rule_id=self.id,
+                    path=path,
+                    line=test.line,
+                    message=f"test {test.qualname!r} asserts nothing, and no helper or "
+                    "fixture it calls asserts",
+                    anchor=f"{test.qualname}|def",
+                    span_start=test.span[0],
+                    span_end=test.span[1],
+                )

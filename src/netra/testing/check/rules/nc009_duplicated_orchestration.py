@@ -1,0 +1,141 @@
+"""NC009 duplicated-orchestration: the same fixture or helper defined again in several files.
+
+What it does:
+    Compares every fixture, helper function and setup/teardown method in test
+    code across files. Two definitions are the same when they have the same name
+    and the same normalised body: the parameters and statements compared as
+    syntax trees, so formatting, comments and docstrings do not matter. Every
+    copy after the first (in path order) is reported, pointing at the first.
+    Trivial bodies (no call and a single statement, e.g. `return 3`) are ignored.
+
+Why is this bad?
+    Copies drift. When the way a server is started or a database is cleaned
+    changes, some copies get the fix and others do not, and tests in different
+    folders run against differently prepared worlds.
+
+Example:
+    ```python
+    # tests/integration/test_threads.py and tests/integration/test_runs.py
+    @pytest.fixture
+    async def client(server):
+        async with httpx.AsyncClient(base_url=server.url) as c:
+            yield c
+    ```
+
+Use instead:
+    Define the fixture once in the nearest shared `conftest.py` (or in
+    `netra.testing`) and let both files request it.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from netra.testing.check.astutil import body_without_docstring, fixture_alias, is_fixture
+from netra.testing.check.context import FileContext
+from netra.testing.check.model import Finding, Rule
+from netra.testing.check.project import Project
+
+SETUP_METHODS = frozenset(
+    {
+        "setUp",
+        "tearDown",
+        "asyncSetUp",
+        "asyncTearDown",
+        "setUpClass",
+        "tearDownClass",
+        "setup_method",
+        "teardown_method",
+        "setup_class",
+        "teardown_class",
+    }
+)
+
+
+def _calls_anything(body: list[ast.stmt]) -> bool:
+    return any(isinstance(node, ast.Call) for stmt in body for node in ast.walk(stmt))
+
+
+class Orchestration(NamedTuple):
+    """A fixture or helper, identified by name and normalised body."""
+
+    name: str
+    qualname: str
+    kind: str
+    line: int
+    span: tuple[int, int]
+    digest: str
+
+
+def normalised_digest(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """Hash of the parameters and body, ignoring formatting, comments and the docstring."""
+    parts = [ast.dump(node.args, annotate_fields=False)]
+    parts.extend(
+        ast.dump(stmt, annotate_fields=False) for stmt in body_without_docstring(node.body)
+    )
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=12).hexdigest()
+
+
+class DuplicatedOrchestration(Rule):
+    """See the module docstring."""
+
+    id = "NC009"
+    name = "duplicated-orchestration"
+    summary = "the same fixture/helper defined again in several files"
+    hint = "define it once in a shared conftest.py or helper module and reuse it"
+
+    def collect(self, ctx: FileContext) -> list[Orchestration] | None:
+        """Fixtures, module-level helpers and setup methods with a non-trivial body."""
+        if not ctx.role.is_test_code or ctx.tree is None:
+            return None
+        found = []
+        for definition in ctx.functions():
+            if definition.is_test:
+                continue
+            node = definition.function
+            fixture = is_fixture(node)
+            if definition.kind == "method" and not fixture and node.name not in SETUP_METHODS:
+                continue
+            body = body_without_docstring(node.body)
+            if len(body) < 2 and not _calls_anything(body):
+                continue
+            kind = "fixture" if fixture else "helper"
+            found.append(
+                Orchestration(
+                    fixture_alias(node) or node.name,
+                    definition.qualname,
+                    kind,
+                    node.lineno,
+                    definition.span,
+                    normalised_digest(node),
+                )
+            )
+        return found or None
+
+    def check_project(self, project: Project) -> Iterator[Finding]:
+        """Every copy after the first of a definition repeated across files."""
+        groups: dict[tuple[str, str], list[tuple[str, Orchestration]]] = {}
+        for path, items in project.facts(self.id):
+            for item in items:
+                groups.setdefault((item.name, item.digest), []).append((path, item))
+        for copies in groups.values():
+            if len({path for path, _ in copies}) < 2:
+                continue
+            copies.sort(key=lambda c: (c[0], c[1].line))
+            first_path, first = copies[0]
+            for path, item in copies[1:]:
+                if path == first_path:
+                    continue
+                yield Finding(
+                    rule_id=self.id,
+                    path=path,
+                    line=item.line,
+                    message=f"{item.kind} {item.qualname!r} repeats {first_path}:{first.line} "
+                    f"({len(copies)} copies with the same body)",
+                    anchor=f"{item.qualname}|duplicate",
+                    span_start=item.span[0],
+                    span_end=item.span[1],
+                )

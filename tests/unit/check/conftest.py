@@ -1,0 +1,63 @@
+"""Fixtures for the `netra check` tests: throw-away projects written to tmp_path."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from netra.testing.check.command import check
+from netra.testing.check.config import load_config
+from netra.testing.check.engine import CheckResult, run_check
+from netra.testing.check.model import Finding
+
+
+class Workspace:
+    """A project on disk: write files into it, scan it, read the findings."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    def scan(self, **options: object) -> CheckResult:
+        options.setdefault("use_cache", False)
+        options.setdefault("jobs", 1)
+        return run_check(self.root, load_config(self.root), **options)  # type: ignore[arg-type]
+
+    def findings(self, rule_id: str | None = None, **options: object) -> list[Finding]:
+        return [f for f in self.scan(**options).findings if rule_id in (None, f.rule_id)]
+
+    def lines(self, rule_id: str, **options: object) -> list[tuple[str, int | None]]:
+        return [(f.path, f.line) for f in self.findings(rule_id, **options)]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    return Workspace(tmp_path / "project")
+
+
+@pytest.fixture
+def cli() -> Callable[..., object]:
+    """Invoke `netra check` through a throw-away typer app, like netra.cli will."""
+    app = typer.Typer()
+    app.command("check")(check)
+
+    @app.command("noop")
+    def noop() -> None:
+        """A second command so typer keeps `check` as a sub-command."""
+
+    runner = CliRunner()
+
+    def invoke(*args: str) -> object:
+        return runner.invoke(app, ["check", *args])
+
+    return invoke

@@ -1,0 +1,210 @@
+"""The `netra check` command: exit codes, formats, --explain, --baseline, --changed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from netra.testing.check.rules import REGISTRY
+
+CLEAN = "def test_ok():\n    assert sum([1, 2]) == 3\n"
+PLACEHOLDER = "def test_todo():\n    pass\n"
+
+
+@pytest.fixture
+def repo(workspace):
+    workspace.write("pyproject.toml", '[project]\nname = "demo"\n')
+    workspace.write("tests/unit/test_ok.py", CLEAN)
+    return workspace
+
+
+def test_clean_project_exits_0(cli, repo) -> None:
+    result = cli(str(repo.root), "--no-cache")
+    assert result.exit_code == 0, result.output
+    assert "OK: no errors." in result.output
+
+
+def test_findings_exit_1(cli, repo) -> None:
+    repo.write("tests/unit/test_todo.py", PLACEHOLDER)
+    result = cli(str(repo.root), "--no-cache")
+    assert result.exit_code == 1
+    assert "tests/unit/test_todo.py:1: NC002" in result.output
+
+
+def test_warnings_do_not_fail(cli, repo) -> None:
+    repo.write("pyproject.toml", '[tool.netra.check]\nseverity = { NC002 = "warning" }\n')
+    repo.write("tests/unit/test_todo.py", PLACEHOLDER)
+    result = cli(str(repo.root), "--no-cache")
+    assert result.exit_code == 0
+    assert "NC002 [warning]" in result.output
+
+
+def test_path_inside_project_limits_the_report(cli, repo) -> None:
+    repo.write("tests/unit/test_todo.py", PLACEHOLDER)
+    assert cli(str(repo.root / "tests/unit/test_ok.py"), "--no-cache").exit_code == 0
+    assert cli(str(repo.root / "tests/unit"), "--no-cache").exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--explain", "NC999"], "unknown rule id 'NC999'"),
+        (["does/not/exist"], "path does not exist"),
+        (["--update-baseline"], "--update-baseline needs --baseline FILE"),
+        (["--config", "missing.toml"], "does not exist"),
+    ],
+)
+def test_usage_errors_exit_2(cli, repo, monkeypatch, args: list[str], message: str) -> None:
+    monkeypatch.chdir(repo.root)
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_bad_config_exits_2(cli, repo) -> None:
+    repo.write("pyproject.toml", "[tool.netra.check]\nwhatever = 1\n")
+    result = cli(str(repo.root))
+    assert result.exit_code == 2
+    assert "unknown key 'whatever'" in result.output
+
+
+def test_bad_format_exits_2(cli, repo) -> None:
+    assert cli(str(repo.root), "--format", "xml").exit_code == 2
+
+
+def test_explain_prints_the_four_part_doc(cli) -> None:
+    for rule in REGISTRY:
+        result = cli("--explain", rule.id.lower())
+        assert result.exit_code == 0
+        for part in ("What it does:", "Why is this bad?", "Example:", "Use instead:"):
+            assert part in result.output, (rule.id, part)
+    listing = cli("--explain", "all")
+    assert [line.split()[0] for line in listing.output.splitlines()] == [r.id for r in REGISTRY]
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif", "markdown", "github", "text"])
+def test_formats(cli, repo, fmt: str) -> None:
+    repo.write("tests/unit/test_todo.py", PLACEHOLDER)
+    result = cli(str(repo.root), "--format", fmt, "--no-cache")
+    assert result.exit_code == 1
+    if fmt in {"json", "sarif"}:
+        assert json.loads(result.stdout)
+    assert "test_todo" in result.stdout
+
+
+def test_output_file(cli, repo, tmp_path: Path) -> None:
+    target = tmp_path / "out" / "report.sarif"
+    result = cli(str(repo.root), "--format", "sarif", "--output", str(target), "--no-cache")
+    assert result.exit_code == 0
+    assert json.loads(target.read_text(encoding="utf-8"))["version"] == "2.1.0"
+
+
+def test_baseline_ratchet(cli, repo, tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    repo.write("tests/unit/test_todo.py", PLACEHOLDER)
+    written = cli(str(repo.root), "--baseline", str(baseline), "--no-cache")
+    assert written.exit_code == 0
+    assert "wrote baseline" in written.output
+    assert len(json.loads(baseline.read_text(encoding="utf-8"))["findings"]) == 1
+
+    repo.write("tests/unit/test_todo.py", "import json\n\n" + PLACEHOLDER)
+    assert cli(str(repo.root), "--baseline", str(baseline), "--no-cache").exit_code == 0
+
+    repo.write("tests/unit/test_more.py", PLACEHOLDER.replace("todo", "more"))
+    failing = cli(str(repo.root), "--baseline", str(baseline), "--no-cache")
+    assert failing.exit_code == 1
+    assert "test_more.py:1" in failing.output
+    assert "test_todo.py" not in failing.output.split("New findings")[1]
+
+    updated = cli(str(repo.root), "--baseline", str(baseline), "--update-baseline", "--no-cache")
+    assert updated.exit_code == 0
+    assert cli(str(repo.root), "--baseline", str(baseline), "--no-cache").exit_code == 0
+
+
+def test_fixed_findings_suggest_ratcheting(cli, repo, tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    repo.write("tests/unit/test_todo.py", PLACEHOLDER)
+    cli(str(repo.root), "--baseline", str(baseline), "--no-cache")
+    repo.write("tests/unit/test_todo.py", CLEAN.replace("test_ok", "test_done"))
+    result = cli(str(repo.root), "--baseline", str(baseline), "--no-cache")
+    assert result.exit_code == 0
+    assert "1 fixed" in result.output
+    assert "--update-baseline" in result.output
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_changed_reports_only_changed_files(cli, repo) -> None:
+    repo.write("tests/unit/test_old.py", PLACEHOLDER)
+    git(repo.root, "init", "-q")
+    git(repo.root, "add", ".")
+    git(repo.root, "commit", "-q", "-m", "init")
+    assert cli(str(repo.root), "--changed", "--no-cache").exit_code == 0
+
+    repo.write("tests/unit/test_new.py", PLACEHOLDER.replace("todo", "new"))
+    result = cli(str(repo.root), "--changed", "--no-cache")
+    assert result.exit_code == 1
+    assert "test_new.py:1" in result.output
+    assert "test_old.py" not in result.output
+
+    git(repo.root, "add", ".")
+    git(repo.root, "commit", "-q", "-m", "second")
+    assert cli(str(repo.root), "--changed", "--no-cache").exit_code == 0
+    assert cli(str(repo.root), "--base", "HEAD~1", "--no-cache").exit_code == 1
+
+
+def test_changed_errors(cli, repo) -> None:
+    outside = cli(str(repo.root), "--changed")
+    assert outside.exit_code == 2
+    assert "git repository" in outside.output
+    git(repo.root, "init", "-q")
+    fresh = cli(str(repo.root), "--changed", "--no-cache")
+    assert fresh.exit_code == 0
+    bad_ref = cli(str(repo.root), "--base", "no-such-ref")
+    assert bad_ref.exit_code == 2
+    assert "no-such-ref" in bad_ref.output
+
+
+def test_docs_catalogue_is_generated_from_the_rules() -> None:
+    from netra.testing.check.catalogue import catalogue_markdown
+
+    docs = Path(__file__).resolve().parents[3] / "docs" / "check.md"
+    assert docs.read_text(encoding="utf-8").endswith(catalogue_markdown())
+
+
+def test_command_module_imports_cheaply() -> None:
+    import sys
+
+    probe = (
+        "import sys, netra.testing.check.command\n"
+        "heavy = [m for m in ('netra.testing.check.engine', 'netra.testing.check.rules', 'rich')"
+        " if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert completed.stdout.strip() == ""
+
+
+def test_module_entry_point(repo) -> None:
+    import sys
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "netra.testing.check", str(repo.root), "--no-cache"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "OK: no errors." in completed.stdout

@@ -1,0 +1,179 @@
+"""NC003: assertion-free tests, with helpers followed across the repository."""
+
+from __future__ import annotations
+
+import pytest
+
+ASSERTING = {
+    "assert": "def test_x():\n    assert compute() == 1\n",
+    "raises": (
+        "import pytest\ndef test_x():\n    with pytest.raises(ValueError):\n        compute()\n"
+    ),
+    "warns": (
+        "import pytest\ndef test_x():\n    with pytest.warns(UserWarning):\n        compute()\n"
+    ),
+    "unittest": (
+        "class TestX(Base):\n    def test_x(self):\n        self.assertEqual(compute(), 1)\n"
+    ),
+    "mock-assert": "def test_x(sink):\n    compute(sink)\n    sink.send.assert_called_once()\n",
+    "assert-helper-prefix": "def test_x():\n    assert_frame_equal(compute(), 1)\n",
+    "raise-assertion-error": (
+        "def test_x():\n    if compute() != 1:\n        raise AssertionError('bad')\n"
+    ),
+    "pytest-fail": (
+        "import pytest\ndef test_x():\n    if compute() != 1:\n        pytest.fail('bad')\n"
+    ),
+    "nested-in-expression": (
+        "def test_x():\n    results = [check_that(compute()) for _ in range(2)]\n"
+        "    print([assert_ok(r) for r in results])\n"
+    ),
+    "awaited-assert-helper": "async def test_x(client):\n    await client.assert_ready()\n",
+    "assert-in-loop": "def test_x():\n    for i in range(3):\n        assert compute(i)\n",
+}
+
+
+@pytest.mark.parametrize("source", ASSERTING.values(), ids=ASSERTING.keys())
+def test_direct_assertions_count(workspace, source: str) -> None:
+    workspace.write("tests/unit/test_sample.py", source)
+    assert workspace.findings("NC003") == []
+
+
+def test_no_assertion_is_reported_on_the_def_line(workspace) -> None:
+    workspace.write(
+        "tests/unit/test_sample.py",
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", [1, 2])
+        def test_x(n):
+            compute(n)
+        """,
+    )
+    assert workspace.lines("NC003") == [("tests/unit/test_sample.py", 4)]
+
+
+def test_assert_on_constant_does_not_count_in_a_real_body(workspace) -> None:
+    workspace.write("tests/unit/test_sample.py", "def test_x():\n    compute()\n    assert True\n")
+    assert workspace.lines("NC003") == [("tests/unit/test_sample.py", 1)]
+
+
+def test_helpers_are_followed_transitively_across_files(workspace) -> None:
+    workspace.write(
+        "src/app/testing/checks.py",
+        """
+        def expect_equal(a, b):
+            assert a == b
+
+        def check_reply(reply):
+            expect_equal(reply, "ok")
+        """,
+    )
+    workspace.write(
+        "tests/helpers.py",
+        """
+        def verify_flow(reply):
+            check_reply(reply)
+
+        def run_only(reply):
+            return reply
+        """,
+    )
+    workspace.write(
+        "tests/unit/test_flow.py",
+        """
+        def test_followed():
+            verify_flow(compute())
+
+        def test_not_followed():
+            run_only(compute())
+        """,
+    )
+    assert workspace.lines("NC003") == [("tests/unit/test_flow.py", 4)]
+
+
+def test_fixture_that_asserts_counts(workspace) -> None:
+    workspace.write(
+        "tests/conftest.py",
+        """
+        import pytest
+
+        @pytest.fixture
+        def ready_server():
+            server = start()
+            assert server.ready
+            return server
+
+        @pytest.fixture(name="checked")
+        def _checked(ready_server):
+            return ready_server
+
+        @pytest.fixture
+        def plain():
+            return start()
+        """,
+    )
+    workspace.write(
+        "tests/unit/test_server.py",
+        """
+        def test_a(ready_server):
+            ready_server.ping()
+
+        def test_b(checked):
+            checked.ping()
+
+        def test_c(plain):
+            plain.ping()
+
+        import pytest
+
+        @pytest.mark.usefixtures("ready_server")
+        def test_d():
+            ping()
+        """,
+    )
+    assert workspace.lines("NC003") == [("tests/unit/test_server.py", 7)]
+
+
+def test_production_code_asserts_do_not_count(workspace) -> None:
+    workspace.write("src/app/service.py", "def process(x):\n    assert x\n    return x\n")
+    workspace.write("tests/unit/test_service.py", "def test_x():\n    process(1)\n")
+    assert workspace.lines("NC003") == [("tests/unit/test_service.py", 1)]
+
+
+def test_configured_assertion_helpers(workspace) -> None:
+    workspace.write(
+        "pyproject.toml",
+        """
+        [tool.netra.check]
+        assertion_helpers = ["expect", "snapshot.match*"]
+        """,
+    )
+    workspace.write(
+        "tests/unit/test_custom.py",
+        """
+        def test_expect(page):
+            expect(page.title())
+
+        def test_dotted(snapshot):
+            snapshot.match_json(compute())
+
+        def test_neither(page):
+            page.goto("/")
+        """,
+    )
+    assert workspace.lines("NC003") == [("tests/unit/test_custom.py", 7)]
+
+
+def test_helper_calling_a_configured_helper_asserts(workspace) -> None:
+    workspace.write("pyproject.toml", '[tool.netra.check]\nassertion-helpers = ["expect"]\n')
+    workspace.write(
+        "tests/unit/test_custom.py",
+        """
+        def see_title(page):
+            expect(page.title())
+
+        def test_it(page):
+            see_title(page)
+        """,
+    )
+    assert workspace.findings("NC003") == []
