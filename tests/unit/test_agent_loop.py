@@ -8,11 +8,9 @@ EventValidator, and what a subscriber saw live is compared with the persisted hi
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,7 +36,6 @@ from netra.ids import new_id
 from netra.realtime.bus import InMemoryEventBus
 from netra.realtime.events import AgentEvent
 from netra.state.store import MemoryStateStore
-from netra.testing.fixtures import migrated
 from netra.testing.ws import EventValidator, Frame
 
 HANG_GUARD = 15.0  # seconds; only ever reached when a run hangs, which is itself the failure
@@ -196,24 +193,8 @@ async def until_terminal(
 MakeWorld = Callable[..., Awaitable[World]]
 
 
-@pytest.fixture(scope="module")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated SQLite file per module; each test gets a copy (migrating costs ~100 ms)."""
-    path = tmp_path_factory.mktemp("template") / "netra.db"
-    asyncio.run(migrated(f"sqlite+aiosqlite:///{path}"))
-    return path
-
-
 @pytest.fixture
-def database_file_url(migrated_template: Path, tmp_path: Path) -> str:
-    """A fresh, migrated SQLite database file for one test (like the plugin's sqlite_url)."""
-    path = tmp_path / "netra.db"
-    shutil.copyfile(migrated_template, path)
-    return f"sqlite+aiosqlite:///{path}"
-
-
-@pytest.fixture
-async def make_world(database_file_url: str) -> AsyncIterator[MakeWorld]:
+async def make_world(sqlite_url: str) -> AsyncIterator[MakeWorld]:
     worlds: list[World] = []
 
     async def make(
@@ -224,7 +205,7 @@ async def make_world(database_file_url: str) -> AsyncIterator[MakeWorld]:
         max_steps: int = 8,
         run_timeout: float = 60.0,
     ) -> World:
-        db = Database(database_file_url)
+        db = Database(sqlite_url)
         bus = InMemoryEventBus()
         state = MemoryStateStore()
         if registry is None:
