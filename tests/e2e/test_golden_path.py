@@ -89,3 +89,33 @@ async def test_run_started_over_rest_is_seen_over_ws_and_rest(
     event_validator.assert_same_history(events, stored.json())
     later = await http.get(f"/api/threads/{thread['id']}/events?after_seq=3", headers=user.headers)
     assert [e["seq"] for e in later.json()] == [e["seq"] for e in events[3:]]
+
+
+async def test_a_failing_tool_is_reported_and_the_run_still_answers(
+    make_user, ws_connect, event_validator: EventValidator
+) -> None:
+    client = await ws_connect(await make_user())
+    accepted = await client.start_run("What is 1 / 0?")
+    events = await client.events_until_terminal(accepted["run_id"])
+
+    completed = next(e for e in events if e["type"] == "tool_completed")
+    assert completed["data"]["error"] == "division by zero"
+    assert "result" not in completed["data"]
+    assert events[-1]["type"] == "agent_completed"
+    assert "division by zero" in events[-1]["data"]["text"]
+    event_validator.assert_valid(events, require_critical=True)
+
+
+async def test_clock_and_plain_questions(make_user, ws_connect) -> None:
+    client = await ws_connect(await make_user())
+    clock = await client.start_run("What time is it?")
+    clock_events = await client.events_until_terminal(clock["run_id"])
+    plain = await client.start_run("Tell me a joke", thread_id=clock["thread_id"])
+    plain_events = await client.events_until_terminal(plain["run_id"])
+
+    assert [e["data"]["tool"] for e in clock_events if e["type"] == "tool_executing"] == ["clock"]
+    assert clock_events[-1]["data"]["text"].startswith("It is ")
+    assert not [e for e in plain_events if e["type"] == "tool_executing"]
+    assert "offline model" in plain_events[-1]["data"]["text"]
+    deltas = "".join(e["data"]["delta"] for e in plain_events if e["type"] == "agent_message_delta")
+    assert deltas == plain_events[-1]["data"]["text"]
