@@ -158,9 +158,14 @@ async def readiness(platform: Platform) -> dict[str, Any]:
     components["events"] = {"status": "ok", "backend": "memory"}
     components["state"] = {"status": "ok", "backend": "memory"}
     components["agents"] = {
-        "status": "ok",
+        # A stopping process refuses new runs; report it so load balancers drain it.
+        "status": "stopping" if platform.supervisor.closing else "ok",
         "agents": platform.registry.names(),
         "active_runs": platform.supervisor.active,
     }
     ready = all(c["status"] == "ok" for c in components.values())
-    return {"status": "ready" if ready else "not_ready", "components": components}
+    return {
+        "status": "ready" if ready else "not_ready",
+        "components": components,
+        "startup_phases_ms": dict(platform.phases),
+    }

@@ -103,3 +103,9 @@ async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
     assert ready["status"] == "ready"
     assert ready["components"]["database"] == {**ready["components"]["database"], "status": "ok"}
     assert "assistant" in ready["components"]["agents"]["agents"]
+    assert list(ready["startup_phases_ms"]) == [
+        "data_dir_and_secret",
+        "database",
+        "services",
+        "recover_runs",
+    ]

@@ -512,6 +512,7 @@ async def test_shutdown_cancels_running_runs_with_a_terminal_event(
     await check_stream(world, ticket, events, event_validator)
     assert events[-1]["data"] == {"reason": "server_shutdown"}
     assert world.supervisor.active == 0
+    assert world.supervisor.closing  # /ready reports "stopping" from now on
 
 
 async def test_another_users_run_cannot_be_cancelled(make_world: MakeWorld) -> None:

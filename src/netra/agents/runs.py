@@ -77,6 +77,10 @@ class RunSupervisor:
     def active(self) -> int:
         return len(self._runs)
 
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
     def launch(self, ticket: RunTicket) -> None:
         if self._closing:
             raise AppError(503, "shutting_down", "the server is shutting down; try again shortly")
