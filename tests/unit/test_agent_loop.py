@@ -513,6 +513,9 @@ async def test_shutdown_cancels_running_runs_with_a_terminal_event(
     assert events[-1]["data"] == {"reason": "server_shutdown"}
     assert world.supervisor.active == 0
     assert world.supervisor.closing  # /ready reports "stopping" from now on
+    with pytest.raises(AppError) as refused:
+        await world.start("one more")
+    assert (refused.value.status, refused.value.code) == (503, "shutting_down")
 
 
 async def test_another_users_run_cannot_be_cancelled(make_world: MakeWorld) -> None:

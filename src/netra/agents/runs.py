@@ -83,7 +83,7 @@ class RunSupervisor:
 
     def launch(self, ticket: RunTicket) -> None:
         if self._closing:
-            raise AppError(503, "shutting_down", "the server is shutting down; try again shortly")
+            raise _shutting_down()
         task = asyncio.create_task(self._execute(ticket), name=f"netra-{ticket.run_id}")
         self._runs[ticket.run_id] = _LocalRun(task)
         task.add_done_callback(lambda done: self._forget(ticket.run_id, done))
@@ -273,6 +273,8 @@ class RunService:
         Nothing is awaited between the commit and the launch, so a caller that gets
         cancelled cannot leave a stored run that never executes.
         """
+        if self._supervisor.closing:
+            raise _shutting_down()
         text = text.strip()
         if not text:
             raise AppError(422, "invalid_request", "`text` must not be empty")
@@ -326,6 +328,10 @@ def _is_active_run_conflict(exc: IntegrityError) -> bool:
     message = str(exc.orig)
     # PostgreSQL names the index; SQLite names the column it covers.
     return "uq_runs_one_active_per_thread" in message or "runs.thread_id" in message
+
+
+def _shutting_down() -> AppError:
+    return AppError(503, "shutting_down", "the server is shutting down; try again shortly")
 
 
 def _busy() -> AppError:
