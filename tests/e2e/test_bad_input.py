@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from netra.auth.tokens import AccessTokens
 from netra.realtime.frames import CloseCode
 from netra.testing.server import NetraServer
 
@@ -168,3 +170,19 @@ async def test_out_of_range_seq_is_a_validation_error(
     assert response.status_code == 422
     await client.send({"type": "subscribe", "thread_id": accepted["thread_id"], "after_seq": huge})
     assert (await client.recv_type("error"))["code"] == "invalid_frame"
+
+
+async def test_expired_token_is_rejected_over_rest_and_websocket(
+    netra_server: NetraServer, http: httpx.AsyncClient, make_user
+) -> None:
+    user = await make_user()
+    # The server generated its signing key in its data dir; sign an already expired token.
+    key = (netra_server.data_dir / "secret_key").read_text().strip()
+    expired = AccessTokens(key, ttl_seconds=60).issue(user.id, now=time.time() - 3600)
+
+    response = await http.get("/api/me", headers={"Authorization": f"Bearer {expired}"})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "token_expired"
+    async with websockets.connect(netra_server.ws_url) as connection:
+        await connection.send(json.dumps({"type": "auth", "token": expired}))
+        assert await _closed_with(connection) == CloseCode.UNAUTHORIZED
