@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 from pathlib import Path
 
 import asyncpg
@@ -86,3 +88,25 @@ async def test_a_started_pgserver_accepts_connections_and_stop_removes_it() -> N
     assert not await asyncio.to_thread(data_dir.exists)
     with pytest.raises((OSError, asyncpg.PostgresError)):
         await server_version(service.url)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another user")
+def test_binaries_under_a_private_directory_still_run_as_root(tmp_path: Path) -> None:
+    bundled = postgres_binaries(IsolatedEnvironment({"PATH": "/nonexistent"}))
+    assert bundled is not None
+    # Lay out a private copy of the package the way site-packages holds it.
+    package, site_packages = bundled[0].parents[1], bundled[0].parents[2]
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    shutil.copytree(package, private / package.name, symlinks=True)
+    for libs in site_packages.glob(f"{package.name}.libs"):
+        shutil.copytree(libs, private / libs.name, symlinks=True)
+
+    service = start_postgres(private / package.name / "pginstall" / "bin", "pgserver")
+    try:
+        assert service.process is not None
+        assert service.process.poll() is None
+    finally:
+        service.stop()
+    assert service.data_dir is not None
+    assert not service.data_dir.exists()

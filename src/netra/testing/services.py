@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -117,6 +118,8 @@ def start_postgres(bin_dir: Path, source: str) -> PostgresService:
     identity = _run_as()
     if identity:
         os.chown(data_dir, identity["user"], identity["group"])
+        if not _reachable_by_others(bin_dir):
+            bin_dir = _copy_install(bin_dir, data_dir / "install")
     cluster = data_dir / "cluster"
     subprocess.run(
         [
@@ -174,6 +177,31 @@ def start_postgres(bin_dir: Path, source: str) -> PostgresService:
         raise
     service.started_in = time.perf_counter() - began
     return service
+
+
+def _reachable_by_others(path: Path) -> bool:
+    return all(p.stat().st_mode & stat.S_IXOTH for p in (path, *path.parents))
+
+
+def _copy_install(bin_dir: Path, target: Path) -> Path:
+    """Copy a relocatable PostgreSQL install (as pgserver ships it) where `nobody` can run it.
+
+    Needed when the binaries sit under a private directory, e.g. a checkout in a
+    0700 temp dir; the copy lives in the cluster's temp dir and goes with it. The
+    layout is kept three levels deep because wheels repaired by auditwheel find
+    their shared libraries through RPATH `$ORIGIN/../../../<package>.libs`.
+    """
+    install, package_root = bin_dir.parent, bin_dir.parents[2]
+    relative = install.relative_to(package_root)
+    for part in ("bin", "lib", "share"):
+        if (install / part).is_dir():
+            shutil.copytree(install / part, target / relative / part, symlinks=True)
+    for libs in package_root.glob("*.libs"):
+        shutil.copytree(libs, target / libs.name, symlinks=True)
+    for folder in (target, *(target / relative).parents, target / relative):
+        if folder.is_relative_to(target):
+            folder.chmod(0o755)
+    return target / relative / "bin"
 
 
 def _wait_until_ready(service: PostgresService, bin_dir: Path, port: int) -> None:
