@@ -122,27 +122,34 @@ async def _open_database(settings: Settings) -> tuple[Database, DatabaseLock]:
         await db.ping()
         lock = await DatabaseLock.acquire(db)
         await _prepare_schema(settings, db)
-    except (StartupError, DatabaseInUse) as exc:
+    except BaseException as exc:  # also when cancelled: the lock must not outlive us
         await _close_database(db, lock)
-        raise StartupError(str(exc)) from None
-    except Exception as exc:
-        await _close_database(db, lock)
-        raise StartupError(f"database {redact_url(db.url)} is not usable: {exc}") from exc
+        if isinstance(exc, StartupError | DatabaseInUse):
+            raise StartupError(str(exc)) from None
+        if isinstance(exc, Exception):
+            raise StartupError(f"database {redact_url(db.url)} is not usable: {exc}") from exc
+        raise
     return db, lock
 
 
 async def stop(platform: Platform) -> None:
     """Graceful shutdown: end local runs (with their terminal events), then close resources."""
-    await platform.supervisor.shutdown()
-    await platform.bus.close()
-    await platform.state.close()
-    await _close_database(platform.db, platform.lock)
+    try:
+        await platform.supervisor.shutdown()
+    finally:
+        try:
+            await platform.bus.close()
+            await platform.state.close()
+        finally:
+            await _close_database(platform.db, platform.lock)
 
 
 async def _close_database(db: Database, lock: DatabaseLock | None) -> None:
-    if lock is not None:
-        await lock.release()
-    await db.dispose()
+    try:
+        if lock is not None:
+            await lock.release()
+    finally:
+        await db.dispose()
 
 
 async def readiness(platform: Platform) -> dict[str, Any]:

@@ -312,3 +312,44 @@ async def test_stop_right_after_launch_still_ends_the_run_with_agent_cancelled(
     assert history[-1]["type"] == "agent_cancelled"
     assert history[-1]["data"]["reason"] == "server_shutdown"
     EventValidator().assert_valid(history)
+
+
+async def test_two_cancels_of_an_abandoned_run_write_one_ending(
+    platform: Platform, add_user: Callable[..., Awaitable[User]]
+) -> None:
+    user = await add_user(platform.db)
+    queued = await add_abandoned_run(platform.db, user.id, CALCULATION)
+
+    outcomes = await asyncio.gather(
+        platform.runs.cancel(user.id, queued.id),
+        platform.runs.cancel(user.id, queued.id),
+        return_exceptions=True,
+    )
+
+    assert queued.thread_id in outcomes
+    history = await persisted(platform.db, user.id, queued.thread_id)
+    assert [e["type"] for e in history] == ["agent_started", "agent_cancelled"]
+    EventValidator().assert_valid(history)
+
+
+async def test_a_run_stored_as_shutdown_begins_still_ends_with_agent_cancelled(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url))
+    user = await add_user(platform.db)
+
+    # Tasks run in the order they were made: start() passes its shutdown check and
+    # begins storing, then stop() begins while the run is not launched yet.
+    starting = asyncio.ensure_future(platform.runs.start(user.id, CALCULATION))
+    stopping = asyncio.ensure_future(stop(platform))
+    ticket, _ = await asyncio.gather(starting, stopping)
+
+    restarted = await start(make_settings(database_url))
+    try:
+        history = await persisted(restarted.db, user.id, ticket.thread_id)
+    finally:
+        await stop(restarted)
+    assert [e["type"] for e in history] == ["agent_started", "agent_cancelled"]
+    assert history[-1]["data"] == {"reason": "server_shutdown"}

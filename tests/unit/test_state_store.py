@@ -149,3 +149,13 @@ def test_invalid_scope_is_rejected(store: MemoryStateStore, scope: str) -> None:
     with pytest.raises(ValueError, match="invalid state scope") as info:
         ScopedState(store, scope)
     assert repr(scope) in str(info.value)
+
+
+async def test_a_decrement_never_creates_a_counter_or_goes_below_zero(
+    store: MemoryStateStore,
+) -> None:
+    assert await store.incr("refund", ttl=60, amount=-1) == 0
+    assert await store.get("refund") is None
+    await store.incr("refund", ttl=60)
+    assert await store.incr("refund", ttl=60, amount=-5) == 0
+    assert await store.get("refund") == 0

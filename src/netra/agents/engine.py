@@ -112,7 +112,8 @@ class AgentEngine:
         async def save(session: AsyncSession) -> None:
             repo = ThreadRepository(session, ctx.user_id)
             await repo.add_message(ctx.thread_id, "assistant", text, ctx.run_id, message_id)
-            await set_run_status(session, ctx.run_id, "completed", usage=usage.as_dict())
+            if not await set_run_status(session, ctx.run_id, "completed", usage=usage.as_dict()):
+                raise RuntimeError(f"run {ctx.run_id} was ended by another writer")
 
         await ctx.emitter.emit(
             EventType.AGENT_COMPLETED,

@@ -71,6 +71,9 @@ class RunSupervisor:
         self._engine = engine
         self._run_timeout = run_timeout
         self._runs: dict[str, _LocalRun] = {}
+        self._ending: set[str] = set()  # abandoned runs being ended, one writer each
+        self._admitting = 0  # runs being stored right now; each is launched next
+        self._changed = asyncio.Event()  # a run was admitted or finished
         self._closing = False
 
     @property
@@ -81,18 +84,30 @@ class RunSupervisor:
     def closing(self) -> bool:
         return self._closing
 
+    def admit(self) -> None:
+        """Announce a run about to be stored, so shutdown waits for its launch."""
+        self._admitting += 1
+
+    def admitted(self) -> None:
+        self._admitting -= 1
+        self._changed.set()
+
     def launch(self, ticket: RunTicket) -> None:
-        if self._closing:
-            raise _shutting_down()
+        """Execute a stored run. Never refuses: a run stored during shutdown still gets
+        its history, agent_started then agent_cancelled."""
         task = asyncio.create_task(self._execute(ticket), name=f"netra-{ticket.run_id}")
-        self._runs[ticket.run_id] = _LocalRun(task)
+        self._runs[ticket.run_id] = _LocalRun(
+            task, cancel_reason="server_shutdown" if self._closing else None
+        )
         task.add_done_callback(lambda done: self._forget(ticket.run_id, done))
 
     def cancel(self, run_id: str, reason: str) -> bool:
         """Ask a local run to stop; False if it is not running in this process."""
         run = self._runs.get(run_id)
-        if run is None or run.task.done():
+        if run is None:
             return False
+        if run.task.done():  # it is ending here; _forget has not run yet
+            return True
         if run.cancel_reason is None and not run.finishing:
             run.cancel_reason = reason
             # A task cancelled before its first step would never run _execute and so
@@ -104,24 +119,37 @@ class RunSupervisor:
     async def shutdown(self, grace: float = 10.0) -> None:
         """Refuse new runs, cancel local ones; each still ends with agent_cancelled."""
         self._closing = True
-        for run_id in list(self._runs):
-            self.cancel(run_id, "server_shutdown")
-        tasks = [run.task for run in self._runs.values()]
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in pending:
-                log.warning("%s did not finish within %g s of shutdown", task.get_name(), grace)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        # Loop: a run being stored as shutdown began is launched (already cancelled)
+        # while we wait, and must end before the database closes.
+        while (self._runs or self._admitting) and (left := deadline - loop.time()) > 0:
+            for run_id in list(self._runs):
+                self.cancel(run_id, "server_shutdown")
+            self._changed.clear()
+            waits: list[asyncio.Future[Any]] = [run.task for run in self._runs.values()]
+            waits.append(asyncio.ensure_future(self._changed.wait()))
+            await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            waits[-1].cancel()
+        for run in self._runs.values():
+            log.warning("%s did not finish within %g s of shutdown", run.task.get_name(), grace)
 
     async def end_abandoned(self, run: Run, type_: EventType, data: dict[str, Any]) -> bool:
         """End a run that no task is executing. False if it had already ended."""
         if run.id in self._runs:
             raise RuntimeError(f"run {run.id} is executing here; cancel it instead")
-        return await end_abandoned_run(
-            self._contexts.emitter(run.thread_id, run.id), run, type_, data
-        )
+        if run.id in self._ending:  # a concurrent cancel is already ending it
+            return True
+        self._ending.add(run.id)
+        try:
+            emitter = self._contexts.emitter(run.thread_id, run.id)
+            return await end_abandoned_run(emitter, run, type_, data)
+        finally:
+            self._ending.discard(run.id)
 
     def _forget(self, run_id: str, task: asyncio.Task[None]) -> None:
         self._runs.pop(run_id, None)
+        self._changed.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("run %s could not record its end", run_id, exc_info=task.exception())
 
@@ -185,6 +213,8 @@ class RunSupervisor:
             try:
                 await close_run(emitter, type_, data)
                 return
+            except RunAlreadyEnded:
+                return
             except Exception:
                 if attempt == TERMINAL_WRITE_ATTEMPTS - 1:
                     raise
@@ -208,9 +238,16 @@ async def close_run(emitter: RunEmitter, type_: EventType, data: dict[str, Any])
         )
 
     async def record(session: AsyncSession) -> None:
-        await set_run_status(session, emitter.run_id, status, error_code=data.get("code"))
+        # Only an active run may end: if another writer ended it first, this raises and
+        # the whole transaction, terminal event included, rolls back.
+        if not await set_run_status(session, emitter.run_id, status, error_code=data.get("code")):
+            raise RunAlreadyEnded(emitter.run_id)
 
     await emitter.emit(type_, data, also=record)
+
+
+class RunAlreadyEnded(Exception):
+    """A terminal event was about to be written for a run that has already ended."""
 
 
 async def end_abandoned_run(
@@ -270,8 +307,9 @@ class RunService:
     ) -> RunTicket:
         """Store the user's message and a run (and a thread if needed), then launch it.
 
-        Nothing is awaited between the commit and the launch, so a caller that gets
-        cancelled cannot leave a stored run that never executes.
+        Storing and launching run shielded from the caller: a caller cancelled while
+        the commit is in flight (a WebSocket that drops) cannot leave a stored run
+        that never executes.
         """
         if self._supervisor.closing:
             raise _shutting_down()
@@ -285,6 +323,20 @@ class RunService:
             self._registry.spec(agent)
         except UnknownAgentError as exc:
             raise AppError(422, "unknown_agent", str(exc)) from None
+        self._supervisor.admit()
+        return await asyncio.shield(self._store_and_launch(user_id, text, thread_id, agent))
+
+    async def _store_and_launch(
+        self, user_id: str, text: str, thread_id: str | None, agent: str
+    ) -> RunTicket:
+        try:
+            return await self._store_then_launch(user_id, text, thread_id, agent)
+        finally:
+            self._supervisor.admitted()
+
+    async def _store_then_launch(
+        self, user_id: str, text: str, thread_id: str | None, agent: str
+    ) -> RunTicket:
         try:
             async with self._db.session() as session:
                 threads = ThreadRepository(session, user_id)

@@ -126,6 +126,7 @@ class AuthService:
             tokens = RefreshTokenRepository(session)
             stored = await tokens.by_hash(hash_refresh_token(refresh_token))
             if stored is not None:
+                await tokens.lock_family(stored.family_id)  # see refresh()
                 await tokens.revoke_family(stored.family_id)
 
     async def _start_family(self, session: AsyncSession, user: User) -> AuthSession:

@@ -49,6 +49,9 @@ class DatabaseLock:
         held = await connection.scalar(
             text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
         )
+        # The lock belongs to the session, not the transaction: commit, so the holder is
+        # not "idle in transaction" (which servers often time out, dropping the lock).
+        await connection.commit()
         if not held:
             await connection.close()
             raise DatabaseInUse(busy)
@@ -56,7 +59,14 @@ class DatabaseLock:
 
     async def release(self) -> None:
         if self._connection is not None:
-            await self._connection.close()
+            try:
+                await self._connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY}
+                )
+                await self._connection.commit()
+                await self._connection.close()
+            except Exception:  # the session is gone, and the lock with it
+                await self._connection.invalidate()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
 

@@ -63,8 +63,13 @@ class RefreshTokenRepository:
     async def lock_family(self, family_id: str) -> None:
         """Serialise refreshes and revocations of one login (PostgreSQL row locks;
         SQLite transactions are serialised already)."""
+        # One row stands for the family: its first token (ids sort by creation time).
         await self.session.execute(
-            select(RefreshToken.id).where(RefreshToken.family_id == family_id).with_for_update()
+            select(RefreshToken.id)
+            .where(RefreshToken.family_id == family_id)
+            .order_by(RefreshToken.id)
+            .limit(1)
+            .with_for_update()
         )
 
     async def spend(self, token_id: str) -> bool:
@@ -251,14 +256,20 @@ async def set_run_status(
     *,
     error_code: str | None = None,
     usage: dict[str, Any] | None = None,
-) -> None:
-    """Record a run's progress; terminal statuses also set finished_at."""
+) -> bool:
+    """Move an active run to `status`; terminal statuses also set finished_at.
+
+    Returns False, changing nothing, if the run had already ended.
+    """
     values: dict[str, Any] = {"status": status}
     if status not in ACTIVE_RUN_STATUSES:
         values["finished_at"] = utcnow()
         values["error_code"] = error_code
         values["usage"] = usage
-    await session.execute(update(Run).where(Run.id == run_id).values(**values))
+    result = await session.execute(
+        update(Run).where(Run.id == run_id, Run.status.in_(ACTIVE_RUN_STATUSES)).values(**values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def orphaned_runs(session: AsyncSession) -> Sequence[Run]:

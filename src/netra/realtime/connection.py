@@ -60,6 +60,7 @@ class Connection:
         self._close: tuple[int, str] | None = None
         self._aborted = asyncio.Event()
         self._extended = asyncio.Event()
+        self._drained = asyncio.Event()  # set whenever the writer takes a frame
         # Token bucket: a burst of 2 s worth of frames, refilled at the configured rate.
         self._rate = float(settings.ws_max_frames_per_second)
         self._tokens = 2 * self._rate
@@ -100,18 +101,26 @@ class Connection:
             self.abort(CloseCode.SLOW_CONSUMER, "send queue overflow: client too slow")
 
     async def _send_when_room(self, frame: dict[str, Any]) -> None:
-        """Queue a frame, waiting for room: for bulk history, which the client asked for."""
+        """Queue a history frame once the queue is at most half full.
+
+        History is bulk the client asked for: it waits for the client to read, and
+        leaves the other half of the queue to live events, pongs and replies, which
+        cannot wait.
+        """
         try:
-            await asyncio.wait_for(
-                self._queue.put(json.dumps(frame, ensure_ascii=False)), self._replay_patience
-            )
+            async with asyncio.timeout(self._replay_patience):
+                while self._queue.qsize() >= self._queue.maxsize // 2:
+                    self._drained.clear()
+                    await self._drained.wait()
         except TimeoutError:
             self.abort(CloseCode.SLOW_CONSUMER, "send queue overflow: client too slow")
             raise asyncio.CancelledError from None
+        self.send(frame)
 
     async def _write_loop(self) -> None:
         while True:
             text = await self._queue.get()
+            self._drained.set()
             await self.websocket.send_text(text)
 
     async def _expire(self) -> None:

@@ -18,7 +18,8 @@ class StateStore(Protocol):
     async def delete(self, key: str) -> None: ...
 
     async def incr(self, key: str, ttl: float, amount: int = 1) -> int:
-        """Add `amount` to a counter; the first change starts its TTL window."""
+        """Add `amount` to a counter; the first change starts its TTL window. A counter
+        never goes below zero, and a decrement never creates one."""
         ...
 
     async def close(self) -> None: ...
@@ -58,9 +59,11 @@ class MemoryStateStore:
     async def incr(self, key: str, ttl: float, amount: int = 1) -> int:
         item = self._live(key)
         if item is None:
+            if amount <= 0:
+                return 0
             self._data[key] = (str(amount), self._clock() + ttl)
             return amount
-        count = int(item[0]) + amount
+        count = max(0, int(item[0]) + amount)
         self._data[key] = (str(count), item[1])
         return count
 

@@ -51,6 +51,8 @@ class PostgresService:
     data_dir: Path | None = None
     started_in: float = 0.0
     template: str | None = None  # a migrated database to clone per test
+    bin_dir: Path | None = None
+    port: int = 0
     _log: Any = field(default=None, repr=False)
 
     def database_url(self, name: str) -> str:
@@ -115,68 +117,62 @@ def start_postgres(bin_dir: Path, source: str) -> PostgresService:
     """Initialise a throwaway cluster and start it on a free loopback port."""
     began = time.perf_counter()
     data_dir = Path(tempfile.mkdtemp(prefix="netra-pg-"))
+    try:
+        service = _start_cluster(bin_dir, source, data_dir)
+    except BaseException:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        raise
+    try:
+        _wait_until_ready(service, service.bin_dir, service.port)
+    except BaseException:
+        service.stop()
+        raise
+    service.started_in = time.perf_counter() - began
+    return service
+
+
+def _start_cluster(bin_dir: Path, source: str, data_dir: Path) -> PostgresService:
     identity = _run_as()
     if identity:
         os.chown(data_dir, identity["user"], identity["group"])
         if not _reachable_by_others(bin_dir):
             bin_dir = _copy_install(bin_dir, data_dir / "install")
     cluster = data_dir / "cluster"
-    subprocess.run(
-        [
-            str(bin_dir / "initdb"),
-            "-D",
-            str(cluster),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-        **identity,
-    )
+    initdb = [str(bin_dir / "initdb"), "-D", str(cluster), "-U", "postgres"]
+    initdb += ["--auth=trust", "--encoding=UTF8", "--no-sync"]
+    subprocess.run(initdb, check=True, capture_output=True, **identity)
     port = free_port()
+    settings = {
+        "listen_addresses": "127.0.0.1",
+        "fsync": "off",
+        "synchronous_commit": "off",
+        "full_page_writes": "off",
+        "max_connections": "200",
+    }
+    command = [str(bin_dir / "postgres"), "-D", str(cluster), "-p", str(port), "-k", str(data_dir)]
+    for name, value in settings.items():
+        command += ["-c", f"{name}={value}"]
     log = (data_dir / "postgres.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(bin_dir / "postgres"),
-            "-D",
-            str(cluster),
-            "-p",
-            str(port),
-            "-k",
-            str(data_dir),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-            "-c",
-            "max_connections=200",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # a Ctrl-C in the terminal is not forwarded to it
-        **identity,
-    )
-    service = PostgresService(
+    try:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C in the terminal is not forwarded to it
+            **identity,
+        )
+    except BaseException:
+        log.close()
+        raise
+    return PostgresService(
         url=f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres",
         source=source,
         process=process,
         data_dir=data_dir,
+        bin_dir=bin_dir,
+        port=port,
         _log=log,
     )
-    try:
-        _wait_until_ready(service, bin_dir, port)
-    except BaseException:
-        service.stop()
-        raise
-    service.started_in = time.perf_counter() - began
-    return service
 
 
 def _reachable_by_others(path: Path) -> bool:
@@ -204,9 +200,10 @@ def _copy_install(bin_dir: Path, target: Path) -> Path:
     return target / relative / "bin"
 
 
-def _wait_until_ready(service: PostgresService, bin_dir: Path, port: int) -> None:
+def _wait_until_ready(service: PostgresService, bin_dir: Path | None, port: int) -> None:
     """Poll with pg_isready (synchronous, so this works inside or outside an event loop)."""
     deadline = time.monotonic() + STARTUP_TIMEOUT
+    assert bin_dir is not None
     check = [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
     while True:
         if service.process is not None and service.process.poll() is not None:
