@@ -208,3 +208,94 @@ def test_module_entry_point(repo) -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert "OK: no errors." in completed.stdout
+
+
+def baseline_paths(path: Path) -> list[str]:
+    return sorted(e["path"] for e in json.loads(path.read_text(encoding="utf-8"))["findings"])
+
+
+def test_scoped_baseline_run_leaves_other_paths_alone(cli, repo, tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    repo.write("tests/unit/test_todo.py", PLACEHOLDER)
+    repo.write("tests/other/test_later.py", PLACEHOLDER.replace("todo", "later"))
+    assert cli(str(repo.root), "--baseline", str(baseline), "--no-cache").exit_code == 0
+    both = ["tests/other/test_later.py", "tests/unit/test_todo.py"]
+    assert baseline_paths(baseline) == both
+
+    scoped = cli(str(repo.root / "tests/unit"), "--baseline", str(baseline), "--no-cache")
+    assert scoped.exit_code == 0
+    assert "0 fixed" in scoped.output
+    assert "--update-baseline" not in scoped.output
+
+    updated = cli(
+        str(repo.root / "tests/unit"),
+        "--baseline",
+        str(baseline),
+        "--update-baseline",
+        "--no-cache",
+    )
+    assert updated.exit_code == 0
+    assert baseline_paths(baseline) == both
+
+    repo.write("tests/unit/test_todo.py", CLEAN.replace("test_ok", "test_done"))
+    fixed = cli(str(repo.root / "tests/unit"), "--baseline", str(baseline), "--no-cache")
+    assert "1 fixed" in fixed.output
+    cli(
+        str(repo.root / "tests/unit"),
+        "--baseline",
+        str(baseline),
+        "--update-baseline",
+        "--no-cache",
+    )
+    assert baseline_paths(baseline) == ["tests/other/test_later.py"]
+    full = cli(str(repo.root), "--baseline", str(baseline), "--no-cache")
+    assert full.exit_code == 0
+    assert "0 fixed" in full.output
+
+
+def test_changed_baseline_run_counts_only_changed_files(cli, repo, tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    repo.write("tests/unit/test_todo.py", PLACEHOLDER)
+    git(repo.root, "init", "-q")
+    git(repo.root, "add", ".")
+    git(repo.root, "commit", "-q", "-m", "init")
+    assert cli(str(repo.root), "--baseline", str(baseline), "--no-cache").exit_code == 0
+    repo.write("tests/unit/test_new.py", CLEAN.replace("test_ok", "test_new"))
+    result = cli(str(repo.root), "--changed", "--baseline", str(baseline), "--no-cache")
+    assert result.exit_code == 0
+    assert "0 fixed" in result.output
+    cli(str(repo.root), "--changed", "--baseline", str(baseline), "--update-baseline", "--no-cache")
+    assert baseline_paths(baseline) == ["tests/unit/test_todo.py"]
+
+
+def test_base_compares_with_the_merge_base(repo) -> None:
+    from netra.testing.check.changed import changed_files
+
+    repo.write("tests/unit/test_shared.py", CLEAN)
+    git(repo.root, "init", "-q", "-b", "main")
+    git(repo.root, "add", ".")
+    git(repo.root, "commit", "-q", "-m", "init")
+    git(repo.root, "checkout", "-q", "-b", "feature")
+    repo.write("tests/unit/test_feature.py", CLEAN.replace("test_ok", "test_feature"))
+    git(repo.root, "add", ".")
+    git(repo.root, "commit", "-q", "-m", "feature")
+    git(repo.root, "checkout", "-q", "main")
+    repo.write("tests/unit/test_shared.py", "import os\n\n" + CLEAN)
+    git(repo.root, "commit", "-q", "-am", "main moves on")
+    git(repo.root, "checkout", "-q", "feature")
+
+    assert changed_files(repo.root, "main") == ["tests/unit/test_feature.py"]
+    assert changed_files(repo.root, "HEAD") == []
+    repo.write("tests/unit/test_wip.py", CLEAN.replace("test_ok", "test_wip"))
+    assert changed_files(repo.root, "main") == [
+        "tests/unit/test_feature.py",
+        "tests/unit/test_wip.py",
+    ]
+    assert changed_files(repo.root, "HEAD") == ["tests/unit/test_wip.py"]
+
+
+def test_non_table_tool_netra_exits_2(cli, repo) -> None:
+    repo.write("pyproject.toml", "[tool]\nnetra = 3\n")
+    result = cli(str(repo.root), "--no-cache")
+    assert result.exit_code == 2
+    assert "must be a table" in result.output

@@ -92,3 +92,85 @@ def test_project_root_is_found_upward(tmp_path: Path) -> None:
 def test_digest_changes_with_settings() -> None:
     assert CheckConfig().digest() == CheckConfig().digest()
     assert CheckConfig().digest() != CheckConfig(canonical_runner="tox").digest()
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"pytest.ini": "[pytest]\npython_files = check_*.py\n"}, ("check_*.py",)),
+        (
+            {"pytest.ini": "[pytest]\npython_files =\n    a_*.py\n    b_*.py\n"},
+            ("a_*.py", "b_*.py"),
+        ),
+        ({"tox.ini": "[tox]\nenvlist = py\n[pytest]\npython_files = t_*.py\n"}, ("t_*.py",)),
+        ({"setup.cfg": "[tool:pytest]\npython_files = s_*.py\n"}, ("s_*.py",)),
+        ({"setup.cfg": "[metadata]\nname = x\n"}, ("test_*.py", "*_test.py")),
+        ({"tox.ini": "[tox]\nenvlist = py\n"}, ("test_*.py", "*_test.py")),
+        (
+            {
+                "pyproject.toml": '[tool.pytest.ini_options]\npython_files = ["p_*.py"]\n',
+                "tox.ini": "[pytest]\npython_files = t_*.py\n",
+            },
+            ("p_*.py",),
+        ),
+        (
+            {
+                "pytest.ini": "[pytest]\npython_files = i_*.py\n",
+                "pyproject.toml": '[tool.pytest.ini_options]\npython_files = ["p_*.py"]\n',
+            },
+            ("i_*.py",),
+        ),
+        (
+            # pytest.ini is pytest's configuration even without the setting: nothing else is read.
+            {"pytest.ini": "[pytest]\n", "setup.cfg": "[tool:pytest]\npython_files = s_*.py\n"},
+            ("test_*.py", "*_test.py"),
+        ),
+        (
+            {
+                "tox.ini": "[pytest]\npython_files = t_*.py\n",
+                "setup.cfg": "[tool:pytest]\npython_files = s_*.py\n",
+            },
+            ("t_*.py",),
+        ),
+        (
+            {
+                "pyproject.toml": '[tool.netra.check]\ntest_file_patterns = ["mine_*.py"]\n',
+                "pytest.ini": "[pytest]\npython_files = i_*.py\n",
+            },
+            ("mine_*.py",),
+        ),
+    ],
+)
+def test_python_files_is_read_where_pytest_reads_it(
+    tmp_path: Path, files: dict[str, str], expected: tuple[str, ...]
+) -> None:
+    for name, text in files.items():
+        write(tmp_path / name, text)
+    assert load_config(tmp_path).test_file_patterns == expected
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("[tool]\nnetra = 3\n", r"\[tool.netra\] .* must be a table"),
+        ("tool = 3\n", r"\[tool\] .* must be a table"),
+        ("[tool.netra]\ncheck = 'x'\n", r"\[tool.netra.check\] .* must be a table"),
+        ("[tool.netra.check]\npaths = ['tests', 'nowhere']\n", "do not exist.*'nowhere'"),
+        ("[tool.netra.check]\ncache_dir = '/tmp/cache'\n", "cache_dir '/tmp/cache' must be"),
+        ("[tool.netra.check]\ncache_dir = '../cache'\n", "cache_dir '../cache' must be"),
+        ("[tool.netra.check]\ncache_dir = '.'\n", "cache_dir '.' must be"),
+    ],
+)
+def test_malformed_tables_and_paths_are_config_errors(
+    tmp_path: Path, document: str, message: str
+) -> None:
+    (tmp_path / "tests").mkdir()
+    write(tmp_path / "pyproject.toml", document)
+    with pytest.raises(ConfigError, match=message):
+        load_config(tmp_path)
+
+
+def test_existing_paths_and_relative_cache_dir_are_fine(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    write(tmp_path / "pyproject.toml", "[tool.netra.check]\npaths = ['tests']\ncache_dir = 'c'\n")
+    assert load_config(tmp_path).paths == ("tests",)

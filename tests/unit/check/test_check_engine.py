@@ -187,3 +187,41 @@ def test_concurrent_runs_share_the_cache_safely(workspace, tmp_path: Path) -> No
     assert {len(r.findings) for r in results} == {20}
     assert run_check(workspace.root, config, jobs=1).analysed == 0
     assert [p.name for p in (tmp_path / "cache").iterdir() if p.suffix == ".tmp"] == []
+
+
+def test_cache_in_an_existing_folder_does_not_ignore_it(workspace) -> None:
+    workspace.write("tests/unit/test_a.py", PLACEHOLDER)
+    workspace.write("tests/notes.txt", "kept in git\n")
+    config = replace(load_config(workspace.root), cache_dir="tests")
+    run_check(workspace.root, config, jobs=1)
+    assert (workspace.root / "tests" / "results.pickle").is_file()
+    assert not (workspace.root / "tests" / ".gitignore").exists()
+
+
+def test_cache_folder_it_creates_ignores_itself(workspace) -> None:
+    workspace.write("tests/unit/test_a.py", PLACEHOLDER)
+    run_check(workspace.root, load_config(workspace.root), jobs=1)
+    gitignore = workspace.root / ".netra" / "check-cache" / ".gitignore"
+    assert gitignore.read_text(encoding="utf-8") == "*\n"
+    assert not (workspace.root / ".netra" / ".gitignore").exists()
+
+
+def test_testing_modules_are_support_code_by_default() -> None:
+    classifier = Classifier(CheckConfig())
+    for rel in ("src/app/testing.py", "testutils.py"):
+        role = classifier.role(rel)
+        assert (role.is_support, role.is_test_code) == (True, False), rel
+    # test_utils.py matches pytest's default test_*.py, so it is test code anyway.
+    assert classifier.role("src/app/test_utils.py").is_support
+    custom = Classifier(CheckConfig(test_file_patterns=("check_*.py",)))
+    assert custom.role("src/app/test_utils.py").is_support
+    assert not classifier.role("src/app/testing_tools.py").needs_parse
+
+
+def test_helpers_in_a_testing_module_are_followed(workspace) -> None:
+    workspace.write("src/app/testing.py", "def check_reply(reply):\n    assert reply.ok\n")
+    workspace.write(
+        "tests/unit/test_reply.py",
+        "def test_checked():\n    check_reply(send())\n\ndef test_unchecked():\n    send()\n",
+    )
+    assert workspace.lines("NC003") == [("tests/unit/test_reply.py", 4)]

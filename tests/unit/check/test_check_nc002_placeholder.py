@@ -25,6 +25,29 @@ PLACEHOLDERS = {
     "unittest-skip": "import unittest\n@unittest.skip('x')\ndef test_x():\n    assert value()\n",
     "skip-first": "import pytest\ndef test_x():\n    pytest.skip('later')\n    assert value()\n",
     "async-pass": "async def test_x():\n    pass\n",
+    "assert-truthy-string": "def test_x():\n    assert 'always'\n",
+    "assert-not-false": "def test_x():\n    assert not False\n",
+    "assert-non-empty-list": "def test_x():\n    assert [value()]\n",
+    "assert-same-name": "def test_x(x):\n    assert x == x\n",
+    "assert-same-attribute": "def test_x(r):\n    assert r.body[0] is r.body[0]\n",
+    "assert-or-true": "def test_x():\n    assert value() or True\n",
+    "unittest-assert-true": (
+        "class TestX:\n    def test_x(self):\n        self.assertTrue(True)\n"
+    ),
+    "unittest-assert-equal-constants": (
+        "class TestX:\n    def test_x(self):\n        self.assertEqual(1, 1)\n"
+    ),
+    "unittest-assert-equal-same": (
+        "class TestX:\n    def test_x(self, x):\n        self.assertEqual(x, x)\n"
+    ),
+    "skipif-true-keyword": (
+        "import pytest\n@pytest.mark.skipif(condition=True, reason='x')\ndef test_x():\n"
+        "    assert value() == 2\n"
+    ),
+    "skipif-one": (
+        "import pytest\n@pytest.mark.skipif(1, reason='x')\ndef test_x():\n"
+        "    assert value() == 2\n"
+    ),
 }
 
 REAL = {
@@ -40,6 +63,31 @@ REAL = {
     "docstring-and-assert": 'def test_x():\n    """Doc."""\n    assert value() == 2\n',
     "raises-other": "def test_x():\n    raise ValueError(value())\n",
     "non-test-function": "def helper():\n    pass\n",
+    "assert-false-todo": 'def test_x():\n    assert False, "TODO"\n',
+    "assert-zero": "def test_x():\n    assert 0, 'not written yet'\n",
+    "assert-empty-tuple": "def test_x():\n    assert ()\n",
+    "assert-constant-false-compare": "def test_x():\n    assert 1 == 2\n",
+    "assert-calls-compared": "def test_x():\n    assert value() == value()\n",
+    "assert-different-names": "def test_x(x, y):\n    assert x == y\n",
+    "assert-or-false": "def test_x():\n    assert value() or False\n",
+    "unittest-assert-false-true": (
+        "class TestX:\n    def test_x(self):\n        self.assertFalse(True)\n"
+    ),
+    "unittest-assert-equal-different": (
+        "class TestX:\n    def test_x(self):\n        self.assertEqual(value(), 1)\n"
+    ),
+    "skipif-string-condition": (
+        "import pytest\n@pytest.mark.skipif(\"sys.platform == 'win32'\", reason='x')\n"
+        "def test_x():\n    assert value() == 2\n"
+    ),
+    "skipif-string-condition-keyword": (
+        "import pytest\n@pytest.mark.skipif(condition='sys.version_info < (3, 9)', reason='x')\n"
+        "def test_x():\n    assert value() == 2\n"
+    ),
+    "skipif-false": (
+        "import pytest\n@pytest.mark.skipif(False, reason='x')\ndef test_x():\n"
+        "    assert value() == 2\n"
+    ),
 }
 
 
@@ -76,3 +124,18 @@ def test_methods_of_test_classes_are_checked(workspace) -> None:
         """,
     )
     assert workspace.lines("NC002") == [("tests/unit/test_sample.py", 2)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'def test_x():\n    assert False, "TODO"\n',
+        "def test_x(r):\n    if r != 1:\n        assert False, 'r is wrong'\n",
+        "def test_x(items):\n    for item in items:\n        if item.ok:\n            break\n"
+        "    else:\n        assert 0, 'no item is ok'\n",
+    ],
+    ids=["todo", "if-assert-false", "for-else-assert-0"],
+)
+def test_falsy_constant_assertion_can_fail(workspace, source: str) -> None:
+    workspace.write("tests/unit/test_sample.py", source)
+    assert workspace.findings() == []

@@ -177,3 +177,135 @@ def test_helper_calling_a_configured_helper_asserts(workspace) -> None:
         """,
     )
     assert workspace.findings("NC003") == []
+
+
+CANNOT_FAIL = {
+    "same-sides": "def test_x():\n    x = compute()\n    assert x == x\n",
+    "or-true": "def test_x():\n    compute()\n    assert compute() or True\n",
+    "unittest-constant": (
+        "class TestX:\n    def test_x(self):\n        compute()\n        self.assertTrue(True)\n"
+    ),
+    "unittest-same-args": (
+        "class TestX:\n    def test_x(self):\n        x = compute()\n"
+        "        self.assertEqual(x, x)\n"
+    ),
+    "bare-raises": ("import pytest\ndef test_x():\n    pytest.raises(ValueError)\n    compute()\n"),
+    "bare-raises-match": (
+        "import pytest\ndef test_x():\n    pytest.raises(ValueError, match='bad')\n    compute()\n"
+    ),
+    "bare-assert-raises": (
+        "class TestX:\n    def test_x(self):\n        self.assertRaises(ValueError)\n"
+        "        compute()\n"
+    ),
+    "if-false": "def test_x():\n    compute()\n    if False:\n        assert compute() == 1\n",
+    "after-return": "def test_x():\n    compute()\n    return\n    assert compute() == 1\n",
+    "after-return-in-loop": (
+        "def test_x():\n    for i in range(3):\n        compute(i)\n        continue\n"
+        "        assert compute(i)\n"
+    ),
+    "nested-def-never-called": (
+        "def test_x():\n    result = compute()\n\n    def check():\n        assert result == 1\n"
+    ),
+}
+
+CAN_FAIL = {
+    "raises-callable": "import pytest\ndef test_x():\n    pytest.raises(ValueError, compute, 1)\n",
+    "raises-as-context": (
+        "import pytest\ndef test_x():\n    with pytest.raises(ValueError):\n        compute()\n"
+    ),
+    "if-true-else-dead": (
+        "def test_x():\n    if True:\n        assert compute() == 1\n    else:\n        pass\n"
+    ),
+    "if-runtime": "def test_x():\n    if compute():\n        assert compute() == 1\n",
+    "before-return": "def test_x():\n    assert compute() == 1\n    return\n",
+    "return-in-branch": (
+        "def test_x():\n    if compute() is None:\n        return\n    assert compute() == 1\n"
+    ),
+    "nested-def-called": (
+        "def test_x():\n    result = compute()\n\n    def check():\n        assert result == 1\n\n"
+        "    check()\n"
+    ),
+    "nested-def-passed": (
+        "def test_x():\n    def check(r):\n        assert r == 1\n\n    run_with(check)\n"
+    ),
+    "unittest-real": (
+        "class TestX:\n    def test_x(self):\n        self.assertEqual(compute(), compute())\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("source", CANNOT_FAIL.values(), ids=CANNOT_FAIL.keys())
+def test_assertions_that_cannot_fail_do_not_count(workspace, source: str) -> None:
+    workspace.write("tests/unit/test_sample.py", source)
+    def_line = source.count("\n", 0, source.index("def test_x")) + 1
+    assert workspace.lines("NC003") == [("tests/unit/test_sample.py", def_line)]
+    assert workspace.findings("NC002") == []
+
+
+@pytest.mark.parametrize("source", CAN_FAIL.values(), ids=CAN_FAIL.keys())
+def test_assertions_that_can_fail_count(workspace, source: str) -> None:
+    workspace.write("tests/unit/test_sample.py", source)
+    assert workspace.findings("NC003") == []
+    assert workspace.findings("NC002") == []
+
+
+def test_repository_helper_named_assert_is_judged_by_its_body(workspace) -> None:
+    workspace.write(
+        "tests/helpers.py",
+        """
+        import logging
+
+        def assert_ready(server):
+            logging.info("server %s is up", server)
+
+        def assert_ok(reply):
+            assert reply.ok
+
+        def assert_all(replies):
+            for reply in replies:
+                assert_ok(reply)
+
+        def assert_logged(server):
+            assert_ready(server)
+        """,
+    )
+    workspace.write(
+        "tests/unit/test_helpers.py",
+        """
+        def test_only_logs(server):
+            assert_ready(server)
+
+        def test_real_helper(server):
+            assert_ok(server.get())
+
+        def test_transitive_helper(server):
+            assert_all(server.get_all())
+
+        def test_helper_calling_fake_assert(server):
+            assert_logged(server)
+
+        def test_library_helper():
+            assert_frame_equal(compute(), 1)
+        """,
+    )
+    assert workspace.lines("NC003") == [
+        ("tests/unit/test_helpers.py", 1),
+        ("tests/unit/test_helpers.py", 10),
+    ]
+
+
+def test_repository_wrapper_of_a_library_assertion_counts(workspace) -> None:
+    workspace.write(
+        "tests/helpers.py",
+        """
+        import hamcrest
+
+        def assert_that(actual, matcher):
+            hamcrest.assert_that(actual, matcher)
+        """,
+    )
+    workspace.write(
+        "tests/unit/test_wrapped.py",
+        "def test_x():\n    assert_that(compute(), equal_to(1))\n",
+    )
+    assert workspace.findings("NC003") == []

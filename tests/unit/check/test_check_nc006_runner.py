@@ -91,3 +91,12 @@ def test_ci_files_are_scanned_with_line_numbers(workspace) -> None:
     workspace.write(".ci/run", "#!/bin/sh\nnetra test\npython -m pytest\n")
     workspace.write("Makefile", "test:\n\tpytest  # netra: ignore[NC006]\n")
     assert workspace.lines("NC006") == [(".ci/run", 3), (".github/workflows/ci.yml", 5)]
+
+
+def test_makefile_and_tox_ini_are_ci_files_by_default(workspace) -> None:
+    workspace.write("Makefile", "test:\n\tpytest -q tests\n\ncheck:\n\tnetra test unit\n")
+    workspace.write(
+        "tox.ini",
+        "[testenv]\ncommands = pytest {posargs}\n\n[testenv:ok]\ncommands = netra test\n",
+    )
+    assert workspace.lines("NC006") == [("Makefile", 2), ("tox.ini", 2)]

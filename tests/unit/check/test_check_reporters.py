@@ -88,7 +88,10 @@ def test_sarif_marks_baseline_state(result, tmp_path) -> None:
 
 def test_github_annotations(result) -> None:
     lines = render("github", result, None).splitlines()
-    assert lines[0].startswith("::error file=tests/mission_critical,title=NC010 ")
+    # A finding about a folder is shown on the folder's first test file.
+    assert lines[0].startswith(
+        "::error file=tests/mission_critical/test_golden.py,line=1,title=NC010 "
+    )
     placeholder = next(line for line in lines if "NC002" in line)
     assert placeholder.startswith("::error file=tests/unit/test_a.py,line=3,title=NC002 ")
     assert "::test 'test_placeholder' has an empty body" in placeholder
@@ -110,3 +113,34 @@ def test_markdown(result) -> None:
 def test_every_format_renders(result) -> None:
     for name in FORMATS:
         assert render(name, result, None).endswith("\n")
+
+
+def test_sarif_locations_are_encoded_files_with_lines(workspace) -> None:
+    workspace.write("pyproject.toml", '[project]\nname = "x"\n')
+    workspace.write("tests/unit/test_100% sure #1.py", "def test_x():\n    pass\n")
+    workspace.write("tests/mission_critical/test_b.py", "def test_b():\n    assert go()\n")
+    workspace.write("tests/mission_critical/test_a.py", "def test_a():\n    assert go()\n")
+    log = json.loads(render("sarif", workspace.scan(), None))
+    locations = {
+        (r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]): r[
+            "locations"
+        ][0]["physicalLocation"]["region"]["startLine"]
+        for r in log["runs"][0]["results"]
+    }
+    assert locations == {
+        ("NC002", "tests/unit/test_100%25%20sure%20%231.py"): 1,
+        ("NC010", "tests/mission_critical/test_a.py"): 1,
+    }
+
+
+def test_unlocated_finding_falls_back_to_pyproject(workspace) -> None:
+    from netra.testing.check.model import Finding
+    from netra.testing.check.reporters import file_location
+
+    workspace.write("pyproject.toml", '[project]\nname = "x"\n')
+    workspace.write("tests/mission_critical/helpers.py", "X = 1\n")
+    result = workspace.scan()
+    finding = Finding("NC010", "tests/mission_critical", None, "m", "event|x")
+    assert file_location(result, finding) == ("pyproject.toml", 1)
+    located = Finding("NC002", "tests/unit/test_a.py", 4, "m", "a")
+    assert file_location(result, located) == ("tests/unit/test_a.py", 4)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from netra.testing.check.model import Finding
 
@@ -50,8 +51,14 @@ def fingerprints(findings: Iterable[Finding]) -> list[str]:
     return result
 
 
-def write_baseline(path: Path, findings: list[Finding]) -> None:
-    """Write the findings as the new baseline, atomically."""
+def write_baseline(
+    path: Path, findings: list[Finding], keep: Iterable[dict[str, Any]] = ()
+) -> None:
+    """Write the findings as the new baseline, atomically.
+
+    `keep` are entries of the old baseline to carry over unchanged: those outside
+    the paths a scoped run checked, which it cannot know to be fixed.
+    """
     entries = [
         {
             "fingerprint": fingerprint,
@@ -62,6 +69,8 @@ def write_baseline(path: Path, findings: list[Finding]) -> None:
         }
         for finding, fingerprint in zip(findings, fingerprints(findings), strict=True)
     ]
+    entries.extend(keep)
+    entries.sort(key=lambda e: (str(e.get("path")), e.get("line") or 0, str(e.get("rule"))))
     import tempfile
 
     document = {"version": BASELINE_VERSION, "tool": "netra check", "findings": entries}
@@ -73,8 +82,8 @@ def write_baseline(path: Path, findings: list[Finding]) -> None:
     os.replace(tmp, path)
 
 
-def load_baseline(path: Path) -> Counter[str]:
-    """The fingerprints (with multiplicity) stored in a baseline file."""
+def load_entries(path: Path) -> list[dict[str, Any]]:
+    """The entries of a baseline file (each has at least a `fingerprint` string)."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -87,12 +96,27 @@ def load_baseline(path: Path) -> Counter[str]:
     entries = document.get("findings")
     if not isinstance(entries, list):
         raise BaselineError(f"{path}: 'findings' must be a list")
-    counts: Counter[str] = Counter()
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("fingerprint"), str):
             raise BaselineError(f"{path}: every finding needs a 'fingerprint' string")
-        counts[entry["fingerprint"]] += 1
-    return counts
+    return entries
+
+
+def load_baseline(path: Path) -> Counter[str]:
+    """The fingerprints (with multiplicity) stored in a baseline file."""
+    return Counter(entry["fingerprint"] for entry in load_entries(path))
+
+
+def split_scope(
+    entries: list[dict[str, Any]], in_scope: Callable[[str], bool]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(entries whose path a scoped run checked, the others); entries without a path are kept."""
+    inside: list[dict[str, Any]] = []
+    outside: list[dict[str, Any]] = []
+    for entry in entries:
+        where = entry.get("path")
+        (inside if isinstance(where, str) and in_scope(where) else outside).append(entry)
+    return inside, outside
 
 
 def compare(path: Path, findings: list[Finding], baseline: Counter[str]) -> BaselineComparison:

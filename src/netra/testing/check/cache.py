@@ -127,10 +127,11 @@ class ResultCache:
         import tempfile
 
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            gitignore = path.parent / ".gitignore"
-            if not gitignore.exists():
-                gitignore.write_text("*\n", encoding="utf-8")
+            if not path.parent.exists():
+                path.parent.mkdir(parents=True)
+                # Only a folder the cache made itself may ignore everything in it: an
+                # existing folder (`cache_dir = "tests"`) must not vanish from git.
+                (path.parent / ".gitignore").write_text("*\n", encoding="utf-8")
             fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".tmp", dir=path.parent)
             try:
                 with os.fdopen(fd, "wb") as handle:

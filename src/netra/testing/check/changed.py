@@ -26,13 +26,26 @@ def _lines(output: str) -> list[str]:
 def changed_files(root: Path, ref: str) -> list[str]:
     """Paths relative to `root` (POSIX) changed against `ref`, staged, unstaged or untracked.
 
+    For a ref other than HEAD the comparison is with `git merge-base REF HEAD`, so
+    `--base origin/main` lists what this branch changed, not what main moved on to.
     In a repository without commits yet, every file counts as changed.
     """
     top = _git(root, "rev-parse", "--show-toplevel")
     if top.returncode != 0:
         raise ChangedFilesError(f"--changed needs a git repository; {root} is not in one")
     toplevel = Path(top.stdout.strip()).resolve()
-    diff = _git(root, "diff", "--name-only", "-z", "--relative", ref, "--")
+    target = ref
+    if ref != "HEAD":
+        # Like a pull request: what this branch changed since it left `ref`, not
+        # everything `ref` gained since (`git diff REF...`, plus the working tree).
+        merge_base = _git(root, "merge-base", ref, "HEAD")
+        if merge_base.returncode != 0:
+            raise ChangedFilesError(
+                f"git cannot find where HEAD left {ref!r}: "
+                f"{merge_base.stderr.strip() or 'no common ancestor'}"
+            )
+        target = merge_base.stdout.strip()
+    diff = _git(root, "diff", "--name-only", "-z", "--relative", target, "--")
     if diff.returncode != 0:
         has_commits = _git(root, "rev-parse", "--verify", "-q", "HEAD").returncode == 0
         if ref == "HEAD" and not has_commits:

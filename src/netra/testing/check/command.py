@@ -70,26 +70,44 @@ def _project_root(paths: list[Path]) -> tuple[Path, list[str] | None]:
 
 
 def _baseline(
-    result: CheckResult, baseline: Path | None, update: bool
+    result: CheckResult, baseline: Path | None, update: bool, only: list[str] | None = None
 ) -> tuple[BaselineComparison | None, str | None]:
-    """Compare with, write or refresh the baseline; returns the comparison and a note."""
+    """Compare with, write or refresh the baseline; returns the comparison and a note.
+
+    A scoped run (`PATHS` or `--changed`, so `only` is not None) compares only the
+    baseline entries inside its scope, and rewrites only those: entries for paths
+    it did not check are neither counted as fixed nor dropped.
+    """
     from collections import Counter
 
-    from netra.testing.check.baseline import compare, fingerprints, load_baseline, write_baseline
+    from netra.testing.check.baseline import (
+        compare,
+        fingerprints,
+        load_entries,
+        split_scope,
+        write_baseline,
+    )
+    from netra.testing.check.engine import in_scope
 
     if baseline is None:
         if update:
             raise UsageError("--update-baseline needs --baseline FILE")
         return None, None
-    if update or not baseline.exists():
-        write_baseline(baseline, result.findings)
+    exists = baseline.exists()
+    entries = load_entries(baseline) if exists and (only is not None or not update) else []
+    inside, outside = (
+        (entries, []) if only is None else split_scope(entries, lambda p: in_scope(p, only))
+    )
+    if update or not exists:
+        write_baseline(baseline, result.findings, keep=outside)
         known = compare(baseline, result.findings, Counter(fingerprints(result.findings)))
         verb = "updated" if update else "wrote"
+        kept = f" (kept {len(outside)} outside the checked paths)" if outside else ""
         return known, (
-            f"netra check: {verb} baseline {baseline} with {len(result.findings)} finding(s); "
-            "later runs fail only on new findings"
+            f"netra check: {verb} baseline {baseline} with {len(result.findings)} finding(s)"
+            f"{kept}; later runs fail only on new findings"
         )
-    return compare(baseline, result.findings, load_baseline(baseline)), None
+    return compare(baseline, result.findings, Counter(e["fingerprint"] for e in inside)), None
 
 
 def run(
@@ -122,7 +140,7 @@ def run(
     result = run_check(
         root, config, only=only, use_cache=use_cache, jobs=jobs, extra_paths=scan_paths
     )
-    comparison, note = _baseline(result, baseline, update_baseline)
+    comparison, note = _baseline(result, baseline, update_baseline, only)
     report = render(output_format, result, comparison)
     failing = [f for f in shown_findings(result, comparison) if f.severity == "error"]
     code = EXIT_FINDINGS if failing else EXIT_CLEAN

@@ -38,6 +38,8 @@ DEFAULT_CI_FILES = (
     ".circleci/*.yml",
     "azure-pipelines.yml",
     "Jenkinsfile",
+    "Makefile",
+    "tox.ini",
 )
 # Directories that are never worth descending into, whatever the configuration says.
 ALWAYS_EXCLUDED_DIRS = frozenset(
@@ -80,7 +82,14 @@ class CheckConfig:
     event_category: str = "mission_critical"
     assertion_helpers: tuple[str, ...] = ()
     test_file_patterns: tuple[str, ...] = ("test_*.py", "*_test.py")
-    support_paths: tuple[str, ...] = ("**/testing/**", "**/testutils/**", "**/test_utils/**")
+    support_paths: tuple[str, ...] = (
+        "**/testing/**",
+        "**/testutils/**",
+        "**/test_utils/**",
+        "**/testing.py",
+        "**/testutils.py",
+        "**/test_utils.py",
+    )
     script_paths: tuple[str, ...] = ("scripts", "bin", "tools")
     ci_files: tuple[str, ...] = DEFAULT_CI_FILES
     severity: dict[str, str] = field(default_factory=dict)
@@ -175,6 +184,12 @@ def _validate(config: CheckConfig, *, source: str, known_rules: frozenset[str]) 
                 f"[tool.netra.check] paths entry {path!r} must be relative to the project "
                 f"root and stay inside it ({source})"
             )
+    cache_dir = Path(config.cache_dir)
+    if cache_dir.is_absolute() or ".." in cache_dir.parts or cache_dir.parts in ((), (".",)):
+        raise ConfigError(
+            f"[tool.netra.check] cache_dir {config.cache_dir!r} must be a folder inside the "
+            f"project root, relative to it ({source})"
+        )
 
 
 def find_project_root(start: Path) -> Path:
@@ -187,15 +202,72 @@ def find_project_root(start: Path) -> Path:
     return base
 
 
-def _pytest_python_files(document: dict[str, Any]) -> tuple[str, ...] | None:
-    """pytest's own `python_files` setting, so the scanner agrees with the collector."""
-    ini = document.get("tool", {}).get("pytest", {}).get("ini_options", {})
-    value = ini.get("python_files")
+def _table(document: dict[str, Any], *keys: str, source: str) -> dict[str, Any]:
+    """`document[k1][k2]...`, {} where a key is missing; a non-table on the way is an error."""
+    current: Any = document
+    for depth, key in enumerate(keys):
+        current = current.get(key, {})
+        if not isinstance(current, dict):
+            name = ".".join(keys[: depth + 1])
+            raise ConfigError(f"[{name}] in {source} must be a table, got {current!r}")
+    return current  # type: ignore[no-any-return]
+
+
+def _split_python_files(value: object) -> tuple[str, ...] | None:
     if isinstance(value, str):
-        return tuple(value.split())
+        return tuple(value.split()) or None
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
+        return tuple(value) or None
     return None
+
+
+def _ini_python_files(path: Path, section: str) -> tuple[bool, tuple[str, ...] | None]:
+    """(whether the file is pytest's configuration, its `python_files`) for an ini file."""
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(path.read_text(encoding="utf-8"), source=str(path))
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        raise ConfigError(f"{path} cannot be read as an ini file: {exc}") from exc
+    if not parser.has_section(section):
+        return False, None
+    return True, _split_python_files(parser.get(section, "python_files", fallback=None))
+
+
+def pytest_python_files(root: Path, pyproject: dict[str, Any] | None) -> tuple[str, ...] | None:
+    """pytest's own `python_files` setting, so the scanner agrees with the collector.
+
+    Read from the file pytest itself would use, in pytest's order: `pytest.ini`
+    (or `.pytest.ini`, even without a `[pytest]` section), `pyproject.toml` with a
+    `[tool.pytest.ini_options]` table, `tox.ini` with `[pytest]`, `setup.cfg` with
+    `[tool:pytest]`.
+    """
+    for name in ("pytest.ini", ".pytest.ini"):
+        path = root / name
+        if path.is_file():
+            return _ini_python_files(path, "pytest")[1]
+    if pyproject is not None:
+        source = str(root / "pyproject.toml")
+        tool = _table(pyproject, "tool", source=source)
+        if "pytest" in tool:
+            ini = _table(pyproject, "tool", "pytest", "ini_options", source=source)
+            if "ini_options" in tool["pytest"]:
+                return _split_python_files(ini.get("python_files"))
+    for name, section in (("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
+        path = root / name
+        if path.is_file():
+            found, value = _ini_python_files(path, section)
+            if found:
+                return value
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
 
 
 def load_config(
@@ -205,26 +277,43 @@ def load_config(
 
     A missing pyproject.toml or a missing table gives the defaults. A file passed
     explicitly must exist; it may be a pyproject.toml or a TOML file whose top
-    level is the check table itself.
+    level is the check table itself. Unless `test_file_patterns` is set, pytest's
+    own `python_files` is used (see `pytest_python_files`).
     """
     path = config_file if config_file is not None else root / "pyproject.toml"
+    pyproject_path = root / "pyproject.toml"
     if not path.is_file():
         if config_file is not None:
             raise ConfigError(f"config file {str(config_file)!r} does not exist")
-        return CheckConfig()
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-    if "tool" in document or config_file is None:
-        table = document.get("tool", {}).get("netra", {}).get("check", {})
+        table: dict[str, Any] = {}
+        document: dict[str, Any] | None = None
+        source = str(path)
     else:
-        table = document
-    if not isinstance(table, dict):
-        raise ConfigError(f"[tool.netra.check] in {path} must be a table")
-    config = parse_table(table, source=str(path), known_rules=known_rules)
+        document = _read_toml(path)
+        source = str(path)
+        if "tool" in document or config_file is None:
+            table = _table(document, "tool", "netra", "check", source=source)
+        else:
+            table = document
+    config = parse_table(table, source=source, known_rules=known_rules)
+    _check_paths_exist(config, root, source)
     if "test_file_patterns" not in table and "test-file-patterns" not in table:
-        python_files = _pytest_python_files(document)
+        if document is not None and path.resolve() == pyproject_path.resolve():
+            pyproject: dict[str, Any] | None = document
+        elif pyproject_path.is_file():
+            pyproject = _read_toml(pyproject_path)
+        else:
+            pyproject = None
+        python_files = pytest_python_files(root, pyproject)
         if python_files:
             config = replace(config, test_file_patterns=python_files)
     return config
+
+
+def _check_paths_exist(config: CheckConfig, root: Path, source: str) -> None:
+    missing = [p for p in config.paths if not (root / p).exists()]
+    if missing:
+        raise ConfigError(
+            f"[tool.netra.check] paths entries do not exist under {root}: "
+            f"{', '.join(repr(p) for p in missing)} ({source})"
+        )

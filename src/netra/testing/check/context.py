@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -22,8 +23,11 @@ from netra.testing.check.astutil import (
     flatten_statements,
     has_direct_assertion,
     index_nodes,
+    may_have_dead_code,
     new_buckets,
-    statement_assertion,
+    scan_statements,
+    split_live,
+    used_names,
 )
 from netra.testing.check.model import Finding
 
@@ -48,6 +52,10 @@ class FileRole:
         return self.is_test_code or self.is_support or self.is_script
 
 
+PYTHON = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
+TOO_DEEP = f"too deeply nested to analyse under {PYTHON}"
+
+
 @dataclass(frozen=True, slots=True)
 class ParseError:
     """Where and why a file failed to parse."""
@@ -67,6 +75,8 @@ class Definition:
 
     __slots__ = (
         "_buckets",
+        "_live_buckets",
+        "_liveness",
         "_statements",
         "class_name",
         "is_test",
@@ -100,6 +110,8 @@ class Definition:
         self.statement_roots = statement_roots
         self._buckets: Buckets | None = None
         self._statements: list[ast.stmt] | None = None
+        self._liveness: tuple[list[ast.stmt], list[ast.stmt], bool] | None = None
+        self._live_buckets: Buckets | None = None
 
     @property
     def function(self) -> FunctionNode:
@@ -141,11 +153,55 @@ class Definition:
         """Indexed nodes of one type owned by this definition."""
         return self.buckets[node_type]
 
+    def _live(self, resolve: bool) -> tuple[list[ast.stmt], list[ast.stmt], bool]:
+        """`split_live` of the body, resolving nested functions by a full walk if asked."""
+        if self._liveness is None and not may_have_dead_code(self.statements):
+            self._liveness = (self.statements, [], False)
+        if self._liveness is None or (resolve and self._liveness[2]):
+            names = used_names(self.roots) if resolve else None
+            self._liveness = split_live(self.statement_roots, names)
+            self._live_buckets = None
+        return self._liveness
+
+    def _live_index(self, dead: list[ast.stmt]) -> Buckets:
+        if not dead:
+            return self.buckets
+        if self._live_buckets is None:
+            self._live_buckets = new_buckets()
+            index_nodes(self.roots, self._live_buckets, skip=frozenset(map(id, dead)))
+        return self._live_buckets
+
+    def live_calls(self) -> list[ast.AST]:
+        """The calls in code that can run (see `split_live`)."""
+        return self._live_index(self._live(resolve=True)[1])[ast.Call]
+
+    def assertion_state(self, extra: NameMatcher | None) -> bool | tuple[str, ...]:
+        """Whether this definition asserts by itself, not through helpers it calls.
+
+        True when it surely does, False when nothing in it asserts, and a tuple of
+        names when it asserts only if one of them does: the `assert_*`-looking
+        helpers it calls, which the project pass judges against the repository's
+        own helpers (with the other names its statements call). Assertions in code
+        that never runs (after `return`, under `if False:`, in a nested function
+        nobody calls) do not count; see `split_live`.
+        """
+        state = self._state(extra, resolve=False)
+        if state is not True and self._live(resolve=False)[2]:
+            state = self._state(extra, resolve=True)
+        return state
+
+    def _state(self, extra: NameMatcher | None, *, resolve: bool) -> bool | tuple[str, ...]:
+        live, dead, _ = self._live(resolve)
+        sure, names, called = scan_statements(live, extra)
+        if sure:
+            return True
+        if names:
+            return tuple(sorted(called))
+        return has_direct_assertion(self._live_index(dead), extra)
+
     def asserts(self, extra: NameMatcher | None) -> bool:
-        """Whether this definition asserts by itself (cheap statement scan first)."""
-        return statement_assertion(self.statements, extra) or has_direct_assertion(
-            self.buckets, extra
-        )
+        """Whether this definition surely asserts by itself (see `assertion_state`)."""
+        return self.assertion_state(extra) is True
 
 
 _SUPPRESSION = re.compile(r"#\s*netra:\s*ignore(?:\[([^\]]*)\])?")
@@ -203,9 +259,11 @@ class FileContext:
         try:
             self.tree = ast.parse(source, filename=rel)
         except SyntaxError as exc:
-            self.parse_error = ParseError(exc.lineno or 1, exc.msg)
+            self.parse_error = ParseError(exc.lineno or 1, f"{exc.msg} under {PYTHON}")
         except ValueError as exc:  # null bytes in the source
             self.parse_error = ParseError(1, str(exc))
+        except (RecursionError, MemoryError):
+            self.parse_error = ParseError(1, TOO_DEEP)
 
     @cached_property
     def text(self) -> str:

@@ -20,12 +20,19 @@ from pathlib import Path
 from netra.testing.check.astutil import (
     callee_name,
     fixture_alias,
+    is_assert_name,
     is_fixture,
     parameter_names,
 )
 from netra.testing.check.cache import CacheEntry, ResultCache, code_version, content_digest
 from netra.testing.check.config import CheckConfig
-from netra.testing.check.context import FileContext, FileRole, parse_suppressions
+from netra.testing.check.context import (
+    TOO_DEEP,
+    Definition,
+    FileContext,
+    FileRole,
+    parse_suppressions,
+)
 from netra.testing.check.discovery import SourceFile, discover
 from netra.testing.check.model import FileResult, Finding, HelperFact, Metric, Rule
 from netra.testing.check.project import Project
@@ -56,6 +63,21 @@ def active_rules(config: CheckConfig) -> list[Rule]:
     return [rule for rule in REGISTRY if config.severity_of(rule.id) != "off"]
 
 
+def _wraps_same_name(definition: Definition) -> bool:
+    """`def assert_that(...): return hamcrest.assert_that(...)`: a wrapper of a library assertion.
+
+    The project pass judges a repository-defined `assert_*` helper by its body; a
+    wrapper that calls the same-named function on another object must still count.
+    """
+    name = definition.name
+    if not is_assert_name(name):
+        return False
+    return any(
+        isinstance(call.func, ast.Attribute) and call.func.attr == name  # type: ignore[attr-defined]
+        for call in definition.nodes(ast.Call)
+    )
+
+
 def _helper_facts(ctx: FileContext) -> list[HelperFact]:
     """Every non-test function: does it assert, and (if not) what does it call."""
     facts = []
@@ -64,10 +86,14 @@ def _helper_facts(ctx: FileContext) -> list[HelperFact]:
         if definition.is_test:
             continue
         node = definition.function
-        asserts = definition.asserts(matcher)
+        state = definition.assertion_state(matcher)
+        asserts = state is True or _wraps_same_name(definition)
         callees: tuple[str, ...] = ()
         if not asserts:
-            names = {n for call in definition.nodes(ast.Call) if (n := callee_name(call))}  # type: ignore[arg-type]
+            if isinstance(state, tuple):
+                names = set(state)
+            else:
+                names = {n for call in definition.live_calls() if (n := callee_name(call))}  # type: ignore[arg-type]
             if is_fixture(node):
                 names.update(parameter_names(node))  # fixtures run the fixtures they request
             callees = tuple(sorted(names))
@@ -76,6 +102,22 @@ def _helper_facts(ctx: FileContext) -> list[HelperFact]:
         if alias is not None:
             facts.append(HelperFact(alias, asserts, callees))
     return facts
+
+
+def _too_deep(ctx: FileContext, config: CheckConfig) -> FileResult:
+    """The result for a file the rules could not walk: one NC001 finding, no facts."""
+    result = FileResult(parsed=False)
+    if ctx.role.is_test_code and config.severity_of("NC001") != "off":
+        result.findings.append(
+            Finding(
+                rule_id="NC001",
+                path=ctx.rel,
+                line=1,
+                message=f"file is {TOO_DEEP}; netra check cannot tell whether its tests can fail",
+                anchor="<module>|too-deep",
+            )
+        )
+    return result
 
 
 def analyze_source(rel: str, data: bytes, role: FileRole, config: CheckConfig) -> FileResult:
@@ -92,6 +134,9 @@ def analyze_source(rel: str, data: bytes, role: FileRole, config: CheckConfig) -
             result.tests = len(ctx.tests)
             if role.is_support:
                 result.helpers = _helper_facts(ctx)
+    except RecursionError:
+        # A tree Python could parse but too deep for the rules: report it, keep going.
+        result = _too_deep(ctx, config)
     except Exception as exc:
         raise RuntimeError(f"netra check failed on {rel}: {exc!r}") from exc
     if b"netra:" in data:
@@ -168,7 +213,8 @@ def _suppressed(finding: Finding, table: dict[int, frozenset[str]]) -> bool:
     return False
 
 
-def _in_scope(path: str, only: Sequence[str] | None) -> bool:
+def in_scope(path: str, only: Sequence[str] | None) -> bool:
+    """Whether a finding's path lies in the reported paths (None: everything)."""
     if only is None:
         return True
     return any(path == p or path.startswith(p.rstrip("/") + "/") or p in ("", ".") for p in only)
@@ -254,7 +300,7 @@ def run_check(
     findings: list[Finding] = []
     suppressed = 0
     for finding in raw:
-        if not _in_scope(finding.path, only):
+        if not in_scope(finding.path, only):
             continue
         owner = project.results.get(finding.path)
         table = owner.suppressions if owner is not None else text_suppressions.get(finding.path, {})

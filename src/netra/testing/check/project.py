@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from netra.testing.check.astutil import is_assert_name
 from netra.testing.check.config import CheckConfig
 from netra.testing.check.context import name_matcher
 from netra.testing.check.model import FileResult
@@ -33,6 +34,22 @@ class Project:
                 yield path, value
 
     @cached_property
+    def defined_names(self) -> frozenset[str]:
+        """Names of every helper, fixture and method defined in the scanned support code."""
+        return frozenset(h.name for r in self.results.values() for h in r.helpers)
+
+    def _asserts_by_name(self, name: str) -> bool:
+        """A configured helper, or an `assert_*` name the repository does not define itself.
+
+        A helper the repository defines is judged by its body, not its name: an
+        `assert_ready()` that only logs does not assert.
+        """
+        matcher = name_matcher(self.config.assertion_helpers)
+        if matcher is not None and matcher(name):
+            return True
+        return is_assert_name(name) and name not in self.defined_names
+
+    @cached_property
     def asserting_names(self) -> frozenset[str]:
         """Names of helpers and fixtures that assert, directly or through other helpers.
 
@@ -40,14 +57,12 @@ class Project:
         them asserts, the name counts as asserting (the scanner errs towards
         silence rather than false alarms).
         """
-        matcher = name_matcher(self.config.assertion_helpers)
         callers: dict[str, set[str]] = defaultdict(set)
         asserting: set[str] = set()
+        by_name = self._asserts_by_name
         for result in self.results.values():
             for helper in result.helpers:
-                if helper.asserts or (
-                    matcher is not None and any(matcher(c) for c in helper.callees)
-                ):
+                if helper.asserts or any(by_name(c) for c in helper.callees):
                     asserting.add(helper.name)
                 else:
                     for callee in helper.callees:
@@ -64,5 +79,4 @@ class Project:
     def reaches_assertion(self, names: Iterable[str]) -> bool:
         """Whether calling any of `names` runs an assertion."""
         asserting = self.asserting_names
-        matcher = name_matcher(self.config.assertion_helpers)
-        return any(n in asserting or (matcher is not None and matcher(n)) for n in names)
+        return any(n in asserting or self._asserts_by_name(n) for n in names)

@@ -39,3 +39,28 @@ def render(name: str, result: CheckResult, comparison: BaselineComparison | None
 def shown_findings(result: CheckResult, comparison: BaselineComparison | None) -> list[Finding]:
     """What to list: every finding, or only the new ones when comparing to a baseline."""
     return result.findings if comparison is None else comparison.new
+
+
+def file_location(result: CheckResult, finding: Finding) -> tuple[str, int]:
+    """A file and line for tools that need both (SARIF, GitHub annotations).
+
+    A finding with a line is returned as is. One about a folder (NC010 event
+    coverage) points at the first test file in that folder, else at
+    `pyproject.toml`, on line 1.
+    """
+    if finding.line:
+        return finding.path, finding.line
+    import fnmatch
+
+    root = result.root
+    target = root / finding.path
+    if target.is_file():
+        return finding.path, 1
+    if target.is_dir():
+        patterns = result.config.test_file_patterns
+        for path in sorted(target.rglob("*.py")):
+            if any(fnmatch.fnmatch(path.name, p) for p in patterns):
+                return path.relative_to(root).as_posix(), 1
+    if (root / "pyproject.toml").is_file():
+        return "pyproject.toml", 1
+    return finding.path, 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from netra.testing.check.baseline import BaselineComparison
 from netra.testing.check.engine import CheckResult
-from netra.testing.check.reporters import shown_findings
+from netra.testing.check.reporters import file_location, shown_findings
 from netra.testing.check.rules import RULES_BY_ID
 
 
@@ -23,9 +23,8 @@ def render(result: CheckResult, comparison: BaselineComparison | None) -> str:
     lines = []
     for finding in shown_findings(result, comparison):
         command = "error" if finding.severity == "error" else "warning"
-        props = [f"file={escape_property(finding.path)}"]
-        if finding.line:
-            props.append(f"line={finding.line}")
+        path, line = file_location(result, finding)
+        props = [f"file={escape_property(path)}", f"line={line}"]
         rule = RULES_BY_ID[finding.rule_id]
         props.append(f"title={escape_property(f'{rule.id} {rule.name}')}")
         message = f"{finding.message}. Fix: {rule.hint}"

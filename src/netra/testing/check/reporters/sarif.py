@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from netra.testing.check.baseline import BaselineComparison, fingerprints
 from netra.testing.check.engine import CheckResult
+from netra.testing.check.reporters import file_location
 from netra.testing.check.rules import REGISTRY, rule_doc
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -33,11 +35,11 @@ def as_document(result: CheckResult, comparison: BaselineComparison | None) -> d
     new_ids = comparison.new_ids() if comparison else set()
     results = []
     for finding, fingerprint in zip(result.findings, fingerprints(result.findings), strict=True):
+        path, line = file_location(result, finding)
         location: dict[str, Any] = {
-            "artifactLocation": {"uri": finding.path, "uriBaseId": "SRCROOT"}
+            "artifactLocation": {"uri": quote(path, safe="/"), "uriBaseId": "SRCROOT"},
+            "region": {"startLine": line},
         }
-        if finding.line:
-            location["region"] = {"startLine": finding.line}
         entry: dict[str, Any] = {
             "ruleId": finding.rule_id,
             "ruleIndex": index[finding.rule_id],

@@ -2,7 +2,9 @@
 
 What it does:
     Reports test code that pytest cannot collect, so its tests silently never run:
-    a file that does not parse (reported on the line of the syntax error); a test
+    a file that does not parse under the Python running the check (reported on the
+    line of the syntax error, the message names the Python version) or is too
+    deeply nested for Python to compile; a test
     class named `Test*` with an `__init__` (pytest skips the whole class with only
     a warning); a test that is a generator (`yield` tests were removed from pytest);
     a test defined twice in one module (the first definition is shadowed); and

@@ -2,10 +2,14 @@
 
 What it does:
     Reports tests whose body is empty or a stand-in: only a docstring or comments,
-    `pass`, `...`, `assert True` or another assertion on a constant (including the
-    always-true `assert (x, "message")`), only `raise NotImplementedError`, or a
-    test that is skipped unconditionally (`@pytest.mark.skip`, `@unittest.skip`,
-    `skipif(True)`, or a first statement `pytest.skip(...)` / `self.skipTest(...)`).
+    `pass`, `...`, only assertions that are always true (`assert True`, a truthy
+    constant, the always-true `assert (x, "message")`, `assert x == x`,
+    `assert f() or True`, `self.assertTrue(True)`, `self.assertEqual(1, 1)`), only
+    `raise NotImplementedError`, or a test that is skipped unconditionally
+    (`@pytest.mark.skip`, `@unittest.skip`, `skipif(True)`, or a first statement
+    `pytest.skip(...)` / `self.skipTest(...)`). `assert False, "TODO"` is not a
+    placeholder: it always fails. A `skipif` with a string condition is evaluated
+    by pytest, so it is not unconditional.
 
 Why is this bad?
     A placeholder counts as a passing (or skipped) test in every report while it
@@ -36,7 +40,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from netra.testing.check.astutil import body_without_docstring, dotted_name, is_constant_expr
+from netra.testing.check.astutil import (
+    body_without_docstring,
+    dotted_name,
+    is_tautological_call,
+    is_tautology,
+)
 from netra.testing.check.context import Definition, FileContext
 from netra.testing.check.model import Finding, Rule
 
@@ -48,20 +57,33 @@ _SKIP_CALLS = frozenset(
 _SKIP_EXCEPTIONS = frozenset({"unittest.SkipTest", "SkipTest", "pytest.skip.Exception"})
 
 
+def _skipif_condition(dec: ast.Call) -> ast.expr | None:
+    """The condition of `skipif(condition, ...)`, positional or `condition=`."""
+    if dec.args:
+        return dec.args[0]
+    return next((kw.value for kw in dec.keywords if kw.arg == "condition"), None)
+
+
+def _always_true(condition: ast.expr | None) -> bool:
+    """A truthy constant that is not a string: pytest evaluates a string condition as code."""
+    return (
+        isinstance(condition, ast.Constant)
+        and not isinstance(condition.value, str)
+        and bool(condition.value)
+    )
+
+
 def _skip_decorator(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
     for dec in node.decorator_list:
         target = dec.func if isinstance(dec, ast.Call) else dec
         name = dotted_name(target)
         if name in _SKIP_DECORATORS:
             return f"@{name}"
-        if (
-            name in _SKIPIF_DECORATORS
-            and isinstance(dec, ast.Call)
-            and dec.args
-            and isinstance(dec.args[0], ast.Constant)
-            and dec.args[0].value
-        ):
-            return f"@{name}({dec.args[0].value!r})"
+        if name in _SKIPIF_DECORATORS and isinstance(dec, ast.Call):
+            condition = _skipif_condition(dec)
+            if _always_true(condition):
+                assert isinstance(condition, ast.Constant)
+                return f"@{name}({condition.value!r})"
     return None
 
 
@@ -90,6 +112,17 @@ def _skips(stmt: ast.stmt) -> bool:
     return False
 
 
+def _always_passes(stmt: ast.stmt) -> bool:
+    """`assert True`, `assert x == x`, `self.assertTrue(True)`, `self.assertEqual(1, 1)`."""
+    if isinstance(stmt, ast.Assert):
+        return is_tautology(stmt.test)
+    return (
+        isinstance(stmt, ast.Expr)
+        and isinstance(stmt.value, ast.Call)
+        and is_tautological_call(stmt.value)
+    )
+
+
 def placeholder_reason(test: Definition) -> str | None:
     """Why a test is a placeholder, or None if its body can do real work."""
     node = test.function
@@ -104,8 +137,8 @@ def placeholder_reason(test: Definition) -> str | None:
     meaningful = [stmt for stmt in body if not _is_noop(stmt)]
     if not meaningful:
         return "has an empty body (pass, ..., comments or a docstring only)"
-    if all(isinstance(stmt, ast.Assert) and is_constant_expr(stmt.test) for stmt in meaningful):
-        return "only asserts on a constant, which cannot fail"
+    if all(_always_passes(stmt) for stmt in meaningful):
+        return "only asserts something that is always true, so it cannot fail"
     if len(meaningful) == 1 and _raises_not_implemented(meaningful[0]):
         return "only raises NotImplementedError"
     return None

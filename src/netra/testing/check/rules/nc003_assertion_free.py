@@ -1,13 +1,20 @@
 """NC003 assertion-free-test: a test that calls code but checks nothing.
 
 What it does:
-    Reports tests with no assertion: no `assert` (other than on a constant), no
-    `pytest.raises` / `pytest.warns` / `pytest.fail`, no `self.assert*`, no mock
+    Reports tests with no assertion: no `assert` that can fail (`assert True`,
+    `assert x == x` or `assert f() or True` cannot; `assert False, "msg"` always
+    fails, so it counts), no `pytest.raises` / `pytest.warns` / `pytest.fail`, no
+    `self.assert*` (other than on constants or the same argument twice), no mock
     `assert_*` call, no `raise AssertionError`, and no call to a helper or fixture
-    that asserts. Helpers are followed by name through every function and fixture
-    in the scanned test code and testing packages, transitively (a test that calls
-    `check_reply()` which calls `assert_event_order()` is fine). Names listed in
-    `assertion_helpers` (globs allowed) count as assertions too.
+    that asserts. Assertions that never run do not count: after `return` in the
+    same block, under `if False:`, in a nested function nobody calls, and a bare
+    `pytest.raises(E)` statement that is never entered. Helpers are followed by name
+    through every function and fixture in the scanned test code and testing
+    packages, transitively (a test that calls `check_reply()` which calls
+    `assert_event_order()` is fine). A name that only looks like an assertion
+    (`assert_*`, `assertX`) counts when the repository does not define it (a library
+    helper such as `assert_frame_equal`); a helper the repository defines is judged
+    by its body. Names listed in `assertion_helpers` (globs allowed) always count.
 
 Why is this bad?
     The test passes as long as nothing raises. A wrong return value, a missing
@@ -52,9 +59,16 @@ class Candidate(NamedTuple):
     callees: tuple[str, ...]
 
 
-def reached_names(test: Definition) -> set[str]:
-    """Names a test reaches: the functions it calls and the fixtures it requests."""
-    names = {name for call in test.nodes(ast.Call) if (name := callee_name(call))}  # type: ignore[arg-type]
+def reached_names(test: Definition, state: bool | tuple[str, ...] = False) -> set[str]:
+    """Names a test reaches: the functions it calls and the fixtures it requests.
+
+    `state` is the test's `assertion_state`: when it is a tuple of names, those
+    are the calls that matter and the expressions need no walk.
+    """
+    if isinstance(state, tuple):
+        names = set(state)
+    else:
+        names = {name for call in test.live_calls() if (name := callee_name(call))}  # type: ignore[arg-type]
     names.update(parameter_names(test.function))
     for dec in test.function.decorator_list:
         if isinstance(dec, ast.Call) and callee_name(dec) == "usefixtures":
@@ -79,11 +93,13 @@ class AssertionFreeTest(Rule):
         candidates = []
         matcher = ctx.assertion_matcher
         for test in ctx.tests:
-            if placeholder_reason(test) or test.asserts(matcher):
+            if placeholder_reason(test):
                 continue
-            candidates.append(
-                Candidate(test.qualname, test.line, test.span, tuple(sorted(reached_names(test))))
-            )
+            state = test.assertion_state(matcher)
+            if state is True:
+                continue
+            callees = tuple(sorted(reached_names(test, state)))
+            candidates.append(Candidate(test.qualname, test.line, test.span, callees))
         return candidates or None
 
     def check_project(self, project: Project) -> Iterator[Finding]:

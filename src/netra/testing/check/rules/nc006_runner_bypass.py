@@ -5,9 +5,10 @@ What it does:
     `tools`), reports `pytest.main(...)`, `unittest.main(...)` (typically in an
     `if __name__ == "__main__":` block) and subprocess calls that start pytest
     (`subprocess.run([sys.executable, "-m", "pytest", ...])`, `os.system("pytest")`).
-    In CI files (`ci_files`, default `.github/workflows/*.yml`, `.ci/*`,
-    `.gitlab-ci.yml`, `Makefile`, `tox.ini`...), reports lines that run `pytest`
-    or `python -m pytest` instead of `canonical_runner` (default `netra test`).
+    In CI files (`ci_files`, default `.github/workflows/*.yml` and `*.yaml`,
+    `.ci/*`, `.gitlab-ci.yml`, `.circleci/*.yml`, `azure-pipelines.yml`,
+    `Jenkinsfile`, `Makefile`, `tox.ini`), reports lines that run `pytest` or
+    `python -m pytest` instead of `canonical_runner` (default `netra test`).
 
 Why is this bad?
     The canonical runner starts the real services once, gives each worker an
@@ -67,7 +68,9 @@ _PYTHON_OPTIONS_WITH_VALUE = frozenset({"-X", "-W", "--check-hash-based-pycs"})
 _WRAPPERS = frozenset({"sudo", "exec", "env", "time", "nice", "xvfb-run"})
 _RUN_WRAPPERS = frozenset({"uv", "poetry", "pipenv", "hatch", "pdm", "rye", "coverage"})
 _SEPARATORS = re.compile(r"&&|\|\||[;|&`]|\$\(")
-_YAML_PREFIX = re.compile(r"^\s*(?:-\s+)?(?:(?:run|script|command|commands|cmd)\s*:\s*)?[|>]?\s*")
+_YAML_PREFIX = re.compile(
+    r"^\s*(?:-\s+)?(?:(?:run|script|command|commands|cmd)\s*[:=]\s*)?[|>]?\s*"
+)
 
 
 def _is_python(word: str) -> bool:

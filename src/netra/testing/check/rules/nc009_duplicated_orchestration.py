@@ -70,12 +70,18 @@ class Orchestration(NamedTuple):
     digest: str
 
 
-def normalised_digest(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
-    """Hash of the parameters and body, ignoring formatting, comments and the docstring."""
-    parts = [ast.dump(node.args, annotate_fields=False)]
-    parts.extend(
-        ast.dump(stmt, annotate_fields=False) for stmt in body_without_docstring(node.body)
-    )
+def normalised_digest(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """Hash of the parameters and body, ignoring formatting, comments and the docstring.
+
+    None for a body too deeply nested to dump (`ast.dump` recurses); it is not compared.
+    """
+    try:
+        parts = [ast.dump(node.args, annotate_fields=False)]
+        parts.extend(
+            ast.dump(stmt, annotate_fields=False) for stmt in body_without_docstring(node.body)
+        )
+    except RecursionError:
+        return None
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=12).hexdigest()
 
 
@@ -102,6 +108,9 @@ class DuplicatedOrchestration(Rule):
             body = body_without_docstring(node.body)
             if len(body) < 2 and not _calls_anything(body):
                 continue
+            digest = normalised_digest(node)
+            if digest is None:
+                continue
             kind = "fixture" if fixture else "helper"
             found.append(
                 Orchestration(
@@ -110,7 +119,7 @@ class DuplicatedOrchestration(Rule):
                     kind,
                     node.lineno,
                     definition.span,
-                    normalised_digest(node),
+                    digest,
                 )
             )
         return found or None

@@ -108,8 +108,9 @@ class CriticalEventCoverage(Rule):
         found = []
         for test in ctx.tests:
             named = named_events(test.node, events, constants)
-            asserts = test.asserts(ctx.assertion_matcher)
-            callees = () if asserts or not named else tuple(sorted(reached_names(test)))
+            state = test.assertion_state(ctx.assertion_matcher)
+            asserts = state is True
+            callees = () if asserts or not named else tuple(sorted(reached_names(test, state)))
             found.append(EventTest(test.qualname, tuple(sorted(named)), asserts, callees))
         return found
 
