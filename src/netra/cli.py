@@ -1,32 +1,42 @@
-"""The `netra` command."""
+"""The `netra` command.
+
+Heavy modules (settings, the server, the database) are imported inside the
+commands that need them, so `netra check` and `--help` start quickly.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from netra.config import ConfigError, Settings, redact_url
-from netra.env import process_environment
 from netra.testing.check.command import check
+
+if TYPE_CHECKING:
+    from netra.config import Settings
 
 app = typer.Typer(help="Netra: real-time multi-user AI agent chat.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.command("check")(check)
-console = Console(stderr=True)
+
+
+def _say(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(message)
 
 
 def _settings(**overrides: object) -> Settings:
+    from netra.config import ConfigError, Settings
+    from netra.env import process_environment
+
     env = process_environment(dotenv=Path(".env"))
     try:
         return Settings.from_env(env, **{k: v for k, v in overrides.items() if v is not None})
     except ConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        _say(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
 
 
@@ -36,18 +46,21 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8000]")] = None,
 ) -> None:
     """Serve Netra (API, WebSocket) on the configured database."""
+    import logging
+
     import uvicorn
 
     from netra.api.app import create_app
+    from netra.config import redact_url
 
     settings = _settings(host=host, port=port)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)-9s %(name)s: %(message)s"
     )
     where = f"http://{settings.host}:{settings.port}"
-    console.print(f"Netra {settings.env}: serving on [bold]{where}[/bold]")
-    console.print(f"  data dir: {settings.data_dir.resolve()}")
-    console.print(f"  database: {redact_url(settings.resolved_database_url)}")
+    _say(f"Netra {settings.env}: serving on [bold]{where}[/bold]")
+    _say(f"  data dir: {settings.data_dir.resolve()}")
+    _say(f"  database: {redact_url(settings.resolved_database_url)}")
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -67,6 +80,8 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Migrate the database schema to the newest revision (or REVISION)."""
+    import asyncio
+
     from netra.db import migrate
     from netra.db.engine import create_engine
 
@@ -80,12 +95,14 @@ def db_upgrade(revision: str = "head") -> None:
         finally:
             await engine.dispose()
 
-    console.print(f"database schema at revision {asyncio.run(_run())}")
+    _say(f"database schema at revision {asyncio.run(_run())}")
 
 
 @db_app.command("current")
 def db_current() -> None:
     """Print the schema revision of the database and the newest one this Netra knows."""
+    import asyncio
+
     from netra.db import migrate
     from netra.db.engine import create_engine
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -38,16 +38,29 @@ class Project:
         """Names of every helper, fixture and method defined in the scanned support code."""
         return frozenset(h.name for r in self.results.values() for h in r.helpers)
 
+    @cached_property
+    def _helper_matcher(self) -> Callable[[str], bool] | None:
+        return name_matcher(self.config.assertion_helpers)
+
     def _asserts_by_name(self, name: str) -> bool:
         """A configured helper, or an `assert_*` name the repository does not define itself.
 
         A helper the repository defines is judged by its body, not its name: an
-        `assert_ready()` that only logs does not assert.
+        `assert_ready()` that only logs does not assert. Memoised: a large suite asks
+        about the same few names tens of thousands of times.
         """
-        matcher = name_matcher(self.config.assertion_helpers)
-        if matcher is not None and matcher(name):
-            return True
-        return is_assert_name(name) and name not in self.defined_names
+        known = self._by_name_memo.get(name)
+        if known is None:
+            matcher = self._helper_matcher
+            known = (matcher is not None and matcher(name)) or (
+                is_assert_name(name) and name not in self.defined_names
+            )
+            self._by_name_memo[name] = known
+        return known
+
+    @cached_property
+    def _by_name_memo(self) -> dict[str, bool]:
+        return {}
 
     @cached_property
     def asserting_names(self) -> frozenset[str]:
