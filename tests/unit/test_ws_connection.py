@@ -87,7 +87,8 @@ async def test_connection_closes_with_4401_when_its_token_expires() -> None:
 async def test_auth_frame_with_a_fresh_token_extends_the_connection() -> None:
     tokens = AccessTokens("k" * 40, 900)
     user_id = new_id("usr")
-    socket = ScriptedSocket([{"type": "auth", "token": tokens.issue(user_id)}])
+    fresh = tokens.issue(user_id)
+    socket = ScriptedSocket([{"type": "auth", "token": fresh}])
     connection = Connection(socket, user_id, time.time() + 60, _platform(tokens))  # type: ignore[arg-type]
     serving = asyncio.create_task(connection.serve())
 
@@ -96,7 +97,7 @@ async def test_auth_frame_with_a_fresh_token_extends_the_connection() -> None:
     await asyncio.wait_for(serving, timeout=5)
 
     assert reply == {"type": "auth_ok", "user_id": user_id}
-    assert connection.expires_at > time.time() + 800
+    assert connection.expires_at == tokens.claims(fresh).expires_at
 
 
 async def test_auth_frame_for_another_user_is_refused_and_does_not_extend() -> None:

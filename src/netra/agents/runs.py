@@ -330,13 +330,13 @@ class RunService:
         self, user_id: str, text: str, thread_id: str | None, agent: str
     ) -> RunTicket:
         try:
-            return await self._store_then_launch(user_id, text, thread_id, agent)
+            ticket = await self._store(user_id, text, thread_id, agent)
+            self._supervisor.launch(ticket)
+            return ticket
         finally:
             self._supervisor.admitted()
 
-    async def _store_then_launch(
-        self, user_id: str, text: str, thread_id: str | None, agent: str
-    ) -> RunTicket:
+    async def _store(self, user_id: str, text: str, thread_id: str | None, agent: str) -> RunTicket:
         try:
             async with self._db.session() as session:
                 threads = ThreadRepository(session, user_id)
@@ -355,9 +355,7 @@ class RunService:
             if _is_active_run_conflict(exc):  # another request started a run here first
                 raise _busy() from None
             raise
-        ticket = RunTicket(run.id, thread.id, user_id, agent, text, thread.last_seq)
-        self._supervisor.launch(ticket)
-        return ticket
+        return RunTicket(run.id, thread.id, user_id, agent, text, thread.last_seq)
 
     async def cancel(self, user_id: str, run_id: str, reason: str = "cancelled_by_user") -> str:
         """Cancel the user's active run; returns its thread id."""

@@ -41,13 +41,3 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
     async with engine.connect() as conn:
         return await conn.run_sync(_read)
-
-
-async def autogenerate(engine: AsyncEngine, message: str) -> None:
-    """Write a new revision from the difference between the models and the database."""
-
-    def _run(connection: Connection) -> None:
-        command.revision(_config(connection), message=message, autogenerate=True)
-
-    async with engine.begin() as conn:
-        await conn.run_sync(_run)

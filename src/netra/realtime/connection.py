@@ -226,7 +226,7 @@ class Connection:
         listening = asyncio.Event()
         task = asyncio.create_task(self._follow(thread_id, after_seq, listening))
         self._follows[thread_id] = task
-        task.add_done_callback(lambda done: self._follow_ended(thread_id, done))
+        task.add_done_callback(lambda done: self._follow_ended(thread_id, done, listening))
         # Return only once live events are being captured, so nothing published after
         # this call can be missed.
         waiter = asyncio.create_task(listening.wait())
@@ -235,10 +235,15 @@ class Connection:
         if not listening.is_set():
             raise FrameError("subscription_failed", "could not follow this thread; try again")
 
-    def _follow_ended(self, thread_id: str, task: asyncio.Task[None]) -> None:
+    def _follow_ended(
+        self, thread_id: str, task: asyncio.Task[None], listening: asyncio.Event
+    ) -> None:
         if self._follows.get(thread_id) is task:
             del self._follows[thread_id]
         if task.cancelled() or task.exception() is None:
+            return
+        if not listening.is_set():  # follow() itself reported it to the caller
+            log.error("could not follow %s", thread_id, exc_info=task.exception())
             return
         log.error("following %s failed", thread_id, exc_info=task.exception())
         self.send(

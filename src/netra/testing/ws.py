@@ -10,17 +10,11 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-TERMINAL = frozenset({"agent_completed", "agent_error", "agent_cancelled"})
-EVENT_TYPES = frozenset(
-    {
-        "agent_started",
-        "agent_thinking",
-        "tool_executing",
-        "tool_completed",
-        "agent_message_delta",
-        *TERMINAL,
-    }
-)
+from netra.realtime.events import CRITICAL_EVENTS, TERMINAL_EVENTS, EventType
+
+# Plain strings: frames arrive as JSON.
+TERMINAL = frozenset(str(t) for t in TERMINAL_EVENTS)
+EVENT_TYPES = frozenset(str(t) for t in EventType)
 ENVELOPE = ("type", "event_id", "thread_id", "run_id", "seq", "ts", "data")
 Frame = dict[str, Any]
 
@@ -179,7 +173,7 @@ class EventValidator:
             for call_id in open_calls:
                 problems.append(f"run {run_id}: tool call {call_id} never completed")
         if require_critical and types[-1:] == ["agent_completed"]:
-            for needed in ("agent_started", "agent_thinking", "tool_executing", "tool_completed"):
+            for needed in CRITICAL_EVENTS[:-1]:  # the last one is agent_completed itself
                 if needed not in types:
                     problems.append(f"run {run_id}: completed without {needed}")
         return problems
