@@ -16,6 +16,7 @@ from netra.auth import routes as auth_routes
 from netra.config import Settings
 from netra.lifecycle import StartupError, start, stop
 from netra.realtime.endpoint import websocket_endpoint
+from netra.web import routes as web
 
 log = logging.getLogger("netra")
 
@@ -41,4 +42,5 @@ def create_app(settings: Settings, registry: AgentRegistry | None = None) -> Fas
     app.include_router(auth_routes.router)
     app.include_router(threads.router)
     app.add_api_websocket_route("/ws", websocket_endpoint)
+    web.mount(app)  # the chat page at / (static files, strict CSP)
     return app
