@@ -70,7 +70,14 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(5, ge=1)
     login_window: int = Field(300, ge=1, description="seconds")
 
-    model_provider: Literal["builtin"] = "builtin"
+    # The model behind the default agent; `openai` means any Chat Completions endpoint.
+    model_provider: Literal["builtin", "openai"] = "builtin"
+    model_base_url: str | None = None  # default: the OpenAI API
+    model_name: str | None = None
+    model_api_key: SecretStr | None = None
+    model_timeout: float = Field(60.0, gt=0, description="seconds per request, and between chunks")
+    model_max_retries: int = Field(2, ge=0, le=10)
+    agents_file: Path | None = None  # TOML: agents with their own model, prompt and tools
     default_agent: str = "assistant"
     run_timeout: float = Field(120.0, gt=0, description="seconds")
     max_steps: int = Field(8, ge=1, le=100)
@@ -125,6 +132,47 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
             raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
         return value
+
+    @field_validator("model_base_url")
+    @classmethod
+    def _http_base_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http(s) URL such as http://localhost:11434/v1")
+        return value
+
+    @field_validator("agents_file")
+    @classmethod
+    def _readable_agents_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from netra.agents.catalog import load_agents_file  # lazily: keeps config light
+
+            load_agents_file(value)  # raises ValueError naming the bad entry
+        return value
+
+    @model_validator(mode="after")
+    def _model_endpoint_is_complete(self) -> Settings:
+        if self.model_provider != "openai":
+            if self.agents_file is not None:
+                from netra.agents.catalog import load_agents_file, uses_endpoint
+
+                specs = load_agents_file(self.agents_file)
+                if using := [spec.name for spec in specs if uses_endpoint(spec)]:
+                    raise ValueError(
+                        f"agents {using} in NETRA_AGENTS_FILE use the openai model, but "
+                        "NETRA_MODEL_PROVIDER is builtin; set NETRA_MODEL_PROVIDER=openai"
+                    )
+            return self
+        if not self.model_name:
+            raise ValueError(
+                "NETRA_MODEL_NAME is required when NETRA_MODEL_PROVIDER=openai "
+                "(for example gpt-4o-mini, or llama3.2 on Ollama)"
+            )
+        if self.model_base_url is None and self.model_api_key is None:
+            raise ValueError(
+                "NETRA_MODEL_API_KEY is required for the OpenAI API; for a local server "
+                "set NETRA_MODEL_BASE_URL (for example http://localhost:11434/v1)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _explicit_secret_outside_development(self) -> Settings:
@@ -203,6 +251,7 @@ def _describe(exc: ValidationError) -> str:
         got = error.get("input")
         if field == "database_url" and isinstance(got, str):
             got = redact_url(got)
-        shown = "" if field == "secret_key" or isinstance(got, dict) else f" (got {got!r})"
+        secret = field in {"secret_key", "model_api_key"}
+        shown = "" if secret or isinstance(got, dict) else f" (got {got!r})"
         lines.append(f"{name}: {message}{shown}")
     return "invalid configuration:\n  " + "\n  ".join(lines)

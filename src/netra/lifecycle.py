@@ -7,9 +7,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from netra.agents.catalog import registry_from_settings
 from netra.agents.context import ExecutionContextFactory
 from netra.agents.engine import AgentEngine
-from netra.agents.registry import AgentRegistry, default_registry
+from netra.agents.registry import AgentRegistry
 from netra.agents.runs import RunService, RunSupervisor, recover_orphaned_runs
 from netra.auth.passwords import Passwords
 from netra.auth.service import AuthService
@@ -93,7 +94,7 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
             max_failures=settings.login_max_failures,
             failure_window=settings.login_window,
         )
-        registry = registry or default_registry()
+        registry = registry or registry_from_settings(settings)
         contexts = ExecutionContextFactory(db, bus, state)
         engine = AgentEngine(settings.max_steps)
         supervisor = RunSupervisor(registry, contexts, engine, settings.run_timeout)
@@ -140,6 +141,7 @@ async def stop(platform: Platform) -> None:
         try:
             await platform.bus.close()
             await platform.state.close()
+            await platform.registry.close()
         finally:
             await _close_database(platform.db, platform.lock)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from netra.agents.models.base import ChatModel
@@ -10,6 +10,7 @@ from netra.agents.models.builtin import BuiltinModel
 from netra.agents.tools import BUILTIN_TOOLS, Tool
 
 ModelFactory = Callable[[], ChatModel]
+Closer = Callable[[], Awaitable[None]]  # releases a shared resource, such as a connection pool
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are Netra's assistant. Use the tools when they help; answer briefly and plainly."
@@ -46,7 +47,9 @@ class AgentRegistry:
         specs: Iterable[AgentSpec],
         tools: Iterable[Tool],
         models: Mapping[str, ModelFactory],
+        closers: Iterable[Closer] = (),
     ) -> None:
+        self._closers = list(closers)
         self._specs = {spec.name: spec for spec in specs}
         self._tools = {tool.name: tool for tool in tools}
         self._models = dict(models)
@@ -76,6 +79,12 @@ class AgentRegistry:
             model=self._models[spec.model](),
             tools={tool: self._tools[tool] for tool in spec.tools},
         )
+
+    async def close(self) -> None:
+        """Release what the models share (connection pools); called once at shutdown."""
+        closers, self._closers = self._closers, []
+        for close in closers:
+            await close()
 
 
 def default_registry() -> AgentRegistry:

@@ -1,0 +1,162 @@
+"""Starting a Netra run from an AG-UI `RunAgentInput`, and following its events.
+
+Knows nothing about HTTP: the route parses, calls these, and encodes.
+
+Thread ids follow the input. `thread_id` names one of the caller's threads,
+or a new `thr_...` id, for which a thread is created for the caller (so a
+client can mint ids before the first run). Another user's thread is
+`not_found`, exactly as if it did not exist; any other id is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from ag_ui.core import RunAgentInput, TextPart, UserMessage
+from sqlalchemy.exc import IntegrityError
+
+from netra.agents.registry import AgentRegistry, UnknownAgentError
+from netra.agents.runs import RunService, RunTicket
+from netra.db.engine import Database
+from netra.db.models import Thread
+from netra.db.repositories import ThreadRepository
+from netra.errors import AppError, not_found
+from netra.ids import is_valid
+from netra.realtime.bus import EventBus
+from netra.realtime.events import AgentEvent
+
+TITLE_CHARS = 60
+HISTORY_PAGE = 500
+
+
+@dataclass(frozen=True)
+class AguiRequest:
+    """What Netra takes from a `RunAgentInput`: the newest user message and an agent."""
+
+    text: str
+    agent: str | None
+
+    @classmethod
+    def from_input(cls, run_input: RunAgentInput) -> AguiRequest:
+        """The request, or a 422 saying what the input lacks.
+
+        Netra keeps each thread's history itself, so of `messages` only the last
+        user message is read. Client-side `tools` and `context` are not used: the
+        agent's own tools run on the server. `forwarded_props.agent` picks an agent.
+        """
+        users = [m for m in run_input.messages if isinstance(m, UserMessage)]
+        if not users:
+            raise AppError(422, "invalid_request", "`messages` has no user message to answer")
+        content = users[-1].content
+        if isinstance(content, str):
+            text = content
+        else:
+            # Netra's agents read text only; images and other parts are left out.
+            text = "\n".join(part.text for part in content if isinstance(part, TextPart))
+        agent = None
+        props = run_input.forwarded_props
+        if isinstance(props, dict) and props.get("agent") is not None:
+            if not isinstance(props["agent"], str):
+                raise AppError(422, "invalid_request", "`forwardedProps.agent` must be a string")
+            agent = props["agent"]
+        return cls(text=text, agent=agent)
+
+
+async def start_run(
+    runs: RunService, registry: AgentRegistry, db: Database, user_id: str, run_input: RunAgentInput
+) -> RunTicket:
+    """Start the run an AG-UI client asked for, on the thread it named."""
+    request = AguiRequest.from_input(run_input)
+    # Refuse a bad request before a new thread is created for it.
+    if not request.text.strip():
+        raise AppError(422, "invalid_request", "the last user message is empty")
+    if request.agent is not None:
+        try:
+            registry.spec(request.agent)
+        except UnknownAgentError as exc:
+            raise AppError(422, "unknown_agent", str(exc)) from None
+    await claim_thread(db, user_id, run_input.thread_id, request.text.strip())
+    return await runs.start(user_id, request.text, run_input.thread_id, request.agent)
+
+
+async def claim_thread(db: Database, user_id: str, thread_id: str, title: str) -> None:
+    """Make sure `thread_id` is the caller's thread, creating it if the id is new."""
+    async with db.session() as session:
+        if await ThreadRepository(session, user_id).get(thread_id) is not None:
+            return
+    if not is_valid(thread_id, "thr"):
+        raise AppError(
+            422,
+            "invalid_request",
+            "`threadId` must be one of your threads or a new id of the form thr_<26 characters>; "
+            "POST /api/threads makes one",
+        )
+    try:
+        async with db.session() as session:
+            thread = Thread(id=thread_id, owner_id=user_id, title=title[:TITLE_CHARS] or "AG-UI")
+            session.add(thread)
+            await session.flush()
+    except IntegrityError:
+        # The id is taken: by another user (refuse it as unknown), or by a concurrent
+        # request of this user (then it is theirs and fine).
+        async with db.session() as session:
+            if await ThreadRepository(session, user_id).get(thread_id) is None:
+                raise not_found("thread") from None
+
+
+async def follow_run(
+    db: Database,
+    bus: EventBus,
+    user_id: str,
+    thread_id: str,
+    run_id: str,
+    after_seq: int,
+    idle: float | None = None,
+) -> AsyncIterator[AgentEvent | None]:
+    """The run's events with seq > after_seq, history first then live, ending with its
+    terminal event. Yields None after `idle` seconds without one (for keep-alives).
+
+    Subscribes before reading history, as the WebSocket does: every event is in the
+    history read or arrives live, and the seq check drops what is in both.
+    """
+    async with bus.subscribe(thread_id) as live:
+        last = after_seq
+        while True:
+            backlog = await _history(db, user_id, thread_id, last)
+            for event in backlog:
+                last = event.seq
+                if event.run_id == run_id:
+                    yield event
+                    if event.is_terminal:
+                        return
+            while True:
+                try:
+                    event = await asyncio.wait_for(live.get(), idle)
+                except TimeoutError:
+                    yield None
+                    continue
+                if event.seq <= last:
+                    continue
+                if event.seq > last + 1:  # a gap on the bus: read it from the database
+                    live.put_nowait(event)
+                    break
+                last = event.seq
+                if event.run_id == run_id:
+                    yield event
+                    if event.is_terminal:
+                        return
+
+
+async def _history(db: Database, user_id: str, thread_id: str, after_seq: int) -> list[AgentEvent]:
+    events: list[AgentEvent] = []
+    while True:
+        async with db.session() as session:
+            page = await ThreadRepository(session, user_id).events(
+                thread_id, after_seq=after_seq, limit=HISTORY_PAGE
+            )
+        events.extend(AgentEvent.from_record(record) for record in page)
+        if len(page) < HISTORY_PAGE:
+            return events
+        after_seq = page[-1].seq

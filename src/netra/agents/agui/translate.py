@@ -1,0 +1,190 @@
+"""Persisted agent events -> AG-UI 1.0 events, one run at a time.
+
+| Netra event          | AG-UI events |
+|----------------------|--------------|
+| agent_started        | RUN_STARTED |
+| agent_thinking       | REASONING_START, REASONING_MESSAGE_START/CONTENT/END, REASONING_END |
+| agent_message_delta  | TEXT_MESSAGE_START (first delta of a message), TEXT_MESSAGE_CONTENT |
+| tool_executing       | TEXT_MESSAGE_END (if open), TOOL_CALL_START, _ARGS, _END |
+| tool_completed       | TOOL_CALL_RESULT (content: the result, or {"error": ...}, as JSON) |
+| agent_completed      | TEXT_MESSAGE_END (or the whole answer if not streamed), RUN_FINISHED |
+| agent_error          | TEXT_MESSAGE_END (if open), RUN_ERROR |
+| agent_cancelled      | TEXT_MESSAGE_END (if open), RUN_FINISHED with the `cancelled` outcome |
+
+Every AG-UI event carries `metadata.netra` = {event_id, seq, run_id} of the
+persisted event it came from, so a client can line both formats up.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ag_ui.core import (
+    PROTOCOL_VERSION,
+    BaseEvent,
+    ReasoningEndEvent,
+    ReasoningMessageContentEvent,
+    ReasoningMessageEndEvent,
+    ReasoningMessageStartEvent,
+    ReasoningStartEvent,
+    RunAgentInput,
+    RunErrorEvent,
+    RunFinishedCancelledOutcome,
+    RunFinishedEvent,
+    RunFinishedSuccessOutcome,
+    RunStartedEvent,
+    TextMessageContentEvent,
+    TextMessageEndEvent,
+    TextMessageStartEvent,
+    TokenUsage,
+    ToolCallArgsEvent,
+    ToolCallEndEvent,
+    ToolCallResultEvent,
+    ToolCallStartEvent,
+)
+
+from netra.realtime.events import AgentEvent, EventType
+
+
+class AguiTranslator:
+    """Translates the events of one run, in order, keeping AG-UI's open/close pairs.
+
+    `thread_id` and `run_id` are the ids the AG-UI client sent: AG-UI events
+    echo them, while `metadata.netra.run_id` names Netra's own run.
+    """
+
+    def __init__(self, thread_id: str, run_id: str, run_input: RunAgentInput | None = None) -> None:
+        self.thread_id = thread_id
+        self.run_id = run_id
+        self._input = run_input
+        self._open_text: str | None = None  # the AG-UI text message being streamed
+        self._segments = 0  # text messages opened so far for the run's answer
+        self._text_since_tool = False  # the answer after the last tool call was streamed
+
+    def translate(self, event: AgentEvent) -> list[BaseEvent]:
+        """The AG-UI events for one Netra event (possibly none)."""
+        common: dict[str, Any] = {
+            "timestamp": int(event.ts.timestamp() * 1000),
+            "metadata": {
+                "netra": {"event_id": event.event_id, "seq": event.seq, "run_id": event.run_id}
+            },
+        }
+        data = event.data
+        match event.type:
+            case EventType.AGENT_STARTED:
+                return [
+                    RunStartedEvent(
+                        thread_id=self.thread_id,
+                        run_id=self.run_id,
+                        protocol_version=PROTOCOL_VERSION,
+                        input=self._input,
+                        **common,
+                    )
+                ]
+            case EventType.AGENT_THINKING:
+                reasoning = _reasoning(event.event_id, data["text"], common)
+                return [*self._close_text(common), *reasoning]
+            case EventType.AGENT_MESSAGE_DELTA:
+                return self._delta(data["message_id"], data["delta"], common)
+            case EventType.TOOL_EXECUTING:
+                return [*self._close_text(common), *_tool_call(data, common)]
+            case EventType.TOOL_COMPLETED:
+                self._text_since_tool = False
+                outcome = {"error": data["error"]} if "error" in data else data.get("result")
+                return [
+                    ToolCallResultEvent(
+                        message_id=event.event_id,
+                        tool_call_id=data["tool_call_id"],
+                        content=json.dumps(outcome, ensure_ascii=False),
+                        role="tool",
+                        **common,
+                    )
+                ]
+            case EventType.AGENT_COMPLETED:
+                return [*self._answer(data, common), self._finished(data, common)]
+            case EventType.AGENT_ERROR:
+                error = RunErrorEvent(message=data["message"], code=data["code"], **common)
+                return [*self._close_text(common), error]
+            case EventType.AGENT_CANCELLED:
+                cancelled = RunFinishedEvent(
+                    thread_id=self.thread_id,
+                    run_id=self.run_id,
+                    outcome=RunFinishedCancelledOutcome(),
+                    result={"reason": data.get("reason")},
+                    **common,
+                )
+                return [*self._close_text(common), cancelled]
+        return []  # an event type this protocol has no place for
+
+    def _delta(self, message_id: str, delta: str, common: dict[str, Any]) -> list[BaseEvent]:
+        events: list[BaseEvent] = []
+        if self._open_text is None:
+            events.append(self._open(message_id, common))
+        assert self._open_text is not None
+        self._text_since_tool = True
+        events.append(TextMessageContentEvent(message_id=self._open_text, delta=delta, **common))
+        return events
+
+    def _open(self, message_id: str, common: dict[str, Any]) -> BaseEvent:
+        # Text before a tool call and the answer after it are separate AG-UI messages;
+        # the first keeps Netra's message id, later ones get a numbered suffix.
+        self._open_text = message_id if self._segments == 0 else f"{message_id}.{self._segments}"
+        self._segments += 1
+        return TextMessageStartEvent(message_id=self._open_text, role="assistant", **common)
+
+    def _close_text(self, common: dict[str, Any]) -> list[BaseEvent]:
+        if self._open_text is None:
+            return []
+        closing = TextMessageEndEvent(message_id=self._open_text, **common)
+        self._open_text = None
+        return [closing]
+
+    def _answer(self, data: dict[str, Any], common: dict[str, Any]) -> list[BaseEvent]:
+        if self._text_since_tool:
+            return self._close_text(common)
+        if not data["text"]:
+            return []
+        # The model did not stream its answer: send it whole, as one message.
+        opening = self._open(data["message_id"], common)
+        assert self._open_text is not None
+        content = TextMessageContentEvent(message_id=self._open_text, delta=data["text"], **common)
+        return [opening, content, *self._close_text(common)]
+
+    def _finished(self, data: dict[str, Any], common: dict[str, Any]) -> BaseEvent:
+        usage = data.get("usage") or {}
+        return RunFinishedEvent(
+            thread_id=self.thread_id,
+            run_id=self.run_id,
+            outcome=RunFinishedSuccessOutcome(),
+            result={"message_id": data["message_id"], "text": data["text"]},
+            usage=[
+                TokenUsage(
+                    input_tokens=usage.get("prompt_tokens", 0),
+                    output_tokens=usage.get("completion_tokens", 0),
+                    total_tokens=usage.get("total_tokens", 0),
+                )
+            ],
+            **common,
+        )
+
+
+def _reasoning(message_id: str, text: str, common: dict[str, Any]) -> list[BaseEvent]:
+    return [
+        ReasoningStartEvent(message_id=message_id, **common),
+        ReasoningMessageStartEvent(message_id=message_id, role="reasoning", **common),
+        ReasoningMessageContentEvent(message_id=message_id, delta=text, **common),
+        ReasoningMessageEndEvent(message_id=message_id, **common),
+        ReasoningEndEvent(message_id=message_id, **common),
+    ]
+
+
+def _tool_call(data: dict[str, Any], common: dict[str, Any]) -> list[BaseEvent]:
+    call_id = data["tool_call_id"]
+    return [
+        ToolCallStartEvent(tool_call_id=call_id, tool_call_name=data["tool"], **common),
+        ToolCallArgsEvent(
+            tool_call_id=call_id, delta=json.dumps(data["args"], ensure_ascii=False), **common
+        ),
+        ToolCallEndEvent(tool_call_id=call_id, **common),
+    ]

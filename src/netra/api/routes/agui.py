@@ -1,0 +1,61 @@
+"""POST /api/agui: run an agent for an AG-UI client, streaming AG-UI events over SSE.
+
+The run is an ordinary Netra run: the same engine, the same persisted events,
+visible over /ws and GET /api/threads/{id}/events. This endpoint only changes
+the wire format. A client that disconnects does not cancel the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from ag_ui.core import RunAgentInput
+from ag_ui.encoder import EventEncoder
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from netra.agents.agui.service import follow_run, start_run
+from netra.agents.agui.translate import AguiTranslator
+from netra.api.deps import PlatformDep, UserId
+
+router = APIRouter(prefix="/api")
+
+#: Seconds of silence before an SSE comment line, so proxies keep a quiet stream open.
+KEEPALIVE_SECONDS = 15.0
+
+
+@router.post("/agui")
+async def run_agent(
+    run_input: RunAgentInput, user_id: UserId, platform: PlatformDep
+) -> StreamingResponse:
+    """Start the run, then stream its AG-UI events until RUN_FINISHED or RUN_ERROR.
+
+    Errors found before the run starts (bad input, another user's thread, a busy
+    thread) are ordinary JSON error responses, not streams.
+    """
+    ticket = await start_run(platform.runs, platform.registry, platform.db, user_id, run_input)
+    translator = AguiTranslator(run_input.thread_id, run_input.run_id, run_input)
+    encoder = EventEncoder()
+
+    async def stream() -> AsyncIterator[str]:
+        events = follow_run(
+            platform.db,
+            platform.bus,
+            user_id,
+            ticket.thread_id,
+            ticket.run_id,
+            ticket.start_seq,
+            idle=KEEPALIVE_SECONDS,
+        )
+        async for event in events:
+            if event is None:
+                yield ": keepalive\n\n"
+                continue
+            for agui_event in translator.translate(event):
+                yield encoder.encode(agui_event)
+
+    return StreamingResponse(
+        stream(),
+        media_type=encoder.get_content_type(),
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

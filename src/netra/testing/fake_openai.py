@@ -1,0 +1,303 @@
+"""A local OpenAI-compatible Chat Completions server that replays recorded streams.
+
+Tests point the real `openai` client (through Netra's provider) at it and
+queue what it should answer: a recorded SSE stream, an HTTP error, a stream
+that stops mid-way, or no answer at all. With nothing queued it answers by a
+small rule (arithmetic -> a `calculator` tool call, a tool result -> a short
+answer, anything else -> an echo), so it also serves a manual try-out::
+
+    python -m netra.testing.fake_openai --port 8001
+    NETRA_MODEL_PROVIDER=openai NETRA_MODEL_BASE_URL=http://127.0.0.1:8001/v1 \\
+    NETRA_MODEL_NAME=fake-gpt netra serve
+
+A plain asyncio HTTP/1.1 server: each response closes its connection, which
+keeps the framing trivial and lets a "stall" hold a request open for real.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+MODEL = "fake-gpt"
+_ARITHMETIC = re.compile(r"\d[\d\s.+\-*/%()]*[+\-*/%][\d\s.+\-*/%()]*\d\)?")
+
+# Recorded from a real streamed Chat Completions response (ids and timestamps kept),
+# with `stream_options: {"include_usage": true}`: the tool call's arguments arrive
+# split across chunks, and usage comes in a last chunk with no choices.
+RECORDED_TOOL_CALL = """\
+data: {"id":"chatcmpl-BXq3mZ0","object":"chat.completion.chunk","created":1747400000,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_Qy8W3tA1","type":"function","function":{"name":"calculator","arguments":""}}],"refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-BXq3mZ0","object":"chat.completion.chunk","created":1747400000,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\\"expr"}}]},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-BXq3mZ0","object":"chat.completion.chunk","created":1747400000,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"ession\\":\\"12 * (3"}}]},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-BXq3mZ0","object":"chat.completion.chunk","created":1747400000,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":" + 4)\\"}"}}]},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-BXq3mZ0","object":"chat.completion.chunk","created":1747400000,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}],"usage":null}
+
+data: {"id":"chatcmpl-BXq3mZ0","object":"chat.completion.chunk","created":1747400000,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[],"usage":{"prompt_tokens":142,"completion_tokens":19,"total_tokens":161,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}
+
+data: [DONE]
+
+"""
+
+# The answer after the tool result, from the same recording.
+RECORDED_ANSWER = """\
+data: {"id":"chatcmpl-BXq3nK4","object":"chat.completion.chunk","created":1747400001,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-BXq3nK4","object":"chat.completion.chunk","created":1747400001,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{"content":"12 × (3 + 4)"},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-BXq3nK4","object":"chat.completion.chunk","created":1747400001,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{"content":" = **84**"},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-BXq3nK4","object":"chat.completion.chunk","created":1747400001,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{"content":"."},"logprobs":null,"finish_reason":null}],"usage":null}
+
+data: {"id":"chatcmpl-BXq3nK4","object":"chat.completion.chunk","created":1747400001,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}
+
+data: {"id":"chatcmpl-BXq3nK4","object":"chat.completion.chunk","created":1747400001,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[],"usage":{"prompt_tokens":175,"completion_tokens":12,"total_tokens":187,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}
+
+data: [DONE]
+
+"""
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A 200 SSE response: `body` is the raw event stream, sent one event at a time.
+
+    With `stall_after` set, only that many `data:` events are sent and the stream
+    then goes silent without ending (the client's read timeout must notice).
+    """
+
+    body: str
+    stall_after: int | None = None
+
+
+@dataclass(frozen=True)
+class Status:
+    """An HTTP error with an OpenAI-shaped JSON body."""
+
+    status: int
+    message: str = "error"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Read the request, then never answer."""
+
+
+Reply = Stream | Status | Stall
+
+
+def chunk(delta: dict[str, Any], finish_reason: str | None = None, **extra: Any) -> str:
+    """One `data:` line of a chat.completion.chunk, shaped like OpenAI's."""
+    body = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 1747400000,
+        "model": MODEL,
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+        **extra,
+    }
+    return f"data: {json.dumps(body)}\n\n"
+
+
+def usage_chunk(prompt_tokens: int, completion_tokens: int) -> str:
+    """The final usage chunk sent when `stream_options.include_usage` is set."""
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+    body = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 1747400000,
+        "model": MODEL,
+        "choices": [],
+        "usage": usage,
+    }
+    return f"data: {json.dumps(body)}\n\n"
+
+
+def text_stream(*pieces: str, usage: tuple[int, int] = (10, 5)) -> Stream:
+    """A streamed plain answer in `pieces`, then usage and [DONE]."""
+    parts = [chunk({"role": "assistant", "content": ""})]
+    parts += [chunk({"content": piece}) for piece in pieces]
+    parts += [chunk({}, "stop"), usage_chunk(*usage), "data: [DONE]\n\n"]
+    return Stream("".join(parts))
+
+
+def tool_call_stream(
+    name: str, arguments: str, call_id: str = "call_fake1", pieces: int = 3
+) -> Stream:
+    """A streamed tool call whose JSON `arguments` arrive split in `pieces` chunks."""
+    step = max(1, -(-len(arguments) // pieces))
+    head = {"index": 0, "id": call_id, "type": "function"}
+    parts = [
+        chunk({"role": "assistant", "tool_calls": [{**head, "function": {"name": name}}]}),
+    ]
+    for start in range(0, len(arguments), step):
+        fragment = {"index": 0, "function": {"arguments": arguments[start : start + step]}}
+        parts.append(chunk({"tool_calls": [fragment]}))
+    parts += [chunk({}, "tool_calls"), usage_chunk(20, 8), "data: [DONE]\n\n"]
+    return Stream("".join(parts))
+
+
+class FakeOpenAI:
+    """The server. `start()` it, `enqueue()` replies, read `requests` afterwards."""
+
+    def __init__(self) -> None:
+        self.replies: deque[Reply] = deque()
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self._server: asyncio.Server | None = None
+        self._closing = asyncio.Event()
+        self._handlers: set[asyncio.Task[None]] = set()
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def enqueue(self, *replies: Reply) -> None:
+        self.replies.extend(replies)
+
+    async def start(self, port: int = 0) -> FakeOpenAI:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        self._closing.set()
+        if self._server is not None:
+            self._server.close()
+            for task in list(self._handlers):
+                task.cancel()
+            await asyncio.gather(*self._handlers, return_exceptions=True)
+            await self._server.wait_closed()
+
+    async def __aenter__(self) -> FakeOpenAI:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            request = await _read_request(reader)
+            if request is None:
+                return
+            path, headers, body = request
+            if not path.endswith("/chat/completions"):
+                await _send_status(writer, Status(404, f"no route {path}"))
+                return
+            self.headers.append(headers)
+            payload = json.loads(body or b"{}")
+            self.requests.append(payload)
+            reply = self.replies.popleft() if self.replies else respond_by_rule(payload)
+            await self._reply(reader, writer, reply)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the client went away: nothing to answer
+        finally:
+            self._handlers.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _reply(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reply: Reply
+    ) -> None:
+        if isinstance(reply, Status):
+            await _send_status(writer, reply)
+            return
+        if isinstance(reply, Stall):
+            await self._hold(reader)
+            return
+        head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
+        writer.write(head.encode())
+        events = [part + "\n\n" for part in reply.body.split("\n\n") if part.strip()]
+        for index, event in enumerate(events):
+            if reply.stall_after is not None and index >= reply.stall_after:
+                await writer.drain()
+                await self._hold(reader)
+                return
+            writer.write(event.encode())
+            await writer.drain()
+
+    async def _hold(self, reader: asyncio.StreamReader) -> None:
+        """Keep the connection open, silent, until the client leaves or we stop."""
+        gone = asyncio.ensure_future(reader.read())
+        closing = asyncio.ensure_future(self._closing.wait())
+        try:
+            await asyncio.wait({gone, closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            closing.cancel()
+
+
+def respond_by_rule(request: dict[str, Any]) -> Reply:
+    """What the server says when nothing is queued: enough for a calculator demo."""
+    messages = request.get("messages") or [{}]
+    last = messages[-1]
+    if last.get("role") == "tool":
+        return text_stream("The tool answered: ", str(last.get("content")), ".")
+    text = str(last.get("content") or "")
+    tools = {t["function"]["name"] for t in request.get("tools") or []}
+    if "calculator" in tools and (match := _ARITHMETIC.search(text)):
+        return tool_call_stream("calculator", json.dumps({"expression": match.group().strip()}))
+    return text_stream("You said: ", text)
+
+
+async def _read_request(
+    reader: asyncio.StreamReader,
+) -> tuple[str, dict[str, str], bytes] | None:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) < 2:
+        return None
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0"))
+    body = await reader.readexactly(length) if length else b""
+    return parts[1], headers, body
+
+
+async def _send_status(writer: asyncio.StreamWriter, reply: Status) -> None:
+    kind = "rate_limit_exceeded" if reply.status == 429 else "server_error"
+    body = json.dumps({"error": {"message": reply.message, "type": kind, "code": None}}).encode()
+    lines = [
+        f"HTTP/1.1 {reply.status} Error",
+        "content-type: application/json",
+        f"content-length: {len(body)}",
+        "connection: close",
+        *(f"{name}: {value}" for name, value in reply.headers.items()),
+    ]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    await writer.drain()
+
+
+async def _main(port: int) -> None:
+    server = await FakeOpenAI().start(port)
+    print(f"fake OpenAI-compatible server on {server.base_url}", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8001)
+    asyncio.run(_main(parser.parse_args().port))
