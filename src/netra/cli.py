@@ -128,11 +128,41 @@ def run_tests(
     keep_going: Annotated[
         bool, typer.Option(help="Run later categories after a failing one")
     ] = False,
+    parallel: Annotated[
+        int, typer.Option("--parallel", "-n", min=0, help="pytest-xdist workers per category")
+    ] = 0,
+    real_services: Annotated[
+        bool | None,
+        typer.Option(
+            help="Fail, rather than skip, tests whose PostgreSQL or Redis cannot be had "
+            "[default: on when CI is set]"
+        ),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="Run mission_critical and e2e against this running deployment"),
+    ] = None,
+    results_dir: Annotated[
+        Path, typer.Option(help="Where JUnit XML, the JSON summary and the history go")
+    ] = Path("test-results"),
 ) -> None:
     """Run the test categories in order (mission_critical, unit, integration, e2e).
 
-    Unknown options are passed to pytest.
+    Starts PostgreSQL and Redis once for the whole run. Unknown options are passed to pytest.
     """
-    from netra.testing.runner import run_categories
+    from netra.env import process_environment
+    from netra.testing.runner import RunOptions, run_tests
 
-    raise typer.Exit(run_categories(category or None, keep_going=keep_going, pytest_args=ctx.args))
+    env = process_environment()
+    if real_services is None:
+        real_services = (env.get("CI") or "").lower() not in ("", "0", "false", "no")
+    options = RunOptions(
+        categories=category or (),
+        keep_going=keep_going,
+        parallel=parallel,
+        real_services=real_services,
+        base_url=base_url,
+        results_dir=results_dir,
+        pytest_args=ctx.args,
+    )
+    raise typer.Exit(run_tests(options, env, echo=typer.echo))

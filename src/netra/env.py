@@ -82,12 +82,17 @@ class IsolatedEnvironment:
 
     @contextmanager
     def overlay(self, values: Mapping[str, str | None] | None = None) -> Iterator[None]:
-        """Apply `values` for the duration of a `with` block."""
+        """Apply `values` for the duration of a `with` block.
+
+        On exit the environment is back to what it was, also when the block pushed
+        overlays of its own and never popped them.
+        """
+        depth = len(self._overlays)
         self.push(values)
         try:
             yield
         finally:
-            self.pop()
+            del self._overlays[depth:]
 
     def set(self, key: str, value: str | None) -> None:
         """Set (or with None, hide) a key in the newest overlay."""

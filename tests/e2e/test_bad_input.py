@@ -173,16 +173,16 @@ async def test_out_of_range_seq_is_a_validation_error(
 
 
 async def test_expired_token_is_rejected_over_rest_and_websocket(
-    netra_server: NetraServer, http: httpx.AsyncClient, make_user
+    local_netra_server: NetraServer, http: httpx.AsyncClient, make_user
 ) -> None:
     user = await make_user()
     # The server generated its signing key in its data dir; sign an already expired token.
-    key = (netra_server.data_dir / "secret_key").read_text().strip()
+    key = (local_netra_server.data_dir / "secret_key").read_text().strip()
     expired = AccessTokens(key, ttl_seconds=60).issue(user.id, now=time.time() - 3600)
 
     response = await http.get("/api/me", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "token_expired"
-    async with websockets.connect(netra_server.ws_url) as connection:
+    async with websockets.connect(local_netra_server.ws_url) as connection:
         await connection.send(json.dumps({"type": "auth", "token": expired}))
         assert await _closed_with(connection) == CloseCode.UNAUTHORIZED

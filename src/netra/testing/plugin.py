@@ -1,6 +1,12 @@
 """Netra's pytest plugin (registered through the `pytest11` entry point).
 
 Hooks and fixtures only; the logic lives in `services`, `server`, `ws` and `fixtures`.
+
+Services are shared by the whole run. Under `netra test` the runner starts them
+and hands their URLs down; under plain `pytest -n N` the xdist controller does;
+otherwise the first test that needs one starts it. Each worker then makes its
+own template database and every test gets a fresh clone of it, and a key
+prefix of its own on Redis.
 """
 
 from __future__ import annotations
@@ -17,22 +23,62 @@ import pytest
 
 from netra.env import IsolatedEnvironment, process_environment
 from netra.testing.fixtures import TestUser, migrated, register_user
-from netra.testing.server import NetraServer
+from netra.testing.server import NetraServer, RemoteServer
 from netra.testing.services import (
     PostgresService,
+    RedisService,
+    ServicePool,
+    ServiceUnavailable,
     create_database,
     drop_database,
-    obtain_postgres,
 )
 from netra.testing.ws import EventValidator, WsClient
 
 CATEGORIES = ("unit", "integration", "e2e", "mission_critical")
 TEMPLATE_DB = "netra_template"
+WORKER_SERVICES = "netra_services"  # key of the service URLs in xdist's workerinput
+_POOL = pytest.StashKey[ServicePool]()
+_ENV = pytest.StashKey[IsolatedEnvironment]()
+
+Server = NetraServer | RemoteServer
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("netra")
+    group.addoption(
+        "--netra-real-services",
+        action="store_true",
+        help="fail, rather than skip, tests whose PostgreSQL or Redis cannot be had",
+    )
+    group.addoption(
+        "--netra-base-url",
+        metavar="URL",
+        help="run server tests against this running deployment instead of a local process",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for category in CATEGORIES:
         config.addinivalue_line("markers", f"{category}: test in tests/{category}")
+    env = process_environment()
+    handed_down = getattr(config, "workerinput", {}).get(WORKER_SERVICES)
+    if handed_down:  # an xdist worker: use the controller's services
+        env.push(handed_down)
+    config.stash[_ENV] = env
+    config.stash[_POOL] = ServicePool(env)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _POOL in config.stash:
+        config.stash[_POOL].stop()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: start the services once and hand them to every worker."""
+    pool = node.config.stash[_POOL]
+    pool.start_all()  # a failure is reported again, test by test, in the worker
+    node.workerinput[WORKER_SERVICES] = pool.child_env()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -45,39 +91,53 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 break
 
 
+def _worker_id(config: pytest.Config) -> str:
+    worker: str = getattr(config, "workerinput", {}).get("workerid", "main")
+    return worker
+
+
+def _unavailable(config: pytest.Config, problem: ServiceUnavailable) -> None:
+    if config.getoption("netra_real_services"):
+        pytest.fail(f"real services are required: {problem}", pytrace=False)
+    pytest.skip(str(problem))
+
+
 # -- environment ----------------------------------------------------------------
 @pytest.fixture(scope="session")
-def netra_process_env() -> IsolatedEnvironment:
+def netra_process_env(pytestconfig: pytest.Config) -> IsolatedEnvironment:
     """The process environment, read only through IsolatedEnvironment."""
-    return process_environment()
+    return pytestconfig.stash[_ENV]
 
 
 @pytest.fixture
 def netra_env(netra_process_env: IsolatedEnvironment) -> Iterator[IsolatedEnvironment]:
     """An overlay on the process environment, popped after the test."""
-    netra_process_env.push()
-    depth = netra_process_env.depth
-    try:
+    with netra_process_env.overlay():
         yield netra_process_env
-    finally:
-        while netra_process_env.depth >= depth:
-            netra_process_env.pop()
 
 
-# -- databases ------------------------------------------------------------------
+# -- services -------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def postgres(netra_process_env: IsolatedEnvironment) -> Iterator[PostgresService]:
-    """A real PostgreSQL server for the whole session, with a migrated template database."""
-    service = obtain_postgres(netra_process_env)
-    template = f"{TEMPLATE_DB}_{secrets.token_hex(4)}"
+def netra_services(pytestconfig: pytest.Config) -> ServicePool:
+    """The run's shared PostgreSQL and Redis; each is obtained when first asked for."""
+    return pytestconfig.stash[_POOL]
+
+
+@pytest.fixture(scope="session")
+def postgres(pytestconfig: pytest.Config, netra_services: ServicePool) -> Iterator[PostgresService]:
+    """The shared PostgreSQL server, with a migrated template database for this worker."""
     try:
-        asyncio.run(migrated(asyncio.run(create_database(service, template))))
-        service.template = template
+        service = netra_services.postgres()
+    except ServiceUnavailable as problem:
+        _unavailable(pytestconfig, problem)
+    template = f"{TEMPLATE_DB}_{_worker_id(pytestconfig)}_{secrets.token_hex(4)}"
+    asyncio.run(migrated(asyncio.run(create_database(service, template))))
+    service.template = template
+    try:
         yield service
     finally:
-        if service.process is None:  # a server we did not start: leave it as we found it
-            asyncio.run(drop_database(service, template))
-        service.stop()
+        service.template = None
+        asyncio.run(drop_database(service, template))
 
 
 @pytest.fixture
@@ -114,22 +174,81 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def redis_service(pytestconfig: pytest.Config, netra_services: ServicePool) -> RedisService:
+    """The shared Redis server."""
+    try:
+        return netra_services.redis()
+    except ServiceUnavailable as problem:
+        _unavailable(pytestconfig, problem)
+        raise  # unreachable: skip and fail raise
+
+
+@pytest.fixture
+def redis_prefix(pytestconfig: pytest.Config, redis_service: RedisService) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    import redis
+
+    prefix = f"netra-test:{_worker_id(pytestconfig)}:{secrets.token_hex(6)}:"
+    yield prefix
+    with redis.Redis.from_url(redis_service.url) as client:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture
+async def redis_client(redis_service: RedisService) -> AsyncIterator[Any]:
+    """An asyncio Redis client on the shared server, closed after the test."""
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(redis_service.url, decode_responses=True)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
 # -- a live server --------------------------------------------------------------
 @pytest.fixture(scope="session")
 def netra_server(
-    netra_process_env: IsolatedEnvironment, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[NetraServer]:
-    """One `netra serve` process on the embedded default, shared by the session."""
-    server = NetraServer(netra_process_env, tmp_path_factory.mktemp("netra-server"))
-    with server:
-        yield server
+    request: pytest.FixtureRequest,
+    netra_process_env: IsolatedEnvironment,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Server]:
+    """The server under test: `--netra-base-url`, or one `netra serve` on PostgreSQL per worker."""
+    base_url = request.config.getoption("netra_base_url")
+    if base_url:
+        yield RemoteServer(base_url)
+        return
+    service: PostgresService = request.getfixturevalue("postgres")
+    name = f"netra_server_{_worker_id(request.config)}_{secrets.token_hex(4)}"
+    url = asyncio.run(create_database(service, name, template=service.template))
+    data_dir = tmp_path_factory.mktemp("netra-server")
+    try:
+        with NetraServer(netra_process_env, data_dir, {"NETRA_DATABASE_URL": url}) as server:
+            yield server
+    finally:
+        asyncio.run(drop_database(service, name))
+
+
+@pytest.fixture
+def local_netra_server(netra_server: Server) -> NetraServer:
+    """The shared server, for tests that need its process or files (skipped with a base URL)."""
+    if not isinstance(netra_server, NetraServer):
+        pytest.skip("needs a local server process, not a deployment given by --netra-base-url")
+    return netra_server
 
 
 @pytest.fixture
 def netra_server_factory(
-    netra_process_env: IsolatedEnvironment, tmp_path_factory: pytest.TempPathFactory
+    pytestconfig: pytest.Config,
+    netra_process_env: IsolatedEnvironment,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., NetraServer]]:
     """Start extra servers with their own settings; all are stopped after the test."""
+    if pytestconfig.getoption("netra_base_url"):
+        pytest.skip("starts its own server processes; not run against --netra-base-url")
     started: list[NetraServer] = []
 
     def start(settings: dict[str, str] | None = None, data_dir: Path | None = None) -> NetraServer:
@@ -144,15 +263,15 @@ def netra_server_factory(
 
 
 @pytest.fixture
-async def http(netra_server: NetraServer) -> AsyncIterator[httpx.AsyncClient]:
+async def http(netra_server: Server) -> AsyncIterator[httpx.AsyncClient]:
     """A real HTTP client for the shared server."""
     async with httpx.AsyncClient(base_url=netra_server.base_url, timeout=30) as client:
         yield client
 
 
 @pytest.fixture
-def make_user(netra_server: NetraServer) -> Callable[..., Awaitable[TestUser]]:
-    """Register a fresh user on the shared server."""
+def make_user(netra_server: Server) -> Callable[..., Awaitable[TestUser]]:
+    """Register a fresh user on the shared server, with tokens from its login."""
 
     async def make(**extra: Any) -> TestUser:
         return await register_user(netra_server.base_url, **extra)
@@ -161,11 +280,11 @@ def make_user(netra_server: NetraServer) -> Callable[..., Awaitable[TestUser]]:
 
 
 @pytest.fixture
-async def ws_connect(netra_server: NetraServer) -> AsyncIterator[Callable[..., Any]]:
+async def ws_connect(netra_server: Server) -> AsyncIterator[Callable[..., Any]]:
     """Open authenticated WebSocket clients; all are closed after the test."""
     clients: list[WsClient] = []
 
-    async def connect(user: TestUser, server: NetraServer | None = None) -> WsClient:
+    async def connect(user: TestUser, server: Server | None = None) -> WsClient:
         client = await WsClient.connect((server or netra_server).ws_url, user.access_token)
         clients.append(client)
         return client
@@ -177,4 +296,5 @@ async def ws_connect(netra_server: NetraServer) -> AsyncIterator[Callable[..., A
 
 @pytest.fixture
 def event_validator() -> EventValidator:
+    """Checks recorded events against every invariant of DESIGN section 4."""
     return EventValidator()

@@ -1,35 +1,235 @@
-"""The unified test runner behind `netra test`: categories in order, fail-fast."""
+"""The unified test runner behind `netra test`.
+
+Runs the categories in order (mission_critical, unit, integration, e2e), each in
+its own pytest process, stopping at the first failing one unless told to keep
+going. PostgreSQL and Redis are started once, before the first category that
+needs them, and handed to every pytest process and xdist worker by URL. Each
+category writes JUnit XML; the run writes a JSON summary and keeps a history
+of test durations to flag tests that became much slower. Interrupting the
+runner (Ctrl-C or SIGTERM) interrupts pytest, then stops the services.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+from netra.env import IsolatedEnvironment
+from netra.testing import results
+from netra.testing.services import ServicePool
 
 CATEGORIES = ("mission_critical", "unit", "integration", "e2e")
+REMOTE_CATEGORIES = ("mission_critical", "e2e")  # what --base-url runs against a deployment
+LOCAL_ONLY = frozenset({"unit"})  # categories that never touch a real service
+INTERRUPTED = 2  # pytest's own exit code for an interrupted run
+USAGE_ERROR = 4  # pytest's exit code for bad usage
+PYTEST_GRACE = 30.0  # seconds pytest gets to tear down after an interrupt
+SUMMARY_FILE = "summary.json"
+HISTORY_FILE = "history.json"
+SERVICES_FILE = "services.json"  # present while the run's services are up
 
 
-def run_categories(
-    categories: Sequence[str] | None = None,
-    *,
-    keep_going: bool = False,
-    pytest_args: Sequence[str] = (),
-    tests_dir: Path = Path("tests"),
+@dataclass
+class RunOptions:
+    """What `netra test` was asked to do."""
+
+    categories: Sequence[str] = ()
+    keep_going: bool = False
+    parallel: int = 0
+    real_services: bool = False
+    base_url: str | None = None
+    results_dir: Path = Path("test-results")
+    tests_dir: Path = Path("tests")
+    pytest_args: Sequence[str] = ()
+
+
+@dataclass
+class CategoryResult:
+    name: str
+    status: str = "not_run"  # passed, failed, interrupted or not_run
+    exit_code: int | None = None
+    duration_s: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+    services: dict[str, Any] = field(default_factory=dict)
+    junit: str | None = None
+    metrics: dict[str, dict[str, float | str]] = field(default_factory=dict)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, turned into an exception so that cleanup runs."""
+
+
+def run_tests(
+    options: RunOptions, env: IsolatedEnvironment, echo: Callable[[str], None] = print
 ) -> int:
-    """Run each category's folder with pytest; returns pytest's exit code (first failure)."""
-    selected = list(categories or CATEGORIES)
+    """Run the selected categories; returns pytest's exit code of the first that failed."""
+    selected = list(options.categories) or list(
+        REMOTE_CATEGORIES if options.base_url else CATEGORIES
+    )
     unknown = [c for c in selected if c not in CATEGORIES]
     if unknown:
-        print(f"unknown test category {unknown}; choose from {', '.join(CATEGORIES)}")
-        return 4
-    worst = 0
-    for category in selected:
-        folder = tests_dir / category
-        print(f"\n=== netra test: {category} ===", flush=True)
-        code = subprocess.call([sys.executable, "-m", "pytest", str(folder), *pytest_args])
-        if code and not worst:
-            worst = code
-            if not keep_going:
-                break
-    return worst
+        echo(f"unknown test category {unknown}; choose from {', '.join(CATEGORIES)}")
+        return USAGE_ERROR
+    results_dir = options.results_dir
+    results_dir.mkdir(parents=True, exist_ok=True)
+    history_path = results_dir / HISTORY_FILE
+    history = results.load_history(history_path)
+    outcomes = [CategoryResult(name) for name in selected]
+    all_cases: list[results.TestCaseResult] = []
+    pool = ServicePool(env)
+    began, exit_code = time.perf_counter(), 0
+    try:
+        with _sigterm_raises():
+            for index, outcome in enumerate(outcomes, 1):
+                echo(f"\n=== netra test [{index}/{len(outcomes)}]: {outcome.name} ===")
+                cases = _run_category(outcome, options, env, pool, echo)
+                all_cases += cases
+                if outcome.exit_code:
+                    exit_code = exit_code or outcome.exit_code
+                    if not options.keep_going or outcome.status == "interrupted":
+                        break
+    except (KeyboardInterrupt, _Terminated):
+        exit_code = INTERRUPTED
+    finally:
+        pool.stop()
+        (results_dir / SERVICES_FILE).unlink(missing_ok=True)
+    slow = results.flag_slow_tests(history, all_cases)
+    results.save_history(history_path, results.updated_history(history, all_cases))
+    summary = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "exit_code": exit_code,
+        "duration_s": round(time.perf_counter() - began, 3),
+        "parallel": options.parallel,
+        "real_services_required": options.real_services,
+        "base_url": options.base_url,
+        "categories": [asdict(outcome) for outcome in outcomes],
+        "slow_tests": slow,
+    }
+    (results_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    _report(outcomes, slow, results_dir, echo)
+    return exit_code
+
+
+def _run_category(
+    outcome: CategoryResult,
+    options: RunOptions,
+    env: IsolatedEnvironment,
+    pool: ServicePool,
+    echo: Callable[[str], None],
+) -> list[results.TestCaseResult]:
+    remote = options.base_url is not None and outcome.name in REMOTE_CATEGORIES
+    child_env = env.as_dict()
+    if remote:
+        outcome.services = {"deployment": {"base_url": options.base_url}}
+    elif outcome.name not in LOCAL_ONLY:
+        for problem in pool.start_all():
+            echo(f"netra test: {problem}")  # the plugin fails or skips the tests that need it
+        outcome.services = pool.describe()
+        child_env.update(pool.child_env())
+        services_file = options.results_dir / SERVICES_FILE
+        services_file.write_text(json.dumps(outcome.services, indent=2))
+    junit = options.results_dir / f"junit-{outcome.name}.xml"
+    junit.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "pytest", str(options.tests_dir / outcome.name)]
+    command.append(f"--junitxml={junit}")
+    if options.parallel > 1:
+        command += ["-n", str(options.parallel)]
+    if options.real_services:
+        command.append("--netra-real-services")
+    if remote:
+        command.append(f"--netra-base-url={options.base_url}")
+    command += options.pytest_args
+    began = time.perf_counter()
+    try:
+        outcome.exit_code = _run_pytest(command, child_env)
+        outcome.status = "passed" if outcome.exit_code == 0 else "failed"
+    except BaseException:
+        outcome.exit_code, outcome.status = INTERRUPTED, "interrupted"
+        raise
+    finally:
+        outcome.duration_s = round(time.perf_counter() - began, 3)
+        cases = results.read_junit(junit)
+        outcome.counts = asdict(results.count(cases))
+        outcome.junit = str(junit) if junit.exists() else None
+        outcome.metrics = {case.test_id: case.metrics for case in cases if case.metrics}
+    return cases
+
+
+def _run_pytest(command: list[str], env: dict[str, str]) -> int:
+    """Run pytest in its own process group; an interrupt reaches the whole group."""
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    try:
+        return process.wait()
+    except BaseException:
+        _interrupt(process)
+        raise
+
+
+def _interrupt(process: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C for pytest (and its workers and servers), then a kill if it hangs."""
+    for sig, grace in ((signal.SIGINT, PYTEST_GRACE), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _report(
+    outcomes: list[CategoryResult],
+    slow: list[dict[str, Any]],
+    results_dir: Path,
+    echo: Callable[[str], None],
+) -> None:
+    echo("\n=== netra test: summary ===")
+    for outcome in outcomes:
+        counts = outcome.counts
+        detail = (
+            f"{counts.get('passed', 0)} passed, {counts.get('failed', 0)} failed, "
+            f"{counts.get('errors', 0)} errors, {counts.get('skipped', 0)} skipped"
+            if outcome.status != "not_run"
+            else "-"
+        )
+        echo(f"{outcome.name:<17} {outcome.status:<12} {outcome.duration_s:>8.1f} s  {detail}")
+    for test in slow:
+        echo(
+            f"slower than usual: {test['test']} took {test['duration_s']} s "
+            f"(median {test['median_s']} s over {test['runs']} runs)"
+        )
+    echo(f"results: {results_dir / SUMMARY_FILE}")
+    # The last line, in the plain form CI systems read: errors count as failures.
+    total = {key: sum(o.counts.get(key, 0) for o in outcomes) for key in ("passed", "failed")}
+    failed = total["failed"] + sum(o.counts.get("errors", 0) for o in outcomes)
+    skipped = sum(o.counts.get("skipped", 0) for o in outcomes)
+    echo(f"total: {total['passed']} passed, {failed} failed, {skipped} skipped")

@@ -99,3 +99,14 @@ class NetraServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class RemoteServer:
+    """An already running deployment (e.g. staging), reached by URL; never started or stopped."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        scheme, sep, rest = self.base_url.partition("://")
+        if not sep or scheme not in ("http", "https"):
+            raise ValueError(f"base URL must start with http:// or https://, got {base_url!r}")
+        self.ws_url = f"{'wss' if scheme == 'https' else 'ws'}://{rest}/ws"

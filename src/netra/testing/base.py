@@ -1,0 +1,175 @@
+"""The one canonical base for test classes: `SSotBaseTestCase` and `SSotAsyncTestCase`.
+
+Plain pytest classes underneath, so fixtures, parametrisation and async tests
+work as everywhere else. Each test gets:
+
+- `self.env`: an overlay on the process environment, dropped after the test,
+  so no variable set in one test is seen by the next;
+- a cleanup stack (`add_cleanup`, `enter_context`, and their async twins);
+- `self.temp_dir`, a fresh directory, and `make_temp_dir(name)`;
+- `record_metric(name, value)`: named numbers that land in the JUnit XML and in
+  the JSON summary of `netra test`;
+- unittest's hooks and assertions (`setUp`, `asyncSetUp`, `setUpClass`,
+  `assertEqual`, `assertRaises`, `addCleanup`, ...), taken from `unittest`
+  itself, so a suite migrated from `unittest.TestCase` keeps working.
+"""
+
+from __future__ import annotations
+
+import unittest
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    AsyncExitStack,
+    ExitStack,
+)
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import pytest
+import pytest_asyncio
+
+from netra.env import IsolatedEnvironment
+from netra.testing.results import METRIC_PREFIX
+
+T = TypeVar("T")
+
+
+class _UnittestAssertions(unittest.TestCase):
+    """unittest's assertion methods, runnable outside a unittest run."""
+
+    maxDiff = None  # show the whole difference, as pytest does
+
+    def runTest(self) -> None:  # pragma: no cover - never run, needed to instantiate
+        raise NotImplementedError
+
+
+class SSotBaseTestCase:
+    """Base for synchronous (and mixed) test classes; see the module docstring."""
+
+    env: IsolatedEnvironment
+    temp_dir: Path
+    metrics: dict[str, float]
+
+    # -- per-test context ---------------------------------------------------------
+    @pytest.fixture(scope="class", autouse=True)
+    @classmethod
+    def _ssot_class_context(cls) -> Iterator[None]:
+        cls.setUpClass()
+        try:
+            yield
+        finally:
+            cls.tearDownClass()
+
+    @pytest.fixture(autouse=True)
+    def _ssot_test_context(
+        self,
+        request: pytest.FixtureRequest,
+        netra_process_env: IsolatedEnvironment,
+        tmp_path: Path,
+    ) -> Iterator[None]:
+        self._node = request.node
+        self.env = netra_process_env
+        self.temp_dir = tmp_path
+        self.metrics = {}
+        self._asserts = _UnittestAssertions()
+        with netra_process_env.overlay(), ExitStack() as cleanups:
+            self._cleanups = cleanups
+            self.setUp()
+            try:
+                yield
+            finally:
+                self.tearDown()  # then the cleanups, newest first, as unittest does
+
+    # -- unittest-style hooks (override as needed) --------------------------------
+    @classmethod
+    def setUpClass(cls) -> None:
+        """Runs once before the class's first test."""
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        """Runs once after the class's last test."""
+
+    def setUp(self) -> None:
+        """Runs before each test, inside its environment overlay."""
+
+    def tearDown(self) -> None:
+        """Runs after each test, before its cleanups."""
+
+    # -- environment ---------------------------------------------------------------
+    def set_env(self, key: str, value: str | None) -> None:
+        """Set (or with None, hide) a variable for this test only."""
+        self.env.set(key, value)
+
+    def get_env(self, key: str, default: str | None = None) -> str | None:
+        return self.env.get(key, default)
+
+    # -- cleanups and temp dirs ----------------------------------------------------
+    def add_cleanup(self, callback: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        """Call `callback` after the test, newest first, even if the test failed."""
+        self._cleanups.callback(callback, *args, **kwargs)
+
+    addCleanup = add_cleanup  # the unittest spelling
+
+    def enter_context(self, manager: AbstractContextManager[T]) -> T:
+        """Enter `manager` now and exit it after the test."""
+        return self._cleanups.enter_context(manager)
+
+    def make_temp_dir(self, name: str) -> Path:
+        """A new directory inside this test's temp dir."""
+        path = self.temp_dir / name
+        path.mkdir(parents=True)
+        return path
+
+    # -- metrics -------------------------------------------------------------------
+    def record_metric(self, name: str, value: float) -> None:
+        """Record a named number for this test; `netra test` puts it in its JSON summary."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"metric {name!r} must be a number, got {value!r}")
+        self.metrics[name] = value
+        self._node.user_properties.append((f"{METRIC_PREFIX}{name}", value))
+
+    # -- unittest compatibility ----------------------------------------------------
+    def skipTest(self, reason: str) -> NoReturn:
+        pytest.skip(reason)
+
+    def __getattr__(self, name: str) -> Any:
+        # assertEqual, assertRaises, fail, ...: unittest's own implementations.
+        if name.startswith(("assert", "fail")) and hasattr(_UnittestAssertions, name):
+            return getattr(self.__dict__["_asserts"], name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+class SSotAsyncTestCase(SSotBaseTestCase):
+    """Base for async test classes: adds `asyncSetUp`/`asyncTearDown` and async cleanups."""
+
+    pytestmark = pytest.mark.asyncio  # async tests run without asyncio_mode = "auto" too
+
+    @pytest_asyncio.fixture(autouse=True)
+    async def _ssot_async_context(self, _ssot_test_context: None) -> AsyncIterator[None]:
+        async with AsyncExitStack() as cleanups:
+            self._async_cleanups = cleanups
+            await self.asyncSetUp()
+            try:
+                yield
+            finally:
+                await self.asyncTearDown()
+
+    async def asyncSetUp(self) -> None:
+        """Runs before each test, after `setUp`, on the test's event loop."""
+
+    async def asyncTearDown(self) -> None:
+        """Runs after each test, before `tearDown`."""
+
+    def add_async_cleanup(
+        self, callback: Callable[..., Awaitable[object]], *args: Any, **kwargs: Any
+    ) -> None:
+        """Await `callback` after the test, newest first, on the test's event loop."""
+        self._async_cleanups.push_async_callback(callback, *args, **kwargs)
+
+    addAsyncCleanup = add_async_cleanup  # the unittest spelling
+
+    async def enter_async_context(self, manager: AbstractAsyncContextManager[T]) -> T:
+        """Enter `manager` now and exit it after the test."""
+        return await self._async_cleanups.enter_async_context(manager)

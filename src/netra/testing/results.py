@@ -1,0 +1,148 @@
+"""What a test run produced: JUnit XML read back, the duration history, slow-test flags.
+
+Plain functions on plain data, so the runner stays thin and all of this is
+tested without running pytest.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+METRIC_PREFIX = "metric:"  # user_properties named so are metrics (SSotBaseTestCase.record_metric)
+HISTORY_LENGTH = 10  # durations kept per test
+SLOW_MIN_RUNS = 3  # a test needs this many recorded runs before it can be flagged
+SLOW_FACTOR = 2.0  # flagged when this many times slower than its median...
+SLOW_MIN_DELTA = 0.5  # ...and at least this many seconds slower (ignores noise on fast tests)
+
+
+@dataclass
+class TestCaseResult:
+    """One test case as JUnit XML recorded it."""
+
+    __test__ = False  # not a test class, despite the name
+
+    test_id: str  # "tests.unit.test_env.TestX::test_y"
+    outcome: str  # passed, failed, error or skipped
+    duration_s: float
+    metrics: dict[str, float | str] = field(default_factory=dict)
+
+
+@dataclass
+class CategoryCounts:
+    tests: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+
+    def add(self, outcome: str) -> None:
+        self.tests += 1
+        setattr(self, _COUNTER[outcome], getattr(self, _COUNTER[outcome]) + 1)
+
+
+_COUNTER = {"passed": "passed", "failed": "failed", "error": "errors", "skipped": "skipped"}
+
+
+def read_junit(path: Path) -> list[TestCaseResult]:
+    """The test cases in a JUnit XML file written by pytest; [] if there is none."""
+    if not path.is_file():
+        return []
+    root = ElementTree.parse(path).getroot()
+    cases = []
+    for case in root.iter("testcase"):
+        outcome = "passed"
+        for child, name in (("failure", "failed"), ("error", "error"), ("skipped", "skipped")):
+            if case.find(child) is not None:
+                outcome = name
+                break
+        metrics: dict[str, float | str] = {}
+        for prop in case.iter("property"):
+            key = prop.get("name", "")
+            if key.startswith(METRIC_PREFIX):
+                metrics[key.removeprefix(METRIC_PREFIX)] = _number(prop.get("value", ""))
+        cases.append(
+            TestCaseResult(
+                test_id=f"{case.get('classname', '')}::{case.get('name', '')}",
+                outcome=outcome,
+                duration_s=float(case.get("time", "0") or 0),
+                metrics=metrics,
+            )
+        )
+    return cases
+
+
+def _number(text: str) -> float | str:
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() else value
+
+
+def count(cases: list[TestCaseResult]) -> CategoryCounts:
+    counts = CategoryCounts()
+    for case in cases:
+        counts.add(case.outcome)
+    return counts
+
+
+# -- duration history -----------------------------------------------------------
+def load_history(path: Path) -> dict[str, list[float]]:
+    """Recent durations per test id; an unreadable file is an empty history."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    tests = data.get("tests", {}) if isinstance(data, dict) else {}
+    return {
+        key: [float(d) for d in value if isinstance(d, int | float)]
+        for key, value in tests.items()
+        if isinstance(value, list)
+    }
+
+
+def flag_slow_tests(
+    history: dict[str, list[float]], cases: list[TestCaseResult]
+) -> list[dict[str, Any]]:
+    """Passed tests that became much slower than their recorded median."""
+    flagged = []
+    for case in cases:
+        past = history.get(case.test_id, [])
+        if case.outcome != "passed" or len(past) < SLOW_MIN_RUNS:
+            continue
+        baseline = statistics.median(past)
+        slower = case.duration_s - baseline
+        if case.duration_s >= SLOW_FACTOR * baseline and slower >= SLOW_MIN_DELTA:
+            flagged.append(
+                {
+                    "test": case.test_id,
+                    "duration_s": round(case.duration_s, 3),
+                    "median_s": round(baseline, 3),
+                    "runs": len(past),
+                }
+            )
+    return flagged
+
+
+def updated_history(
+    history: dict[str, list[float]], cases: list[TestCaseResult]
+) -> dict[str, list[float]]:
+    """The history with this run's passed tests added (failures would skew the median)."""
+    merged = {key: list(value) for key, value in history.items()}
+    for case in cases:
+        if case.outcome == "passed":
+            runs = merged.setdefault(case.test_id, [])
+            runs.append(round(case.duration_s, 4))
+            del runs[:-HISTORY_LENGTH]
+    return merged
+
+
+def save_history(path: Path, history: dict[str, list[float]]) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"version": 1, "tests": history}, indent=0, sort_keys=True))
+    temporary.replace(path)
