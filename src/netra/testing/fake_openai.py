@@ -23,48 +23,24 @@ import json
 import re
 from collections import deque
 from dataclasses import dataclass, field
+from importlib.resources import files
 from typing import Any
 
 MODEL = "fake-gpt"
 _ARITHMETIC = re.compile(r"\d[\d\s.+\-*/%()]*[+\-*/%][\d\s.+\-*/%()]*\d\)?")
 
-# Recorded from a real streamed Chat Completions response (ids and timestamps kept),
-# with `stream_options: {"include_usage": true}`: the tool call's arguments arrive
-# split across chunks, and usage comes in a last chunk with no choices.
-RECORDED_TOOL_CALL = """\
-data: {"id":"chatcmpl-BXq3mZ0","object":"chat.completion.chunk","created":1747400000,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_Qy8W3tA1","type":"function","function":{"name":"calculator","arguments":""}}],"refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}
 
-data: {"id":"chatcmpl-BXq3mZ0","object":"chat.completion.chunk","created":1747400000,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\\"expr"}}]},"logprobs":null,"finish_reason":null}],"usage":null}
+def _recording(name: str) -> str:
+    return (files("netra.testing") / "recordings" / name).read_text(encoding="utf-8")
 
-data: {"id":"chatcmpl-BXq3mZ0","object":"chat.completion.chunk","created":1747400000,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"ession\\":\\"12 * (3"}}]},"logprobs":null,"finish_reason":null}],"usage":null}
 
-data: {"id":"chatcmpl-BXq3mZ0","object":"chat.completion.chunk","created":1747400000,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":" + 4)\\"}"}}]},"logprobs":null,"finish_reason":null}],"usage":null}
+# Streamed Chat Completions responses written field for field in the shape OpenAI's API
+# streams them (gpt-4o-mini, `stream_options: {"include_usage": true}`): the tool call's
+# arguments arrive split across chunks, and usage comes in a last chunk with no choices.
+RECORDED_TOOL_CALL = _recording("openai_tool_call.sse")
 
-data: {"id":"chatcmpl-BXq3mZ0","object":"chat.completion.chunk","created":1747400000,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}],"usage":null}
-
-data: {"id":"chatcmpl-BXq3mZ0","object":"chat.completion.chunk","created":1747400000,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[],"usage":{"prompt_tokens":142,"completion_tokens":19,"total_tokens":161,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}
-
-data: [DONE]
-
-"""
-
-# The answer after the tool result, from the same recording.
-RECORDED_ANSWER = """\
-data: {"id":"chatcmpl-BXq3nK4","object":"chat.completion.chunk","created":1747400001,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}
-
-data: {"id":"chatcmpl-BXq3nK4","object":"chat.completion.chunk","created":1747400001,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{"content":"12 × (3 + 4)"},"logprobs":null,"finish_reason":null}],"usage":null}
-
-data: {"id":"chatcmpl-BXq3nK4","object":"chat.completion.chunk","created":1747400001,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{"content":" = **84**"},"logprobs":null,"finish_reason":null}],"usage":null}
-
-data: {"id":"chatcmpl-BXq3nK4","object":"chat.completion.chunk","created":1747400001,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{"content":"."},"logprobs":null,"finish_reason":null}],"usage":null}
-
-data: {"id":"chatcmpl-BXq3nK4","object":"chat.completion.chunk","created":1747400001,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}
-
-data: {"id":"chatcmpl-BXq3nK4","object":"chat.completion.chunk","created":1747400001,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0392822090","choices":[],"usage":{"prompt_tokens":175,"completion_tokens":12,"total_tokens":187,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}
-
-data: [DONE]
-
-"""
+# The answer after the tool result, from the same conversation.
+RECORDED_ANSWER = _recording("openai_answer.sse")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,202 @@
+"""Netra agent events -> AG-UI events, and the AG-UI order checker the e2e tests rely on."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from ag_ui.core import (
+    EventType,
+    RunAgentInput,
+    RunFinishedEvent,
+    TextMessageStartEvent,
+    ToolCallResultEvent,
+    UserMessage,
+)
+
+from netra.agents.agui.service import AguiRequest
+from netra.agents.agui.translate import AguiTranslator
+from netra.errors import AppError
+from netra.realtime.events import AgentEvent
+from netra.testing.agui import order_problems, parse_sse
+
+T = EventType
+MSG = "msg_01"
+
+
+def netra_events(*steps: tuple[str, dict[str, Any]]) -> list[AgentEvent]:
+    return [
+        AgentEvent(
+            type=kind,
+            event_id=f"evt_{seq:02d}",
+            thread_id="thr_1",
+            run_id="run_1",
+            seq=seq,
+            ts=datetime(2026, 1, 1, tzinfo=UTC),
+            data=data,
+        )
+        for seq, (kind, data) in enumerate(steps, start=1)
+    ]
+
+
+def translate(*steps: tuple[str, dict[str, Any]]) -> list[Any]:
+    translator = AguiTranslator("thr_client", "run_client")
+    return [out for event in netra_events(*steps) for out in translator.translate(event)]
+
+
+STARTED = ("agent_started", {"agent": "assistant", "input": "What is 2+2?"})
+THINKING = ("agent_thinking", {"text": "Arithmetic; using the calculator."})
+EXECUTING = (
+    "tool_executing",
+    {"tool_call_id": "tc_1", "tool": "calculator", "args": {"expression": "2+2"}},
+)
+COMPLETED_TOOL = (
+    "tool_completed",
+    {"tool_call_id": "tc_1", "tool": "calculator", "result": {"value": 4}, "duration_ms": 1},
+)
+USAGE = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+
+
+def delta(text: str) -> tuple[str, dict[str, Any]]:
+    return ("agent_message_delta", {"message_id": MSG, "delta": text})
+
+
+def answer(text: str) -> tuple[str, dict[str, Any]]:
+    return ("agent_completed", {"message_id": MSG, "text": text, "usage": USAGE})
+
+
+def test_a_calculator_run_maps_to_a_valid_ag_ui_run() -> None:
+    events = translate(
+        STARTED, THINKING, EXECUTING, COMPLETED_TOOL, delta("2+2 = 4"), answer("2+2 = 4")
+    )
+
+    assert order_problems(events) == []
+    assert [e.type for e in events] == [
+        T.RUN_STARTED,
+        T.REASONING_START,
+        T.REASONING_MESSAGE_START,
+        T.REASONING_MESSAGE_CONTENT,
+        T.REASONING_MESSAGE_END,
+        T.REASONING_END,
+        T.TOOL_CALL_START,
+        T.TOOL_CALL_ARGS,
+        T.TOOL_CALL_END,
+        T.TOOL_CALL_RESULT,
+        T.TEXT_MESSAGE_START,
+        T.TEXT_MESSAGE_CONTENT,
+        T.TEXT_MESSAGE_END,
+        T.RUN_FINISHED,
+    ]
+    assert (events[0].thread_id, events[0].run_id) == ("thr_client", "run_client")
+    assert json.loads(events[7].delta) == {"expression": "2+2"}
+    result = events[9]
+    assert isinstance(result, ToolCallResultEvent)
+    assert json.loads(result.content) == {"value": 4}
+    finished = events[-1]
+    assert isinstance(finished, RunFinishedEvent)
+    assert finished.result == {"message_id": MSG, "text": "2+2 = 4"}
+    assert finished.usage is not None
+    assert finished.usage[0].total_tokens == 10
+    assert events[3].metadata == {"netra": {"event_id": "evt_02", "seq": 2, "run_id": "run_1"}}
+
+
+def test_an_answer_that_was_not_streamed_is_sent_whole() -> None:
+    events = translate(STARTED, THINKING, answer("Hello there"))
+
+    assert order_problems(events) == []
+    content = [e.delta for e in events if e.type == T.TEXT_MESSAGE_CONTENT]
+    assert content == ["Hello there"]
+
+
+def test_text_before_a_tool_call_and_the_answer_after_it_are_two_messages() -> None:
+    events = translate(
+        STARTED,
+        delta("Let me check. "),
+        EXECUTING,
+        COMPLETED_TOOL,
+        delta("It is 4."),
+        answer("It is 4."),
+    )
+
+    assert order_problems(events) == []
+    starts = [e for e in events if isinstance(e, TextMessageStartEvent)]
+    assert [s.message_id for s in starts] == [MSG, f"{MSG}.1"]
+    assert events.index(starts[1]) > [e.type for e in events].index(T.TOOL_CALL_RESULT)
+
+
+def test_a_failed_tool_carries_its_error_as_the_result() -> None:
+    failed = (
+        "tool_completed",
+        {"tool_call_id": "tc_1", "tool": "calculator", "error": "division by zero"},
+    )
+    events = translate(STARTED, EXECUTING, failed, answer("No."))
+
+    result = next(e for e in events if isinstance(e, ToolCallResultEvent))
+    assert json.loads(result.content) == {"error": "division by zero"}
+
+
+def test_an_error_closes_the_open_message_then_ends_with_run_error() -> None:
+    error = (
+        "agent_error",
+        {"code": "model_timeout", "message": "the model endpoint did not answer"},
+    )
+    events = translate(STARTED, delta("Partial"), error)
+
+    assert order_problems(events) == []
+    assert [e.type for e in events][-2:] == [T.TEXT_MESSAGE_END, T.RUN_ERROR]
+    assert events[-1].code == "model_timeout"
+
+
+def test_a_cancelled_run_finishes_with_the_cancelled_outcome() -> None:
+    events = translate(STARTED, ("agent_cancelled", {"reason": "cancelled_by_user"}))
+
+    assert order_problems(events) == []
+    assert events[-1].type == T.RUN_FINISHED
+    assert events[-1].outcome.type == "cancelled"
+
+
+def test_the_order_checker_finds_broken_streams() -> None:
+    good = translate(STARTED, delta("Hi"), answer("Hi"))
+    without_end = [e for e in good if e.type != T.TEXT_MESSAGE_END]
+    without_start = good[1:]
+    twice_finished = [*good, good[-1]]
+
+    assert any("never closed" in p for p in order_problems(without_end))
+    assert any("RUN_STARTED" in p for p in order_problems(without_start))
+    assert any("RUN_FINISHED/RUN_ERROR" in p for p in order_problems(twice_finished))
+
+
+def test_parse_sse_reads_data_lines_and_skips_comments() -> None:
+    body = ': keepalive\n\ndata: {"type":"RUN_STARTED","threadId":"t","runId":"r"}\n\n'
+
+    events = parse_sse(body)
+
+    assert [(e.type, e.thread_id) for e in events] == [(T.RUN_STARTED, "t")]
+
+
+def run_input(messages: list[Any], **extra: Any) -> RunAgentInput:
+    return RunAgentInput(thread_id="thr_x", run_id="r1", messages=messages, **extra)
+
+
+def test_the_request_is_the_last_user_message_and_an_optional_agent() -> None:
+    messages = [
+        UserMessage(id="1", content="first"),
+        {"id": "2", "role": "assistant", "content": "ok"},
+        UserMessage(
+            id="3", content=[{"type": "text", "text": "What is"}, {"type": "text", "text": "2+2?"}]
+        ),
+    ]
+
+    request = AguiRequest.from_input(run_input(messages, forwarded_props={"agent": "helper"}))
+
+    assert request == AguiRequest(text="What is\n2+2?", agent="helper")
+
+
+def test_an_input_without_a_user_message_is_refused() -> None:
+    with pytest.raises(AppError) as caught:
+        AguiRequest.from_input(run_input([{"id": "2", "role": "assistant", "content": "ok"}]))
+
+    assert caught.value.status == 422
+    assert "user message" in caught.value.message
