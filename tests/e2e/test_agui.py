@@ -1,0 +1,131 @@
+"""POST /api/agui on a real server: AG-UI events over SSE, from the same runs as /ws."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from ag_ui.core import EventType, RunErrorEvent, RunFinishedEvent, RunStartedEvent
+
+from netra.ids import new_id
+from netra.testing.agui import assert_valid_run, run_agent
+from netra.testing.fake_openai import FakeOpenAI, Stream, chunk
+from netra.testing.fixtures import register_user
+from netra.testing.ws import EventValidator
+
+T = EventType
+
+
+def run_input(thread_id: str, text: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "threadId": thread_id,
+        "runId": "client-run-1",
+        "messages": [{"id": "m1", "role": "user", "content": text}],
+        **extra,
+    }
+
+
+async def test_a_calculator_run_streams_a_valid_ag_ui_run_seen_over_ws_and_rest(
+    http: httpx.AsyncClient, make_user, ws_connect, event_validator: EventValidator
+) -> None:
+    user = await make_user()
+    thread = (await http.post("/api/threads", json={}, headers=user.headers)).json()
+    client = await ws_connect(user)
+    await client.send({"type": "subscribe", "thread_id": thread["id"], "after_seq": 0})
+    await client.recv_type("subscribed")
+
+    events = await run_agent(http, run_input(thread["id"], "What is 12 * (3 + 4)?"), user.headers)
+
+    assert_valid_run(events)
+    started, finished = events[0], events[-1]
+    assert isinstance(started, RunStartedEvent)
+    assert (started.thread_id, started.run_id) == (thread["id"], "client-run-1")
+    assert isinstance(finished, RunFinishedEvent)
+    assert "84" in finished.result["text"]
+    types = [e.type for e in events]
+    assert types.index(T.TOOL_CALL_START) < types.index(T.TOOL_CALL_RESULT)
+    assert types.index(T.TOOL_CALL_RESULT) < types.index(T.TEXT_MESSAGE_START)
+    netra_run = started.metadata["netra"]["run_id"]
+    # The same run, over the WebSocket and in the persisted history.
+    live = await client.events_until_terminal(netra_run)
+    event_validator.assert_valid(live, allowed_threads=[thread["id"]], require_critical=True)
+    stored = await http.get(f"/api/threads/{thread['id']}/events", headers=user.headers)
+    event_validator.assert_same_history(live, stored.json())
+    assert live[-1]["data"]["text"] == finished.result["text"]
+    assert {e.metadata["netra"]["seq"] for e in events} == {e["seq"] for e in live}
+
+
+async def test_a_new_thread_id_creates_the_callers_thread(
+    http: httpx.AsyncClient, make_user
+) -> None:
+    user = await make_user()
+    thread_id = new_id("thr")
+
+    events = await run_agent(http, run_input(thread_id, "What is 2 + 3?"), user.headers)
+
+    assert_valid_run(events)
+    assert events[-1].result["text"] == "2 + 3 = 5"
+    mine = (await http.get(f"/api/threads/{thread_id}", headers=user.headers)).json()
+    assert mine["id"] == thread_id
+
+
+async def test_another_users_thread_is_not_found(http: httpx.AsyncClient, make_user) -> None:
+    owner, intruder = await make_user(), await make_user()
+    thread = (await http.post("/api/threads", json={}, headers=owner.headers)).json()
+
+    response = await http.post(
+        "/api/agui", json=run_input(thread["id"], "What is 1 + 1?"), headers=intruder.headers
+    )
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    events = await http.get(f"/api/threads/{thread['id']}/events", headers=owner.headers)
+    assert events.json() == []
+
+
+async def test_an_id_that_is_not_a_netra_thread_id_is_refused(
+    http: httpx.AsyncClient, make_user
+) -> None:
+    user = await make_user()
+
+    response = await http.post(
+        "/api/agui", json=run_input("5b0c0c4e-uuid-style", "hi"), headers=user.headers
+    )
+
+    assert response.status_code == 422
+    assert "thr_" in response.json()["error"]["message"]
+
+
+async def test_unauthenticated_calls_are_rejected(http: httpx.AsyncClient) -> None:
+    body = run_input(new_id("thr"), "What is 1 + 1?")
+
+    missing = await http.post("/api/agui", json=body)
+    forged = await http.post("/api/agui", json=body, headers={"Authorization": "Bearer nope"})
+
+    assert missing.status_code == 401
+    assert set(missing.json()) == {"error"}
+    assert missing.json()["error"]["code"] == "unauthorized"
+    assert "Bearer" in missing.json()["error"]["message"]
+    assert forged.status_code == 401
+    assert forged.json()["error"]["code"] == "token_invalid"
+
+
+async def test_a_model_failure_ends_the_stream_with_run_error(netra_server_factory) -> None:
+    async with FakeOpenAI() as fake:
+        fake.enqueue(Stream(chunk({"role": "assistant", "content": "Hi"}) + "data: {broken\n\n"))
+        server = netra_server_factory(
+            settings={
+                "NETRA_MODEL_PROVIDER": "openai",
+                "NETRA_MODEL_BASE_URL": fake.base_url,
+                "NETRA_MODEL_NAME": "fake-gpt",
+            }
+        )
+        user = await register_user(server.base_url)
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            events = await run_agent(http, run_input(new_id("thr"), "Say hi"), user.headers)
+
+    assert_valid_run(events)
+    error = events[-1]
+    assert isinstance(error, RunErrorEvent)
+    assert error.code == "model_bad_response"
+    assert [e.type for e in events][-2:] == [T.TEXT_MESSAGE_END, T.RUN_ERROR]
