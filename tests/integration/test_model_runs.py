@@ -28,19 +28,23 @@ RUN_TIMEOUT = 30  # a hang guard, not a speed claim
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeOpenAI]:
-    async with FakeOpenAI() as server:
+async def model_endpoint() -> AsyncIterator[FakeOpenAI]:
+    """The fake endpoint the platform's model talks to; tests queue its replies."""
+    server = await FakeOpenAI().start()
+    try:
         yield server
+    finally:
+        await server.stop()
 
 
 @pytest.fixture
 async def model_platform(
-    sqlite_url: str, make_settings: Callable[..., Settings], fake: FakeOpenAI
+    sqlite_url: str, make_settings: Callable[..., Settings], model_endpoint: FakeOpenAI
 ) -> AsyncIterator[Platform]:
     settings = make_settings(
         sqlite_url,
         model_provider="openai",
-        model_base_url=fake.base_url,
+        model_base_url=model_endpoint.base_url,
         model_name="gpt-4o-mini",
         model_api_key=API_KEY,
         model_max_retries=1,
@@ -71,9 +75,9 @@ async def new_user(platform: Platform) -> str:
 
 
 async def test_a_calculator_run_on_a_recorded_model_stream(
-    model_platform: Platform, fake: FakeOpenAI
+    model_platform: Platform, model_endpoint: FakeOpenAI
 ) -> None:
-    fake.enqueue(Stream(RECORDED_TOOL_CALL), Stream(RECORDED_ANSWER))
+    model_endpoint.enqueue(Stream(RECORDED_TOOL_CALL), Stream(RECORDED_ANSWER))
 
     events = await run_to_the_end(model_platform, "What is 12 * (3 + 4)?")
 
@@ -94,17 +98,19 @@ async def test_a_calculator_run_on_a_recorded_model_stream(
         "total_tokens": 161 + 187,
     }
     # The second call carried the tool's result back to the model.
-    tool_message = fake.requests[1]["messages"][-1]
+    tool_message = model_endpoint.requests[1]["messages"][-1]
     assert tool_message["role"] == "tool"
     assert tool_message["tool_call_id"] == "call_Qy8W3tA1"
     assert json.loads(tool_message["content"])["value"] == 84
 
 
 async def test_a_failing_endpoint_ends_the_run_with_agent_error_and_no_key_anywhere(
-    model_platform: Platform, fake: FakeOpenAI, caplog: pytest.LogCaptureFixture
+    model_platform: Platform, model_endpoint: FakeOpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    fake.enqueue(*[Status(503, f"overloaded (key {API_KEY})", {"retry-after-ms": "1"})] * 2)
+    model_endpoint.enqueue(
+        *[Status(503, f"overloaded (key {API_KEY})", {"retry-after-ms": "1"})] * 2
+    )
 
     events = await run_to_the_end(model_platform, "What is 2 + 2?")
 
@@ -112,7 +118,7 @@ async def test_a_failing_endpoint_ends_the_run_with_agent_error_and_no_key_anywh
     assert events[-1]["type"] == "agent_error"
     assert events[-1]["data"]["code"] == "model_server_error"
     assert "HTTP 503" in events[-1]["data"]["message"]
-    assert len(fake.requests) == 2  # one retry, as configured
+    assert len(model_endpoint.requests) == 2  # one retry, as configured
     assert API_KEY not in json.dumps(events)
     assert API_KEY not in caplog.text
     assert "overloaded" in events[-1]["data"]["message"]

@@ -34,10 +34,11 @@ tools = []
 """
 
 
-def config_error(make_env: MakeEnv, **variables: str) -> str:
-    with pytest.raises(ConfigError) as info:
-        Settings.from_env(make_env(variables))
-    return str(info.value)
+def refusal(make_env: MakeEnv, **variables: str) -> str:
+    """The ConfigError message for these variables; the settings must not build."""
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(make_env(dict(variables)))
+    return refused.value.args[0]
 
 
 def agents_file(tmp_path: Path, text: str) -> str:
@@ -59,20 +60,20 @@ def test_an_openai_compatible_endpoint_is_read_from_the_environment(make_env: Ma
 
 
 def test_the_openai_provider_needs_a_model_name(make_env: MakeEnv) -> None:
-    message = config_error(make_env, NETRA_MODEL_PROVIDER="openai", NETRA_MODEL_API_KEY=KEY)
+    message = refusal(make_env, NETRA_MODEL_PROVIDER="openai", NETRA_MODEL_API_KEY=KEY)
 
     assert "NETRA_MODEL_NAME is required" in message
     assert KEY not in message
 
 
 def test_the_openai_api_itself_needs_a_key(make_env: MakeEnv) -> None:
-    message = config_error(make_env, NETRA_MODEL_PROVIDER="openai", NETRA_MODEL_NAME="gpt-4o")
+    message = refusal(make_env, NETRA_MODEL_PROVIDER="openai", NETRA_MODEL_NAME="gpt-4o")
 
     assert "NETRA_MODEL_API_KEY is required" in message
 
 
 def test_a_bad_base_url_is_named(make_env: MakeEnv) -> None:
-    message = config_error(make_env, **{**OLLAMA, "NETRA_MODEL_BASE_URL": "localhost:11434"})
+    message = refusal(make_env, **{**OLLAMA, "NETRA_MODEL_BASE_URL": "localhost:11434"})
 
     assert "NETRA_MODEL_BASE_URL" in message
     assert "http" in message
@@ -80,7 +81,7 @@ def test_a_bad_base_url_is_named(make_env: MakeEnv) -> None:
 
 def test_the_key_is_never_shown(make_env: MakeEnv) -> None:
     settings = Settings.from_env(make_env({**OLLAMA, "NETRA_MODEL_API_KEY": KEY}))
-    bad = config_error(make_env, **OLLAMA, NETRA_MODEL_API_KEY=KEY, NETRA_MODEL_TIMEOUT="-1")
+    bad = refusal(make_env, **OLLAMA, NETRA_MODEL_API_KEY=KEY, NETRA_MODEL_TIMEOUT="-1")
 
     assert KEY not in repr(settings)
     assert KEY not in str(settings.model_dump())
@@ -119,7 +120,7 @@ def test_agents_file_gives_agents_their_own_model_prompt_and_tools(
 
 
 def test_agents_on_the_endpoint_need_the_openai_provider(make_env: MakeEnv, tmp_path: Path) -> None:
-    message = config_error(make_env, NETRA_AGENTS_FILE=agents_file(tmp_path, AGENTS))
+    message = refusal(make_env, NETRA_AGENTS_FILE=agents_file(tmp_path, AGENTS))
 
     assert "['researcher']" in message
     assert "NETRA_MODEL_PROVIDER=openai" in message
@@ -145,7 +146,7 @@ def test_a_bad_agents_file_names_the_entry(tmp_path: Path, text: str, complaint:
 def test_a_missing_agents_file_stops_startup_with_the_variable_named(
     make_env: MakeEnv, tmp_path: Path
 ) -> None:
-    message = config_error(make_env, NETRA_AGENTS_FILE=str(tmp_path / "nope.toml"))
+    message = refusal(make_env, NETRA_AGENTS_FILE=str(tmp_path / "nope.toml"))
 
     assert "NETRA_AGENTS_FILE" in message
     assert "cannot read" in message
