@@ -50,7 +50,7 @@ const SIGNED_OUT_WORDS = {
   logged_out: "You have logged out.",
   signed_out_elsewhere: "You logged out in another tab.",
   revoked: describeError("refresh_token_reused"),
-  expired: describeError("refresh_token_invalid"),
+  expired: describeError("invalid_refresh_token"),
 };
 
 const state = {

@@ -6,7 +6,7 @@ const ERRORS = {
   email_taken: "An account with this email already exists. Log in instead.",
   too_many_attempts: "Too many failed attempts to log in.",
   refresh_token_reused: "You were signed out because this login was used elsewhere. Please log in again.",
-  refresh_token_invalid: "Your session has ended. Please log in again.",
+  invalid_refresh_token: "Your session has ended. Please log in again.",
   token_expired: "Your session has expired. Please log in again.",
   token_invalid: "Your session is no longer valid. Please log in again.",
   unauthorized: "Please log in again.",

@@ -1,0 +1,107 @@
+"""Signing in and out of the chat page, and refresh-token rotation across tabs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from playwright.async_api import expect
+
+from netra.testing.fixtures import register_user
+from netra.web.routes import CONTENT_SECURITY_POLICY
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def test_wrong_password_and_taken_email_are_explained_in_plain_words(
+    open_chat, netra_server
+) -> None:
+    user = await register_user(netra_server.base_url)
+    chat = await open_chat()
+
+    await chat.login(user.email, password="not the password")
+    await expect(chat.auth_error).to_have_text("That email and password don't match an account.")
+    await expect(chat.page.get_by_label("Message")).to_be_hidden()
+
+    await chat.page.get_by_role("button", name="Create an account").click()
+    await chat.page.get_by_label("Email").fill(user.email)
+    await chat.page.get_by_label("Password").fill("a long enough password")
+    await chat.page.get_by_role("button", name="Create account").click()
+    await expect(chat.auth_error).to_have_text(
+        "An account with this email already exists. Log in instead."
+    )
+    await chat.page.get_by_label("Password").fill("short")
+    await chat.page.get_by_role("button", name="Create account").click()
+    await expect(chat.auth_error).to_have_text(
+        "The password must be between 8 and 1024 characters."
+    )
+    assert await chat.stored_session() is None
+
+
+async def test_log_in_log_out_and_the_page_is_served_with_a_strict_csp(
+    open_chat, netra_server
+) -> None:
+    user = await register_user(netra_server.base_url, display_name="Grace")
+    chat = await open_chat()
+    response = await chat.page.request.get(f"{netra_server.base_url}/")
+    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert await chat.page.locator("script:not([src])").count() == 0
+
+    await chat.login(user.email)
+    await chat.expect_online()
+    await expect(chat.page.locator("#account-name")).to_have_text("Grace")
+    refresh_token = (await chat.stored_session())["refresh_token"]
+
+    await chat.page.get_by_role("button", name="Log out").click()
+    await expect(chat.auth_error).to_have_text("You have logged out.")
+    await expect(chat.page.get_by_label("Email")).to_be_focused()
+    assert await chat.stored_session() is None
+    async with httpx.AsyncClient(base_url=netra_server.base_url) as http:
+        revoked = await http.post("/api/auth/refresh", json={"refresh_token": refresh_token})
+    assert revoked.status_code == 401
+
+    await chat.page.reload()
+    await expect(chat.page.get_by_role("button", name="Log in")).to_be_visible()
+
+
+async def test_two_tabs_refreshing_at_once_stay_signed_in(open_chat) -> None:
+    first = await open_chat()
+    await first.register()
+    second = await open_chat(context=first.page.context)
+    await second.expect_online()
+    before = (await first.stored_session())["refresh_token"]
+
+    results = await asyncio.gather(
+        first.page.evaluate("window.netra.refresh()"),
+        second.page.evaluate("window.netra.refresh()"),
+    )
+
+    assert results == ["refreshed", "refreshed"]
+    stored = await first.stored_session()
+    assert stored["refresh_token"] != before
+    await second.page.reload()
+    await second.expect_online()
+    await second.send("What is 2 + 3?")
+    await second.wait_for_runs("completed", 1)
+    assert await second.page.evaluate("window.netra.refresh()") == "refreshed"
+
+
+async def test_a_spent_refresh_token_signs_the_page_out_cleanly(open_chat, netra_server) -> None:
+    chat = await open_chat()
+    await chat.register()
+    stolen = (await chat.stored_session())["refresh_token"]
+    async with httpx.AsyncClient(base_url=netra_server.base_url) as http:
+        # Someone else rotates the token, then presents it again: the login is revoked.
+        assert (await http.post("/api/auth/refresh", json={"refresh_token": stolen})).is_success
+        reused = await http.post("/api/auth/refresh", json={"refresh_token": stolen})
+    assert reused.json()["error"]["code"] == "refresh_token_reused"
+
+    outcome = await chat.page.evaluate("window.netra.refresh()")
+
+    assert outcome == "invalid_refresh_token"  # the whole login was revoked
+    await expect(chat.auth_error).to_have_text("Your session has ended. Please log in again.")
+    await expect(chat.page.locator("#chat-view")).to_be_hidden()
+    await expect(chat.connection).to_be_hidden()
+    assert await chat.stored_session() is None
