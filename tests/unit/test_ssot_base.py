@@ -1,0 +1,205 @@
+"""SSotBaseTestCase and SSotAsyncTestCase, exercised by running small suites with pytester."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+from netra.env import process_environment
+
+ENV_ISOLATION = """
+from netra.testing.base import SSotBaseTestCase
+
+class TestEnvironment(SSotBaseTestCase):
+    def test_1_sets_a_variable(self):
+        self.set_env("NETRA_SSOT_PROBE", "leaked?")
+        self.env.push({"NETRA_SSOT_PUSHED": "never popped"})
+        assert self.get_env("NETRA_SSOT_PROBE") == "leaked?"
+
+    def test_2_does_not_see_it(self):
+        assert self.get_env("NETRA_SSOT_PROBE") is None
+        assert self.get_env("NETRA_SSOT_PUSHED") is None
+
+class TestAnotherClass(SSotBaseTestCase):
+    def test_3_does_not_see_it_either(self, netra_env):
+        assert netra_env.get("NETRA_SSOT_PROBE") is None
+"""
+
+LIFECYCLE = """
+import pytest
+from netra.testing.base import SSotBaseTestCase
+
+LOG = []
+
+class TestLifecycle(SSotBaseTestCase):
+    @classmethod
+    def setUpClass(cls):
+        LOG.append("setUpClass")
+
+    @classmethod
+    def tearDownClass(cls):
+        LOG.append("tearDownClass")
+
+    def setUp(self):
+        LOG.append("setUp")
+
+    def tearDown(self):
+        LOG.append("tearDown")
+
+    def test_a_fails_but_cleans_up(self):
+        self.add_cleanup(LOG.append, "cleanup 1")
+        self.addCleanup(LOG.append, "cleanup 2")
+        assert False, "on purpose"
+
+    @pytest.mark.parametrize("n", [1, 2])
+    def test_b_parametrised(self, n, tmp_path):
+        assert self.temp_dir == tmp_path
+        assert self.make_temp_dir("sub").is_dir()
+        LOG.append(f"test b{n}")
+
+def test_z_order():
+    assert LOG == [
+        "setUpClass",
+        "setUp", "tearDown", "cleanup 2", "cleanup 1",
+        "setUp", "test b1", "tearDown",
+        "setUp", "test b2", "tearDown",
+        "tearDownClass",
+    ]
+"""
+
+UNITTEST_ASSERTIONS = """
+from netra.testing.base import SSotBaseTestCase
+
+class TestMigratedSuite(SSotBaseTestCase):
+    def test_passing_helpers(self):
+        self.assertEqual([1, 2], [1, 2])
+        self.assertIn("a", "abc")
+        self.assertIsNone(None)
+        self.assertAlmostEqual(0.1 + 0.2, 0.3)
+        self.assertCountEqual([1, 2, 3], [3, 2, 1])
+        with self.assertRaises(ZeroDivisionError):
+            1 / 0
+        with self.assertRaisesRegex(ValueError, "bad"):
+            raise ValueError("bad input")
+
+    def test_failing_dict_comparison(self):
+        self.assertDictEqual({"seq": 1}, {"seq": 2})
+
+    def test_skip(self):
+        self.skipTest("not today")
+
+    def test_unknown_attribute(self):
+        self.assertNotARealHelper(1)
+"""
+
+ASYNC_CASE = """
+import asyncio
+from netra.testing.base import SSotAsyncTestCase
+
+LOG = []
+
+class TestAsync(SSotAsyncTestCase):
+    def setUp(self):
+        LOG.append("setUp")
+
+    async def asyncSetUp(self):
+        self.loop = asyncio.get_running_loop()
+        LOG.append("asyncSetUp")
+
+    async def asyncTearDown(self):
+        LOG.append("asyncTearDown")
+
+    def tearDown(self):
+        LOG.append("tearDown")
+
+    async def _close(self, name):
+        assert asyncio.get_running_loop() is self.loop
+        LOG.append(f"closed {name}")
+
+    async def test_runs_on_the_same_loop_with_fixtures(self, tmp_path):
+        self.add_async_cleanup(self._close, "first")
+        self.addAsyncCleanup(self._close, "second")
+        assert asyncio.get_running_loop() is self.loop
+        assert tmp_path.is_dir()
+        self.assertEqual(await asyncio.sleep(0, "done"), "done")
+
+def test_order():
+    assert LOG == [
+        "setUp", "asyncSetUp", "asyncTearDown", "closed second", "closed first", "tearDown",
+    ]
+"""
+
+METRICS = """
+from netra.testing.base import SSotBaseTestCase
+
+class TestMetrics(SSotBaseTestCase):
+    def test_records(self):
+        self.record_metric("rows", 3)
+        self.record_metric("latency_ms", 1.5)
+        assert self.metrics == {"rows": 3, "latency_ms": 1.5}
+
+    def test_rejects_non_numbers(self):
+        try:
+            self.record_metric("flag", True)
+        except TypeError as exc:
+            assert "must be a number" in str(exc)
+        else:
+            raise AssertionError("a bool was accepted as a metric")
+"""
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytester with the ini settings this project's own runs have."""
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    return pytester
+
+
+def test_a_variable_set_in_one_test_is_gone_in_the_next(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_env=ENV_ISOLATION)
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=3)
+    assert process_environment().get("NETRA_SSOT_PROBE") is None
+
+
+def test_hooks_and_cleanups_run_in_unittest_order_even_after_a_failure(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_lifecycle=LIFECYCLE)
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*on purpose*"])
+
+
+def test_unittest_assertions_work_and_explain_failures(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_migrated=UNITTEST_ASSERTIONS)
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=1, failed=2, skipped=1)
+    result.stdout.fnmatch_lines(["*{'seq': 1} != {'seq': 2}*", "*assertNotARealHelper*"])
+
+
+def test_async_case_runs_hooks_and_cleanups_on_the_test_loop(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_async=ASYNC_CASE)
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=2)
+
+
+def test_metrics_land_in_the_junit_xml(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_metrics=METRICS)
+
+    result = pytester.runpytest("--junitxml=junit.xml")
+
+    result.assert_outcomes(passed=2)
+    root = ElementTree.parse(pytester.path / "junit.xml").getroot()
+    properties = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert properties == {"metric:rows": "3", "metric:latency_ms": "1.5"}
+
