@@ -79,8 +79,8 @@ def order_problems(events: Sequence[BaseEvent]) -> list[str]:
             problems.append(f"#{index} {event.type.value} outside its {kind} {key[1]!r}")
         elif event.type in _CLOSES:
             del open_[key]
-    for (kind, key), index in open_.items():
-        problems.append(f"{kind} {key!r} opened at #{index} is never closed")
+    for (kind, ident), index in open_.items():
+        problems.append(f"{kind} {ident!r} opened at #{index} is never closed")
     return problems
 
 
