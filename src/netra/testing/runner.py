@@ -57,7 +57,7 @@ class RunOptions:
 @dataclass
 class CategoryResult:
     name: str
-    status: str = "not_run"  # passed, failed, interrupted or not_run
+    status: str = "not_run"  # passed, failed, interrupted, missing (no folder) or not_run
     exit_code: int | None = None
     duration_s: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
@@ -74,13 +74,12 @@ def run_tests(
     options: RunOptions, env: IsolatedEnvironment, echo: Callable[[str], None] = print
 ) -> int:
     """Run the selected categories; returns pytest's exit code of the first that failed."""
-    selected = list(options.categories) or list(
-        REMOTE_CATEGORIES if options.base_url else CATEGORIES
-    )
-    unknown = [c for c in selected if c not in CATEGORIES]
+    requested = set(options.categories or (REMOTE_CATEGORIES if options.base_url else CATEGORIES))
+    unknown = sorted(requested.difference(CATEGORIES))
     if unknown:
         echo(f"unknown test category {unknown}; choose from {', '.join(CATEGORIES)}")
         return USAGE_ERROR
+    selected = [name for name in CATEGORIES if name in requested]  # always in the fixed order
     results_dir = options.results_dir
     results_dir.mkdir(parents=True, exist_ok=True)
     history_path = results_dir / HISTORY_FILE
@@ -128,6 +127,11 @@ def _run_category(
     pool: ServicePool,
     echo: Callable[[str], None],
 ) -> list[results.TestCaseResult]:
+    folder = options.tests_dir / outcome.name
+    if not folder.is_dir():
+        outcome.status = "missing"  # a project need not have every category
+        echo(f"netra test: no {folder}/, nothing to run")
+        return []
     remote = options.base_url is not None and outcome.name in REMOTE_CATEGORIES
     child_env = env.as_dict()
     if remote:
@@ -141,7 +145,7 @@ def _run_category(
         services_file.write_text(json.dumps(outcome.services, indent=2))
     junit = options.results_dir / f"junit-{outcome.name}.xml"
     junit.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "pytest", str(options.tests_dir / outcome.name)]
+    command = [sys.executable, "-m", "pytest", str(folder)]
     command.append(f"--junitxml={junit}")
     if options.parallel > 1:
         command += ["-n", str(options.parallel)]
@@ -218,7 +222,7 @@ def _report(
         detail = (
             f"{counts.get('passed', 0)} passed, {counts.get('failed', 0)} failed, "
             f"{counts.get('errors', 0)} errors, {counts.get('skipped', 0)} skipped"
-            if outcome.status != "not_run"
+            if outcome.status not in ("not_run", "missing")
             else "-"
         )
         echo(f"{outcome.name:<17} {outcome.status:<12} {outcome.duration_s:>8.1f} s  {detail}")
