@@ -105,3 +105,28 @@ async def test_a_spent_refresh_token_signs_the_page_out_cleanly(open_chat, netra
     await expect(chat.page.locator("#chat-view")).to_be_hidden()
     await expect(chat.connection).to_be_hidden()
     assert await chat.stored_session() is None
+
+
+async def test_a_refused_access_token_is_renewed_once_and_the_page_reconnects(open_chat) -> None:
+    chat = await open_chat()
+    await chat.register()
+    before = await chat.stored_session()
+    # The stored access token goes bad (as after a key change) while the login stays valid.
+    await chat.page.evaluate(
+        """() => {
+            const s = JSON.parse(localStorage.getItem('netra.session'));
+            s.access_token = 'not-a-valid-token';
+            localStorage.setItem('netra.session', JSON.stringify(s));
+        }"""
+    )
+
+    await chat.page.reload()  # REST calls get 401 and the socket is closed with 4401 at once
+
+    await chat.expect_online()
+    await expect(chat.page.locator("#account-name")).to_have_text("Ada")
+    after = await chat.stored_session()
+    assert after["access_token"] != "not-a-valid-token"
+    assert after["refresh_token"] != before["refresh_token"]
+    await chat.send("What is 5 * 5?")
+    await chat.wait_for_runs("completed", 1)
+    await expect(chat.page.get_by_label("Answer")).to_have_text("5 * 5 = 25")

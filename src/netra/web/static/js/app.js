@@ -354,6 +354,11 @@ function onErrorFrame(frame) {
     subscribe();
     return;
   }
+  if (frame.code === "token_expired" || frame.code === "token_invalid") {
+    // A re-auth frame was refused: renew the token and offer the new one.
+    session.refresh().then(() => live.reauth(session.current.access_token), () => {});
+    return;
+  }
   if (frame.code === "run_not_active") {
     state.stopping = null; // the run ended before the cancel arrived
     return;
@@ -365,10 +370,15 @@ function onErrorFrame(frame) {
 function updateControls() {
   const active = timeline.activeRun;
   const busy = Boolean(active) || timeline.sending || Boolean(state.loading);
+  // Send and Stop swap places; keep keyboard focus from falling off the page.
+  const focused = document.activeElement;
+  const focusWasOn = focused === ui.send || focused === ui.stop ? focused : null;
   ui.send.disabled = busy || !live.ready;
+  ui.send.hidden = Boolean(active); // Stop takes its place while a run is going
   ui.stop.hidden = !active;
   ui.stop.disabled = Boolean(active && state.stopping === active.runId);
   ui.stop.textContent = ui.stop.disabled ? "Stopping…" : "Stop";
+  if (focusWasOn && focusWasOn.hidden) ui.message.focus();
   ui.emptyHint.hidden = !timeline.isEmpty || Boolean(state.loading);
 }
 
