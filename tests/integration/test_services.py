@@ -145,7 +145,7 @@ def test_a_started_redis_answers_and_stop_leaves_nothing(source: str) -> None:
     assert not port_is_open(service.port)
 
 
-def test_the_pool_hands_out_one_server_per_kind_and_stops_only_its_own(
+async def test_the_pool_hands_out_one_server_per_kind_and_stops_only_its_own(
     postgres: PostgresService,
 ) -> None:
     given = {**NO_BINARIES.as_dict(), "NETRA_TEST_DATABASE_URL": postgres.url}
@@ -167,4 +167,4 @@ def test_the_pool_hands_out_one_server_per_kind_and_stops_only_its_own(
         pool.stop()
 
     assert not port_is_open(redis_port)
-    assert port_is_open(postgres.port)  # a server given by URL is left running
+    assert await server_version(postgres.url)  # a server given by URL is left running
