@@ -21,7 +21,12 @@ from netra.testing.services import (
     postgres_binaries,
     redis_binary,
 )
-from netra.testing.services.process import OWNER_FILE, make_service_dir, sweep_orphaned_dirs
+from netra.testing.services.process import (
+    OWNER_FILE,
+    make_service_dir,
+    service_root,
+    sweep_orphaned_dirs,
+)
 
 NOTHING_ON_PATH = {"PATH": "/nonexistent"}
 
@@ -134,11 +139,11 @@ def test_without_any_redis_the_error_says_what_to_install(
 def test_dirs_of_dead_owners_are_swept_and_live_ones_kept() -> None:
     prefix = f"netra-sweep-test-{os.getpid()}-"
     alive = make_service_dir(prefix)
-    reused_pid = Path(tempfile.mkdtemp(prefix=prefix))
+    reused_pid = Path(tempfile.mkdtemp(prefix=prefix, dir=service_root()))
     (reused_pid / OWNER_FILE).write_text(f"{os.getpid()} 1\n")  # same pid, other start time
-    unmarked = Path(tempfile.mkdtemp(prefix=prefix))
+    unmarked = Path(tempfile.mkdtemp(prefix=prefix, dir=service_root()))
     try:
-        removed = sweep_orphaned_dirs(prefix)
+        removed = sweep_orphaned_dirs(prefix, service_root())
 
         assert removed == [reused_pid]
         assert alive.is_dir()
