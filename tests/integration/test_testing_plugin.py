@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from netra.env import IsolatedEnvironment
 from netra.testing.services import PostgresService
@@ -85,3 +86,55 @@ async def test_database_url_works_when_it_is_the_first_fixture_to_need_postgres(
 
     assert process.returncode == 0, output
     assert "2 passed" in output, output
+
+
+XDIST_INNER = """
+import os
+from pathlib import Path
+
+import pytest
+
+@pytest.mark.parametrize("n", range(4))
+def test_record_the_services(n, postgres, redis_service):
+    worker = os.environ["PYTEST_XDIST_WORKER"]
+    line = f"{worker} {postgres.source} {postgres.url} {redis_service.url}"
+    with Path("seen.txt").open("a") as seen:
+        seen.write(line + "\\n")
+    assert postgres.template
+"""
+
+
+async def test_under_plain_pytest_xdist_the_controller_starts_the_services_once(
+    netra_env: IsolatedEnvironment, tmp_path: Path
+) -> None:
+    (tmp_path / "test_inner.py").write_text(XDIST_INNER)
+    for name in ("NETRA_TEST_DATABASE_URL", "NETRA_TEST_REDIS_URL"):
+        netra_env.set(name, None)  # this run's services stay out of it
+
+    # A pytest subprocess on purpose: xdist's controller must be a fresh session.
+    process = await asyncio.create_subprocess_exec(  # netra: ignore[NC006]
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        "2",
+        "test_inner.py",
+        cwd=tmp_path,
+        env=netra_env.as_dict(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    raw, _ = await asyncio.wait_for(process.communicate(), INNER_TIMEOUT)
+
+    assert process.returncode == 0, raw.decode()
+    seen = [line.split() for line in (tmp_path / "seen.txt").read_text().splitlines()]
+    assert {worker for worker, *_ in seen} == {"gw0", "gw1"}
+    assert {source for _, source, *_ in seen} == {"url"}  # handed down by the controller
+    (postgres_url,) = {url for *_, url, _ in seen}
+    (redis_url,) = {url for *_, url in seen}
+    with pytest.raises((OSError, asyncpg.PostgresError)):  # and stopped at the end
+        await asyncpg.connect(postgres_url.replace("+asyncpg", ""), timeout=5)
+    assert redis_url.startswith("redis://127.0.0.1:")

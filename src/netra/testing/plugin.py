@@ -16,7 +16,7 @@ import secrets
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -96,7 +96,7 @@ def _worker_id(config: pytest.Config) -> str:
     return worker
 
 
-def _unavailable(config: pytest.Config, problem: ServiceUnavailable) -> None:
+def _unavailable(config: pytest.Config, problem: ServiceUnavailable) -> NoReturn:
     if config.getoption("netra_real_services"):
         pytest.fail(f"real services are required: {problem}", pytrace=False)
     pytest.skip(str(problem))
@@ -181,7 +181,6 @@ def redis_service(pytestconfig: pytest.Config, netra_services: ServicePool) -> R
         return netra_services.redis()
     except ServiceUnavailable as problem:
         _unavailable(pytestconfig, problem)
-        raise  # unreachable: skip and fail raise
 
 
 @pytest.fixture
