@@ -157,7 +157,7 @@ def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def test_a_variable_set_in_one_test_is_gone_in_the_next(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_env=ENV_ISOLATION)
+    pytester.makepyfile(test_ssot_inner_env=ENV_ISOLATION)
 
     result = pytester.runpytest()
 
@@ -168,7 +168,7 @@ def test_a_variable_set_in_one_test_is_gone_in_the_next(pytester: pytest.Pyteste
 def test_hooks_and_cleanups_run_in_unittest_order_even_after_a_failure(
     pytester: pytest.Pytester,
 ) -> None:
-    pytester.makepyfile(test_lifecycle=LIFECYCLE)
+    pytester.makepyfile(test_ssot_inner_lifecycle=LIFECYCLE)
 
     result = pytester.runpytest()
 
@@ -177,7 +177,7 @@ def test_hooks_and_cleanups_run_in_unittest_order_even_after_a_failure(
 
 
 def test_unittest_assertions_work_and_explain_failures(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_migrated=UNITTEST_ASSERTIONS)
+    pytester.makepyfile(test_ssot_inner_migrated=UNITTEST_ASSERTIONS)
 
     result = pytester.runpytest()
 
@@ -186,7 +186,7 @@ def test_unittest_assertions_work_and_explain_failures(pytester: pytest.Pytester
 
 
 def test_async_case_runs_hooks_and_cleanups_on_the_test_loop(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_async=ASYNC_CASE)
+    pytester.makepyfile(test_ssot_inner_async=ASYNC_CASE)
 
     result = pytester.runpytest()
 
@@ -194,7 +194,7 @@ def test_async_case_runs_hooks_and_cleanups_on_the_test_loop(pytester: pytest.Py
 
 
 def test_metrics_land_in_the_junit_xml(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_metrics=METRICS)
+    pytester.makepyfile(test_ssot_inner_metrics=METRICS)
 
     result = pytester.runpytest("--junitxml=junit.xml")
 
