@@ -202,4 +202,3 @@ def test_metrics_land_in_the_junit_xml(pytester: pytest.Pytester) -> None:
     root = ElementTree.parse(pytester.path / "junit.xml").getroot()
     properties = {p.get("name"): p.get("value") for p in root.iter("property")}
     assert properties == {"metric:rows": "3", "metric:latency_ms": "1.5"}
-
