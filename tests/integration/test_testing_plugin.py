@@ -52,6 +52,31 @@ async def drop_databases(postgres: PostgresService, names: set[str]) -> None:
         await connection.close()
 
 
+async def inner_pytest(
+    directory: Path, env: IsolatedEnvironment, *args: str
+) -> tuple[int | None, str]:
+    """A pytest subprocess on purpose: the plugin under test must load in a fresh session."""
+    process = await asyncio.create_subprocess_exec(  # netra: ignore[NC006]
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "asyncio_mode=auto",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+        *args,
+        cwd=directory,
+        env=env.as_dict(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    raw, _ = await asyncio.wait_for(process.communicate(), INNER_TIMEOUT)
+    return process.returncode, raw.decode()
+
+
 async def test_database_url_works_when_it_is_the_first_fixture_to_need_postgres(
     postgres: PostgresService, netra_env: IsolatedEnvironment, tmp_path: Path
 ) -> None:
@@ -60,31 +85,12 @@ async def test_database_url_works_when_it_is_the_first_fixture_to_need_postgres(
     netra_env.set("NETRA_TEST_DATABASE_URL", postgres.url)
     before = await template_databases(postgres)
     try:
-        # A pytest subprocess on purpose: the plugin under test must load in a fresh session.
-        process = await asyncio.create_subprocess_exec(  # netra: ignore[NC006]
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-o",
-            "asyncio_mode=auto",
-            "-o",
-            "asyncio_default_fixture_loop_scope=function",
-            "test_inner.py",
-            cwd=tmp_path,
-            env=netra_env.as_dict(),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        raw, _ = await asyncio.wait_for(process.communicate(), INNER_TIMEOUT)
+        returncode, output = await inner_pytest(tmp_path, netra_env, "test_inner.py")
     finally:
         # The plugin keeps its template database on a server it did not start.
         await drop_databases(postgres, await template_databases(postgres) - before)
-    output = raw.decode()
 
-    assert process.returncode == 0, output
+    assert returncode == 0, output
     assert "2 passed" in output, output
 
 
@@ -111,25 +117,10 @@ async def test_under_plain_pytest_xdist_the_controller_starts_the_services_once(
     for name in ("NETRA_TEST_DATABASE_URL", "NETRA_TEST_REDIS_URL"):
         netra_env.set(name, None)  # this run's services stay out of it
 
-    # A pytest subprocess on purpose: xdist's controller must be a fresh session.
-    process = await asyncio.create_subprocess_exec(  # netra: ignore[NC006]
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-n",
-        "2",
-        "test_inner.py",
-        cwd=tmp_path,
-        env=netra_env.as_dict(),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    raw, _ = await asyncio.wait_for(process.communicate(), INNER_TIMEOUT)
+    # xdist's controller must be a fresh session.
+    returncode, output = await inner_pytest(tmp_path, netra_env, "-n", "2", "test_inner.py")
 
-    assert process.returncode == 0, raw.decode()
+    assert returncode == 0, output
     seen = [line.split() for line in (tmp_path / "seen.txt").read_text().splitlines()]
     assert {worker for worker, *_ in seen} == {"gw0", "gw1"}
     assert {source for _, source, *_ in seen} == {"url"}  # handed down by the controller

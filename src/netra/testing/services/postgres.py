@@ -6,8 +6,8 @@ otherwise ServiceUnavailable, saying what to install.
 
 A started server is a cluster in a private temp dir, tuned for tests (no fsync),
 on a free loopback port. `initdb` runs once per PostgreSQL build: the fresh
-cluster is kept in the user's cache dir and copied for each run, which takes a
-third of the time.
+cluster is kept in the user's cache dir and copied for each run, which is
+several times faster (bench/testing/service_startup.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import stat
 import subprocess
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from netra.testing.services.process import (
     service_identity,
     spawn,
     stop_process,
+    wait_until_ready,
 )
 
 DATABASE_URL_VAR = "NETRA_TEST_DATABASE_URL"
@@ -148,7 +150,8 @@ def start_postgres(bin_dir: Path, source: str, *, cache_dir: Path | None = None)
         port=port,
     )
     try:
-        _wait_until_ready(service)
+        ready = partial(_accepts_connections, bin_dir, port)
+        wait_until_ready("PostgreSQL", ready, process, data_dir / "postgres.log", STARTUP_TIMEOUT)
     except BaseException:
         service.stop()
         raise
@@ -239,20 +242,10 @@ def _copy_install(bin_dir: Path, target: Path) -> Path:
     return target / relative / "bin"
 
 
-def _wait_until_ready(service: PostgresService) -> None:
-    """Poll with pg_isready (synchronous, so this works inside or outside an event loop)."""
-    assert service.bin_dir is not None
-    assert service.data_dir is not None
-    check = [str(service.bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1"]
-    check += ["-p", str(service.port), "-U", "postgres"]
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while subprocess.run(check).returncode != 0:
-        if service.process is not None and service.process.poll() is not None:
-            log = (service.data_dir / "postgres.log").read_text(errors="replace")
-            raise ServiceUnavailable(f"PostgreSQL exited during startup:\n{log[-2000:]}")
-        if time.monotonic() > deadline:
-            raise ServiceUnavailable(f"PostgreSQL not ready after {STARTUP_TIMEOUT} s")
-        time.sleep(0.02)
+def _accepts_connections(bin_dir: Path, port: int) -> bool:
+    """pg_isready, synchronous, so this works inside or outside an event loop."""
+    check = [str(bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port)]
+    return subprocess.run([*check, "-U", "postgres"]).returncode == 0
 
 
 async def create_database(service: PostgresService, name: str, template: str | None = None) -> str:

@@ -11,9 +11,12 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from netra.testing.services.errors import ServiceUnavailable
 
 STOP_TIMEOUT = 15.0
 OWNER_FILE = "netra-owner"  # marks a service's temp dir with the pid that owns it
@@ -147,3 +150,21 @@ def stop_process(process: subprocess.Popen[bytes] | None, sig: signal.Signals) -
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def wait_until_ready(
+    name: str,
+    ready: Callable[[], bool],
+    process: subprocess.Popen[bytes],
+    log_path: Path,
+    timeout: float,
+) -> None:
+    """Poll `ready` until it is true; a process that exits or takes too long is an error."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            log = log_path.read_text(errors="replace") if log_path.exists() else ""
+            raise ServiceUnavailable(f"{name} exited during startup:\n{log[-2000:]}")
+        if time.monotonic() > deadline:
+            raise ServiceUnavailable(f"{name} not ready after {timeout} s")
+        time.sleep(0.01)

@@ -18,11 +18,18 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from netra.env import IsolatedEnvironment
 from netra.testing.services.errors import ServiceUnavailable
-from netra.testing.services.process import free_port, make_service_dir, spawn, stop_process
+from netra.testing.services.process import (
+    free_port,
+    make_service_dir,
+    spawn,
+    stop_process,
+    wait_until_ready,
+)
 
 REDIS_URL_VAR = "NETRA_TEST_REDIS_URL"
 STARTUP_TIMEOUT = 30.0
@@ -98,7 +105,8 @@ def start_redis(binary: Path, source: str) -> RedisService:
         port=port,
     )
     try:
-        _wait_until_ready(service)
+        ready = partial(_answers_ping, port)
+        wait_until_ready("Redis", ready, process, data_dir / "redis.log", STARTUP_TIMEOUT)
     except BaseException:
         service.stop()
         raise
@@ -113,15 +121,3 @@ def _answers_ping(port: int) -> bool:
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
         return False
-
-
-def _wait_until_ready(service: RedisService) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not _answers_ping(service.port):
-        if service.process is not None and service.process.poll() is not None:
-            assert service.data_dir is not None
-            log = (service.data_dir / "redis.log").read_text(errors="replace")
-            raise ServiceUnavailable(f"Redis exited during startup:\n{log[-2000:]}")
-        if time.monotonic() > deadline:
-            raise ServiceUnavailable(f"Redis did not answer PING in {STARTUP_TIMEOUT} s")
-        time.sleep(0.01)
