@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
@@ -130,3 +131,60 @@ async def test_a_refused_access_token_is_renewed_once_and_the_page_reconnects(op
     await chat.send("What is 5 * 5?")
     await chat.wait_for_runs("completed", 1)
     await expect(chat.page.get_by_label("Answer")).to_have_text("5 * 5 = 25")
+
+
+async def test_logging_out_leaves_nothing_of_the_person_on_the_page(
+    open_chat, netra_server
+) -> None:
+    user = await register_user(netra_server.base_url)
+    async with httpx.AsyncClient(base_url=netra_server.base_url) as http:
+        created = await http.post(
+            "/api/threads",
+            json={"title": "Private plans"},
+            headers={"Authorization": f"Bearer {user.access_token}"},
+        )
+    assert created.status_code == 201
+    chat = await open_chat()
+    await chat.login(user.email)
+    await chat.expect_online()
+    await chat.page.get_by_role("button", name="Private plans").click()
+    await expect(chat.page).to_have_title("Private plans · Netra")
+    await chat.page.get_by_label("Message").fill("a draft about the plans")
+
+    await chat.page.get_by_role("button", name="Log out").click()
+
+    await expect(chat.auth_error).to_have_text("You have logged out.")
+    # Hidden is not gone: the next person at this browser must not find any of it.
+    await expect(chat.page.locator("#thread-list li")).to_have_count(0)
+    await expect(chat.page.get_by_label("Message")).to_have_value("")
+    await expect(chat.page.locator("#account-name")).to_have_text("")
+    await expect(chat.page).to_have_title("Netra")
+    assert "Private plans" not in await chat.page.locator("body").text_content()
+
+
+async def test_logging_out_during_a_token_refresh_stays_logged_out(open_chat) -> None:
+    chat = await open_chat()
+    await chat.register()
+    fetched = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold_the_answer(route: Any) -> None:
+        # The real server rotates the token now; its answer reaches the page later.
+        response = await route.fetch()
+        fetched.set()
+        await release.wait()
+        await route.fulfill(response=response)
+
+    await chat.page.route("**/api/auth/refresh", hold_the_answer)
+    refreshing = asyncio.ensure_future(chat.page.evaluate("window.netra.refresh()"))
+    await fetched.wait()
+    await chat.page.get_by_role("button", name="Log out").click()
+    await expect(chat.auth_error).to_have_text("You have logged out.")
+
+    release.set()
+    outcome = await refreshing
+
+    assert outcome != "refreshed"
+    assert await chat.stored_session() is None
+    await expect(chat.page.locator("#chat-view")).to_be_hidden()
+    await expect(chat.connection).to_be_hidden()

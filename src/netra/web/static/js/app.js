@@ -109,7 +109,18 @@ function onSessionChange(current, reason) {
 function showSignedOut(words) {
   state.userId = null;
   state.threadId = null;
+  state.loading = null;
+  state.stopping = null;
+  // Hidden is not gone: leave nothing of this person for whoever signs in next.
+  state.threads = [];
+  renderThreads();
   timeline.clear();
+  setTitle("New chat");
+  showError(ui.chatError, "");
+  ui.message.value = "";
+  ui.accountName.textContent = "";
+  ui.accountName.title = "";
+  ui.announcer.replaceChildren();
   ui.chatView.hidden = true;
   ui.account.hidden = true;
   ui.threadsToggle.hidden = true;

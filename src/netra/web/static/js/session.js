@@ -190,7 +190,14 @@ export class Session {
       }
       throw error; // offline or a server hiccup: keep the login and try again later
     }
-    // Keep the name the person saw; the server's user object is the same.
+    if (!readStored()) {
+      // Logged out (here or in another tab) while the request was out. That logout
+      // revoked the whole login; storing the new pair would sign the page back in.
+      // Revoke it too, in case the logout request itself never reached the server.
+      request("POST", "/api/auth/logout", { body: { refresh_token: body.refresh_token } })
+        .catch(() => {});
+      throw new SessionEnded("signed out");
+    }
     this.save(fromBody(body));
     this.onChange(this.current, "rotated");
   }
