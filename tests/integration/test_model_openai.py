@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -17,6 +20,7 @@ from netra.testing.fake_openai import (
     chunk,
     text_stream,
     tool_call_stream,
+    usage_chunk,
 )
 
 API_KEY = "sk-test-0123456789abcdefSECRET"
@@ -27,6 +31,7 @@ CALCULATOR = ToolSpec(
 )
 QUESTION = [ChatMessage("system", "Be brief."), ChatMessage("user", "What is 12 * (3 + 4)?")]
 FAST_RETRY = {"retry-after-ms": "1"}  # the client honours it, so retries take no time
+HANG_GUARD = 10  # seconds: a guard against hanging, not a speed claim
 
 
 class StreamLog:
@@ -242,3 +247,142 @@ async def test_reasoning_content_becomes_the_turns_thinking(fake: FakeOpenAI) ->
 
     assert turn.thinking == "Twelve times seven. That is 84."
     assert turn.text == "84"
+
+
+class BlockingStream(StreamLog):
+    """A TurnStream whose first delta never returns, as when a run is cancelled mid-emit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocked = asyncio.Event()
+
+    async def text_delta(self, delta: str) -> None:
+        await super().text_delta(delta)
+        self.blocked.set()
+        await asyncio.Event().wait()
+
+
+async def test_cancelling_a_run_mid_stream_closes_the_http_stream(fake: FakeOpenAI) -> None:
+    fake.enqueue(Stream(text_stream("one ", "two").body, stall_after=2))
+    endpoint = endpoint_for(fake, timeout=30)
+    stream = BlockingStream()
+    task = asyncio.create_task(endpoint.model("m").complete(QUESTION, [CALCULATOR], stream))
+    await stream.blocked.wait()
+
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    # The task (and its traceback) is still referenced: only an explicit close frees the socket.
+    await asyncio.wait_for(fake.all_closed(), HANG_GUARD)
+    assert fake.open_connections == 0
+    await endpoint.close()
+
+
+async def test_a_stream_that_fails_midway_is_not_retried_so_no_delta_repeats(
+    fake: FakeOpenAI,
+) -> None:
+    fake.enqueue(
+        Stream(text_stream("one ", "two ", "three").body, stall_after=2), text_stream("again")
+    )
+    stream = StreamLog()
+
+    with pytest.raises(ModelError) as caught:
+        await complete_with(endpoint_for(fake, timeout=0.3, retries=2), stream)
+
+    assert caught.value.code == "model_timeout"
+    assert len(fake.requests) == 1
+    assert stream.deltas == ["one "]
+
+
+def tool_calls_body(*calls: dict[str, Any], finish: str = "tool_calls") -> str:
+    parts = [chunk({"role": "assistant", "tool_calls": [call]}) for call in calls]
+    return "".join(parts) + chunk({}, finish) + usage_chunk(9, 9) + "data: [DONE]\n\n"
+
+
+def fn(name: str | None = None, arguments: str = "") -> dict[str, str]:
+    return {"name": name, "arguments": arguments} if name else {"arguments": arguments}
+
+
+async def test_parallel_tool_calls_with_an_index_gap_are_assembled_in_order(
+    fake: FakeOpenAI,
+) -> None:
+    body = tool_calls_body(
+        {"index": 0, "id": "call_a", "type": "function", "function": fn("calculator")},
+        {"index": 2, "id": "call_b", "type": "function", "function": fn("clock")},
+        {"index": 0, "function": fn(arguments='{"expression": "1+')},
+        {"index": 2, "function": fn(arguments="")},
+        {"index": 0, "function": fn(arguments='1"}')},
+    )
+    fake.enqueue(Stream(body))
+
+    turn = await complete_with(endpoint_for(fake))
+
+    assert turn.tool_calls == (
+        ToolCall("call_a", "calculator", {"expression": "1+1"}),
+        ToolCall("call_b", "clock", {}),
+    )
+
+
+async def test_tool_call_arguments_split_inside_a_character_are_joined(fake: FakeOpenAI) -> None:
+    # The JSON escape of one emoji (a surrogate pair) split across two chunks.
+    body = tool_calls_body(
+        {"index": 0, "id": "call_n", "type": "function", "function": fn("notes")},
+        {"index": 0, "function": fn(arguments='{"text": "hi \\ud83d')},
+        {"index": 0, "function": fn(arguments='\\ude00 é"}')},
+    )
+    fake.enqueue(Stream(body))
+
+    turn = await complete_with(endpoint_for(fake))
+
+    assert turn.tool_calls[0].arguments == {"text": "hi 😀 é"}
+    json.dumps(turn.tool_calls[0].arguments, ensure_ascii=False).encode()
+
+
+async def test_tool_calls_without_an_index_are_told_apart_by_their_id(fake: FakeOpenAI) -> None:
+    # Gemini's OpenAI-compatible endpoint leaves `index` out, and ends with "stop".
+    body = tool_calls_body(
+        {"id": "call_1", "type": "function", "function": fn("calculator", '{"expression"')},
+        {"function": fn(arguments=': "2*3"}')},
+        {"id": "call_2", "type": "function", "function": fn("clock", "{}")},
+        finish="stop",
+    )
+    fake.enqueue(Stream(body))
+
+    turn = await complete_with(endpoint_for(fake))
+
+    assert turn.tool_calls == (
+        ToolCall("call_1", "calculator", {"expression": "2*3"}),
+        ToolCall("call_2", "clock", {}),
+    )
+
+
+async def test_reasoning_is_streamed_before_the_answer_text(fake: FakeOpenAI) -> None:
+    order: list[str] = []
+
+    class Ordered(StreamLog):
+        async def thinking(self, text: str) -> None:
+            order.append(f"thinking:{text}")
+
+        async def text_delta(self, delta: str) -> None:
+            order.append(f"delta:{delta}")
+
+    body = (
+        chunk({"role": "assistant", "reasoning_content": "Six times seven."})
+        + text_stream("4", "2").body
+    )
+    fake.enqueue(Stream(body))
+
+    await complete_with(endpoint_for(fake), Ordered())
+
+    assert order == ["thinking:Six times seven.", "delta:4", "delta:2"]
+
+
+async def test_an_error_sent_mid_stream_is_reported_without_the_key(fake: FakeOpenAI) -> None:
+    error = {"error": {"message": f"engine crashed ({API_KEY})", "type": "server_error"}}
+    fake.enqueue(Stream(chunk({"content": "Hel"}) + f"data: {json.dumps(error)}\n\n"))
+
+    failed = await failure(endpoint_for(fake))
+
+    assert failed.code == "model_error"
+    assert "engine crashed (***)" in failed.message

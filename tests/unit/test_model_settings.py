@@ -9,7 +9,7 @@ import pytest
 
 from netra.agents.catalog import load_agents_file, registry_from_settings
 from netra.agents.models.builtin import BuiltinModel
-from netra.agents.models.openai_compat import OpenAIChatModel
+from netra.agents.models.openai_compat import EndpointConfig, OpenAIChatModel, OpenAIEndpoint
 from netra.config import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -89,6 +89,18 @@ def test_the_key_is_never_shown(make_env: MakeEnv) -> None:
     assert settings.model_api_key.get_secret_value() == KEY
     assert "NETRA_MODEL_TIMEOUT" in bad
     assert KEY not in bad
+
+
+async def test_the_endpoint_and_its_config_do_not_show_the_key() -> None:
+    config = EndpointConfig("http://localhost:11434/v1", KEY, 5.0, 0)
+    endpoint = OpenAIEndpoint(config)
+    try:
+        shown = [repr(config), str(config), repr(endpoint), repr(endpoint.model("m"))]
+    finally:
+        await endpoint.close()
+
+    assert "localhost:11434" in shown[0]
+    assert not [text for text in shown if KEY in text]
 
 
 def test_the_default_agent_uses_the_configured_model(make_env: MakeEnv) -> None:

@@ -137,6 +137,8 @@ class FakeOpenAI:
         self._server: asyncio.Server | None = None
         self._closing = asyncio.Event()
         self._handlers: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.port = 0
 
     @property
@@ -145,6 +147,15 @@ class FakeOpenAI:
 
     def enqueue(self, *replies: Reply) -> None:
         self.replies.extend(replies)
+
+    @property
+    def open_connections(self) -> int:
+        """Connections still being served, such as a stream the client has not closed."""
+        return len(self._handlers)
+
+    async def all_closed(self) -> None:
+        """Return once every connection a client opened is closed again."""
+        await self._idle.wait()
 
     async def start(self, port: int = 0) -> FakeOpenAI:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", port)
@@ -170,6 +181,7 @@ class FakeOpenAI:
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)
+        self._idle.clear()
         try:
             request = await _read_request(reader)
             if request is None:
@@ -185,11 +197,17 @@ class FakeOpenAI:
             await self._reply(reader, writer, reply)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away: nothing to answer
+        except asyncio.CancelledError:
+            # stop() cancels us; ending quietly keeps asyncio's server from logging it.
+            if not self._closing.is_set():
+                raise
         finally:
-            self._handlers.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+            self._handlers.discard(task)
+            if not self._handlers:
+                self._idle.set()
 
     async def _reply(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reply: Reply

@@ -47,7 +47,7 @@ class EndpointConfig:
     """Where the model lives and how to talk to it."""
 
     base_url: str | None
-    api_key: str | None
+    api_key: str | None = field(repr=False)  # a secret: never in a repr or a log line
     timeout: float
     max_retries: int
 
@@ -85,6 +85,7 @@ class OpenAIEndpoint:
 
 @dataclass
 class _PartialCall:
+    index: int | None
     id: str = ""
     name: str = ""
     arguments: str = ""
@@ -96,16 +97,33 @@ class _TurnBuilder:
 
     text: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
-    calls: dict[int, _PartialCall] = field(default_factory=dict)
+    reasoning_sent: int = 0  # how many `reasoning` parts were already streamed as thinking
+    calls: list[_PartialCall] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
 
+    def call_for(self, index: int | None, call_id: str | None) -> _PartialCall:
+        """The partial call a tool-call delta continues, or a new one.
+
+        OpenAI numbers parallel calls by `index`; some servers (Gemini's endpoint)
+        send no index and tell calls apart only by a new `id` on a call's first delta.
+        """
+        for partial in reversed(self.calls):
+            if index is not None and partial.index != index:
+                continue
+            if call_id and partial.id and partial.id != call_id:
+                break  # a new id where the last call was: a new call
+            return partial
+        partial = _PartialCall(index)
+        self.calls.append(partial)
+        return partial
+
     def tool_calls(self) -> tuple[ToolCall, ...]:
         calls = []
-        for index in sorted(self.calls):
-            partial = self.calls[index]
+        ordered = sorted(self.calls, key=lambda p: -1 if p.index is None else p.index)
+        for position, partial in enumerate(ordered):
             if not partial.name:
-                raise _malformed(f"tool call #{index} has no function name")
+                raise _malformed(f"tool call #{position} has no function name")
             try:
                 arguments = json.loads(partial.arguments or "{}")
             except json.JSONDecodeError:
@@ -142,9 +160,12 @@ class OpenAIChatModel:
             request["tools"] = [to_openai_tool(t) for t in tools]
         turn = _TurnBuilder()
         try:
-            chunks = await self._endpoint.client.chat.completions.create(**request)
-            async for chunk in chunks:
-                await _absorb(turn, chunk, stream)
+            # `async with`: a cancelled run or a bad chunk must close the HTTP stream now,
+            # not whenever the abandoned response happens to be garbage collected.
+            async with await self._endpoint.client.chat.completions.create(**request) as chunks:
+                async for chunk in chunks:
+                    await _absorb(turn, chunk, stream)
+            await _stream_reasoning(turn, stream)
         except openai.APIError as exc:
             raise self._explain(exc) from None
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
@@ -199,17 +220,28 @@ async def _absorb(turn: _TurnBuilder, chunk: Any, stream: TurnStream) -> None:
             reasoning = (delta.model_extra or {}).get("reasoning_content")
             if isinstance(reasoning, str) and reasoning:
                 turn.reasoning.append(reasoning)
+            if delta.content or delta.tool_calls:
+                await _stream_reasoning(turn, stream)  # the thoughts come before the answer
             if delta.content:
                 turn.text.append(delta.content)
                 await stream.text_delta(delta.content)
             for call in delta.tool_calls or ():
-                partial = turn.calls.setdefault(int(call.index), _PartialCall())
+                index = None if call.index is None else int(call.index)
+                partial = turn.call_for(index, call.id)
                 partial.id = partial.id or (call.id or "")
                 if call.function is not None:
                     partial.name += call.function.name or ""
                     partial.arguments += call.function.arguments or ""
         if choice.finish_reason:
             turn.finish_reason = choice.finish_reason
+
+
+async def _stream_reasoning(turn: _TurnBuilder, stream: TurnStream) -> None:
+    """Stream the reasoning gathered so far as one thinking event, once."""
+    pending = "".join(turn.reasoning[turn.reasoning_sent :])
+    turn.reasoning_sent = len(turn.reasoning)
+    if pending:
+        await stream.thinking(pending)
 
 
 def _finish(turn: _TurnBuilder) -> ModelTurn:
