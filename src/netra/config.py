@@ -151,6 +151,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _model_endpoint_is_complete(self) -> Settings:
+        endpoint_set = self.model_base_url is not None or self.model_name is not None
+        if "model_provider" not in self.model_fields_set and endpoint_set:
+            # Following an endpoint example but missing the provider would silently
+            # leave the offline model answering; an explicit builtin keeps it on purpose.
+            raise ValueError(
+                "NETRA_MODEL_BASE_URL or NETRA_MODEL_NAME is set but NETRA_MODEL_PROVIDER "
+                "is not; set NETRA_MODEL_PROVIDER=openai to use the endpoint "
+                "(or NETRA_MODEL_PROVIDER=builtin for the offline model)"
+            )
         if self.model_provider != "openai":
             if self.agents_file is not None:
                 from netra.agents.catalog import load_agents_file, uses_endpoint

@@ -103,6 +103,16 @@ async def test_the_endpoint_and_its_config_do_not_show_the_key() -> None:
     assert not [text for text in shown if KEY in text]
 
 
+def test_an_endpoint_without_a_provider_is_refused_not_ignored(make_env: MakeEnv) -> None:
+    endpoint = {key: value for key, value in OLLAMA.items() if key != "NETRA_MODEL_PROVIDER"}
+
+    message = refusal(make_env, **endpoint)
+    offline = Settings.from_env(make_env({**endpoint, "NETRA_MODEL_PROVIDER": "builtin"}))
+
+    assert "NETRA_MODEL_PROVIDER=openai" in message
+    assert isinstance(registry_from_settings(offline).build("assistant").model, BuiltinModel)
+
+
 def test_the_default_agent_uses_the_configured_model(make_env: MakeEnv) -> None:
     builtin = registry_from_settings(Settings.from_env(make_env({}))).build("assistant")
     real = registry_from_settings(Settings.from_env(make_env(OLLAMA))).build("assistant")
