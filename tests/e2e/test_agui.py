@@ -83,17 +83,39 @@ async def test_another_users_thread_is_not_found(http: httpx.AsyncClient, make_u
     assert events.json() == []
 
 
-async def test_an_id_that_is_not_a_netra_thread_id_is_refused(
+async def test_a_client_thread_id_keeps_naming_the_same_thread_of_that_user(
+    http: httpx.AsyncClient, make_user
+) -> None:
+    ada, bob = await make_user(), await make_user()
+    client_id = "5b0c0c4e-2f6d-4f55-9d7b-0f2ab1c4e9a1"  # a UUID, as CopilotKit mints them
+
+    first = await run_agent(http, run_input(client_id, "What is 2 + 3?"), ada.headers)
+    second = await run_agent(http, run_input(client_id, "What is 4 * 5?"), ada.headers)
+    other = await run_agent(http, run_input(client_id, "What is 1 + 1?"), bob.headers)
+
+    for events in (first, second, other):
+        assert_valid_run(events)
+        assert events[0].thread_id == client_id  # AG-UI echoes the client's id
+    netra_thread = first[0].metadata["netra"]["thread_id"]
+    assert netra_thread.startswith("thr_")
+    assert second[0].metadata["netra"]["thread_id"] == netra_thread
+    assert other[0].metadata["netra"]["thread_id"] != netra_thread  # Bob's own thread
+    history = await http.get(f"/api/threads/{netra_thread}/events", headers=ada.headers)
+    runs = {e["run_id"] for e in history.json()}
+    assert runs == {first[0].metadata["netra"]["run_id"], second[0].metadata["netra"]["run_id"]}
+    hidden = await http.get(f"/api/threads/{netra_thread}/events", headers=bob.headers)
+    assert hidden.status_code == 404
+
+
+async def test_a_thread_id_longer_than_200_characters_is_refused(
     http: httpx.AsyncClient, make_user
 ) -> None:
     user = await make_user()
 
-    response = await http.post(
-        "/api/agui", json=run_input("5b0c0c4e-uuid-style", "hi"), headers=user.headers
-    )
+    response = await http.post("/api/agui", json=run_input("x" * 201, "hi"), headers=user.headers)
 
     assert response.status_code == 422
-    assert "thr_" in response.json()["error"]["message"]
+    assert "200 characters" in response.json()["error"]["message"]
 
 
 async def test_unauthenticated_calls_are_rejected(http: httpx.AsyncClient) -> None:

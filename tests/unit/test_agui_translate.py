@@ -99,7 +99,9 @@ def test_a_calculator_run_maps_to_a_valid_ag_ui_run() -> None:
     assert finished.result == {"message_id": MSG, "text": "2+2 = 4"}
     assert finished.usage is not None
     assert finished.usage[0].total_tokens == 10
-    assert events[3].metadata == {"netra": {"event_id": "evt_02", "seq": 2, "run_id": "run_1"}}
+    assert events[3].metadata == {
+        "netra": {"event_id": "evt_02", "seq": 2, "run_id": "run_1", "thread_id": "thr_1"}
+    }
 
 
 def test_an_answer_that_was_not_streamed_is_sent_whole() -> None:

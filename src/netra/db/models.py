@@ -52,6 +52,12 @@ class Thread(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The seq of the newest event; bumped in the same transaction that inserts an event.
     last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # A client's own id for the thread (an AG-UI threadId such as a UUID), unique per owner.
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    __table_args__ = (
+        Index("uq_threads_owner_external_id", "owner_id", "external_id", unique=True),
+    )
 
 
 class Message(Base):

@@ -96,8 +96,17 @@ class ThreadRepository:
         self.session = session
         self.owner_id = owner_id
 
-    async def add(self, title: str) -> Thread:
-        thread = Thread(id=new_id("thr"), owner_id=self.owner_id, title=title, last_seq=0)
+    async def add(
+        self, title: str, *, thread_id: str | None = None, external_id: str | None = None
+    ) -> Thread:
+        """A new thread; `thread_id` for an id the client minted, `external_id` for its own."""
+        thread = Thread(
+            id=thread_id or new_id("thr"),
+            owner_id=self.owner_id,
+            title=title,
+            last_seq=0,
+            external_id=external_id,
+        )
         self.session.add(thread)
         await self.session.flush()
         return thread
@@ -105,6 +114,14 @@ class ThreadRepository:
     async def get(self, thread_id: str) -> Thread | None:
         return await self.session.scalar(
             select(Thread).where(Thread.id == thread_id, Thread.owner_id == self.owner_id)
+        )
+
+    async def by_external_id(self, external_id: str) -> Thread | None:
+        """The owner's thread that a client knows by its own id."""
+        return await self.session.scalar(
+            select(Thread).where(
+                Thread.external_id == external_id, Thread.owner_id == self.owner_id
+            )
         )
 
     async def list(self, limit: int = 100) -> Sequence[Thread]:

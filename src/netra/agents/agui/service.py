@@ -2,10 +2,12 @@
 
 Knows nothing about HTTP: the route parses, calls these, and encodes.
 
-Thread ids follow the input. `thread_id` names one of the caller's threads,
-or a new `thr_...` id, for which a thread is created for the caller (so a
-client can mint ids before the first run). Another user's thread is
-`not_found`, exactly as if it did not exist; any other id is refused.
+Thread ids follow the input. `threadId` is one of the caller's threads (its
+Netra `thr_...` id, or the client's own id it was first created with), or a
+new id: a new `thr_...` id becomes the new thread's id, and any other string
+(a UUID, as CopilotKit sends) is kept as the thread's `external_id`, so the
+next run with it lands in the same thread. Another user's thread is
+`not_found`, exactly as if it did not exist; each user's own ids are theirs.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from sqlalchemy.exc import IntegrityError
 from netra.agents.registry import AgentRegistry, UnknownAgentError
 from netra.agents.runs import RunService, RunTicket
 from netra.db.engine import Database
-from netra.db.models import Thread
 from netra.db.repositories import ThreadRepository
 from netra.errors import AppError, not_found
 from netra.ids import is_valid
@@ -28,6 +29,7 @@ from netra.realtime.bus import EventBus
 from netra.realtime.events import AgentEvent
 
 TITLE_CHARS = 60
+EXTERNAL_ID_CHARS = 200  # the length of threads.external_id
 HISTORY_PAGE = 500
 
 
@@ -77,33 +79,39 @@ async def start_run(
             registry.spec(request.agent)
         except UnknownAgentError as exc:
             raise AppError(422, "unknown_agent", str(exc)) from None
-    await claim_thread(db, user_id, run_input.thread_id, request.text.strip())
-    return await runs.start(user_id, request.text, run_input.thread_id, request.agent)
+    thread_id = await claim_thread(db, user_id, run_input.thread_id, request.text.strip())
+    return await runs.start(user_id, request.text, thread_id, request.agent)
 
 
-async def claim_thread(db: Database, user_id: str, thread_id: str, title: str) -> None:
-    """Make sure `thread_id` is the caller's thread, creating it if the id is new."""
+async def claim_thread(db: Database, user_id: str, requested: str, title: str) -> str:
+    """The Netra id of the caller's thread named `requested`, created if the id is new."""
     async with db.session() as session:
-        if await ThreadRepository(session, user_id).get(thread_id) is not None:
-            return
-    if not is_valid(thread_id, "thr"):
+        threads = ThreadRepository(session, user_id)
+        found = await threads.get(requested) or await threads.by_external_id(requested)
+        if found is not None:
+            return found.id
+    if len(requested) > EXTERNAL_ID_CHARS:
         raise AppError(
-            422,
-            "invalid_request",
-            "`threadId` must be one of your threads or a new id of the form thr_<26 characters>; "
-            "POST /api/threads makes one",
+            422, "invalid_request", f"`threadId` is longer than {EXTERNAL_ID_CHARS} characters"
         )
+    own_id = is_valid(requested, "thr")
     try:
         async with db.session() as session:
-            thread = Thread(id=thread_id, owner_id=user_id, title=title[:TITLE_CHARS] or "AG-UI")
-            session.add(thread)
-            await session.flush()
+            thread = await ThreadRepository(session, user_id).add(
+                title[:TITLE_CHARS] or "AG-UI",
+                thread_id=requested if own_id else None,
+                external_id=None if own_id else requested,
+            )
+            return thread.id
     except IntegrityError:
-        # The id is taken: by another user (refuse it as unknown), or by a concurrent
-        # request of this user (then it is theirs and fine).
+        # Taken: a `thr_` id by another user (refuse it as unknown), or either kind of
+        # id by a concurrent request of this user (then it is theirs and fine).
         async with db.session() as session:
-            if await ThreadRepository(session, user_id).get(thread_id) is None:
-                raise not_found("thread") from None
+            threads = ThreadRepository(session, user_id)
+            found = await (threads.get(requested) if own_id else threads.by_external_id(requested))
+        if found is None:
+            raise not_found("thread") from None
+        return found.id
 
 
 async def follow_run(

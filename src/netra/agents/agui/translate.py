@@ -11,8 +11,9 @@
 | agent_error          | TEXT_MESSAGE_END (if open), RUN_ERROR |
 | agent_cancelled      | TEXT_MESSAGE_END (if open), RUN_FINISHED with the `cancelled` outcome |
 
-Every AG-UI event carries `metadata.netra` = {event_id, seq, run_id} of the
-persisted event it came from, so a client can line both formats up.
+Every AG-UI event carries `metadata.netra` = {event_id, seq, run_id, thread_id}
+of the persisted event it came from, so a client can line both formats up (and
+find the thread over /ws when it named it by its own id).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class AguiTranslator:
     """Translates the events of one run, in order, keeping AG-UI's open/close pairs.
 
     `thread_id` and `run_id` are the ids the AG-UI client sent: AG-UI events
-    echo them, while `metadata.netra.run_id` names Netra's own run.
+    echo them, while `metadata.netra` names Netra's own run and thread.
     """
 
     def __init__(self, thread_id: str, run_id: str, run_input: RunAgentInput | None = None) -> None:
@@ -67,7 +68,12 @@ class AguiTranslator:
         common: dict[str, Any] = {
             "timestamp": int(event.ts.timestamp() * 1000),
             "metadata": {
-                "netra": {"event_id": event.event_id, "seq": event.seq, "run_id": event.run_id}
+                "netra": {
+                    "event_id": event.event_id,
+                    "seq": event.seq,
+                    "run_id": event.run_id,
+                    "thread_id": event.thread_id,
+                }
             },
         }
         data = event.data
