@@ -206,6 +206,19 @@ async def test_narrow_screen_fits_and_lists_chats_behind_a_button(
     await expect(thread_button).to_be_hidden()
     assert screenshot.stat().st_size > 0
 
+    # Offline, the top bar's longest state still fits beside the Chats and Log out buttons.
+    await chat.page.context.set_offline(True)
+    await chat.page.evaluate("window.netra.drop()")
+    fits = await chat.page.wait_for_function(
+        """() => document.getElementById('connection').dataset.state === 'waiting'
+            && Math.max(...[...document.querySelectorAll('.topbar > *')]
+                .map(e => e.getBoundingClientRect().right)) <= window.innerWidth"""
+    )
+    assert await fits.json_value()
+    await expect(chat.page.get_by_role("button", name="Log out")).to_be_in_viewport(ratio=1)
+    await chat.page.context.set_offline(False)
+    await chat.expect_online()
+
 
 async def test_keyboard_only_send_and_screen_reader_announcements(open_chat) -> None:
     chat = await open_chat()
@@ -222,3 +235,43 @@ async def test_keyboard_only_send_and_screen_reader_announcements(open_chat) -> 
     await expect(chat.page.get_by_role("status")).to_have_text("Connected")
     await expect(message).to_have_value("")
     assert await chat.page.get_by_role("navigation", name="Chats").count() == 1
+
+    # The skip link takes focus to the message box and leaves the open chat alone.
+    thread_id = (await chat.net_state())["threadId"]
+    skip = chat.page.get_by_role("link", name="Skip to the message box")
+    await skip.focus()
+    await expect(skip).to_be_in_viewport()
+    await chat.page.keyboard.press("Enter")
+    await expect(message).to_be_focused()
+    await expect(chat.page.locator("#thread-title")).to_have_text(CALCULATION)
+    await expect(chat.runs("completed")).to_have_count(1)
+    assert chat.page.url.endswith(f"#{thread_id}")
+
+
+async def test_an_outage_is_announced_once_not_every_second_or_attempt(open_chat) -> None:
+    chat = await open_chat()
+    await chat.register()
+    # Record every text the status live region takes, and count the retries.
+    await chat.page.evaluate(
+        """() => {
+            const status = document.querySelector('[role=status]');
+            const connection = document.getElementById('connection');
+            window.spoken = [status.textContent];
+            window.waits = 0;
+            new MutationObserver(() => {
+                const text = status.textContent;
+                if (text !== window.spoken.at(-1)) window.spoken.push(text);
+            }).observe(status, {childList: true, characterData: true, subtree: true});
+            new MutationObserver(() => {
+                if (connection.dataset.state === 'waiting') window.waits += 1;
+            }).observe(connection, {attributes: true, attributeFilter: ['data-state']});
+        }"""
+    )
+    await chat.page.context.set_offline(True)
+    await chat.page.evaluate("window.netra.drop()")
+    await chat.page.wait_for_function("() => window.waits >= 3")  # two failed attempts
+    await chat.page.context.set_offline(False)
+    await chat.expect_online()
+
+    spoken = await chat.page.evaluate("window.spoken")
+    assert spoken == ["Connected", "Offline. Reconnecting", "Connected"]

@@ -30,6 +30,7 @@ const ui = {
   logout: $("logout"),
   connection: $("connection"),
   connectionText: $("connection-text"),
+  connectionCountdown: $("connection-countdown"),
   sidebar: $("sidebar"),
   threadsToggle: $("threads-toggle"),
   newThread: $("new-thread"),
@@ -39,6 +40,7 @@ const ui = {
   chatError: $("chat-error"),
   timeline: $("timeline"),
   emptyHint: $("empty-hint"),
+  skipLink: $("skip-link"),
   composer: $("composer"),
   message: $("message"),
   send: $("send"),
@@ -447,16 +449,21 @@ function scrollToEnd(force) {
 }
 
 // -- connection state ---------------------------------------------------------
+const RECONNECTING = "Offline. Reconnecting";
+
 function showConnection(connection, detail) {
+  // The words are a live region (role=status), so they change only with the state:
+  // an outage is announced once, not at every attempt. The countdown is not announced.
   const words = {
-    connecting: "Connecting…",
+    connecting: detail.again ? RECONNECTING : "Connecting…",
     online: "Connected",
-    waiting: `Offline. Reconnecting in ${detail.seconds} s`,
+    waiting: RECONNECTING,
     paused: "Offline (paused)",
     stopped: "Not connected",
   }[connection];
   ui.connection.dataset.state = connection;
-  ui.connectionText.textContent = words;
+  if (ui.connectionText.textContent !== words) ui.connectionText.textContent = words;
+  ui.connectionCountdown.textContent = connection === "waiting" ? `in ${detail.seconds} s` : "";
   ui.connection.title = detail.reason || "";
   updateControls();
 }
@@ -477,6 +484,12 @@ ui.newThread.addEventListener("click", () => {
   if (isNarrow()) toggleSidebar(false);
 });
 ui.threadsToggle.addEventListener("click", () => toggleSidebar());
+ui.skipLink.addEventListener("click", (event) => {
+  // Following its #message fragment would fire popstate, which reads "no chat id" as
+  // "start a new chat" and would close the open one.
+  event.preventDefault();
+  ui.message.focus();
+});
 ui.composer.addEventListener("submit", send);
 ui.stop.addEventListener("click", stop);
 ui.message.addEventListener("input", fitMessageBox);

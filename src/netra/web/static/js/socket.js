@@ -105,7 +105,8 @@ export class LiveConnection {
 
   async connect() {
     this.retryTimer = null;
-    this.setState("connecting");
+    // `again`: this is a reconnect, part of an outage the page already reported.
+    this.setState("connecting", { again: this.connects > 0 || this.attempt > 0 });
     let token;
     try {
       token = await this.session.accessToken();
