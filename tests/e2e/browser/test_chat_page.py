@@ -141,6 +141,29 @@ async def test_dropped_connection_mid_run_resumes_with_nothing_twice_and_nothing
     await expect(chat.page.get_by_label("Answer")).to_have_text("Done: I waited 3 seconds.")
 
 
+async def test_a_message_sent_just_before_a_drop_is_shown_once_when_its_run_turns_up(
+    open_chat,
+) -> None:
+    chat = await open_chat()
+    await chat.register()
+    await chat.send(CALCULATION)
+    await chat.wait_for_runs("completed", 1)
+    await chat.page.get_by_label("Message").fill("What is 6 * 7?")
+
+    # The frame goes out, then the socket drops before run_accepted can come back:
+    # the page cannot know whether the server got it.
+    await chat.page.evaluate(
+        "() => { document.getElementById('send').click(); window.netra.drop(); }"
+    )
+    await chat.page.wait_for_function("() => window.netra.state.connects >= 2")
+
+    await chat.wait_for_runs("completed", 2)
+    await expect(chat.page.locator(".bubble.user")).to_have_text([CALCULATION, "What is 6 * 7?"])
+    await expect(chat.page.get_by_label("Answer")).to_have_text(["12 * (3 + 4) = 84", "6 * 7 = 42"])
+    thread_id = (await chat.net_state())["threadId"]
+    assert _shown(await chat.entry_rows()) == _persisted_entries(await chat.history(thread_id))
+
+
 async def test_html_from_the_person_and_the_model_is_shown_as_text(open_chat) -> None:
     chat = await open_chat()
     await chat.register()

@@ -303,9 +303,7 @@ function subscribe() {
 
 /** After every (re)connect: resume the open thread from the last event shown. */
 function resubscribe() {
-  for (const [clientMsgId] of timeline.pending) {
-    timeline.refused(clientMsgId, "The connection dropped before the server confirmed it. Send it again if it does not appear.");
-  }
+  for (const clientMsgId of [...timeline.pending.keys()]) timeline.unconfirmed(clientMsgId);
   subscribe();
   updateControls();
   if (!state.threadId) loadThreads();

@@ -88,6 +88,13 @@ class RunCard {
     this.questionState.textContent = state === "sending" ? "Sending…" : "";
   }
 
+  /** Not (known to be) sent: say why, and drop the empty steps. */
+  setRefused(words) {
+    this.setPending("refused");
+    this.questionState.textContent = words;
+    this.steps_.remove();
+  }
+
   showAnswer(text, final) {
     if (this.final && !final) return;
     this.final = this.final || final;
@@ -225,6 +232,7 @@ export class Timeline {
     this.root.replaceChildren();
     this.runs = new Map(); // run_id -> RunCard
     this.pending = new Map(); // client_msg_id -> RunCard not yet accepted
+    this.unconfirmedCards = []; // sent just before a drop: the server may have them
     this.lastSeq = 0;
   }
 
@@ -280,9 +288,35 @@ export class Timeline {
     const card = this.pending.get(clientMsgId);
     if (!card) return;
     this.pending.delete(clientMsgId);
-    card.setPending("refused");
-    card.questionState.textContent = `Not sent. ${words}`;
-    card.steps_.remove();
+    card.setRefused(`Not sent. ${words}`);
+  }
+
+  /**
+   * The connection dropped before run_accepted: the server may or may not have the
+   * message. Say so; if its run turns up after all, that card becomes the run's
+   * (see adopt) rather than the question showing twice.
+   */
+  unconfirmed(clientMsgId) {
+    const card = this.pending.get(clientMsgId);
+    if (!card) return;
+    this.pending.delete(clientMsgId);
+    card.setRefused(
+      "Not confirmed: the connection dropped before the server answered. " +
+        "If no reply appears, send it again.",
+    );
+    this.unconfirmedCards.push(card);
+  }
+
+  /** A run this page did not know started: is it an unconfirmed message's? */
+  adopt(event) {
+    const input = event.data && event.data.input;
+    const index = this.unconfirmedCards.findIndex((card) => card.question.textContent === input);
+    if (index < 0) return;
+    const [card] = this.unconfirmedCards.splice(index, 1);
+    card.setPending("waiting");
+    card.answer.before(card.steps_);
+    card.setRun(event.run_id);
+    this.runs.set(event.run_id, card);
   }
 
   /** Messages from GET /messages: the questions (and answers) of each run, in order. */
@@ -303,6 +337,7 @@ export class Timeline {
     if (typeof event.seq !== "number" || event.seq <= this.lastSeq) return "duplicate";
     if (event.seq > this.lastSeq + 1) return "gap";
     this.lastSeq = event.seq;
+    if (event.type === "agent_started" && !this.runs.has(event.run_id)) this.adopt(event);
     const card = this.card(event.run_id, event.type === "agent_started" ? event.data.input : "");
     const words = card.apply(event);
     if (live && words) this.announce(words);
