@@ -68,6 +68,14 @@ def test_a_missing_junit_file_has_no_cases(tmp_path: Path) -> None:
     assert read_junit(tmp_path / "absent.xml") == []
 
 
+@pytest.mark.parametrize("cut", [0, 40, len(JUNIT) // 2])
+def test_a_junit_file_cut_short_has_no_cases(tmp_path: Path, cut: int) -> None:
+    path = tmp_path / "junit.xml"  # as pytest leaves it when killed while writing
+    path.write_text(JUNIT[:cut])
+
+    assert read_junit(path) == []
+
+
 def test_a_test_much_slower_than_its_median_is_flagged() -> None:
     history = {"t::a": [0.2, 0.3, 0.25], "t::b": [0.2, 0.3, 0.25]}
 
@@ -103,9 +111,19 @@ def test_history_keeps_the_latest_passed_durations(tmp_path: Path) -> None:
     assert history["t::a"][-1] == HISTORY_LENGTH - 1  # the input is not modified
 
 
-@pytest.mark.parametrize("content", ["", "not json", "[1, 2]", '{"tests": {"t::a": "x"}}'])
+@pytest.mark.parametrize(
+    "content",
+    ["", "not json", "[1, 2]", '{"tests": {"t::a": "x"}}', '{"tests": []}', '{"tests": null}'],
+)
 def test_an_unreadable_history_is_empty(tmp_path: Path, content: str) -> None:
     path = tmp_path / "history.json"
     path.write_text(content)
 
     assert load_history(path) == {}
+
+
+def test_booleans_in_a_history_are_not_durations(tmp_path: Path) -> None:
+    path = tmp_path / "history.json"
+    path.write_text('{"tests": {"t::a": [true, 0.5, false, "x", 2]}}')
+
+    assert load_history(path) == {"t::a": [0.5, 2.0]}

@@ -49,10 +49,15 @@ _COUNTER = {"passed": "passed", "failed": "failed", "error": "errors", "skipped"
 
 
 def read_junit(path: Path) -> list[TestCaseResult]:
-    """The test cases in a JUnit XML file written by pytest; [] if there is none."""
-    if not path.is_file():
+    """The test cases in a JUnit XML file written by pytest; [] if there is none.
+
+    A file cut short (pytest killed while writing it) counts as none, so an
+    interrupted run still gets its summary.
+    """
+    try:
+        root = ElementTree.parse(path).getroot()
+    except (OSError, ElementTree.ParseError):
         return []
-    root = ElementTree.parse(path).getroot()
     cases = []
     for case in root.iter("testcase"):
         outcome = "passed"
@@ -98,9 +103,11 @@ def load_history(path: Path) -> dict[str, list[float]]:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-    tests = data.get("tests", {}) if isinstance(data, dict) else {}
+    tests = data.get("tests") if isinstance(data, dict) else None
+    if not isinstance(tests, dict):
+        return {}
     return {
-        key: [float(d) for d in value if isinstance(d, int | float)]
+        key: [float(d) for d in value if isinstance(d, int | float) and not isinstance(d, bool)]
         for key, value in tests.items()
         if isinstance(value, list)
     }
