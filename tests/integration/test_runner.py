@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,30 @@ def test_became_slow():
     began = time.monotonic()
     time.sleep(0.6)
     assert time.monotonic() - began >= 0.6
+"""
+
+STUBBORN = """
+import os
+import signal
+import threading
+from pathlib import Path
+
+def test_slow_to_stop():
+    signal.signal(signal.SIGINT, lambda *_: Path("{got_sigint}").write_text("1"))
+    Path("{ready}").write_text(str(os.getpid()))
+    threading.Event().wait(120)
+"""
+
+TICKS = """
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+def test_records_when_it_ran():
+    second = int(time.time())
+    while int(time.time()) == second:  # into the next second, so the order is unambiguous
+        pass
+    Path("{ran_at}").write_text(datetime.now(UTC).isoformat())
 """
 
 REMOTE = """
@@ -279,6 +305,76 @@ def test_an_interrupted_run_leaves_no_process_dir_or_port_behind(
         assert not port_is_open(service["port"])
     summary = json.loads((project / "test-results" / "summary.json").read_text())
     assert statuses(summary) == [("integration", "interrupted")]
+
+
+def test_a_second_interrupt_kills_a_pytest_that_is_slow_to_stop(
+    tmp_path: Path, child_env: dict[str, str]
+) -> None:
+    ready, got_sigint = tmp_path / "ready", tmp_path / "got-sigint"
+    project = make_project(
+        tmp_path / "project",
+        {"unit/test_stubborn.py": STUBBORN.format(ready=ready, got_sigint=got_sigint)},
+    )
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "netra", "test", "-c", "unit"],
+        cwd=project,
+        env=child_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pytest_pid = 0
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while not ready.exists() and runner.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pytest_pid = int(ready.read_text())
+        runner.send_signal(signal.SIGINT)  # forwarded to pytest, which keeps running
+        while not got_sigint.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        runner.send_signal(signal.SIGINT)  # the user insists
+        runner.wait(timeout=RUN_TIMEOUT)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+        alive = pytest_pid and process_alive(pytest_pid)
+        if alive:
+            os.kill(pytest_pid, signal.SIGKILL)
+
+    assert runner.returncode == 2
+    assert not alive, "pytest outlived the runner"
+
+
+def test_a_category_whose_tests_are_all_deselected_does_not_stop_the_run(
+    tmp_path: Path, child_env: dict[str, str]
+) -> None:
+    project = make_project(
+        tmp_path,
+        {"mission_critical/test_mc.py": PASSING, "unit/test_tokens.py": PASSING},
+    )
+
+    selected, summary = netra_test(project, child_env, "-k", "tokens")
+
+    assert selected.returncode == 0, selected.stdout + selected.stderr
+    assert statuses(summary)[:2] == [("mission_critical", "no_tests"), ("unit", "passed")]
+    assert summary["categories"][1]["counts"]["passed"] == 1
+
+    nothing, summary = netra_test(project, child_env, "-k", "no_such_test")
+
+    assert nothing.returncode == 5  # pytest's "no tests collected"
+    assert summary["exit_code"] == 5
+
+
+def test_the_summary_says_when_the_run_started(tmp_path: Path, child_env: dict[str, str]) -> None:
+    ran_at = tmp_path / "ran_at"
+    project = make_project(
+        tmp_path / "project", {"unit/test_ticks.py": TICKS.format(ran_at=ran_at)}
+    )
+
+    done, summary = netra_test(project, child_env, "-c", "unit")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    test_ran = datetime.fromisoformat(ran_at.read_text()).replace(microsecond=0)
+    assert datetime.fromisoformat(summary["started_at"]) < test_ran
 
 
 def test_a_test_much_slower_than_its_history_is_flagged(

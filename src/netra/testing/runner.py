@@ -11,6 +11,7 @@ runner (Ctrl-C or SIGTERM) interrupts pytest, then stops the services.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -34,6 +35,7 @@ REMOTE_CATEGORIES = ("mission_critical", "e2e")  # what --base-url runs against 
 LOCAL_ONLY = frozenset({"unit"})  # categories that never touch a real service
 INTERRUPTED = 2  # pytest's own exit code for an interrupted run
 USAGE_ERROR = 4  # pytest's exit code for bad usage
+NO_TESTS = 5  # pytest's exit code when nothing was collected or everything was deselected
 PYTEST_GRACE = 30.0  # seconds pytest gets to tear down after an interrupt
 SUMMARY_FILE = "summary.json"
 HISTORY_FILE = "history.json"
@@ -57,7 +59,8 @@ class RunOptions:
 @dataclass
 class CategoryResult:
     name: str
-    status: str = "not_run"  # passed, failed, interrupted, missing (no folder) or not_run
+    # passed, failed, interrupted, no_tests (all deselected), missing (no folder) or not_run
+    status: str = "not_run"
     exit_code: int | None = None
     duration_s: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
@@ -87,17 +90,19 @@ def run_tests(
     outcomes = [CategoryResult(name) for name in selected]
     all_cases: list[results.TestCaseResult] = []
     pool = ServicePool(env)
-    began, exit_code = time.perf_counter(), 0
+    started_at, began, exit_code = datetime.now(UTC), time.perf_counter(), 0
     try:
         with _sigterm_raises():
             for index, outcome in enumerate(outcomes, 1):
                 echo(f"\n=== netra test [{index}/{len(outcomes)}]: {outcome.name} ===")
                 cases = _run_category(outcome, options, env, pool, echo)
                 all_cases += cases
-                if outcome.exit_code:
-                    exit_code = exit_code or outcome.exit_code
+                if outcome.status in ("failed", "interrupted"):
+                    exit_code = exit_code or outcome.exit_code or 0
                     if not options.keep_going or outcome.status == "interrupted":
                         break
+        if not exit_code and _nothing_ran(outcomes):
+            exit_code = NO_TESTS  # as pytest says when a selection matches nothing
     except (KeyboardInterrupt, _Terminated):
         exit_code = INTERRUPTED
     finally:
@@ -106,7 +111,7 @@ def run_tests(
     slow = results.flag_slow_tests(history, all_cases)
     results.save_history(history_path, results.updated_history(history, all_cases))
     summary = {
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "started_at": started_at.isoformat(timespec="seconds"),
         "exit_code": exit_code,
         "duration_s": round(time.perf_counter() - began, 3),
         "parallel": options.parallel,
@@ -157,7 +162,7 @@ def _run_category(
     began = time.perf_counter()
     try:
         outcome.exit_code = _run_pytest(command, child_env)
-        outcome.status = "passed" if outcome.exit_code == 0 else "failed"
+        outcome.status = _STATUS.get(outcome.exit_code, "failed")
     except BaseException:
         outcome.exit_code, outcome.status = INTERRUPTED, "interrupted"
         raise
@@ -168,6 +173,15 @@ def _run_category(
         outcome.junit = str(junit) if junit.exists() else None
         outcome.metrics = {case.test_id: case.metrics for case in cases if case.metrics}
     return cases
+
+
+# `-k tokens` deselects every test of most categories; that is not a failure.
+_STATUS = {0: "passed", NO_TESTS: "no_tests"}
+
+
+def _nothing_ran(outcomes: list[CategoryResult]) -> bool:
+    ran = [outcome.status for outcome in outcomes if outcome.status != "missing"]
+    return bool(ran) and all(status == "no_tests" for status in ran)
 
 
 def _run_pytest(command: list[str], env: dict[str, str]) -> int:
@@ -181,17 +195,26 @@ def _run_pytest(command: list[str], env: dict[str, str]) -> int:
 
 
 def _interrupt(process: subprocess.Popen[bytes]) -> None:
-    """Ctrl-C for pytest (and its workers and servers), then a kill if it hangs."""
-    for sig, grace in ((signal.SIGINT, PYTEST_GRACE), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """Ctrl-C for pytest (and its workers and servers), then a kill if it hangs.
+
+    A second Ctrl-C or SIGTERM while pytest tears down means "stop now": the
+    group is killed before the runner gives up, since pytest runs in a session
+    of its own and would otherwise outlive it.
+    """
+    try:
+        _signal_group(process, signal.SIGINT)
+        process.wait(timeout=PYTEST_GRACE)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        if process.poll() is None:
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
 
 
 @contextmanager
