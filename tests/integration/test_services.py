@@ -86,14 +86,19 @@ def test_binaries_under_a_private_directory_still_run_as_root(tmp_path: Path) ->
     for libs in site_packages.glob(f"{package.name}.libs"):
         shutil.copytree(libs, private / libs.name, symlinks=True)
 
-    service = start_postgres(private / package.name / "pginstall" / "bin", "pgserver")
-    try:
-        assert service.process is not None
-        assert service.process.poll() is None
-    finally:
-        service.stop()
-    assert service.data_dir is not None
-    assert not service.data_dir.exists()
+    cache = tmp_path / "cache"
+    for _ in range(2):  # the binaries are copied for each run; the cached cluster is not
+        service = start_postgres(
+            private / package.name / "pginstall" / "bin", "pgserver", cache_dir=cache
+        )
+        try:
+            assert service.process is not None
+            assert service.process.poll() is None
+        finally:
+            service.stop()
+        assert service.data_dir is not None
+        assert not service.data_dir.exists()
+    assert len(list((cache / "postgres").iterdir())) == 1
 
 
 @pytest.mark.skipif(shutil.which("initdb") is None, reason="no PostgreSQL on the PATH here")
@@ -117,6 +122,36 @@ async def test_postgres_from_the_path_starts_and_a_cached_cluster_is_reused(
     cached = list((tmp_path / "postgres").iterdir())
     assert len(cached) == 1
     assert (cached[0] / "PG_VERSION").is_file()
+
+
+async def test_a_cache_dir_that_cannot_be_written_only_costs_an_initdb(tmp_path: Path) -> None:
+    found = postgres_binaries(NO_BINARIES)
+    assert found is not None
+    (tmp_path / "postgres").symlink_to("/proc/self")  # nothing can be created there, even by root
+
+    service = await asyncio.to_thread(start_postgres, *found, cache_dir=tmp_path)
+    try:
+        assert await server_version(service.url)
+    finally:
+        await asyncio.wait_for(asyncio.to_thread(service.stop), STOP_TIMEOUT)
+
+
+async def test_a_damaged_cached_cluster_is_made_afresh(tmp_path: Path) -> None:
+    found = postgres_binaries(NO_BINARIES)
+    assert found is not None
+    first = await asyncio.to_thread(start_postgres, *found, cache_dir=tmp_path)
+    await asyncio.wait_for(asyncio.to_thread(first.stop), STOP_TIMEOUT)
+    (cached,) = (tmp_path / "postgres").iterdir()
+    # As if files were lost: only PG_VERSION is left.
+    await asyncio.to_thread(shutil.rmtree, cached / "global")
+    await asyncio.to_thread(shutil.rmtree, cached / "base")
+
+    service = await asyncio.to_thread(start_postgres, *found, cache_dir=tmp_path)
+    try:
+        assert await server_version(service.url)
+    finally:
+        await asyncio.wait_for(asyncio.to_thread(service.stop), STOP_TIMEOUT)
+    assert (cached / "global" / "pg_control").is_file()  # the next run copies a whole one
 
 
 def redis_answers(url: str) -> bool:

@@ -117,15 +117,29 @@ def cache_dir(env: IsolatedEnvironment) -> Path | None:
 
 def start_postgres(bin_dir: Path, source: str, *, cache_dir: Path | None = None) -> PostgresService:
     """Start a throwaway cluster on a free loopback port and wait until it accepts connections."""
+    identity = service_identity()
+    cached = _cached_cluster_path(bin_dir, identity, cache_dir)
+    try:
+        return _start_cluster(bin_dir, source, identity, cached)
+    except ServiceUnavailable:
+        if cached is None or not cached.exists():
+            raise
+        # A damaged cache entry (files lost, a half-made copy) must not fail every run.
+        shutil.rmtree(cached, ignore_errors=True)
+        return _start_cluster(bin_dir, source, identity, cached)
+
+
+def _start_cluster(
+    bin_dir: Path, source: str, identity: dict[str, Any], cached: Path | None
+) -> PostgresService:
     began = time.perf_counter()
     data_dir = make_service_dir("netra-pg-")
-    identity = service_identity()
     try:
         if identity:
             shutil.chown(data_dir, identity["user"], identity["group"])
             if not _reachable_by_others(bin_dir):
                 bin_dir = _copy_install(bin_dir, data_dir / "install")
-        _make_cluster(bin_dir, data_dir / "cluster", identity, cache_dir)
+        _make_cluster(bin_dir, data_dir / "cluster", identity, cached)
         port = free_port()
         command = [str(bin_dir / "postgres"), "-D", str(data_dir / "cluster")]
         command += ["-p", str(port), "-k", str(data_dir)]
@@ -160,18 +174,18 @@ def start_postgres(bin_dir: Path, source: str, *, cache_dir: Path | None = None)
 
 
 def _make_cluster(
-    bin_dir: Path, target: Path, identity: dict[str, Any], cache_root: Path | None
+    bin_dir: Path, target: Path, identity: dict[str, Any], cached: Path | None
 ) -> None:
     """A fresh cluster at `target`: a copy of the cached one, made by initdb the first time."""
-    cached = _cached_cluster_path(bin_dir, identity, cache_root)
-    if cached is None:
-        _initdb(bin_dir, target, identity)
-        return
-    if not (cached / "PG_VERSION").exists():
-        _initdb(bin_dir, target, identity)
+    if cached is not None and (cached / "PG_VERSION").exists():
+        try:
+            _copy_tree(cached, target)
+            return
+        except (OSError, subprocess.SubprocessError):
+            shutil.rmtree(target, ignore_errors=True)  # unreadable cache: make one afresh
+    _initdb(bin_dir, target, identity)
+    if cached is not None and not cached.exists():
         _store_in_cache(target, cached)
-        return
-    _copy_tree(cached, target)
 
 
 def _cached_cluster_path(
@@ -179,7 +193,7 @@ def _cached_cluster_path(
 ) -> Path | None:
     if cache_root is None:
         return None
-    binary = bin_dir / "postgres"
+    binary = bin_dir / "postgres"  # the installed build, never a per-run copy of it
     # A different build (path or upgrade) or a different owner needs its own cluster.
     key = f"{binary.resolve()}:{binary.stat().st_mtime_ns}:{identity.get('user', '')}"
     return cache_root / "postgres" / hashlib.sha256(key.encode()).hexdigest()[:16]
@@ -187,22 +201,21 @@ def _cached_cluster_path(
 
 def _store_in_cache(cluster: Path, cached: Path) -> None:
     """Publish a copy of a fresh cluster atomically; a concurrent run may win the race."""
+    staging = cached.with_name(f".{cached.name}.{time.time_ns()}")
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        staging = cached.with_name(f".{cached.name}.{time.time_ns()}")
         _copy_tree(cluster, staging)
-        try:
-            staging.rename(cached)
-        except OSError:
-            shutil.rmtree(staging, ignore_errors=True)
-    except OSError:
-        pass  # no usable cache dir: every run pays for initdb, nothing worse
+        staging.rename(cached)
+    except (OSError, subprocess.SubprocessError):
+        pass  # no usable cache dir (or another run published first): initdb next time too
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _copy_tree(source: Path, target: Path) -> None:
     """Copy keeping owners and modes (PostgreSQL insists on both)."""
     if shutil.which("cp"):
-        subprocess.run(["cp", "-a", str(source), str(target)], check=True)
+        subprocess.run(["cp", "-a", str(source), str(target)], check=True, capture_output=True)
     else:
         shutil.copytree(source, target, symlinks=True)
 
