@@ -93,6 +93,20 @@ class TestMigratedSuite(SSotBaseTestCase):
         self.assertNotARealHelper(1)
 """
 
+ASSERTIONS_IN_A_FIXTURE = """
+import pytest
+from netra.testing.base import SSotBaseTestCase
+
+class TestFixtureAssertions(SSotBaseTestCase):
+    @pytest.fixture(scope="class")
+    def checked(self):
+        self.assertEqual(1 + 1, 2)
+        return hasattr(self, "assertTrue") and not hasattr(self, "assertNoSuchThing")
+
+    def test_uses_it(self, checked):
+        assert checked is True
+"""
+
 ASYNC_CASE = """
 import asyncio
 from netra.testing.base import SSotAsyncTestCase
@@ -183,6 +197,14 @@ def test_unittest_assertions_work_and_explain_failures(pytester: pytest.Pytester
 
     result.assert_outcomes(passed=1, failed=2, skipped=1)
     result.stdout.fnmatch_lines(["*{'seq': 1} != {'seq': 2}*", "*assertNotARealHelper*"])
+
+
+def test_unittest_assertions_work_in_a_class_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_ssot_inner_fixture_asserts=ASSERTIONS_IN_A_FIXTURE)
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=1)
 
 
 def test_async_case_runs_hooks_and_cleanups_on_the_test_loop(pytester: pytest.Pytester) -> None:

@@ -73,7 +73,6 @@ class SSotBaseTestCase:
         self.env = netra_process_env
         self.temp_dir = tmp_path
         self.metrics = {}
-        self._asserts = _UnittestAssertions()
         with netra_process_env.overlay(), ExitStack() as cleanups:
             self._cleanups = cleanups
             self.setUp()
@@ -135,9 +134,11 @@ class SSotBaseTestCase:
         pytest.skip(reason)
 
     def __getattr__(self, name: str) -> Any:
-        # assertEqual, assertRaises, fail, ...: unittest's own implementations.
+        # assertEqual, assertRaises, fail, ...: unittest's own implementations. Made on
+        # first use, so they also work where no test context exists, e.g. in a fixture.
         if name.startswith(("assert", "fail")) and hasattr(_UnittestAssertions, name):
-            return getattr(self.__dict__["_asserts"], name)
+            asserts = self.__dict__.setdefault("_asserts", _UnittestAssertions())
+            return getattr(asserts, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
