@@ -75,20 +75,32 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """xdist controller: start the services once and hand them to every worker."""
-    pool = node.config.stash[_POOL]
+    """xdist controller: start the services once and hand them to every worker.
+
+    Not for a run of unit tests only, which use no services: `netra test -c unit -n 2`
+    and `pytest -n 2 tests/unit` start nothing (a unit test that asks anyway gets a
+    server of its worker's own).
+    """
+    config = node.config
+    selected = [Path(config.invocation_params.dir, arg.split("::")[0]) for arg in config.args]
+    if selected and all(category_of(path) == "unit" for path in selected):
+        return
+    pool = config.stash[_POOL]
     pool.start_all()  # a failure is reported again, test by test, in the worker
     node.workerinput[WORKER_SERVICES] = pool.child_env()
 
 
+def category_of(path: Path) -> str | None:
+    """The category is the innermost category folder: tests/<category>/..."""
+    folders = [part for part in path.resolve().parts if part in CATEGORIES]
+    return folders[-1] if folders else None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The category is the folder: tests/<category>/...
     for item in items:
-        parts = Path(str(item.path)).parts
-        for category in CATEGORIES:
-            if category in parts:
-                item.add_marker(getattr(pytest.mark, category))
-                break
+        category = category_of(Path(str(item.path)))
+        if category:
+            item.add_marker(getattr(pytest.mark, category))
 
 
 def _worker_id(config: pytest.Config) -> str:
