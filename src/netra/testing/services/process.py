@@ -93,7 +93,7 @@ def sweep_orphaned_dirs(prefix: str, root: Path) -> list[Path]:
     for directory in root.glob(f"{prefix}*"):
         try:
             pid, _, started = (directory / OWNER_FILE).read_text().strip().partition(" ")
-            owner_alive = _process_start_time(int(pid)) == started
+            owner_alive = _owner_alive(int(pid), started)
         except (OSError, ValueError):
             continue  # not ours, or still being created
         if not owner_alive:
@@ -102,11 +102,27 @@ def sweep_orphaned_dirs(prefix: str, root: Path) -> list[Path]:
     return removed
 
 
+def _owner_alive(pid: int, started: str) -> bool:
+    start_time = _process_start_time(pid)
+    if start_time is not None:
+        return start_time == started  # a different start time: the pid was reused
+    try:  # /proc may hide other users' processes (hidepid): ask the kernel instead
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _die_with_parent(sig: signal.Signals) -> Callable[[], None]:
     prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before the fork, not in the child
+    parent = os.getpid()
 
     def set_parent_death_signal() -> None:
         prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if os.getppid() != parent:  # the owner died before the signal was armed
+            raise ChildProcessError("the process starting this service has exited")
 
     return set_parent_death_signal
 
