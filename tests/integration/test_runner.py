@@ -422,3 +422,25 @@ def test_an_unknown_category_is_a_usage_error(tmp_path: Path, child_env: dict[st
 
     assert done.returncode == 4
     assert "unknown test category ['smoke']" in done.stdout
+
+
+KILLED = """
+import os
+import signal
+
+def test_pytest_is_killed():
+    os.kill(os.getpid(), signal.SIGKILL)
+    assert False, "still alive"
+"""
+
+
+def test_a_pytest_killed_by_a_signal_exits_as_a_shell_would_report_it(
+    tmp_path: Path, child_env: dict[str, str]
+) -> None:
+    project = make_project(tmp_path, {"unit/test_killed.py": KILLED})
+
+    done, summary = netra_test(project, child_env, "-c", "unit")
+
+    assert done.returncode == 128 + signal.SIGKILL, done.stdout + done.stderr
+    assert statuses(summary) == [("unit", "failed")]
+    assert summary["exit_code"] == 128 + signal.SIGKILL

@@ -188,10 +188,11 @@ def _run_pytest(command: list[str], env: dict[str, str]) -> int:
     """Run pytest in its own process group; an interrupt reaches the whole group."""
     process = subprocess.Popen(command, env=env, start_new_session=True)
     try:
-        return process.wait()
+        code = process.wait()
     except BaseException:
         _interrupt(process)
         raise
+    return code if code >= 0 else 128 - code  # killed by a signal: the shell's convention
 
 
 def _interrupt(process: subprocess.Popen[bytes]) -> None:

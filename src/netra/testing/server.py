@@ -60,6 +60,15 @@ class NetraServer:
             stderr=subprocess.STDOUT,
         )
         log.close()
+        try:
+            self._wait_until_healthy()
+        except BaseException:  # also Ctrl-C: never leave a half-started server behind
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_healthy(self) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
             if self.process.poll() is not None:
@@ -68,11 +77,10 @@ class NetraServer:
                 )
             try:
                 if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
-                    return self
+                    return
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                self.stop()
                 raise ServerFailed(
                     f"netra serve not healthy after {STARTUP_TIMEOUT} s:\n{self.log()}"
                 )
