@@ -305,6 +305,22 @@ async def test_placeholder_thinking_when_the_model_gives_none(
     assert types(events) == ["agent_started", "agent_thinking", "agent_completed"]
 
 
+async def test_placeholder_thinking_comes_before_a_streamed_answer(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    world = await make_world(ScriptedModel(ModelTurn(text="straight to it"), stream_text=True))
+    ticket, events = await world.run("go")
+    await check_stream(world, ticket, events, event_validator)
+    assert types(events) == [
+        "agent_started",
+        "agent_thinking",
+        "agent_message_delta",
+        "agent_message_delta",
+        "agent_message_delta",
+        "agent_completed",
+    ]
+
+
 async def test_streamed_thinking_is_not_emitted_twice(
     make_world: MakeWorld, event_validator: EventValidator
 ) -> None:

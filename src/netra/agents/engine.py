@@ -25,6 +25,9 @@ class StepLimitError(Exception):
     """The model kept calling tools past the step limit."""
 
 
+PLACEHOLDER_THOUGHT = "Thinking…"  # for a model that gives no reasoning of its own
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -32,9 +35,10 @@ def _json(value: Any) -> str:
 class _EventStream:
     """Turns a model's streamed output into agent_thinking and agent_message_delta events."""
 
-    def __init__(self, ctx: UserExecutionContext, message_id: str) -> None:
+    def __init__(self, ctx: UserExecutionContext, message_id: str, *, must_think: bool) -> None:
         self._emit = ctx.emitter.emit
         self._message_id = message_id
+        self._must_think = must_think  # a run shows some thinking before its answer
         self.thought = False
 
     async def thinking(self, text: str) -> None:
@@ -42,6 +46,10 @@ class _EventStream:
         await self._emit(EventType.AGENT_THINKING, {"text": text})
 
     async def text_delta(self, delta: str) -> None:
+        if self._must_think and not self.thought:
+            # A model that streams its answer without reasoning: the placeholder goes
+            # first, so thinking never follows the text it should precede.
+            await self.thinking(PLACEHOLDER_THOUGHT)
         data = {"message_id": self._message_id, "delta": delta}
         await self._emit(EventType.AGENT_MESSAGE_DELTA, data)
 
@@ -56,18 +64,17 @@ class AgentEngine:
     async def run(
         self, ctx: UserExecutionContext, agent: Agent, history: Sequence[ChatMessage]
     ) -> None:
-        emit = ctx.emitter.emit
         messages = [ChatMessage("system", agent.spec.system_prompt), *history]
         specs = [tool.spec for tool in agent.tools.values()]
         usage = Usage()
         message_id = new_id("msg")
 
         for step in range(self.max_steps):
-            stream = _EventStream(ctx, message_id)
+            stream = _EventStream(ctx, message_id, must_think=step == 0)
             turn = await agent.model.complete(messages, specs, stream)
             usage += turn.usage
             if not stream.thought and (turn.thinking or step == 0):
-                await emit(EventType.AGENT_THINKING, {"text": turn.thinking or "Thinking…"})
+                await stream.thinking(turn.thinking or PLACEHOLDER_THOUGHT)
             if not turn.tool_calls:
                 await self._complete(ctx, message_id, turn.text, usage)
                 return
