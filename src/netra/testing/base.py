@@ -137,7 +137,9 @@ class SSotBaseTestCase:
         # assertEqual, assertRaises, fail, ...: unittest's own implementations. Made on
         # first use, so they also work where no test context exists, e.g. in a fixture.
         if name.startswith(("assert", "fail")) and hasattr(_UnittestAssertions, name):
-            asserts = self.__dict__.setdefault("_asserts", _UnittestAssertions())
+            asserts = self.__dict__.get("_asserts")
+            if asserts is None:
+                asserts = self.__dict__["_asserts"] = _UnittestAssertions()
             return getattr(asserts, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 

@@ -23,6 +23,7 @@ import pytest
 
 from netra.env import IsolatedEnvironment, process_environment
 from netra.testing.fixtures import TestUser, migrated, register_user
+from netra.testing.runner import CATEGORIES
 from netra.testing.server import NetraServer, RemoteServer
 from netra.testing.services import (
     PostgresService,
@@ -34,7 +35,6 @@ from netra.testing.services import (
 )
 from netra.testing.ws import EventValidator, WsClient
 
-CATEGORIES = ("unit", "integration", "e2e", "mission_critical")
 TEMPLATE_DB = "netra_template"
 WORKER_SERVICES = "netra_services"  # key of the service URLs in xdist's workerinput
 _POOL = pytest.StashKey[ServicePool]()

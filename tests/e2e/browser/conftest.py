@@ -7,7 +7,8 @@ caused one fails at teardown.
 
 Chromium is the system one (`/usr/bin/chromium`, or `NETRA_TEST_CHROMIUM`);
 Playwright never downloads a browser here. Without it the tests are skipped,
-except in CI (`CI=true`), where they fail.
+unless real services are required (`--netra-real-services`, which `netra test`
+passes in CI): then they fail, like any missing service.
 """
 
 from __future__ import annotations
@@ -134,13 +135,15 @@ class ChatPage:
 
 
 @pytest.fixture(scope="session")
-def chromium_executable(netra_process_env: IsolatedEnvironment) -> Path:
-    """The system Chromium; skipped without it, except in CI where that is a failure."""
+def chromium_executable(
+    pytestconfig: pytest.Config, netra_process_env: IsolatedEnvironment
+) -> Path:
+    """The system Chromium; skipped without it, a failure when real services are required."""
     path = Path(netra_process_env.get("NETRA_TEST_CHROMIUM") or DEFAULT_CHROMIUM)
     if path.is_file():
         return path
     reason = f"no Chromium at {path}: install Debian's `chromium` or set NETRA_TEST_CHROMIUM"
-    if (netra_process_env.get("CI") or "").lower() in {"1", "true", "yes"}:
+    if pytestconfig.getoption("netra_real_services"):
         pytest.fail(reason)
     pytest.skip(reason)
 
