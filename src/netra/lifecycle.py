@@ -11,7 +11,6 @@ from netra.agents.catalog import registry_from_settings
 from netra.agents.context import ExecutionContextFactory
 from netra.agents.engine import AgentEngine
 from netra.agents.registry import AgentRegistry
-from netra.agents.runs import RunService, RunSupervisor, recover_orphaned_runs
 from netra.auth.passwords import Passwords
 from netra.auth.service import AuthService
 from netra.auth.tokens import AccessTokens
@@ -20,6 +19,8 @@ from netra.db import migrate
 from netra.db.engine import Database
 from netra.db.lock import DatabaseInUse, DatabaseLock
 from netra.realtime.bus import EventBus, InMemoryEventBus
+from netra.realtime.log import EventLogWriter
+from netra.runs import RunService, RunSupervisor, recover_orphaned_runs
 from netra.state.store import MemoryStateStore, StateStore
 
 log = logging.getLogger("netra.lifecycle")
@@ -37,6 +38,7 @@ class Platform:
     db: Database
     state: StateStore
     bus: EventBus
+    events: EventLogWriter
     tokens: AccessTokens
     auth: AuthService
     registry: AgentRegistry
@@ -84,6 +86,7 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
         began = time.perf_counter()
         state: StateStore = MemoryStateStore()
         bus: EventBus = InMemoryEventBus()
+        events = EventLogWriter(db, bus)
         tokens = AccessTokens(key, settings.access_token_ttl)
         auth = AuthService(
             db,
@@ -95,9 +98,9 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
             failure_window=settings.login_window,
         )
         registry = registry or registry_from_settings(settings)
-        contexts = ExecutionContextFactory(db, bus, state)
+        contexts = ExecutionContextFactory(events, state)
         engine = AgentEngine(settings.max_steps)
-        supervisor = RunSupervisor(registry, contexts, engine, settings.run_timeout)
+        supervisor = RunSupervisor(db, registry, contexts, engine, settings.run_timeout)
         runs = RunService(db, registry, supervisor, settings.default_agent)
         done("services", began)
 
@@ -111,7 +114,18 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
         await _close_database(db, lock)
         raise
     return Platform(
-        settings, db, state, bus, tokens, auth, registry, supervisor, runs, lock, phases=phases
+        settings,
+        db,
+        state,
+        bus,
+        events,
+        tokens,
+        auth,
+        registry,
+        supervisor,
+        runs,
+        lock,
+        phases=phases,
     )
 
 
@@ -139,6 +153,7 @@ async def stop(platform: Platform) -> None:
         await platform.supervisor.shutdown()
     finally:
         try:
+            await platform.events.close()  # every run's last events are committed
             await platform.bus.close()
             await platform.state.close()
             await platform.registry.close()

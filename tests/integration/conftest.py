@@ -7,6 +7,7 @@ several modules need on top of it.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -15,9 +16,16 @@ from typing import Any
 import pytest
 
 from netra.config import Settings
-from netra.db.engine import Database
+from netra.db.engine import Database, EncodedJSON
 from netra.db.models import User
-from netra.db.repositories import UserRepository
+from netra.db.repositories import (
+    THREAD_GONE,
+    NewEvent,
+    RunEnd,
+    RunEvents,
+    UserRepository,
+    append_events,
+)
 from netra.testing.services import PostgresService, create_database, drop_database
 
 #: A fixed signing key, long enough for Settings' minimum, so no key file is generated.
@@ -81,3 +89,32 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
         return Settings(**values)
 
     return make
+
+
+AppendEvents = Callable[..., Awaitable[list[int]]]
+
+
+@pytest.fixture
+def append() -> AppendEvents:
+    """Write events straight to the log, as one batch of one run (for states a crash
+    leaves behind): returns their seqs; LookupError for a missing thread."""
+
+    async def write(
+        database: Database,
+        thread_id: str,
+        run_id: str,
+        *events: tuple[str, dict[str, Any]],
+        end: RunEnd | None = None,
+    ) -> list[int]:
+        batch = [RunEvents(run_id, thread_id, [NewEvent(t, d, encoded(d)) for t, d in events], end)]
+        (result,) = await database.run_transaction(lambda c: append_events(c, batch))
+        if result == THREAD_GONE:
+            raise LookupError(f"thread {thread_id} does not exist")
+        assert not isinstance(result, str), result
+        return [stored.seq for stored in result]
+
+    return write
+
+
+def encoded(data: dict[str, Any]) -> EncodedJSON:
+    return EncodedJSON(json.dumps(data))

@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 from netra.db.engine import Database
 from netra.db.models import Message, Run, Thread, User
 from netra.db.repositories import (
-    EventLog,
     RunRepository,
     ThreadRepository,
     UserRepository,
@@ -49,14 +48,16 @@ async def test_user_email_is_unique(db: Database, add_user: Callable[..., Awaita
 
 # -- threads --------------------------------------------------------------------
 async def test_another_owners_thread_behaves_as_if_it_did_not_exist(
-    db: Database, add_user: Callable[..., Awaitable[User]]
+    db: Database,
+    add_user: Callable[..., Awaitable[User]],
+    append: Callable[..., Awaitable[list[int]]],
 ) -> None:
     alice, bob = await add_user(db), await add_user(db)
     thread = await new_thread(db, alice, "alice's")
     run = await new_run(db, alice, thread)
     async with db.session() as session:
         await ThreadRepository(session, alice.id).add_message(thread.id, "user", "hi", run.id)
-        await EventLog(session).append(thread.id, run.id, "agent_started", {"agent": "a"})
+    await append(db, thread.id, run.id, ("agent_started", {"agent": "a"}))
 
     async with db.session() as session:
         as_bob = ThreadRepository(session, bob.id)
@@ -177,24 +178,23 @@ async def test_a_failed_run_records_its_error_code(
 
 # -- events ---------------------------------------------------------------------
 async def test_event_seq_counts_from_one_per_thread(
-    db: Database, add_user: Callable[..., Awaitable[User]]
+    db: Database,
+    add_user: Callable[..., Awaitable[User]],
+    append: Callable[..., Awaitable[list[int]]],
 ) -> None:
     owner = await add_user(db)
     thread, other = await new_thread(db, owner), await new_thread(db, owner)
     run, other_run = await new_run(db, owner, thread), await new_run(db, owner, other)
 
-    seqs = []
-    for index in range(5):
-        async with db.session() as session:
-            event = await EventLog(session).append(
-                thread.id, run.id, "agent_thinking", {"text": f"step {index}"}
-            )
-            seqs.append(event.seq)
-    async with db.session() as session:
-        other_event = await EventLog(session).append(other.id, other_run.id, "agent_started", {})
+    seqs = await append(
+        db, thread.id, run.id, *[("agent_thinking", {"text": f"step {i}"}) for i in range(2)]
+    )
+    for index in range(2, 5):
+        seqs += await append(db, thread.id, run.id, ("agent_thinking", {"text": f"step {index}"}))
+    other_seqs = await append(db, other.id, other_run.id, ("agent_started", {}))
 
     assert seqs == [1, 2, 3, 4, 5]
-    assert other_event.seq == 1
+    assert other_seqs == [1]
     async with db.session() as session:
         threads = ThreadRepository(session, owner.id)
         assert (await threads.get(thread.id)).last_seq == 5
@@ -205,27 +205,27 @@ async def test_event_seq_counts_from_one_per_thread(
     assert {e.run_id for e in later} == {run.id}
 
 
-async def test_event_append_to_a_missing_thread_raises(db: Database) -> None:
+async def test_event_append_to_a_missing_thread_raises(
+    db: Database, append: Callable[..., Awaitable[list[int]]]
+) -> None:
     with pytest.raises(LookupError, match="thr_missing"):
-        async with db.session() as session:
-            await EventLog(session).append("thr_missing", "run_missing", "agent_started", {})
+        await append(db, "thr_missing", "run_missing", ("agent_started", {}))
 
 
 async def test_concurrent_appends_get_consecutive_seqs_without_gaps(
-    db: Database, add_user: Callable[..., Awaitable[User]]
+    db: Database,
+    add_user: Callable[..., Awaitable[User]],
+    append: Callable[..., Awaitable[list[int]]],
 ) -> None:
     owner = await add_user(db)
     thread = await new_thread(db, owner)
     run = await new_run(db, owner, thread)
 
-    async def append(index: int) -> int:
-        async with db.session() as session:
-            event = await EventLog(session).append(
-                thread.id, run.id, "agent_thinking", {"text": str(index)}
-            )
-            return event.seq
+    async def append_one(index: int) -> int:
+        (seq,) = await append(db, thread.id, run.id, ("agent_thinking", {"text": str(index)}))
+        return seq
 
-    seqs = await asyncio.gather(*(append(i) for i in range(CONCURRENT_APPENDS)))
+    seqs = await asyncio.gather(*(append_one(i) for i in range(CONCURRENT_APPENDS)))
 
     expected = list(range(1, CONCURRENT_APPENDS + 1))
     assert sorted(seqs) == expected

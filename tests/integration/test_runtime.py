@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from netra.agents.runs import RunTicket
 from netra.config import Settings
 from netra.db.engine import Database
 from netra.db.models import Run, User
-from netra.db.repositories import EventLog, RunRepository, ThreadRepository, set_run_status
+from netra.db.repositories import RunEnd, RunRepository, ThreadRepository
 from netra.errors import AppError
 from netra.lifecycle import Platform, start, stop
 from netra.realtime.events import AgentEvent
+from netra.runs import RunTicket
 from netra.testing.ws import EventValidator
 
 CALCULATION = "What is 12 * (3 + 4)?"
@@ -204,6 +204,7 @@ async def test_start_ends_runs_interrupted_by_a_crash(
     database_url: str,
     make_settings: Callable[..., Settings],
     add_user: Callable[..., Awaitable[User]],
+    append: Callable[..., Awaitable[list[int]]],
 ) -> None:
     # The state a crash leaves behind: a run marked running, a tool call never completed.
     db = Database(database_url)
@@ -215,19 +216,25 @@ async def test_start_ends_runs_interrupted_by_a_crash(
             done_thread = await threads.add("finished")
             run = await runs.add(thread.id, "assistant", CALCULATION)
             done = await runs.add(done_thread.id, "assistant", CALCULATION)
-        async with db.session() as session:
-            log = EventLog(session)
-            await log.append(thread.id, run.id, "agent_started", {"agent": "assistant"})
-            await log.append(thread.id, run.id, "agent_thinking", {"text": "calculating"})
-            await log.append(
-                thread.id,
-                run.id,
+        await append(
+            db,
+            thread.id,
+            run.id,
+            ("agent_started", {"agent": "assistant"}),
+            ("agent_thinking", {"text": "calculating"}),
+            (
                 "tool_executing",
                 {"tool_call_id": "tc_1", "tool": "calculator", "args": {"expression": "1+1"}},
-            )
-            await set_run_status(session, run.id, "running")
-            await log.append(done_thread.id, done.id, "agent_started", {"agent": "assistant"})
-            await set_run_status(session, done.id, "completed")
+            ),
+        )
+        # Ended without a terminal event of its own: recovery must leave it alone.
+        await append(
+            db,
+            done_thread.id,
+            done.id,
+            ("agent_started", {"agent": "assistant"}),
+            end=RunEnd("completed"),
+        )
     finally:
         await db.dispose()
 

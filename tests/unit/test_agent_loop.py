@@ -27,7 +27,6 @@ from netra.agents.models.base import (
     Usage,
 )
 from netra.agents.registry import AgentRegistry, AgentSpec, default_registry
-from netra.agents.runs import RunService, RunSupervisor, RunTicket
 from netra.agents.tools import Tool, ToolError
 from netra.db.engine import Database
 from netra.db.repositories import RunRepository, ThreadRepository, UserRepository
@@ -35,6 +34,8 @@ from netra.errors import AppError
 from netra.ids import new_id
 from netra.realtime.bus import InMemoryEventBus
 from netra.realtime.events import AgentEvent
+from netra.realtime.log import EventLogWriter
+from netra.runs import RunService, RunSupervisor, RunTicket
 from netra.state.store import MemoryStateStore
 from netra.testing.ws import EventValidator, Frame
 
@@ -127,6 +128,7 @@ class BlockingTool:
 class World:
     db: Database
     bus: InMemoryEventBus
+    events: EventLogWriter
     supervisor: RunSupervisor
     runs: RunService
     user_id: str
@@ -213,20 +215,22 @@ async def make_world(sqlite_url: str) -> AsyncIterator[MakeWorld]:
                 AGENT, "test agent", model="scripted", tools=tuple(t.name for t in tools)
             )
             registry = AgentRegistry([spec], tools, {"scripted": lambda: model})
-        contexts = ExecutionContextFactory(db, bus, state)
-        supervisor = RunSupervisor(registry, contexts, AgentEngine(max_steps), run_timeout)
+        events = EventLogWriter(db, bus)
+        contexts = ExecutionContextFactory(events, state)
+        supervisor = RunSupervisor(db, registry, contexts, AgentEngine(max_steps), run_timeout)
         runs = RunService(db, registry, supervisor, AGENT)
         async with db.session() as session:
             user = await UserRepository(session).add(
                 f"{new_id('usr').lower()}@example.com", "Tester", "unused-password-hash"
             )
-        world = World(db, bus, supervisor, runs, user.id)
+        world = World(db, bus, events, supervisor, runs, user.id)
         worlds.append(world)
         return world
 
     yield make
     for world in worlds:
         await world.supervisor.shutdown()
+        await world.events.close()
         await world.bus.close()
         await world.db.dispose()
 

@@ -43,7 +43,7 @@ async def test_subscriber_gets_only_its_threads_events(bus: InMemoryEventBus) ->
     async with bus.subscribe(THREAD_A) as a, bus.subscribe(THREAD_B) as b:
         published = [make_event(t, seq) for seq in (1, 2, 3) for t in (THREAD_A, THREAD_B)]
         for event in published:
-            await bus.publish(event)
+            await bus.publish([event])
         got_a, got_b = drain(a), drain(b)
     assert got_a == [e for e in published if e.thread_id == THREAD_A]
     assert got_b == [e for e in published if e.thread_id == THREAD_B]
@@ -54,13 +54,13 @@ async def test_every_subscriber_of_a_thread_gets_every_event(bus: InMemoryEventB
     async with bus.subscribe(THREAD_A) as first, bus.subscribe(THREAD_A) as second:
         events = [make_event(THREAD_A, seq) for seq in range(1, 6)]
         for event in events:
-            await bus.publish(event)
+            await bus.publish([event])
         assert drain(first) == events
         assert drain(second) == events
 
 
 async def test_publish_without_subscribers_is_a_no_op(bus: InMemoryEventBus) -> None:
-    await bus.publish(make_event(THREAD_A, 1))
+    await bus.publish([make_event(THREAD_A, 1)])
     async with bus.subscribe(THREAD_A) as queue:
         assert queue.empty()  # the bus is live only; history comes from the database
 
@@ -68,8 +68,8 @@ async def test_publish_without_subscribers_is_a_no_op(bus: InMemoryEventBus) -> 
 async def test_unsubscribe_on_exit(bus: InMemoryEventBus) -> None:
     async with bus.subscribe(THREAD_A) as stays:
         async with bus.subscribe(THREAD_A) as leaves:
-            await bus.publish(make_event(THREAD_A, 1))
-        await bus.publish(make_event(THREAD_A, 2))
+            await bus.publish([make_event(THREAD_A, 1)])
+        await bus.publish([make_event(THREAD_A, 2)])
         assert [e.seq for e in drain(leaves)] == [1]
         assert [e.seq for e in drain(stays)] == [1, 2]
 
@@ -80,7 +80,7 @@ async def test_unsubscribe_even_when_the_subscriber_fails(bus: InMemoryEventBus)
         async with bus.subscribe(THREAD_A) as queue:
             raise RuntimeError("consumer crashed")
     assert queue is not None
-    await bus.publish(make_event(THREAD_A, 1))
+    await bus.publish([make_event(THREAD_A, 1)])
     assert queue.empty()
 
 
@@ -88,14 +88,14 @@ async def test_resubscribing_after_everyone_left_works(bus: InMemoryEventBus) ->
     async with bus.subscribe(THREAD_A):
         pass
     async with bus.subscribe(THREAD_A) as queue:
-        await bus.publish(make_event(THREAD_A, 1))
+        await bus.publish([make_event(THREAD_A, 1)])
         assert [e.seq for e in drain(queue)] == [1]
 
 
 async def test_close_stops_delivery(bus: InMemoryEventBus) -> None:
     async with bus.subscribe(THREAD_A) as queue:
         await bus.close()
-        await bus.publish(make_event(THREAD_A, 1))
+        await bus.publish([make_event(THREAD_A, 1)])
         assert queue.empty()
 
 
@@ -111,7 +111,7 @@ async def test_waiting_subscriber_is_woken_by_publish(bus: InMemoryEventBus) -> 
         await blocking.wait()
         assert queue.empty()
         event = make_event(THREAD_A, 1)
-        await bus.publish(event)
+        await bus.publish([event])
         assert await asyncio.wait_for(waiter, 5) == event
 
 

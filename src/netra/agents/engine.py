@@ -6,15 +6,15 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import orjson
 
 from netra.agents.context import UserExecutionContext
 from netra.agents.models.base import ChatMessage, ToolCall, Usage
 from netra.agents.registry import Agent
 from netra.agents.tools import ToolError
-from netra.db.repositories import ThreadRepository, set_run_status
 from netra.ids import new_id
 from netra.realtime.events import EventType
 
@@ -26,6 +26,15 @@ class StepLimitError(Exception):
 
 
 PLACEHOLDER_THOUGHT = "Thinking…"  # for a model that gives no reasoning of its own
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How a run ended well: the agent's answer and the tokens it took."""
+
+    message_id: str
+    text: str
+    usage: Usage
 
 
 def _json(value: Any) -> str:
@@ -55,15 +64,15 @@ class _EventStream:
 
 
 class AgentEngine:
-    """Runs one agent for one run. Emits thinking, tool and answer events;
-    the caller (RunSupervisor) emits agent_started and handles failures."""
+    """Runs one agent for one run. Emits thinking, tool and answer-delta events and
+    returns the answer; the caller (RunSupervisor) starts and ends the run."""
 
     def __init__(self, max_steps: int) -> None:
         self.max_steps = max_steps
 
     async def run(
         self, ctx: UserExecutionContext, agent: Agent, history: Sequence[ChatMessage]
-    ) -> None:
+    ) -> Answer:
         messages = [ChatMessage("system", agent.spec.system_prompt), *history]
         specs = [tool.spec for tool in agent.tools.values()]
         usage = Usage()
@@ -76,8 +85,7 @@ class AgentEngine:
             if not stream.thought and (turn.thinking or step == 0):
                 await stream.thinking(turn.thinking or PLACEHOLDER_THOUGHT)
             if not turn.tool_calls:
-                await self._complete(ctx, message_id, turn.text, usage)
-                return
+                return Answer(message_id, turn.text, usage)
             messages.append(ChatMessage("assistant", turn.text, tool_calls=turn.tool_calls))
             for call in turn.tool_calls:
                 messages.append(await self._call_tool(ctx, agent, call))
@@ -97,7 +105,7 @@ class AgentEngine:
             if tool is None:
                 raise ToolError(f"unknown tool {call.name!r}")
             result = await tool.run(ctx, dict(call.arguments))
-            json.dumps(result, allow_nan=False)  # events and messages must hold it as JSON
+            orjson.dumps(result)  # events and messages must hold it as JSON
             outcome = {"result": result}
         except ToolError as exc:
             outcome = {"error": str(exc)}
@@ -112,18 +120,3 @@ class AgentEngine:
         if "error" in outcome:
             return ChatMessage("tool", outcome["error"], tool_call_id=call.id, is_error=True)
         return ChatMessage("tool", _json(outcome["result"]), tool_call_id=call.id)
-
-    async def _complete(
-        self, ctx: UserExecutionContext, message_id: str, text: str, usage: Usage
-    ) -> None:
-        async def save(session: AsyncSession) -> None:
-            repo = ThreadRepository(session, ctx.user_id)
-            await repo.add_message(ctx.thread_id, "assistant", text, ctx.run_id, message_id)
-            if not await set_run_status(session, ctx.run_id, "completed", usage=usage.as_dict()):
-                raise RuntimeError(f"run {ctx.run_id} was ended by another writer")
-
-        await ctx.emitter.emit(
-            EventType.AGENT_COMPLETED,
-            {"message_id": message_id, "text": text, "usage": usage.as_dict()},
-            also=save,
-        )

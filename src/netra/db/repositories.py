@@ -7,12 +7,14 @@ Repositories take an `AsyncSession` and never commit; the caller's
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, Integer, Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from netra.db.engine import EncodedJSON
 from netra.db.models import ACTIVE_RUN_STATUSES, Event, Message, RefreshToken, Run, Thread, User
 from netra.db.types import utcnow
 from netra.ids import new_id
@@ -165,12 +167,23 @@ class ThreadRepository:
         await self.session.flush()
         return message
 
+    async def recent_messages(self, thread_id: str, limit: int) -> Sequence[Message]:
+        """The thread's last `limit` messages, oldest first."""
+        rows = await self.session.scalars(
+            select(Message)
+            .join(Thread, Thread.id == Message.thread_id)
+            .where(Message.thread_id == thread_id, Thread.owner_id == self.owner_id)
+            .order_by(Message.created_at.desc(), Message.id.desc())
+            .limit(limit)
+        )
+        return rows.all()[::-1]
+
     async def events(
         self, thread_id: str, after_seq: int = 0, limit: int = 1000
-    ) -> Sequence[Event]:
-        rows = await self.session.scalars(
-            select(Event)
-            .join(Thread, Thread.id == Event.thread_id)
+    ) -> Sequence[Row[Any]]:
+        """Stored events with seq > after_seq, in order, as rows (no ORM objects)."""
+        rows = await self.session.execute(
+            _SELECT_EVENTS.join(Thread, Thread.id == Event.thread_id)
             .where(
                 Event.thread_id == thread_id,
                 Thread.owner_id == self.owner_id,
@@ -222,48 +235,162 @@ class RunRepository:
         )
 
 
-_NEXT_SEQ = (
+@dataclass(frozen=True, slots=True)
+class RunEnd:
+    """What is written together with a run's terminal event, in its transaction."""
+
+    status: str  # completed | failed | cancelled
+    error_code: str | None = None
+    usage: dict[str, Any] | None = None
+    message_id: str | None = None  # the assistant's answer, stored as a message
+    message_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append; `data_json` is `data` encoded, written and sent as it is."""
+
+    type: str
+    data: dict[str, Any]
+    data_json: EncodedJSON
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvents:
+    """One run's events within a batch, in order; `end` is set when the last is terminal."""
+
+    run_id: str
+    thread_id: str
+    events: Sequence[NewEvent]
+    end: RunEnd | None = None
+    starts: bool = False  # holds agent_started: the run is now running
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    event_id: str
+    seq: int
+    ts: datetime
+
+
+#: Why a run's events were not appended (the rest of the batch still was).
+RUN_ENDED = "run_ended"  # another writer ended the run first
+THREAD_GONE = "thread_gone"  # the thread was deleted
+
+_ACTIVE = Run.status.in_(ACTIVE_RUN_STATUSES)
+_START_RUN = (
+    update(Run)
+    .where(Run.id == bindparam("run_id"), Run.status == "queued")
+    .values(status="running")
+)
+_END_RUN = (
+    update(Run)
+    .where(Run.id == bindparam("run_id"), _ACTIVE)
+    .values(
+        status=bindparam("b_status"),
+        error_code=bindparam("b_error_code"),
+        usage=bindparam("b_usage", type_=Run.__table__.c.usage.type),
+        finished_at=bindparam("b_now", type_=Run.__table__.c.finished_at.type),
+    )
+)
+_SELECT_EVENTS = select(
+    Event.id, Event.thread_id, Event.run_id, Event.seq, Event.type, Event.data, Event.ts
+)
+# The UPDATE takes the thread's row lock (PostgreSQL) or happens under the one writer
+# (SQLite), so seq numbers are consecutive, and a rollback leaves no hole.
+_ADVANCE_SEQ = (
     update(Thread)
     .where(Thread.id == bindparam("thread_id"))
-    .values(last_seq=Thread.last_seq + 1)
+    .values(last_seq=Thread.last_seq + bindparam("n", type_=Integer))
     .returning(Thread.last_seq)
 )
-_INSERT_EVENT = insert(Event)
+_ADVANCE_SEQ_AND_TOUCH = _ADVANCE_SEQ.values(
+    updated_at=bindparam("b_now", type_=Thread.__table__.c.updated_at.type)
+)
+_INSERT_EVENTS = insert(Event)
+_INSERT_MESSAGE = insert(Message)
 
 
-class EventLog:
-    """Appends events with per-thread seq numbers. Used by the run's own emitter only."""
+def append_events(
+    connection: Connection, batch: Sequence[RunEvents]
+) -> list[list[StoredEvent] | str]:
+    """Append every run's events of a batch in the caller's transaction.
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    Returns, per run, its stored events or why it was refused (RUN_ENDED,
+    THREAD_GONE): a refused run writes nothing and does not fail the others.
+    Synchronous Core, run through `Database.run_transaction`; the events are
+    inserted in one executemany. Threads are locked in id order, so two writers
+    (instances, later) cannot deadlock on them.
+    """
+    results: list[list[StoredEvent] | str] = [RUN_ENDED] * len(batch)
+    rows: list[dict[str, Any]] = []
+    now = utcnow()
+    for index in sorted(range(len(batch)), key=lambda i: batch[i].thread_id):
+        run = batch[index]
+        end = run.end
+        if end is not None:
+            ended = connection.execute(
+                _END_RUN,
+                {
+                    "run_id": run.run_id,
+                    "b_status": end.status,
+                    "b_error_code": end.error_code,
+                    "b_usage": end.usage,
+                    "b_now": now,
+                },
+            )
+            if not ended.rowcount:
+                continue  # RUN_ENDED
+        elif run.starts:
+            connection.execute(_START_RUN, {"run_id": run.run_id})
+        n = len(run.events)
+        if end is not None and end.message_id is not None:
+            last = connection.scalar(
+                _ADVANCE_SEQ_AND_TOUCH, {"thread_id": run.thread_id, "n": n, "b_now": now}
+            )
+        else:
+            last = connection.scalar(_ADVANCE_SEQ, {"thread_id": run.thread_id, "n": n})
+        if last is None:
+            results[index] = THREAD_GONE
+            continue
+        stored = []
+        for seq, new in enumerate(run.events, start=last - n + 1):
+            event_id = new_id("evt")
+            stored.append(StoredEvent(event_id, seq, now))
+            rows.append(
+                {
+                    "id": event_id,
+                    "thread_id": run.thread_id,
+                    "run_id": run.run_id,
+                    "seq": seq,
+                    "type": new.type,
+                    "data": new.data_json,
+                    "ts": now,
+                }
+            )
+        results[index] = stored
+        if end is not None and end.message_id is not None:
+            connection.execute(
+                _INSERT_MESSAGE,
+                {
+                    "id": end.message_id,
+                    "thread_id": run.thread_id,
+                    "role": "assistant",
+                    "text": end.message_text or "",
+                    "run_id": run.run_id,
+                    "created_at": now,
+                },
+            )
+    if rows:
+        connection.execute(_INSERT_EVENTS, rows)
+    return results
 
-    async def append(self, thread_id: str, run_id: str, type_: str, data: dict[str, Any]) -> Event:
-        # The UPDATE takes the thread's row lock (PostgreSQL) or the write lock (SQLite),
-        # so concurrent writers get consecutive numbers and history has no gaps.
-        # Both statements are Core statements on the tables, executed on the session's
-        # connection: events are the hottest write path, and the ORM adds nothing here.
-        connection = await self.session.connection()
-        seq = await connection.scalar(_NEXT_SEQ, {"thread_id": thread_id})
-        if seq is None:
-            raise LookupError(f"thread {thread_id} does not exist")
-        values = {
-            "id": new_id("evt"),
-            "thread_id": thread_id,
-            "run_id": run_id,
-            "seq": seq,
-            "type": type_,
-            "data": data,
-            "ts": utcnow(),
-        }
-        await connection.execute(_INSERT_EVENT, values)
-        return Event(**values)
 
-    async def run_events(self, run_id: str) -> Sequence[Event]:
-        """Every event of one run, in order (for recovery; not owner-scoped)."""
-        rows = await self.session.scalars(
-            select(Event).where(Event.run_id == run_id).order_by(Event.seq)
-        )
-        return rows.all()
+async def run_events(session: AsyncSession, run_id: str) -> Sequence[Row[Any]]:
+    """Every stored event of one run, in order (to end it from its history; not
+    owner-scoped)."""
+    rows = await session.execute(_SELECT_EVENTS.where(Event.run_id == run_id).order_by(Event.seq))
+    return rows.all()
 
 
 async def set_run_status(

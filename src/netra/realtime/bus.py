@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
@@ -17,9 +17,11 @@ from netra.realtime.events import AgentEvent
 
 
 class EventBus(Protocol):
-    """Publish events per thread; subscribe to one thread's live events."""
+    """Publish committed events; subscribe to one thread's live events."""
 
-    async def publish(self, event: AgentEvent) -> None: ...
+    async def publish(self, events: Sequence[AgentEvent]) -> None:
+        """Deliver one committed batch, in order (seq order within each thread)."""
+        ...
 
     def subscribe(
         self, thread_id: str
@@ -38,9 +40,11 @@ class InMemoryEventBus:
     def __init__(self) -> None:
         self._subscribers: defaultdict[str, set[asyncio.Queue[AgentEvent]]] = defaultdict(set)
 
-    async def publish(self, event: AgentEvent) -> None:
-        for queue in tuple(self._subscribers.get(event.thread_id, ())):
-            queue.put_nowait(event)
+    async def publish(self, events: Sequence[AgentEvent]) -> None:
+        subscribers = self._subscribers
+        for event in events:
+            for queue in tuple(subscribers.get(event.thread_id, ())):
+                queue.put_nowait(event)
 
     @asynccontextmanager
     async def subscribe(self, thread_id: str) -> AsyncIterator[asyncio.Queue[AgentEvent]]:

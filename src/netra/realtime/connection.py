@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from netra.auth.tokens import TokenError
@@ -94,13 +94,17 @@ class Connection:
 
     def send(self, frame: dict[str, Any]) -> None:
         """Queue a frame for the client without waiting."""
+        self.send_text(orjson.dumps(frame).decode())
+
+    def send_text(self, text: str) -> None:
+        """Queue an encoded frame (an event's, shared by every subscriber) without waiting."""
         try:
-            self._queue.put_nowait(json.dumps(frame, ensure_ascii=False))
+            self._queue.put_nowait(text)
         except asyncio.QueueFull:
             log.warning("closing slow WebSocket client of %s", self.user_id)
             self.abort(CloseCode.SLOW_CONSUMER, "send queue overflow: client too slow")
 
-    async def _send_when_room(self, frame: dict[str, Any]) -> None:
+    async def _send_when_room(self, text: str) -> None:
         """Queue a history frame once the queue is at most half full.
 
         History is bulk the client asked for: it waits for the client to read, and
@@ -115,7 +119,7 @@ class Connection:
         except TimeoutError:
             self.abort(CloseCode.SLOW_CONSUMER, "send queue overflow: client too slow")
             raise asyncio.CancelledError from None
-        self.send(frame)
+        self.send_text(text)
 
     async def _write_loop(self) -> None:
         while True:
@@ -208,7 +212,7 @@ class Connection:
             await self.follow(ticket.thread_id, ticket.start_seq)
 
     async def _subscribe(self, frame: SubscribeFrame) -> None:
-        async with self._platform.db.session() as session:
+        async with self._platform.db.read() as session:
             thread = await ThreadRepository(session, self.user_id).get(frame.thread_id)
         if thread is None:
             raise FrameError("not_found", "thread not found")
@@ -269,18 +273,18 @@ class Connection:
                     last = await self._replay(thread_id, last)
                     if event.seq <= last:
                         continue
-                self.send(event.to_frame())
+                self.send_text(event.frame)
                 last = event.seq
 
     async def _replay(self, thread_id: str, after_seq: int) -> int:
         last = after_seq
         while True:
-            async with self._platform.db.session() as session:
+            async with self._platform.db.read() as session:
                 page = await ThreadRepository(session, self.user_id).events(
                     thread_id, after_seq=last, limit=self._replay_page
                 )
             for record in page:
-                await self._send_when_room(AgentEvent.from_record(record).to_frame())
+                await self._send_when_room(AgentEvent.from_record(record).frame)
                 last = record.seq
             if len(page) < self._replay_page:
                 return last

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_serializer
+import orjson
 
 
 class EventType(StrEnum):
@@ -36,10 +37,19 @@ CRITICAL_EVENTS = (
 )
 
 
-class AgentEvent(BaseModel):
-    """One event as persisted and as sent to clients."""
+def iso_millis(ts: datetime) -> str:
+    """`2026-11-21T10:00:00.123Z`: the envelope's timestamp format."""
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
-    model_config = ConfigDict(frozen=True)
+
+@dataclass(frozen=True, slots=True)
+class AgentEvent:
+    """One event as persisted and as sent to clients.
+
+    `frame` is its wire form, encoded once: every subscriber, transport and replay
+    sends the same text. The event log writer passes the frame it built around the
+    JSON it stored; anything else leaves it out and it is encoded here.
+    """
 
     type: EventType
     event_id: str
@@ -48,16 +58,46 @@ class AgentEvent(BaseModel):
     seq: int
     ts: datetime
     data: dict[str, Any]
+    frame: str = field(default="", repr=False, compare=False)
 
-    @field_serializer("ts")
-    def _iso_millis(self, ts: datetime) -> str:
-        return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    def __post_init__(self) -> None:
+        if not self.frame:
+            object.__setattr__(self, "frame", self._encode(orjson.dumps(self.data)))
+
+    @classmethod
+    def stored(
+        cls,
+        type_: EventType,
+        event_id: str,
+        thread_id: str,
+        run_id: str,
+        seq: int,
+        ts: datetime,
+        data: dict[str, Any],
+        data_json: str,
+    ) -> AgentEvent:
+        """An event just written, its frame built around `data_json`, the JSON it stored."""
+        event = cls(type_, event_id, thread_id, run_id, seq, ts, data, frame="-")
+        object.__setattr__(event, "frame", event._encode(data_json))
+        return event
+
+    def _encode(self, data_json: bytes | str) -> str:
+        envelope = {
+            "type": self.type,
+            "event_id": self.event_id,
+            "thread_id": self.thread_id,
+            "run_id": self.run_id,
+            "seq": self.seq,
+            "ts": iso_millis(self.ts),
+            "data": orjson.Fragment(data_json),
+        }
+        return orjson.dumps(envelope).decode()
 
     @classmethod
     def from_record(cls, record: Any) -> AgentEvent:
-        """Build from a persisted row (`netra.db.models.Event`)."""
+        """Build from a persisted row (an `events` row or `netra.db.models.Event`)."""
         return cls(
-            type=record.type,
+            type=EventType(record.type),
             event_id=record.id,
             thread_id=record.thread_id,
             run_id=record.run_id,
@@ -67,7 +107,9 @@ class AgentEvent(BaseModel):
         )
 
     def to_frame(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        """The frame as a client decodes it."""
+        frame: dict[str, Any] = orjson.loads(self.frame)
+        return frame
 
     @property
     def is_terminal(self) -> bool:

@@ -20,13 +20,13 @@ from ag_ui.core import RunAgentInput, TextPart, UserMessage
 from sqlalchemy.exc import IntegrityError
 
 from netra.agents.registry import AgentRegistry, UnknownAgentError
-from netra.agents.runs import RunService, RunTicket
 from netra.db.engine import Database
 from netra.db.repositories import ThreadRepository
 from netra.errors import AppError, not_found
 from netra.ids import is_valid
 from netra.realtime.bus import EventBus
 from netra.realtime.events import AgentEvent
+from netra.runs import RunService, RunTicket
 
 TITLE_CHARS = 60
 EXTERNAL_ID_CHARS = 200  # the length of threads.external_id
@@ -160,7 +160,7 @@ async def follow_run(
 async def _history(db: Database, user_id: str, thread_id: str, after_seq: int) -> list[AgentEvent]:
     events: list[AgentEvent] = []
     while True:
-        async with db.session() as session:
+        async with db.read() as session:
             page = await ThreadRepository(session, user_id).events(
                 thread_id, after_seq=after_seq, limit=HISTORY_PAGE
             )

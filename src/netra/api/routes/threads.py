@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from netra.api.deps import PlatformDep, UserId
@@ -38,14 +36,14 @@ async def create_thread(
 async def list_threads(
     user_id: UserId, platform: PlatformDep, limit: int = Query(100, ge=1, le=500)
 ) -> list[ThreadOut]:
-    async with platform.db.session() as session:
+    async with platform.db.read() as session:
         threads = await ThreadRepository(session, user_id).list(limit)
         return [ThreadOut.model_validate(t) for t in threads]
 
 
 @router.get("/threads/{thread_id}")
 async def get_thread(thread_id: str, user_id: UserId, platform: PlatformDep) -> ThreadOut:
-    async with platform.db.session() as session:
+    async with platform.db.read() as session:
         thread = await ThreadRepository(session, user_id).get(thread_id)
         if thread is None:  # another user's thread is indistinguishable from none
             raise not_found("thread")
@@ -54,7 +52,7 @@ async def get_thread(thread_id: str, user_id: UserId, platform: PlatformDep) -> 
 
 @router.get("/threads/{thread_id}/messages")
 async def list_messages(thread_id: str, user_id: UserId, platform: PlatformDep) -> list[MessageOut]:
-    async with platform.db.session() as session:
+    async with platform.db.read() as session:
         threads = ThreadRepository(session, user_id)
         if await threads.get(thread_id) is None:
             raise not_found("thread")
@@ -68,13 +66,15 @@ async def list_events(
     platform: PlatformDep,
     after_seq: int = Query(0, ge=0, le=MAX_SEQ),
     limit: int = Query(1000, ge=1, le=5000),
-) -> list[dict[str, Any]]:
-    async with platform.db.session() as session:
+) -> Response:
+    async with platform.db.read() as session:
         threads = ThreadRepository(session, user_id)
         if await threads.get(thread_id) is None:
             raise not_found("thread")
         events = await threads.events(thread_id, after_seq=after_seq, limit=limit)
-        return [AgentEvent.from_record(e).to_frame() for e in events]
+    # The frames exactly as the WebSocket sends them, encoded once each.
+    body = "[" + ",".join(AgentEvent.from_record(e).frame for e in events) + "]"
+    return Response(body, media_type="application/json")
 
 
 @router.post("/threads/{thread_id}/runs", status_code=202)

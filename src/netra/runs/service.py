@@ -1,0 +1,115 @@
+"""Starting runs for a user and cancelling them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.exc import IntegrityError
+
+from netra.agents.registry import AgentRegistry, UnknownAgentError
+from netra.db.engine import Database
+from netra.db.models import ACTIVE_RUN_STATUSES
+from netra.db.repositories import RunRepository, ThreadRepository
+from netra.errors import AppError, not_found
+from netra.realtime.events import EventType
+from netra.runs.supervisor import RunSupervisor, RunTicket
+
+MAX_MESSAGE_CHARS = 16_000
+TITLE_CHARS = 60
+
+
+class RunService:
+    """Starts runs for a user and cancels them."""
+
+    def __init__(
+        self, db: Database, registry: AgentRegistry, supervisor: RunSupervisor, default_agent: str
+    ) -> None:
+        self._db = db
+        self._registry = registry
+        self._supervisor = supervisor
+        self._default_agent = default_agent
+
+    async def start(
+        self, user_id: str, text: str, thread_id: str | None = None, agent: str | None = None
+    ) -> RunTicket:
+        """Store the user's message and a run (and a thread if needed), then launch it.
+
+        Storing and launching run shielded from the caller: a caller cancelled while
+        the commit is in flight (a WebSocket that drops) cannot leave a stored run
+        that never executes.
+        """
+        if self._supervisor.closing:
+            raise _shutting_down()
+        text = text.strip()
+        if not text:
+            raise AppError(422, "invalid_request", "`text` must not be empty")
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise AppError(422, "invalid_request", f"`text` is over {MAX_MESSAGE_CHARS} characters")
+        agent = agent or self._default_agent
+        try:
+            self._registry.spec(agent)
+        except UnknownAgentError as exc:
+            raise AppError(422, "unknown_agent", str(exc)) from None
+        self._supervisor.admit()
+        return await asyncio.shield(self._store_and_launch(user_id, text, thread_id, agent))
+
+    async def _store_and_launch(
+        self, user_id: str, text: str, thread_id: str | None, agent: str
+    ) -> RunTicket:
+        try:
+            ticket = await self._store(user_id, text, thread_id, agent)
+            self._supervisor.launch(ticket)
+            return ticket
+        finally:
+            self._supervisor.admitted()
+
+    async def _store(self, user_id: str, text: str, thread_id: str | None, agent: str) -> RunTicket:
+        try:
+            async with self._db.session() as session:
+                threads = ThreadRepository(session, user_id)
+                runs = RunRepository(session, user_id)
+                if thread_id is None:
+                    thread = await threads.add(title=text[:TITLE_CHARS])
+                elif (found := await threads.get(thread_id)) is None:
+                    raise not_found("thread")
+                else:
+                    thread = found
+                    if await runs.active_in_thread(thread.id) is not None:
+                        raise _busy()
+                run = await runs.add(thread.id, agent, text)
+                await threads.add_message(thread.id, "user", text, run.id)
+        except IntegrityError as exc:
+            if _is_active_run_conflict(exc):  # another request started a run here first
+                raise _busy() from None
+            raise
+        return RunTicket(run.id, thread.id, user_id, agent, text, thread.last_seq)
+
+    async def cancel(self, user_id: str, run_id: str, reason: str = "cancelled_by_user") -> str:
+        """Cancel the user's active run; returns its thread id."""
+        async with self._db.read() as session:
+            run = await RunRepository(session, user_id).get(run_id)
+        if run is None:
+            raise not_found("run")
+        if run.status not in ACTIVE_RUN_STATUSES:
+            raise AppError(409, "run_not_active", f"the run already ended ({run.status})")
+        if self._supervisor.cancel(run_id, reason):
+            return run.thread_id
+        # Active in the database but executing nowhere: with the in-process bus this is
+        # the only instance, so nobody else will end it.
+        if await self._supervisor.end_abandoned(run, EventType.AGENT_CANCELLED, {"reason": reason}):
+            return run.thread_id
+        raise AppError(409, "run_not_active", "the run already ended")
+
+
+def _is_active_run_conflict(exc: IntegrityError) -> bool:
+    message = str(exc.orig)
+    # PostgreSQL names the index; SQLite names the column it covers.
+    return "uq_runs_one_active_per_thread" in message or "runs.thread_id" in message
+
+
+def _shutting_down() -> AppError:
+    return AppError(503, "shutting_down", "the server is shutting down; try again shortly")
+
+
+def _busy() -> AppError:
+    return AppError(409, "run_in_progress", "this thread already has a run in progress")

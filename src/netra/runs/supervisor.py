@@ -1,0 +1,318 @@
+"""Executing runs in this process, and ending every run exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from netra.agents.context import ExecutionContextFactory
+from netra.agents.engine import AgentEngine, StepLimitError
+from netra.agents.models.base import ChatMessage, ModelError
+from netra.agents.registry import AgentRegistry
+from netra.db.engine import Database
+from netra.db.models import Run
+from netra.db.repositories import RunEnd, ThreadRepository, orphaned_runs, run_events
+from netra.realtime.emitter import RunEmitter
+from netra.realtime.events import TERMINAL_EVENTS, EventType
+from netra.realtime.log import EventLogError, RunAlreadyEnded
+
+log = logging.getLogger(__name__)
+
+HISTORY_MESSAGES = 40
+TERMINAL_WRITE_ATTEMPTS = 4
+STORAGE_ERROR = {
+    "code": "storage_error",
+    "message": "the run's events could not be stored; see the server logs",
+}
+
+
+@dataclass(frozen=True)
+class RunTicket:
+    """A run that has been stored and launched."""
+
+    run_id: str
+    thread_id: str
+    user_id: str
+    agent: str
+    text: str
+    start_seq: int  # the thread's last seq before this run: its events come after
+
+
+@dataclass
+class _LocalRun:
+    task: asyncio.Task[None]
+    started: bool = False  # _execute has begun, so cancelling the task is safe
+    cancel_reason: str | None = None
+    finishing: bool = False  # the terminal event is being written; too late to cancel
+
+
+class RunSupervisor:
+    """Owns the tasks of the runs executing in this process."""
+
+    def __init__(
+        self,
+        db: Database,
+        registry: AgentRegistry,
+        contexts: ExecutionContextFactory,
+        engine: AgentEngine,
+        run_timeout: float,
+    ) -> None:
+        self._db = db
+        self._registry = registry
+        self._contexts = contexts
+        self._engine = engine
+        self._run_timeout = run_timeout
+        self._runs: dict[str, _LocalRun] = {}
+        self._ending: set[str] = set()  # abandoned runs being ended, one writer each
+        self._admitting = 0  # runs being stored right now; each is launched next
+        self._changed = asyncio.Event()  # a run was admitted or finished
+        self._closing = False
+
+    @property
+    def active(self) -> int:
+        return len(self._runs)
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def admit(self) -> None:
+        """Announce a run about to be stored, so shutdown waits for its launch."""
+        self._admitting += 1
+
+    def admitted(self) -> None:
+        self._admitting -= 1
+        self._changed.set()
+
+    def launch(self, ticket: RunTicket) -> None:
+        """Execute a stored run. Never refuses: a run stored during shutdown still gets
+        its history, agent_started then agent_cancelled."""
+        task = asyncio.create_task(self._execute(ticket), name=f"netra-{ticket.run_id}")
+        self._runs[ticket.run_id] = _LocalRun(
+            task, cancel_reason="server_shutdown" if self._closing else None
+        )
+        task.add_done_callback(lambda done: self._forget(ticket.run_id, done))
+
+    def cancel(self, run_id: str, reason: str) -> bool:
+        """Ask a local run to stop; False if it is not running in this process."""
+        run = self._runs.get(run_id)
+        if run is None:
+            return False
+        if run.task.done():  # it is ending here; _forget has not run yet
+            return True
+        if run.cancel_reason is None and not run.finishing:
+            run.cancel_reason = reason
+            # A task cancelled before its first step would never run _execute and so
+            # never write its events; such a run notices the reason right after starting.
+            if run.started:
+                run.task.cancel()
+        return True
+
+    async def shutdown(self, grace: float = 10.0) -> None:
+        """Refuse new runs, cancel local ones; each still ends with agent_cancelled."""
+        self._closing = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        # Loop: a run being stored as shutdown began is launched (already cancelled)
+        # while we wait, and must end before the database closes.
+        while (self._runs or self._admitting) and (left := deadline - loop.time()) > 0:
+            for run_id in list(self._runs):
+                self.cancel(run_id, "server_shutdown")
+            self._changed.clear()
+            waits: list[asyncio.Future[Any]] = [run.task for run in self._runs.values()]
+            waits.append(asyncio.ensure_future(self._changed.wait()))
+            await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            waits[-1].cancel()
+        for run in self._runs.values():
+            log.warning("%s did not finish within %g s of shutdown", run.task.get_name(), grace)
+
+    async def end_abandoned(self, run: Run, type_: EventType, data: dict[str, Any]) -> bool:
+        """End a run that no task is executing. False if it had already ended."""
+        if run.id in self._runs:
+            raise RuntimeError(f"run {run.id} is executing here; cancel it instead")
+        if run.id in self._ending:  # a concurrent cancel is already ending it
+            return True
+        self._ending.add(run.id)
+        try:
+            return await self._end_from_history(
+                run.id, run.thread_id, run.agent, run.input_text, type_, data
+            )
+        finally:
+            self._ending.discard(run.id)
+
+    def _forget(self, run_id: str, task: asyncio.Task[None]) -> None:
+        self._runs.pop(run_id, None)
+        self._changed.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("run %s could not record its end", run_id, exc_info=task.exception())
+
+    async def _execute(self, ticket: RunTicket) -> None:
+        local = self._runs[ticket.run_id]
+        local.started = True
+        ctx = self._contexts.create(ticket.user_id, ticket.thread_id, ticket.run_id, ticket.agent)
+        deadline = asyncio.timeout(self._run_timeout)
+        try:
+            await ctx.emitter.emit(
+                EventType.AGENT_STARTED, {"agent": ticket.agent, "input": ticket.text}
+            )
+            if local.cancel_reason is not None:  # cancelled before it could start
+                raise asyncio.CancelledError
+            agent = self._registry.build(ticket.agent)
+            history = await self._history(ticket)
+            async with deadline:
+                answer = await self._engine.run(ctx, agent, history)
+            usage = answer.usage.as_dict()
+            await self._finish(
+                ticket,
+                local,
+                ctx.emitter,
+                EventType.AGENT_COMPLETED,
+                {"message_id": answer.message_id, "text": answer.text, "usage": usage},
+                RunEnd(
+                    "completed", usage=usage, message_id=answer.message_id, message_text=answer.text
+                ),
+            )
+        except asyncio.CancelledError:
+            reason = local.cancel_reason or "cancelled"
+            await self._finish(
+                ticket,
+                local,
+                ctx.emitter,
+                EventType.AGENT_CANCELLED,
+                {"reason": reason},
+                RunEnd("cancelled"),
+            )
+        except TimeoutError:
+            if not deadline.expired():
+                log.exception("run %s: a timeout inside the agent", ticket.run_id)
+                await self._fail(
+                    ticket,
+                    local,
+                    ctx.emitter,
+                    "internal_error",
+                    "an operation inside the run timed out",
+                )
+            else:
+                await self._fail(
+                    ticket,
+                    local,
+                    ctx.emitter,
+                    "timeout",
+                    f"the run took longer than {self._run_timeout:g} s",
+                )
+        except StepLimitError as exc:
+            await self._fail(ticket, local, ctx.emitter, "step_limit", str(exc))
+        except ModelError as exc:
+            await self._fail(ticket, local, ctx.emitter, exc.code, exc.message)
+        except EventLogError:
+            await self._fail(ticket, local, ctx.emitter, **STORAGE_ERROR)
+        except Exception:
+            log.exception("run %s failed", ticket.run_id)
+            await self._fail(
+                ticket,
+                local,
+                ctx.emitter,
+                "internal_error",
+                "the run failed unexpectedly; see server logs",
+            )
+
+    async def _history(self, ticket: RunTicket) -> list[ChatMessage]:
+        """The thread's recent messages, the new user message last."""
+        async with self._db.read() as session:
+            recent = await ThreadRepository(session, ticket.user_id).recent_messages(
+                ticket.thread_id, HISTORY_MESSAGES
+            )
+        return [ChatMessage("user" if m.role == "user" else "assistant", m.text) for m in recent]
+
+    async def _fail(
+        self, ticket: RunTicket, local: _LocalRun, emitter: RunEmitter, code: str, message: str
+    ) -> None:
+        data = {"code": code, "message": message}
+        await self._finish(
+            ticket, local, emitter, EventType.AGENT_ERROR, data, RunEnd("failed", error_code=code)
+        )
+
+    async def _finish(
+        self,
+        ticket: RunTicket,
+        local: _LocalRun,
+        emitter: RunEmitter,
+        type_: EventType,
+        data: dict[str, Any],
+        end: RunEnd,
+    ) -> None:
+        """Write the run's terminal event; if its event log failed, end it from its
+        stored history with agent_error instead (retrying: a run left without its
+        terminal event would block its thread)."""
+        local.finishing = True
+        try:
+            await emitter.end(type_, data, end)
+            return
+        except RunAlreadyEnded:
+            return
+        except EventLogError:
+            pass
+        for attempt in range(TERMINAL_WRITE_ATTEMPTS):
+            try:
+                await self._end_from_history(
+                    ticket.run_id,
+                    ticket.thread_id,
+                    ticket.agent,
+                    ticket.text,
+                    EventType.AGENT_ERROR,
+                    STORAGE_ERROR,
+                )
+                return
+            except Exception:
+                if attempt == TERMINAL_WRITE_ATTEMPTS - 1:
+                    raise
+                log.warning("run %s: writing its end failed; retrying", ticket.run_id)
+                await asyncio.sleep(0.2 * 2**attempt)
+
+    async def _end_from_history(
+        self,
+        run_id: str,
+        thread_id: str,
+        agent: str,
+        text: str,
+        type_: EventType,
+        data: dict[str, Any],
+    ) -> bool:
+        """Give a run that nothing writes for anymore a valid ending, from what is stored:
+        its missing agent_started, an error for each open tool call, the terminal event.
+        False if it had already ended."""
+        async with self._db.read() as session:
+            stored = await run_events(session, run_id)
+        if any(event.type in TERMINAL_EVENTS for event in stored):
+            return False
+        emitter = self._contexts.emitter(thread_id, run_id)
+        if not stored:  # every run's history begins with agent_started
+            await emitter.emit(EventType.AGENT_STARTED, {"agent": agent, "input": text})
+        now = time.perf_counter()
+        for event in stored:
+            if event.type == EventType.TOOL_EXECUTING:
+                emitter.open_tool_calls[event.data["tool_call_id"]] = (event.data["tool"], now)
+            elif event.type == EventType.TOOL_COMPLETED:
+                emitter.open_tool_calls.pop(event.data["tool_call_id"], None)
+        status = "cancelled" if type_ is EventType.AGENT_CANCELLED else "failed"
+        try:
+            await emitter.end(type_, data, RunEnd(status, error_code=data.get("code")))
+        except RunAlreadyEnded:
+            return False
+        return True
+
+
+async def recover_orphaned_runs(db: Database, supervisor: RunSupervisor) -> int:
+    """End runs left active by a crash. Only safe when this is the only instance."""
+    async with db.read() as session:
+        runs = list(await orphaned_runs(session))
+    interrupted = {
+        "code": "interrupted",
+        "message": "the server stopped while this run was in progress",
+    }
+    for run in runs:
+        await supervisor.end_abandoned(run, EventType.AGENT_ERROR, interrupted)
+    return len(runs)
