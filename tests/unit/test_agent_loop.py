@@ -520,6 +520,51 @@ async def test_cancel_a_run_blocked_in_a_tool(
     assert (info.value.status, info.value.code) == (409, "run_not_active")
 
 
+class StreamsThenIsCancelled:
+    """Streams a few answer deltas, then has its run cancelled before it awaits anything:
+    the deltas are still queued for the event log, not committed, when the cancel lands."""
+
+    name = "streams-then-cancelled"
+
+    def __init__(self) -> None:
+        self.ticket: asyncio.Future[RunTicket] = asyncio.get_running_loop().create_future()
+        self.supervisor: RunSupervisor | None = None
+
+    async def complete(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], stream: TurnStream
+    ) -> ModelTurn:
+        ticket = await self.ticket
+        for word in ("one ", "two ", "three "):
+            await stream.text_delta(word)
+        assert self.supervisor is not None
+        assert self.supervisor.cancel(ticket.run_id, "cancelled_by_user")
+        await asyncio.Event().wait()  # cancelled here
+        raise AssertionError("the run was not cancelled")
+
+
+async def test_cancel_between_a_queued_delta_and_its_commit_ends_the_run_once(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    model = StreamsThenIsCancelled()
+    world = await make_world(model)
+    model.supervisor = world.supervisor
+    async with world.live("stream, then stop") as (ticket, queue):
+        model.ticket.set_result(ticket)
+        events = await until_terminal(queue)
+    await check_stream(world, ticket, events, event_validator)
+    assert types(events) == [
+        "agent_started",
+        "agent_thinking",
+        "agent_message_delta",
+        "agent_message_delta",
+        "agent_message_delta",
+        "agent_cancelled",
+    ]
+    assert [e["data"]["delta"] for e in events[2:5]] == ["one ", "two ", "three "]
+    assert (await world.run_row(ticket.run_id)).status == "cancelled"
+    assert await world.messages(ticket.thread_id) == [("user", "stream, then stop")]
+
+
 async def test_shutdown_cancels_running_runs_with_a_terminal_event(
     make_world: MakeWorld, event_validator: EventValidator
 ) -> None:

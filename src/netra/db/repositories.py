@@ -274,7 +274,7 @@ class StoredEvent:
 
 
 #: Why a run's events were not appended (the rest of the batch still was).
-RUN_ENDED = "run_ended"  # another writer ended the run first
+RUN_ENDED = "run_ended"  # the run has ended (another writer ended it first)
 THREAD_GONE = "thread_gone"  # the thread was deleted
 
 _ACTIVE = Run.status.in_(ACTIVE_RUN_STATUSES)
@@ -297,16 +297,22 @@ _SELECT_EVENTS = select(
     Event.id, Event.thread_id, Event.run_id, Event.seq, Event.type, Event.data, Event.ts
 )
 # The UPDATE takes the thread's row lock (PostgreSQL) or happens under the one writer
-# (SQLite), so seq numbers are consecutive, and a rollback leaves no hole.
+# (SQLite), so seq numbers are consecutive, and a rollback leaves no hole. A run's
+# events are fenced by its status in the same statement: none follows its end.
 _ADVANCE_SEQ = (
     update(Thread)
     .where(Thread.id == bindparam("thread_id"))
     .values(last_seq=Thread.last_seq + bindparam("n", type_=Integer))
     .returning(Thread.last_seq)
 )
+_ADVANCE_SEQ_FENCED = _ADVANCE_SEQ.where(
+    select(Run.id).where(Run.id == bindparam("run_id"), _ACTIVE).exists()
+)
+# The terminal event's statement: its run was just ended (and locked) by _END_RUN.
 _ADVANCE_SEQ_AND_TOUCH = _ADVANCE_SEQ.values(
     updated_at=bindparam("b_now", type_=Thread.__table__.c.updated_at.type)
 )
+_THREAD_EXISTS = select(Thread.id).where(Thread.id == bindparam("thread_id"))
 _INSERT_EVENTS = insert(Event)
 _INSERT_MESSAGE = insert(Message)
 
@@ -317,7 +323,9 @@ def append_events(
     """Append every run's events of a batch in the caller's transaction.
 
     Returns, per run, its stored events or why it was refused (RUN_ENDED,
-    THREAD_GONE): a refused run writes nothing and does not fail the others.
+    THREAD_GONE): a refused run writes nothing and does not fail the others. A run
+    that has ended can write nothing more; its terminal event also ends it (status,
+    usage, and the answer as an assistant message).
     Synchronous Core, run through `Database.run_transaction`; the events are
     inserted in one executemany. Threads are locked in id order, so two writers
     (instances, later) cannot deadlock on them.
@@ -344,14 +352,17 @@ def append_events(
         elif run.starts:
             connection.execute(_START_RUN, {"run_id": run.run_id})
         n = len(run.events)
-        if end is not None and end.message_id is not None:
+        if end is not None:
             last = connection.scalar(
                 _ADVANCE_SEQ_AND_TOUCH, {"thread_id": run.thread_id, "n": n, "b_now": now}
             )
         else:
-            last = connection.scalar(_ADVANCE_SEQ, {"thread_id": run.thread_id, "n": n})
+            last = connection.scalar(
+                _ADVANCE_SEQ_FENCED, {"thread_id": run.thread_id, "n": n, "run_id": run.run_id}
+            )
         if last is None:
-            results[index] = THREAD_GONE
+            gone = connection.scalar(_THREAD_EXISTS, {"thread_id": run.thread_id}) is None
+            results[index] = THREAD_GONE if gone else RUN_ENDED
             continue
         stored = []
         for seq, new in enumerate(run.events, start=last - n + 1):

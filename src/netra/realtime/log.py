@@ -107,6 +107,8 @@ class EventLogWriter:
         self._room.set()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self.transactions = 0  # committed, for measurements and tests
+        self.events_written = 0
 
     def append(
         self,
@@ -201,7 +203,12 @@ class EventLogWriter:
 
     async def _append(self, groups: Sequence[_Group]) -> list[list[StoredEvent] | str]:
         specs = [group.spec() for group in groups]
-        return await self._db.run_transaction(lambda connection: append_events(connection, specs))
+        results = await self._db.run_transaction(
+            lambda connection: append_events(connection, specs)
+        )
+        self.transactions += 1
+        self.events_written += sum(len(r) for r in results if not isinstance(r, str))
+        return results
 
     async def _publish(
         self, groups: Sequence[_Group], results: Sequence[list[StoredEvent] | str]
