@@ -157,8 +157,10 @@ async def test_live_equals_history_under_50_concurrent_streaming_runs(
 async def test_reconnect_mid_stream_resumes_with_no_gap_and_no_duplicate(
     start_streaming_server: StartServer,
 ) -> None:
-    pieces = answer_pieces(7)  # 47 deltas; the endpoint holds back all after the 20th
-    async with GatedFakeOpenAI(hold_after=1 + 20) as fake:  # the role chunk, then 20 deltas
+    pieces = answer_pieces(7)  # 47 deltas; the endpoint holds back all after the 10th
+    # The role chunk, then 10 deltas. The client reads all of them before it closes:
+    # frames left unread would pause its reading and stall its own close handshake.
+    async with GatedFakeOpenAI(hold_after=1 + 10) as fake:
         fake.enqueue(text_stream(*pieces))
         server = start_streaming_server(fake.base_url)
         (user,) = await register_users(server.base_url, 1)
@@ -183,6 +185,7 @@ async def test_reconnect_mid_stream_resumes_with_no_gap_and_no_duplicate(
             await second.close()
         persisted = await persisted_events(server.base_url, user, accepted["thread_id"])
 
+    assert [e["type"] for e in seen].count("agent_message_delta") == 10
     assert all(e["type"] not in ("agent_completed", "agent_error") for e in seen)
     combined = seen + rest
     assert [e["seq"] for e in combined] == list(range(1, len(combined) + 1))
