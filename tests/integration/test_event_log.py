@@ -64,17 +64,18 @@ async def install_poison(db: Database, condition: str, action: str = "refuse") -
 
 
 @pytest.fixture
-def bus() -> InMemoryEventBus:
-    return InMemoryEventBus()
+async def log_and_bus(db: Database) -> AsyncIterator[tuple[EventLogWriter, InMemoryEventBus]]:
+    bus = InMemoryEventBus()
+    log = EventLogWriter(db, bus)
+    try:
+        yield log, bus
+    finally:
+        await log.close()
 
 
 @pytest.fixture
-async def writer(db: Database, bus: InMemoryEventBus) -> AsyncIterator[EventLogWriter]:
-    log = EventLogWriter(db, bus)
-    try:
-        yield log
-    finally:
-        await log.close()
+async def writer(log_and_bus: tuple[EventLogWriter, InMemoryEventBus]) -> EventLogWriter:
+    return log_and_bus[0]
 
 
 async def new_run(db: Database, owner: User) -> tuple[Thread, Run]:
@@ -96,10 +97,10 @@ async def stored(db: Database, owner: User, thread_id: str) -> list[Frame]:
 
 async def test_one_transaction_carries_every_runs_pending_events(
     db: Database,
-    bus: InMemoryEventBus,
-    writer: EventLogWriter,
+    log_and_bus: tuple[EventLogWriter, InMemoryEventBus],
     add_user: Callable[..., Awaitable[User]],
 ) -> None:
+    writer, bus = log_and_bus
     owner = await add_user(db)
     runs = [await new_run(db, owner) for _ in range(3)]
     emitters = [RunEmitter(writer, thread.id, run.id) for thread, run in runs]
