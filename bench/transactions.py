@@ -1,8 +1,8 @@
 """The cost of one database transaction on the embedded SQLite default.
 
-Every agent event is persisted in its own transaction before it is published,
-so this is the floor under a run's latency. Compares an empty transaction, a
-trivial one, and appending one event (the run emitter's write).
+The event log writer group-commits events (one transaction per batch, on SQLite
+in one hop to its writer thread); this compares an empty session, a trivial one,
+and appending one event or a batch of 50 (10 runs x 5) through that path.
 
     .venv/bin/python bench/transactions.py [--count 300]
 """
@@ -18,8 +18,15 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import text
 
 from netra.db import migrate
-from netra.db.engine import Database
-from netra.db.repositories import EventLog, ThreadRepository, UserRepository
+from netra.db.engine import Database, EncodedJSON
+from netra.db.repositories import (
+    NewEvent,
+    RunEvents,
+    RunRepository,
+    ThreadRepository,
+    UserRepository,
+    append_events,
+)
 
 
 async def _time(name: str, count: int, step: Callable[[], Awaitable[None]]) -> None:
@@ -35,7 +42,11 @@ async def main(count: int) -> None:
         await migrate.upgrade(db.engine)
         async with db.session() as session:
             user = await UserRepository(session).add("bench@example.com", "bench", "-")
-            thread = await ThreadRepository(session, user.id).add("bench")
+            threads = [await ThreadRepository(session, user.id).add("bench") for _ in range(10)]
+            runs = [await RunRepository(session, user.id).add(t.id, "bench", "-") for t in threads]
+        event = NewEvent("agent_thinking", {"t": 1}, EncodedJSON('{"t":1}'))
+        one = [RunEvents(runs[0].id, threads[0].id, [event])]
+        fifty = [RunEvents(r.id, r.thread_id, [event] * 5) for r in runs]
 
         async def empty() -> None:
             async with db.session():
@@ -46,12 +57,15 @@ async def main(count: int) -> None:
                 await session.execute(text("SELECT 1"))
 
         async def append_event() -> None:
-            async with db.session() as session:
-                await EventLog(session).append(thread.id, "run_bench", "agent_thinking", {"t": 1})
+            await db.run_transaction(lambda connection: append_events(connection, one))
+
+        async def append_batch() -> None:
+            await db.run_transaction(lambda connection: append_events(connection, fifty))
 
         await _time("empty session (no statement)", count, empty)
         await _time("session with SELECT 1", count, select_one)
         await _time("append one event (UPDATE seq + INSERT)", count, append_event)
+        await _time("append a batch of 50 events of 10 runs", count, append_batch)
         await db.dispose()
 
 

@@ -67,6 +67,8 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         ws_max_size=settings.ws_max_frame_bytes,
+        # Compression would keep two zlib contexts (about 41 KiB) alive per socket.
+        ws_per_message_deflate=False,
         ws_ping_interval=settings.ws_heartbeat_interval,
         ws_ping_timeout=settings.ws_heartbeat_interval,
         timeout_graceful_shutdown=15,
