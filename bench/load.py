@@ -4,7 +4,7 @@ same frames from a bare `websockets` server, in the same run.
     .venv/bin/python bench/load.py calculator --users 100 --runs 5 [--postgres]
     .venv/bin/python bench/load.py stream --users 50 --runs 5 --deltas 200 [--postgres]
     .venv/bin/python bench/load.py idle --connections 5000
-    options: --json PATH, --no-floor, --profile PATH (py-spy, the bench extra),
+    options: --json PATH, --no-floor, --profile PATH (py-spy, in the dev extra),
              --deflate, --run-timeout S, --deadline S
 
 calculator: the builtin model answers "What is 12 * (3 + 4)?" with 7 events. stream: a

@@ -2,7 +2,7 @@
 
 Samples the server's threads during the measured window and writes a text
 summary: samples by thread, self time by package and by function, inclusive
-time by function. py-spy is in the `bench` extra: .venv/bin/pip install py-spy
+time by function. py-spy is in the dev extra, installed from the lock
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class Profiler:
     def __init__(self, pid: int) -> None:
         spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
         if not Path(spy).exists():
-            raise SystemExit("--profile needs py-spy (the bench extra): pip install py-spy")
+            raise SystemExit("--profile needs py-spy: python3 scripts/dev.py setup")
         self._dir = tempfile.TemporaryDirectory(prefix="netra-profile-")
         self._raw = Path(self._dir.name) / "stacks.txt"
         self._pid = pid
