@@ -240,7 +240,10 @@ class EventLogWriter:
                 )
             done.append(group)
         if events:
-            await self._bus.publish(events)
+            try:
+                await self._bus.publish(events)
+            except Exception:  # committed all the same: followers fill gaps from the log
+                log.exception("publishing %d committed events failed", len(events))
         for group in done:
             for entry in group.entries:
                 _settle(entry, None)
