@@ -122,3 +122,29 @@ def test_event_frame_has_the_design_envelope() -> None:
     assert frame["type"] == "agent_thinking"
     assert frame["ts"] == "2026-11-21T10:00:00.123Z"
     assert not event.is_terminal
+
+
+async def test_listeners_are_called_in_order_and_stop_for_good(bus: InMemoryEventBus) -> None:
+    heard: list[tuple[str, int]] = []
+    stop_first = bus.listen(THREAD_A, lambda event: heard.append(("first", event.seq)))
+    stop_second = bus.listen(THREAD_A, lambda event: heard.append(("second", event.seq)))
+    await bus.publish([make_event(THREAD_A, 1), make_event(THREAD_B, 1)])
+    stop_first()
+    await bus.publish([make_event(THREAD_A, 2)])
+    stop_second()
+    await bus.publish([make_event(THREAD_A, 3)])
+    assert heard == [("first", 1), ("second", 1), ("second", 2)]
+
+
+async def test_a_listener_may_stop_itself_while_it_is_being_called(bus: InMemoryEventBus) -> None:
+    heard: list[int] = []
+
+    def once(event: AgentEvent) -> None:
+        heard.append(event.seq)
+        stop()
+
+    stop = bus.listen(THREAD_A, once)
+    others = bus.listen(THREAD_A, lambda event: heard.append(-event.seq))
+    await bus.publish([make_event(THREAD_A, 1), make_event(THREAD_A, 2)])
+    others()
+    assert heard == [1, -1, -2]

@@ -8,19 +8,25 @@ fast, not durable.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 from netra.realtime.events import AgentEvent
 
+Listener = Callable[[AgentEvent], None]
+
 
 class EventBus(Protocol):
-    """Publish committed events; subscribe to one thread's live events."""
+    """Publish committed events; listen to one thread's live events."""
 
     async def publish(self, events: Sequence[AgentEvent]) -> None:
         """Deliver one committed batch, in order (seq order within each thread)."""
+        ...
+
+    def listen(self, thread_id: str, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with each event of the thread published from now on, in
+        order; returns the function that stops it. A listener must not block or raise."""
         ...
 
     def subscribe(
@@ -31,33 +37,44 @@ class EventBus(Protocol):
 
 
 class InMemoryEventBus:
-    """Single-process bus: one unbounded queue per subscription.
+    """Single-process bus: publishing calls each listener of the thread directly.
 
-    Queues are unbounded on purpose: the bus must not drop an event; bounding
-    (and disconnecting slow clients) is the connection's send queue's job.
+    No queue or task per subscriber: a connection's listener puts the event's frame
+    on its own bounded send queue, which is where slow clients are dealt with.
     """
 
     def __init__(self) -> None:
-        self._subscribers: defaultdict[str, set[asyncio.Queue[AgentEvent]]] = defaultdict(set)
+        self._listeners: dict[str, list[Listener]] = {}
 
     async def publish(self, events: Sequence[AgentEvent]) -> None:
-        subscribers = self._subscribers
+        listeners = self._listeners
         for event in events:
-            for queue in tuple(subscribers.get(event.thread_id, ())):
-                queue.put_nowait(event)
+            for listener in listeners.get(event.thread_id, ()):
+                listener(event)
+
+    def listen(self, thread_id: str, listener: Listener) -> Callable[[], None]:
+        # Copy on write: a listener may stop listening (itself or another) during publish.
+        self._listeners[thread_id] = [*self._listeners.get(thread_id, ()), listener]
+
+        def stop() -> None:
+            listeners = self._listeners.get(thread_id, ())
+            remaining = [other for other in listeners if other is not listener]
+            if remaining:
+                self._listeners[thread_id] = remaining
+            else:
+                self._listeners.pop(thread_id, None)
+
+        return stop
 
     @asynccontextmanager
     async def subscribe(self, thread_id: str) -> AsyncIterator[asyncio.Queue[AgentEvent]]:
+        """The thread's live events on an unbounded queue (the bus never drops one)."""
         queue: asyncio.Queue[AgentEvent] = asyncio.Queue()
-        self._subscribers[thread_id].add(queue)
+        stop = self.listen(thread_id, queue.put_nowait)
         try:
             yield queue
         finally:
-            subscribers = self._subscribers.get(thread_id)
-            if subscribers is not None:
-                subscribers.discard(queue)
-                if not subscribers:
-                    del self._subscribers[thread_id]
+            stop()
 
     async def close(self) -> None:
-        self._subscribers.clear()
+        self._listeners.clear()

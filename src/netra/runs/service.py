@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from sqlalchemy.exc import IntegrityError
 
@@ -30,13 +31,20 @@ class RunService:
         self._default_agent = default_agent
 
     async def start(
-        self, user_id: str, text: str, thread_id: str | None = None, agent: str | None = None
+        self,
+        user_id: str,
+        text: str,
+        thread_id: str | None = None,
+        agent: str | None = None,
+        on_stored: Callable[[RunTicket], None] | None = None,
     ) -> RunTicket:
         """Store the user's message and a run (and a thread if needed), then launch it.
 
-        Storing and launching run shielded from the caller: a caller cancelled while
-        the commit is in flight (a WebSocket that drops) cannot leave a stored run
-        that never executes.
+        `on_stored` is called between the two: nothing of the run has happened yet, so
+        a caller can start following the thread there and miss nothing. Storing and
+        launching run shielded from the caller: a caller cancelled while the commit
+        is in flight (a WebSocket that drops) cannot leave a stored run that never
+        executes.
         """
         if self._supervisor.closing:
             raise _shutting_down()
@@ -51,14 +59,25 @@ class RunService:
         except UnknownAgentError as exc:
             raise AppError(422, "unknown_agent", str(exc)) from None
         self._supervisor.admit()
-        return await asyncio.shield(self._store_and_launch(user_id, text, thread_id, agent))
+        return await asyncio.shield(
+            self._store_and_launch(user_id, text, thread_id, agent, on_stored)
+        )
 
     async def _store_and_launch(
-        self, user_id: str, text: str, thread_id: str | None, agent: str
+        self,
+        user_id: str,
+        text: str,
+        thread_id: str | None,
+        agent: str,
+        on_stored: Callable[[RunTicket], None] | None,
     ) -> RunTicket:
         try:
             ticket = await self._store(user_id, text, thread_id, agent)
-            self._supervisor.launch(ticket)
+            try:
+                if on_stored is not None:
+                    on_stored(ticket)
+            finally:  # a stored run is always launched
+                self._supervisor.launch(ticket)
             return ticket
         finally:
             self._supervisor.admitted()
