@@ -23,8 +23,10 @@ from netra.db.repositories import (
     NewEvent,
     RunEnd,
     RunEvents,
+    StoredRun,
     UserRepository,
     append_events,
+    store_run,
 )
 from netra.testing.services import PostgresService, create_database, drop_database
 
@@ -89,6 +91,29 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
         return Settings(**values)
 
     return make
+
+
+StoreRun = Callable[..., Awaitable[StoredRun]]
+
+
+@pytest.fixture
+def store() -> StoreRun:
+    """Store a queued run and its user message the way `RunService` does (nothing
+    executes it): on `thread_id`, or on a new thread titled with the text."""
+
+    async def write(
+        database: Database, owner_id: str, text: str = "hello", thread_id: str | None = None
+    ) -> StoredRun:
+        stored = await database.run_transaction(
+            lambda c: store_run(
+                c, owner_id, text, thread_id, "assistant", title=text[:60], history_limit=40
+            )
+        )
+        if stored is None:
+            raise LookupError(f"thread {thread_id} is not {owner_id}'s")
+        return stored
+
+    return write
 
 
 AppendEvents = Callable[..., Awaitable[list[int]]]

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from netra.config import Settings
 from netra.db.engine import Database
 from netra.db.models import Run, Thread, User
-from netra.db.repositories import RunEnd, RunRepository, ThreadRepository
+from netra.db.repositories import RunEnd, RunRepository, ThreadRepository, store_run
 from netra.lifecycle import start, stop
 from netra.realtime.bus import InMemoryEventBus
 from netra.realtime.emitter import RunEmitter
@@ -79,9 +79,17 @@ async def writer(log_and_bus: tuple[EventLogWriter, InMemoryEventBus]) -> EventL
 
 
 async def new_run(db: Database, owner: User) -> tuple[Thread, Run]:
-    async with db.session() as session:
-        thread = await ThreadRepository(session, owner.id).add("a thread")
-        run = await RunRepository(session, owner.id).add(thread.id, "assistant", "hello")
+    stored = await db.run_transaction(
+        lambda c: store_run(
+            c, owner.id, "hello", None, "assistant", title="a thread", history_limit=1
+        )
+    )
+    assert stored is not None
+    async with db.read() as session:
+        thread = await ThreadRepository(session, owner.id).get(stored.thread_id)
+        run = await RunRepository(session, owner.id).get(stored.run_id)
+    assert thread is not None
+    assert run is not None
     return thread, run
 
 

@@ -11,7 +11,7 @@ import pytest
 from netra.config import Settings
 from netra.db.engine import Database
 from netra.db.models import Run, User
-from netra.db.repositories import RunEnd, RunRepository, ThreadRepository
+from netra.db.repositories import RunEnd, RunRepository, ThreadRepository, store_run
 from netra.errors import AppError
 from netra.lifecycle import Platform, start, stop
 from netra.realtime.events import AgentEvent
@@ -63,11 +63,13 @@ async def run_live(
 
 async def add_abandoned_run(db: Database, owner_id: str, text: str) -> Run:
     """A stored, queued run that nothing executes: what a crash right after the commit leaves."""
-    async with db.session() as session:
-        threads = ThreadRepository(session, owner_id)
-        thread = await threads.add(text[:60])
-        run = await RunRepository(session, owner_id).add(thread.id, "assistant", text)
-        await threads.add_message(thread.id, "user", text, run.id)
+    stored = await db.run_transaction(
+        lambda c: store_run(c, owner_id, text, None, "assistant", title=text[:60], history_limit=40)
+    )
+    assert stored is not None
+    async with db.read() as session:
+        run = await RunRepository(session, owner_id).get(stored.run_id)
+    assert run is not None
     return run
 
 
@@ -210,15 +212,11 @@ async def test_start_ends_runs_interrupted_by_a_crash(
     db = Database(database_url)
     try:
         user = await add_user(db)
-        async with db.session() as session:
-            threads, runs = ThreadRepository(session, user.id), RunRepository(session, user.id)
-            thread = await threads.add("crashed")
-            done_thread = await threads.add("finished")
-            run = await runs.add(thread.id, "assistant", CALCULATION)
-            done = await runs.add(done_thread.id, "assistant", CALCULATION)
+        run = await add_abandoned_run(db, user.id, CALCULATION)
+        done = await add_abandoned_run(db, user.id, CALCULATION)
         await append(
             db,
-            thread.id,
+            run.thread_id,
             run.id,
             ("agent_started", {"agent": "assistant"}),
             ("agent_thinking", {"text": "calculating"}),
@@ -230,7 +228,7 @@ async def test_start_ends_runs_interrupted_by_a_crash(
         # Ended without a terminal event of its own: recovery must leave it alone.
         await append(
             db,
-            done_thread.id,
+            done.thread_id,
             done.id,
             ("agent_started", {"agent": "assistant"}),
             end=RunEnd("completed"),
@@ -240,8 +238,8 @@ async def test_start_ends_runs_interrupted_by_a_crash(
 
     platform = await start(make_settings(database_url))
     try:
-        history = await persisted(platform.db, user.id, thread.id)
-        untouched = await persisted(platform.db, user.id, done_thread.id)
+        history = await persisted(platform.db, user.id, run.thread_id)
+        untouched = await persisted(platform.db, user.id, done.thread_id)
         async with platform.db.session() as session:
             recovered = await RunRepository(session, user.id).get(run.id)
             finished = await RunRepository(session, user.id).get(done.id)

@@ -144,40 +144,6 @@ class ThreadRepository:
         )
         return rows.all()
 
-    async def add_message(
-        self,
-        thread_id: str,
-        role: str,
-        text: str,
-        run_id: str | None,
-        message_id: str | None = None,
-    ) -> Message:
-        owned = await self.session.scalar(
-            update(Thread)
-            .where(Thread.id == thread_id, Thread.owner_id == self.owner_id)
-            .values(updated_at=utcnow())
-            .returning(Thread.id)
-        )
-        if owned is None:
-            raise LookupError(f"thread {thread_id} does not exist")
-        message = Message(
-            id=message_id or new_id("msg"), thread_id=thread_id, role=role, text=text, run_id=run_id
-        )
-        self.session.add(message)
-        await self.session.flush()
-        return message
-
-    async def recent_messages(self, thread_id: str, limit: int) -> Sequence[Message]:
-        """The thread's last `limit` messages, oldest first."""
-        rows = await self.session.scalars(
-            select(Message)
-            .join(Thread, Thread.id == Message.thread_id)
-            .where(Message.thread_id == thread_id, Thread.owner_id == self.owner_id)
-            .order_by(Message.created_at.desc(), Message.id.desc())
-            .limit(limit)
-        )
-        return rows.all()[::-1]
-
     async def events(
         self, thread_id: str, after_seq: int = 0, limit: int = 1000
     ) -> Sequence[Row[Any]]:
@@ -202,36 +168,9 @@ class RunRepository:
         self.session = session
         self.owner_id = owner_id
 
-    async def add(self, thread_id: str, agent: str, input_text: str) -> Run:
-        owned = await self.session.scalar(
-            select(Thread.id).where(Thread.id == thread_id, Thread.owner_id == self.owner_id)
-        )
-        if owned is None:
-            raise LookupError(f"thread {thread_id} does not exist")
-        run = Run(
-            id=new_id("run"),
-            thread_id=thread_id,
-            owner_id=self.owner_id,
-            agent=agent,
-            input_text=input_text,
-            status="queued",
-        )
-        self.session.add(run)
-        await self.session.flush()
-        return run
-
     async def get(self, run_id: str) -> Run | None:
         return await self.session.scalar(
             select(Run).where(Run.id == run_id, Run.owner_id == self.owner_id)
-        )
-
-    async def active_in_thread(self, thread_id: str) -> Run | None:
-        return await self.session.scalar(
-            select(Run).where(
-                Run.thread_id == thread_id,
-                Run.owner_id == self.owner_id,
-                Run.status.in_(ACTIVE_RUN_STATUSES),
-            )
         )
 
 
@@ -395,6 +334,102 @@ def append_events(
     if rows:
         connection.execute(_INSERT_EVENTS, rows)
     return results
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    """A run just stored, with what it needs to execute."""
+
+    run_id: str
+    thread_id: str
+    start_seq: int  # the thread's last seq before the run: its events come after
+    history: list[tuple[str, str]]  # (role, text) of recent messages, oldest first, its own last
+
+
+_TOUCH_THREAD = (
+    update(Thread)
+    .where(Thread.id == bindparam("b_thread_id"), Thread.owner_id == bindparam("b_owner_id"))
+    .values(updated_at=bindparam("b_now", type_=Thread.__table__.c.updated_at.type))
+    .returning(Thread.last_seq)
+)
+_RECENT_MESSAGES = (
+    select(Message.role, Message.text)
+    .where(Message.thread_id == bindparam("thread_id"))
+    .order_by(Message.created_at.desc(), Message.id.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+_INSERT_THREAD = insert(Thread)
+_INSERT_RUN = insert(Run)
+
+
+def store_run(
+    connection: Connection,
+    owner_id: str,
+    text: str,
+    thread_id: str | None,
+    agent: str,
+    *,
+    title: str,
+    history_limit: int,
+) -> StoredRun | None:
+    """Store a queued run and its user message, on a new thread if `thread_id` is None.
+
+    None if `thread_id` is not one of the owner's threads. A thread that already
+    has an active run raises IntegrityError (the unique index on active runs).
+    Synchronous Core, run through `Database.run_transaction`: one hop on SQLite.
+    """
+    now = utcnow()
+    history: list[tuple[str, str]] = []
+    start_seq: int | None = 0
+    if thread_id is None:
+        thread_id = new_id("thr")
+        connection.execute(
+            _INSERT_THREAD,
+            {
+                "id": thread_id,
+                "owner_id": owner_id,
+                "title": title,
+                "last_seq": 0,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+    else:
+        start_seq = connection.scalar(
+            _TOUCH_THREAD, {"b_thread_id": thread_id, "b_owner_id": owner_id, "b_now": now}
+        )
+        if start_seq is None:
+            return None
+        recent = connection.execute(
+            _RECENT_MESSAGES, {"thread_id": thread_id, "limit": history_limit - 1}
+        )
+        history = [(role, message) for role, message in recent][::-1]
+    run_id = new_id("run")
+    connection.execute(
+        _INSERT_RUN,
+        {
+            "id": run_id,
+            "thread_id": thread_id,
+            "owner_id": owner_id,
+            "agent": agent,
+            "input_text": text,
+            "status": "queued",
+            "created_at": now,
+        },
+    )
+    connection.execute(
+        _INSERT_MESSAGE,
+        {
+            "id": new_id("msg"),
+            "thread_id": thread_id,
+            "role": "user",
+            "text": text,
+            "run_id": run_id,
+            "created_at": now,
+        },
+    )
+    history.append(("user", text))
+    return StoredRun(run_id, thread_id, start_seq or 0, history)
 
 
 async def run_events(session: AsyncSession, run_id: str) -> Sequence[Row[Any]]:

@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from netra.agents.models.base import ChatMessage
 from netra.agents.registry import AgentRegistry, UnknownAgentError
 from netra.db.engine import Database
 from netra.db.models import ACTIVE_RUN_STATUSES
-from netra.db.repositories import RunRepository, ThreadRepository
+from netra.db.repositories import RunRepository, StoredRun, store_run
 from netra.errors import AppError, not_found
 from netra.realtime.events import EventType
 from netra.runs.supervisor import RunSupervisor, RunTicket
 
 MAX_MESSAGE_CHARS = 16_000
 TITLE_CHARS = 60
+HISTORY_MESSAGES = 40  # what a run sees of its thread, its own message included
 
 
 class RunService:
@@ -83,25 +86,32 @@ class RunService:
             self._supervisor.admitted()
 
     async def _store(self, user_id: str, text: str, thread_id: str | None, agent: str) -> RunTicket:
+        def store(connection: Connection) -> StoredRun | None:
+            return store_run(
+                connection,
+                user_id,
+                text,
+                thread_id,
+                agent,
+                title=text[:TITLE_CHARS],
+                history_limit=HISTORY_MESSAGES,
+            )
+
         try:
-            async with self._db.session() as session:
-                threads = ThreadRepository(session, user_id)
-                runs = RunRepository(session, user_id)
-                if thread_id is None:
-                    thread = await threads.add(title=text[:TITLE_CHARS])
-                elif (found := await threads.get(thread_id)) is None:
-                    raise not_found("thread")
-                else:
-                    thread = found
-                    if await runs.active_in_thread(thread.id) is not None:
-                        raise _busy()
-                run = await runs.add(thread.id, agent, text)
-                await threads.add_message(thread.id, "user", text, run.id)
+            stored = await self._db.run_transaction(store)
         except IntegrityError as exc:
-            if _is_active_run_conflict(exc):  # another request started a run here first
+            if _is_active_run_conflict(exc):  # the thread has a run in progress
                 raise _busy() from None
             raise
-        return RunTicket(run.id, thread.id, user_id, agent, text, thread.last_seq)
+        if stored is None:
+            raise not_found("thread")
+        history = [
+            ChatMessage("user" if role == "user" else "assistant", said)
+            for role, said in stored.history
+        ]
+        return RunTicket(
+            stored.run_id, stored.thread_id, user_id, agent, text, stored.start_seq, history
+        )
 
     async def cancel(self, user_id: str, run_id: str, reason: str = "cancelled_by_user") -> str:
         """Cancel the user's active run; returns its thread id."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,14 +15,13 @@ from netra.agents.models.base import ChatMessage, ModelError
 from netra.agents.registry import AgentRegistry
 from netra.db.engine import Database
 from netra.db.models import Run
-from netra.db.repositories import RunEnd, ThreadRepository, orphaned_runs, run_events
+from netra.db.repositories import RunEnd, orphaned_runs, run_events
 from netra.realtime.emitter import RunEmitter
 from netra.realtime.events import TERMINAL_EVENTS, EventType
 from netra.realtime.log import EventLogError, RunAlreadyEnded
 
 log = logging.getLogger(__name__)
 
-HISTORY_MESSAGES = 40
 TERMINAL_WRITE_ATTEMPTS = 4
 STORAGE_ERROR = {
     "code": "storage_error",
@@ -39,6 +39,7 @@ class RunTicket:
     agent: str
     text: str
     start_seq: int  # the thread's last seq before this run: its events come after
+    history: Sequence[ChatMessage] = ()  # the thread's recent messages, this run's last
 
 
 @dataclass
@@ -161,9 +162,8 @@ class RunSupervisor:
             if local.cancel_reason is not None:  # cancelled before it could start
                 raise asyncio.CancelledError
             agent = self._registry.build(ticket.agent)
-            history = await self._history(ticket)
             async with deadline:
-                answer = await self._engine.run(ctx, agent, history)
+                answer = await self._engine.run(ctx, agent, list(ticket.history))
             usage = answer.usage.as_dict()
             await self._finish(
                 ticket,
@@ -218,14 +218,6 @@ class RunSupervisor:
                 "internal_error",
                 "the run failed unexpectedly; see server logs",
             )
-
-    async def _history(self, ticket: RunTicket) -> list[ChatMessage]:
-        """The thread's recent messages, the new user message last."""
-        async with self._db.read() as session:
-            recent = await ThreadRepository(session, ticket.user_id).recent_messages(
-                ticket.thread_id, HISTORY_MESSAGES
-            )
-        return [ChatMessage("user" if m.role == "user" else "assistant", m.text) for m in recent]
 
     async def _fail(
         self, ticket: RunTicket, local: _LocalRun, emitter: RunEmitter, code: str, message: str
