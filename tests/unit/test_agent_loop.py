@@ -28,12 +28,21 @@ from netra.agents.models.base import (
 )
 from netra.agents.registry import AgentRegistry, AgentSpec, default_registry
 from netra.agents.tools import Tool, ToolError
-from netra.db.engine import Database
-from netra.db.repositories import RunRepository, ThreadRepository, UserRepository
+from netra.db.engine import Database, EncodedJSON
+from netra.db.repositories import (
+    NewEvent,
+    RunEnd,
+    RunEvents,
+    RunRepository,
+    ThreadRepository,
+    UserRepository,
+    append_events,
+    store_run,
+)
 from netra.errors import AppError
 from netra.ids import new_id
 from netra.realtime.bus import InMemoryEventBus
-from netra.realtime.events import AgentEvent
+from netra.realtime.events import AgentEvent, EventType
 from netra.realtime.log import EventLogWriter
 from netra.runs import RunService, RunSupervisor, RunTicket
 from netra.state.store import MemoryStateStore
@@ -563,6 +572,59 @@ async def test_cancel_between_a_queued_delta_and_its_commit_ends_the_run_once(
     assert [e["data"]["delta"] for e in events[2:5]] == ["one ", "two ", "three "]
     assert (await world.run_row(ticket.run_id)).status == "cancelled"
     assert await world.messages(ticket.thread_id) == [("user", "stream, then stop")]
+
+
+async def test_a_cancel_between_storing_and_launching_a_run_starts_it_cancelled(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    world = await make_world(ScriptedModel(answer("never said")))
+    thread_id = await world.new_thread()
+    accepted: list[bool] = []
+    async with world.bus.subscribe(thread_id) as queue:
+        # on_stored runs after the commit and before the launch: the window a cancel
+        # from another request can fall in.
+        ticket = await world.runs.start(
+            world.user_id,
+            "stop me at once",
+            thread_id,
+            on_stored=lambda t: accepted.append(world.supervisor.cancel(t.run_id, "by_test")),
+        )
+        events = await until_terminal(queue)
+    await check_stream(world, ticket, events, event_validator)
+    assert accepted == [True]
+    assert types(events) == ["agent_started", "agent_cancelled"]
+    assert events[-1]["data"] == {"reason": "by_test"}
+    assert (await world.run_row(ticket.run_id)).status == "cancelled"
+
+
+async def test_ending_a_run_whose_end_is_stored_publishes_it_again(
+    make_world: MakeWorld,
+) -> None:
+    # What a COMMIT that reported failure after being applied leaves: the run's end is
+    # stored, and nobody published it.
+    world = await make_world(ScriptedModel(answer("x")))
+    stored = await world.db.run_transaction(
+        lambda c: store_run(c, world.user_id, "hi", None, AGENT, title="t", history_limit=1)
+    )
+    assert stored is not None
+    batch = [
+        RunEvents(
+            stored.run_id,
+            stored.thread_id,
+            [NewEvent(t, {}, EncodedJSON("{}")) for t in ("agent_started", "agent_completed")],
+            RunEnd("completed"),
+        )
+    ]
+    await world.db.run_transaction(lambda c: append_events(c, batch))
+    run = await world.run_row(stored.run_id)
+    async with world.bus.subscribe(stored.thread_id) as queue:
+        ended = await world.supervisor.end_abandoned(
+            run, EventType.AGENT_ERROR, {"code": "storage_error", "message": "m"}
+        )
+        republished = [(await next_event(queue))["type"] for _ in range(2)]
+    assert ended is False
+    assert republished == ["agent_started", "agent_completed"]
+    assert types(await world.persisted(stored.thread_id)) == republished
 
 
 async def test_shutdown_cancels_running_runs_with_a_terminal_event(

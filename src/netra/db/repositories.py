@@ -371,6 +371,7 @@ def store_run(
     *,
     title: str,
     history_limit: int,
+    run_id: str | None = None,
 ) -> StoredRun | None:
     """Store a queued run and its user message, on a new thread if `thread_id` is None.
 
@@ -404,7 +405,7 @@ def store_run(
             _RECENT_MESSAGES, {"thread_id": thread_id, "limit": history_limit - 1}
         )
         history = [(role, message) for role, message in recent][::-1]
-    run_id = new_id("run")
+    run_id = run_id or new_id("run")
     connection.execute(
         _INSERT_RUN,
         {

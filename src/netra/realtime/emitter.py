@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Row
+
 from netra.db.repositories import RunEnd
-from netra.realtime.events import TERMINAL_EVENTS, EventType
+from netra.realtime.events import TERMINAL_EVENTS, AgentEvent, EventType
 from netra.realtime.log import EventLogError, EventLogWriter
 
 # Committed before the caller goes on: a tool runs only once its start is on record.
@@ -69,6 +72,11 @@ class RunEmitter:
         self.finished = True
         assert committed is not None
         await asyncio.shield(committed)
+
+    async def republish(self, stored: Sequence[Row[Any]]) -> None:
+        """Publish the run's stored events again: an end whose COMMIT reported failure
+        may have been applied all the same, and then nobody has published it."""
+        await self._writer.republish([AgentEvent.from_record(row) for row in stored])
 
     def _check(self) -> None:
         if self.failure is not None:

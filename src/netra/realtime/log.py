@@ -164,11 +164,13 @@ class EventLogWriter:
                 self._room.set()
             try:
                 await self._write(batch)
-            except Exception as exc:  # a bug here must not leave runs waiting forever
+            except BaseException as exc:  # a bug here must not leave runs waiting forever
                 log.exception("the event log writer failed on a batch")
                 for entry in batch:
-                    self._fail(entry.run, EventLogError(f"event log writer failed: {exc}"))
+                    self._fail(entry.run, EventLogError(f"event log writer failed: {exc!r}"))
                     _settle(entry, entry.run.failure)
+                if not isinstance(exc, Exception):  # cancelled: stop, as asked
+                    raise
 
     async def _write(self, batch: list[_Entry]) -> None:
         groups: dict[int, _Group] = {}
@@ -239,14 +241,19 @@ class EventLogWriter:
                     )
                 )
             done.append(group)
-        if events:
-            try:
-                await self._bus.publish(events)
-            except Exception:  # committed all the same: followers fill gaps from the log
-                log.exception("publishing %d committed events failed", len(events))
+        await self.republish(events)
         for group in done:
             for entry in group.entries:
                 _settle(entry, None)
+
+    async def republish(self, events: Sequence[AgentEvent]) -> None:
+        """Publish committed events (again: subscribers drop a seq they have had)."""
+        if not events:
+            return
+        try:
+            await self._bus.publish(events)
+        except Exception:  # committed all the same: followers fill gaps from the log
+            log.exception("publishing %d committed events failed", len(events))
 
     def _fail_group(self, group: _Group, error: EventLogError) -> None:
         self._fail(group.run, error)

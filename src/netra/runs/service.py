@@ -14,6 +14,7 @@ from netra.db.engine import Database
 from netra.db.models import ACTIVE_RUN_STATUSES
 from netra.db.repositories import RunRepository, StoredRun, store_run
 from netra.errors import AppError, not_found
+from netra.ids import new_id
 from netra.realtime.events import EventType
 from netra.runs.supervisor import RunSupervisor, RunTicket
 
@@ -61,13 +62,15 @@ class RunService:
             self._registry.spec(agent)
         except UnknownAgentError as exc:
             raise AppError(422, "unknown_agent", str(exc)) from None
-        self._supervisor.admit()
+        run_id = new_id("run")
+        self._supervisor.admit(run_id)
         return await asyncio.shield(
-            self._store_and_launch(user_id, text, thread_id, agent, on_stored)
+            self._store_and_launch(run_id, user_id, text, thread_id, agent, on_stored)
         )
 
     async def _store_and_launch(
         self,
+        run_id: str,
         user_id: str,
         text: str,
         thread_id: str | None,
@@ -75,7 +78,7 @@ class RunService:
         on_stored: Callable[[RunTicket], None] | None,
     ) -> RunTicket:
         try:
-            ticket = await self._store(user_id, text, thread_id, agent)
+            ticket = await self._store(run_id, user_id, text, thread_id, agent)
             try:
                 if on_stored is not None:
                     on_stored(ticket)
@@ -83,9 +86,11 @@ class RunService:
                 self._supervisor.launch(ticket)
             return ticket
         finally:
-            self._supervisor.admitted()
+            self._supervisor.admitted(run_id)
 
-    async def _store(self, user_id: str, text: str, thread_id: str | None, agent: str) -> RunTicket:
+    async def _store(
+        self, run_id: str, user_id: str, text: str, thread_id: str | None, agent: str
+    ) -> RunTicket:
         def store(connection: Connection) -> StoredRun | None:
             return store_run(
                 connection,
@@ -95,6 +100,7 @@ class RunService:
                 agent,
                 title=text[:TITLE_CHARS],
                 history_limit=HISTORY_MESSAGES,
+                run_id=run_id,
             )
 
         try:

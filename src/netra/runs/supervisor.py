@@ -68,7 +68,8 @@ class RunSupervisor:
         self._run_timeout = run_timeout
         self._runs: dict[str, _LocalRun] = {}
         self._ending: set[str] = set()  # abandoned runs being ended, one writer each
-        self._admitting = 0  # runs being stored right now; each is launched next
+        # Runs being stored right now, each launched next, and a cancel asked meanwhile.
+        self._admitting: dict[str, str | None] = {}
         self._changed = asyncio.Event()  # a run was admitted or finished
         self._closing = False
 
@@ -80,28 +81,34 @@ class RunSupervisor:
     def closing(self) -> bool:
         return self._closing
 
-    def admit(self) -> None:
-        """Announce a run about to be stored, so shutdown waits for its launch."""
-        self._admitting += 1
+    def admit(self, run_id: str) -> None:
+        """Announce a run about to be stored, so that shutdown waits for its launch and
+        a cancel that finds it stored but not yet launched is kept for the launch."""
+        self._admitting[run_id] = None
 
-    def admitted(self) -> None:
-        self._admitting -= 1
+    def admitted(self, run_id: str) -> None:
+        del self._admitting[run_id]
         self._changed.set()
 
     def launch(self, ticket: RunTicket) -> None:
         """Execute a stored run. Never refuses: a run stored during shutdown still gets
         its history, agent_started then agent_cancelled."""
         task = asyncio.create_task(self._execute(ticket), name=f"netra-{ticket.run_id}")
-        self._runs[ticket.run_id] = _LocalRun(
-            task, cancel_reason="server_shutdown" if self._closing else None
-        )
+        reason = self._admitting.get(ticket.run_id)
+        if reason is None and self._closing:
+            reason = "server_shutdown"
+        self._runs[ticket.run_id] = _LocalRun(task, cancel_reason=reason)
         task.add_done_callback(lambda done: self._forget(ticket.run_id, done))
 
     def cancel(self, run_id: str, reason: str) -> bool:
         """Ask a local run to stop; False if it is not running in this process."""
         run = self._runs.get(run_id)
         if run is None:
-            return False
+            if run_id not in self._admitting:
+                return False
+            if self._admitting[run_id] is None:  # stored, about to launch: it starts cancelled
+                self._admitting[run_id] = reason
+            return True
         if run.task.done():  # it is ending here; _forget has not run yet
             return True
         if run.cancel_reason is None and not run.finishing:
@@ -278,9 +285,12 @@ class RunSupervisor:
         False if it had already ended."""
         async with self._db.read() as session:
             stored = await run_events(session, run_id)
-        if any(event.type in TERMINAL_EVENTS for event in stored):
-            return False
         emitter = self._contexts.emitter(thread_id, run_id)
+        if any(event.type in TERMINAL_EVENTS for event in stored):
+            # Its end was written, perhaps by a COMMIT that reported failure after
+            # being applied, which nobody published: followers must still see it.
+            await emitter.republish(stored)
+            return False
         if not stored:  # every run's history begins with agent_started
             await emitter.emit(EventType.AGENT_STARTED, {"agent": agent, "input": text})
         now = time.perf_counter()
