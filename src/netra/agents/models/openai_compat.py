@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 import openai
+import orjson
 from openai import AsyncOpenAI
 
 from netra.agents.models.base import (
@@ -162,14 +164,28 @@ class OpenAIChatModel:
         try:
             # `async with`: a cancelled run or a bad chunk must close the HTTP stream now,
             # not whenever the abandoned response happens to be garbage collected.
-            async with await self._endpoint.client.chat.completions.create(**request) as chunks:
-                async for chunk in chunks:
-                    await _absorb(turn, chunk, stream)
+            # The official client makes the request (auth, retries, errors); the chunks
+            # are read as plain JSON: building the client's model objects for every
+            # chunk cost more CPU than the rest of an event's way to the socket.
+            completions = self._endpoint.client.chat.completions
+            async with completions.with_streaming_response.create(**request) as response:
+                try:
+                    async for chunk in _sse_data(response.iter_lines()):
+                        await _absorb(turn, chunk, stream)
+                except httpx2.TimeoutException:  # mid-stream, as the client's own stream says
+                    raise openai.APITimeoutError(request=response.http_request) from None
+                except httpx2.RequestError:
+                    raise openai.APIConnectionError(request=response.http_request) from None
             await _stream_reasoning(turn, stream)
         except openai.APIError as exc:
             raise self._explain(exc) from None
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
-            # Not JSON, or JSON of the wrong shape: the client builds chunks without validation.
+        except _StreamError as exc:
+            detail = self._endpoint.scrub(str(exc))[:PROVIDER_MESSAGE_CHARS]
+            raise ModelError(
+                "model_error", f"the model endpoint reported an error: {detail}"
+            ) from None
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+            # Not JSON, or JSON of the wrong shape.
             log.warning("model %s sent a malformed chunk: %s", self.name, type(exc).__name__)
             problem = type(exc).__name__
             raise _malformed(f"the endpoint sent a malformed chunk ({problem})") from None
@@ -205,35 +221,72 @@ class OpenAIChatModel:
         return ModelError("model_error", f"the model endpoint reported an error: {detail}")
 
 
-async def _absorb(turn: _TurnBuilder, chunk: Any, stream: TurnStream) -> None:
-    """Fold one chunk into `turn`, streaming any answer text on at once."""
-    if chunk.usage is not None:
-        turn.usage = Usage(
-            int(chunk.usage.prompt_tokens or 0), int(chunk.usage.completion_tokens or 0)
-        )
-    for choice in chunk.choices or ():
-        if choice.index != 0:  # n=1 is all we ask for
+class _StreamError(Exception):
+    """The endpoint sent an error object in the middle of the stream."""
+
+
+async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
+    """The JSON objects a server-sent event stream carries, up to `data: [DONE]`.
+
+    An event's `data:` lines are joined (the SSE rule); other fields and comments
+    are ignored; an object with an `error` raises _StreamError with its message.
+    """
+    data: list[str] = []
+    async for line in lines:
+        if line:
+            if line.startswith("data:"):
+                data.append(line[6:] if line.startswith("data: ") else line[5:])
             continue
-        delta = choice.delta
+        if not data:
+            continue
+        payload = "\n".join(data)
+        data.clear()
+        if payload.startswith("[DONE]"):
+            return
+        chunk = orjson.loads(payload)
+        if not isinstance(chunk, dict):
+            raise TypeError("a chunk is not a JSON object")
+        if error := chunk.get("error"):
+            message = error.get("message") if isinstance(error, dict) else None
+            raise _StreamError(message if isinstance(message, str) else "error in the stream")
+        yield chunk
+
+
+async def _absorb(turn: _TurnBuilder, chunk: dict[str, Any], stream: TurnStream) -> None:
+    """Fold one chunk into `turn`, streaming any answer text on at once."""
+    usage = chunk.get("usage")
+    if usage is not None:
+        turn.usage = Usage(
+            int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        )
+    for choice in chunk.get("choices") or ():
+        if choice.get("index", 0) != 0:  # n=1 is all we ask for
+            continue
+        delta = choice.get("delta")
         if delta is not None:
             # Reasoning models on vLLM and others stream their thoughts beside the answer.
-            reasoning = (delta.model_extra or {}).get("reasoning_content")
+            reasoning = delta.get("reasoning_content")
             if isinstance(reasoning, str) and reasoning:
                 turn.reasoning.append(reasoning)
-            if delta.content or delta.tool_calls:
+            content, tool_calls = delta.get("content"), delta.get("tool_calls")
+            if content or tool_calls:
                 await _stream_reasoning(turn, stream)  # the thoughts come before the answer
-            if delta.content:
-                turn.text.append(delta.content)
-                await stream.text_delta(delta.content)
-            for call in delta.tool_calls or ():
-                index = None if call.index is None else int(call.index)
-                partial = turn.call_for(index, call.id)
-                partial.id = partial.id or (call.id or "")
-                if call.function is not None:
-                    partial.name += call.function.name or ""
-                    partial.arguments += call.function.arguments or ""
-        if choice.finish_reason:
-            turn.finish_reason = choice.finish_reason
+            if content:
+                if not isinstance(content, str):
+                    raise TypeError("delta content is not a string")
+                turn.text.append(content)
+                await stream.text_delta(content)
+            for call in tool_calls or ():
+                index = call.get("index")
+                call_id = call.get("id")
+                partial = turn.call_for(None if index is None else int(index), call_id)
+                partial.id = partial.id or (call_id or "")
+                function = call.get("function")
+                if function is not None:
+                    partial.name += function.get("name") or ""
+                    partial.arguments += function.get("arguments") or ""
+        if choice.get("finish_reason"):
+            turn.finish_reason = choice["finish_reason"]
 
 
 async def _stream_reasoning(turn: _TurnBuilder, stream: TurnStream) -> None:
