@@ -22,10 +22,10 @@ from netra.db.engine import Database, EncodedJSON
 from netra.db.repositories import (
     NewEvent,
     RunEvents,
-    RunRepository,
-    ThreadRepository,
+    StoredRun,
     UserRepository,
     append_events,
+    store_run,
 )
 
 
@@ -42,11 +42,19 @@ async def main(count: int) -> None:
         await migrate.upgrade(db.engine)
         async with db.session() as session:
             user = await UserRepository(session).add("bench@example.com", "bench", "-")
-            threads = [await ThreadRepository(session, user.id).add("bench") for _ in range(10)]
-            runs = [await RunRepository(session, user.id).add(t.id, "bench", "-") for t in threads]
+
+        async def new_run() -> StoredRun:
+            stored = await db.run_transaction(
+                lambda c: store_run(c, user.id, "-", None, "bench", title="-", history_limit=1)
+            )
+            assert stored is not None
+            return stored
+
+        runs = [await new_run() for _ in range(10)]
         event = NewEvent("agent_thinking", {"t": 1}, EncodedJSON('{"t":1}'))
-        one = [RunEvents(runs[0].id, threads[0].id, [event])]
-        fifty = [RunEvents(r.id, r.thread_id, [event] * 5) for r in runs]
+        one = [RunEvents(runs[0].run_id, runs[0].thread_id, [event])]
+        fifty = [RunEvents(r.run_id, r.thread_id, [event] * 5) for r in runs]
+        five_hundred = [RunEvents(r.run_id, r.thread_id, [event] * 50) for r in runs]
 
         async def empty() -> None:
             async with db.session():
@@ -62,10 +70,18 @@ async def main(count: int) -> None:
         async def append_batch() -> None:
             await db.run_transaction(lambda connection: append_events(connection, fifty))
 
+        async def append_big_batch() -> None:
+            await db.run_transaction(lambda connection: append_events(connection, five_hundred))
+
+        async def store() -> None:
+            await new_run()
+
         await _time("empty session (no statement)", count, empty)
         await _time("session with SELECT 1", count, select_one)
         await _time("append one event (UPDATE seq + INSERT)", count, append_event)
         await _time("append a batch of 50 events of 10 runs", count, append_batch)
+        await _time("append a batch of 500 events of 10 runs", count, append_big_batch)
+        await _time("store a run (thread, run, message)", count, store)
         await db.dispose()
 
 

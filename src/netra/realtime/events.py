@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -37,6 +38,7 @@ CRITICAL_EVENTS = (
 )
 
 
+@lru_cache(maxsize=256)  # the events of a batch share one timestamp
 def iso_millis(ts: datetime) -> str:
     """`2026-11-21T10:00:00.123Z`: the envelope's timestamp format."""
     return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
