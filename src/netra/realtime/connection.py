@@ -167,6 +167,9 @@ class Connection:
         finally:
             self._writer = None
             self._outbox = None
+            if self._room is not None:  # a replay waiting for room: there is (or no socket)
+                self._room.set_result(None)
+                self._room = None
 
     async def send_when_room(self, text: str) -> None:
         """Queue a history frame once the queue is at most half full.
