@@ -142,7 +142,12 @@ async def start_netra(
 ) -> tuple[NetraServer, dict[str, int]]:
     """The server, and the pids of its helpers whose CPU time to report (PostgreSQL's)."""
     # Longer-lived tokens: a slow run must not see its sockets closed with 4401 mid-window.
-    settings = {"NETRA_ACCESS_TOKEN_TTL": "7200", **settings}
+    # The idle scenario opens --per-user sockets (500) per user, past the default quota.
+    settings = {
+        "NETRA_ACCESS_TOKEN_TTL": "7200",
+        "NETRA_MAX_CONNECTIONS_PER_USER": "100000",
+        **settings,
+    }
     helpers: dict[str, int] = {}
     if pg:
         service = obtain_postgres(env)

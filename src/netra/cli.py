@@ -72,6 +72,10 @@ def serve(
         ws_ping_interval=settings.ws_heartbeat_interval,
         ws_ping_timeout=settings.ws_heartbeat_interval,
         timeout_graceful_shutdown=15,
+        server_header=False,
+        # X-Forwarded-For names the client only when a trusted proxy sent it.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
     )
     server = uvicorn.Server(config)
     server.run()

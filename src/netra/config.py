@@ -7,6 +7,7 @@ value raises `ConfigError` whose message names the variable and how to fix it.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -17,6 +18,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from netra.env import IsolatedEnvironment
+from netra.files import private_dir
 
 ENV_PREFIX = "NETRA_"
 SECRET_FILE = "secret_key"
@@ -69,6 +71,16 @@ class Settings(BaseSettings):
     refresh_token_ttl: int = Field(30 * 24 * 3600, ge=60, description="seconds")
     login_max_failures: int = Field(5, ge=1)
     login_window: int = Field(300, ge=1, description="seconds")
+
+    # Abuse limits (README "Limits and deployment behind a proxy").
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="largest HTTP request body")
+    # Addresses or networks whose X-Forwarded-For / X-Forwarded-Proto are believed; none
+    # by default, so a client cannot pick the address its throttles are counted under.
+    trusted_proxies: tuple[str, ...] = ()
+    registrations_per_hour: int = Field(10, ge=1, description="per client address")
+    max_connections_per_user: int = Field(20, ge=1, description="open WebSockets")
+    max_active_runs_per_user: int = Field(5, ge=1)
+    api_docs: bool = False  # serve /openapi.json (never Swagger UI: it loads from a CDN)
 
     # The model behind the default agent; `openai` means any Chat Completions endpoint.
     model_provider: Literal["builtin", "openai"] = "builtin"
@@ -125,6 +137,21 @@ class Settings(BaseSettings):
         raise ValueError(
             f"unsupported database {scheme!r}; use postgresql+asyncpg://... or sqlite+aiosqlite://..."
         )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network; use a comma-separated list "
+                    "such as 127.0.0.1,10.0.0.0/8"
+                ) from None
+        return tuple(value)
 
     @field_validator("secret_key")
     @classmethod
@@ -214,7 +241,7 @@ class Settings(BaseSettings):
         path = self.data_dir / SECRET_FILE
         if path.exists():
             return _read_secret(path)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         # Write a temp file, then link it into place: the link either creates the whole
         # file or fails because another process won, and then we read the winner's.
         temp = path.with_name(f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}")

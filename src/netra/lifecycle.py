@@ -18,6 +18,8 @@ from netra.config import Settings, redact_url
 from netra.db import migrate
 from netra.db.engine import Database
 from netra.db.lock import DatabaseInUse, DatabaseLock
+from netra.files import private_dir
+from netra.quotas import PerUserQuota
 from netra.realtime.bus import EventBus, InMemoryEventBus
 from netra.realtime.log import EventLogWriter
 from netra.runs import RunService, RunSupervisor, recover_orphaned_runs
@@ -45,6 +47,7 @@ class Platform:
     supervisor: RunSupervisor
     runs: RunService
     lock: DatabaseLock
+    connections: PerUserQuota  # open WebSockets per user
     started_at: float = field(default_factory=time.time)
     phases: list[tuple[str, float]] = field(default_factory=list)
 
@@ -75,7 +78,7 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
             "NETRA_REDIS_URL is set, but this version of Netra has only the in-process event "
             "bus and state, so it runs as a single instance; unset NETRA_REDIS_URL"
         )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     key = settings.signing_key()
     done("data_dir_and_secret", began)
 
@@ -96,11 +99,19 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
             refresh_ttl=settings.refresh_token_ttl,
             max_failures=settings.login_max_failures,
             failure_window=settings.login_window,
+            registrations_per_hour=settings.registrations_per_hour,
         )
         registry = registry or registry_from_settings(settings)
         contexts = ExecutionContextFactory(events, state)
         engine = AgentEngine(settings.max_steps)
-        supervisor = RunSupervisor(db, registry, contexts, engine, settings.run_timeout)
+        supervisor = RunSupervisor(
+            db,
+            registry,
+            contexts,
+            engine,
+            settings.run_timeout,
+            max_runs_per_user=settings.max_active_runs_per_user,
+        )
         runs = RunService(db, registry, supervisor, settings.default_agent)
         done("services", began)
 
@@ -125,6 +136,7 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
         supervisor,
         runs,
         lock,
+        PerUserQuota(settings.max_connections_per_user),
         phases=phases,
     )
 
@@ -169,8 +181,9 @@ async def _close_database(db: Database, lock: DatabaseLock | None) -> None:
         await db.dispose()
 
 
-async def readiness(platform: Platform) -> dict[str, Any]:
-    """Per-component status for GET /ready."""
+async def readiness(platform: Platform, details: bool = False) -> dict[str, Any]:
+    """Per-component status for GET /ready; backends, timings and agents only with `details`
+    (an authenticated caller). Nothing counts other users' activity."""
     components: dict[str, dict[str, Any]] = {}
     began = time.perf_counter()
     try:
@@ -185,11 +198,12 @@ async def readiness(platform: Platform) -> dict[str, Any]:
         # A stopping process refuses new runs; report it so load balancers drain it.
         "status": "stopping" if platform.supervisor.closing else "ok",
         "agents": platform.registry.names(),
-        "active_runs": platform.supervisor.active,
     }
     ready = all(c["status"] == "ok" for c in components.values())
-    return {
-        "status": "ready" if ready else "not_ready",
-        "components": components,
-        "startup_phases_ms": dict(platform.phases),
-    }
+    report: dict[str, Any] = {"status": "ready" if ready else "not_ready"}
+    if not details:
+        report["components"] = {name: {"status": c["status"]} for name, c in components.items()}
+        return report
+    report["components"] = components
+    report["startup_phases_ms"] = dict(platform.phases)
+    return report

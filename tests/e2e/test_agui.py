@@ -55,18 +55,34 @@ async def test_a_calculator_run_streams_a_valid_ag_ui_run_seen_over_ws_and_rest(
     assert {e.metadata["netra"]["seq"] for e in events} == {e["seq"] for e in live}
 
 
-async def test_a_new_thread_id_creates_the_callers_thread(
+async def test_an_unknown_netra_thread_id_is_not_found_and_creates_nothing(
+    http: httpx.AsyncClient, make_user
+) -> None:
+    user, other = await make_user(), await make_user()
+    theirs = (await http.post("/api/threads", json={}, headers=other.headers)).json()["id"]
+
+    for thread_id in (new_id("thr"), theirs):
+        response = await http.post(
+            "/api/agui", json=run_input(thread_id, "What is 2 + 3?"), headers=user.headers
+        )
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "not_found"
+
+    assert (await http.get("/api/threads", headers=user.headers)).json() == []
+
+
+async def test_a_too_long_message_is_refused_before_a_thread_is_created(
     http: httpx.AsyncClient, make_user
 ) -> None:
     user = await make_user()
-    thread_id = new_id("thr")
 
-    events = await run_agent(http, run_input(thread_id, "What is 2 + 3?"), user.headers)
+    response = await http.post(
+        "/api/agui", json=run_input("client-thread-1", "x" * 16_001), headers=user.headers
+    )
 
-    assert_valid_run(events)
-    assert events[-1].result["text"] == "2 + 3 = 5"
-    mine = (await http.get(f"/api/threads/{thread_id}", headers=user.headers)).json()
-    assert mine["id"] == thread_id
+    assert response.status_code == 422
+    assert "16000" in response.json()["error"]["message"]
+    assert (await http.get("/api/threads", headers=user.headers)).json() == []
 
 
 async def test_another_users_thread_is_not_found(http: httpx.AsyncClient, make_user) -> None:
@@ -144,7 +160,7 @@ async def test_a_model_failure_ends_the_stream_with_run_error(netra_server_facto
         )
         user = await register_user(server.base_url)
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
-            events = await run_agent(http, run_input(new_id("thr"), "Say hi"), user.headers)
+            events = await run_agent(http, run_input("client-thread", "Say hi"), user.headers)
 
     assert_valid_run(events)
     error = events[-1]

@@ -97,10 +97,22 @@ async def test_unknown_routes_and_methods_use_the_error_shape(
     assert _error(empty) == (422, "invalid_request")
 
 
-async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
+async def test_health_and_readiness(http: httpx.AsyncClient, make_user) -> None:
     assert (await http.get("/health")).json()["status"] == "ok"
-    ready = (await http.get("/ready")).json()
+    # Anyone sees each component's status, and nothing else.
+    anonymous = (await http.get("/ready")).json()
+    assert anonymous == {
+        "status": "ready",
+        "components": {
+            name: {"status": "ok"} for name in ("database", "events", "state", "agents")
+        },
+    }
+    forged = await http.get("/ready", headers={"Authorization": "Bearer nope"})
+    assert _error(forged) == (401, "token_invalid")
+    user = await make_user()
+    ready = (await http.get("/ready", headers=user.headers)).json()
     assert ready["status"] == "ready"
+    assert "active_runs" not in ready["components"]["agents"]  # other users' activity
     assert ready["components"]["database"] == {**ready["components"]["database"], "status": "ok"}
     assert "assistant" in ready["components"]["agents"]["agents"]
     assert list(ready["startup_phases_ms"]) == [

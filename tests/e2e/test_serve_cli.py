@@ -50,10 +50,10 @@ async def test_serve_on_postgresql_after_db_upgrade(
     secret = "e2e-secret-" + "x" * 32
     server = netra_server_factory({"NETRA_DATABASE_URL": url, "NETRA_SECRET_KEY": secret})
 
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
-        ready = (await http.get("/ready")).json()
-    assert ready["components"]["database"]["backend"] == "postgresql"
     user = await register_user(server.base_url)
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        ready = (await http.get("/ready", headers=user.headers)).json()
+    assert ready["components"]["database"]["backend"] == "postgresql"
     client = await WsClient.connect(server.ws_url, user.access_token)
     try:
         accepted = await client.start_run("What is 12 * (3 + 4)?")

@@ -23,6 +23,8 @@ MAX_FAILURES = 3
 WINDOW = 300
 PASSWORD = "correct horse battery"
 CLIENT = "203.0.113.7"
+OTHER_CLIENT = "198.51.100.9"
+REGISTRATIONS = 5
 
 
 @pytest.fixture
@@ -45,6 +47,8 @@ def auth(db: Database, access_tokens: AccessTokens) -> AuthService:
         refresh_ttl=3600,
         max_failures=MAX_FAILURES,
         failure_window=WINDOW,
+        registrations_per_hour=REGISTRATIONS,
+        login_max_delay=0.01,  # the account slowdown, kept short: its steps are unit-tested
     )
 
 
@@ -59,7 +63,7 @@ async def expect_error(call: object, status: int, code: str) -> AppError:
 async def test_register_normalises_the_email_and_issues_a_session(
     auth: AuthService, access_tokens: AccessTokens, db: Database
 ) -> None:
-    session = await auth.register("  Ada.Lovelace@Example.COM ", PASSWORD, None)
+    session = await auth.register("  Ada.Lovelace@Example.COM ", PASSWORD, None, CLIENT)
 
     assert session.user.email == "ada.lovelace@example.com"
     assert session.user.display_name == "ada.lovelace"
@@ -79,16 +83,16 @@ async def test_register_normalises_the_email_and_issues_a_session(
 
 
 async def test_register_keeps_a_given_display_name(auth: AuthService) -> None:
-    session = await auth.register("grace@example.com", PASSWORD, "  Grace Hopper ")
+    session = await auth.register("grace@example.com", PASSWORD, "  Grace Hopper ", CLIENT)
 
     assert session.user.display_name == "Grace Hopper"
 
 
 async def test_register_twice_with_the_same_email_is_409(auth: AuthService) -> None:
-    await auth.register("taken@example.com", PASSWORD, None)
+    await auth.register("taken@example.com", PASSWORD, None, CLIENT)
 
     error = await expect_error(
-        auth.register("TAKEN@example.com", "another password", None), 409, "email_taken"
+        auth.register("TAKEN@example.com", "another password", None, CLIENT), 409, "email_taken"
     )
     assert "log in" in error.message
 
@@ -97,7 +101,7 @@ async def test_register_twice_with_the_same_email_is_409(auth: AuthService) -> N
 async def test_login_with_the_right_password(
     auth: AuthService, access_tokens: AccessTokens
 ) -> None:
-    registered = await auth.register("lin@example.com", PASSWORD, None)
+    registered = await auth.register("lin@example.com", PASSWORD, None, CLIENT)
 
     session = await auth.login(" LIN@example.com", PASSWORD, CLIENT)
 
@@ -109,7 +113,7 @@ async def test_login_with_the_right_password(
 async def test_login_with_a_wrong_password_or_unknown_email_is_the_same_401(
     auth: AuthService,
 ) -> None:
-    await auth.register("lin@example.com", PASSWORD, None)
+    await auth.register("lin@example.com", PASSWORD, None, CLIENT)
 
     wrong = await expect_error(
         auth.login("lin@example.com", "not the password", CLIENT), 401, "invalid_credentials"
@@ -121,8 +125,8 @@ async def test_login_with_a_wrong_password_or_unknown_email_is_the_same_401(
 
 
 async def test_too_many_failures_lock_the_email_out_with_retry_after(auth: AuthService) -> None:
-    await auth.register("target@example.com", PASSWORD, None)
-    await auth.register("bystander@example.com", PASSWORD, None)
+    await auth.register("target@example.com", PASSWORD, None, CLIENT)
+    await auth.register("bystander@example.com", PASSWORD, None, CLIENT)
     for _ in range(MAX_FAILURES):
         await expect_error(
             auth.login("target@example.com", "guess", CLIENT), 401, "invalid_credentials"
@@ -134,13 +138,40 @@ async def test_too_many_failures_lock_the_email_out_with_retry_after(auth: AuthS
     )
 
     assert error.headers == {"Retry-After": str(WINDOW)}
-    # The lock is on the email: another account from the same client still logs in.
+    # The lock is on this client and email: another account from the same client still
+    # logs in, and so does the owner from another client.
     bystander = await auth.login("bystander@example.com", PASSWORD, CLIENT)
     assert bystander.user.email == "bystander@example.com"
+    owner = await auth.login("target@example.com", PASSWORD, OTHER_CLIENT)
+    assert owner.user.email == "target@example.com"
+
+
+async def test_a_spree_over_many_clients_never_locks_the_owner_out(auth: AuthService) -> None:
+    await auth.register("popular@example.com", PASSWORD, None, CLIENT)
+    for n in range(3 * MAX_FAILURES):
+        await expect_error(
+            auth.login("popular@example.com", "guess", f"192.0.2.{n}"), 401, "invalid_credentials"
+        )
+
+    owner = await auth.login("popular@example.com", PASSWORD, OTHER_CLIENT)
+
+    assert owner.user.email == "popular@example.com"
+
+
+async def test_registrations_are_limited_per_client_address(auth: AuthService) -> None:
+    for n in range(REGISTRATIONS):
+        await auth.register(f"sign-up-{n}@example.com", PASSWORD, None, CLIENT)
+
+    error = await expect_error(
+        auth.register("one-more@example.com", PASSWORD, None, CLIENT), 429, "too_many_registrations"
+    )
+
+    assert int(error.headers["Retry-After"]) > 0
+    await auth.register("one-more@example.com", PASSWORD, None, OTHER_CLIENT)
 
 
 async def test_a_successful_login_resets_the_email_failure_count(auth: AuthService) -> None:
-    await auth.register("forgetful@example.com", PASSWORD, None)
+    await auth.register("forgetful@example.com", PASSWORD, None, CLIENT)
 
     for _ in range(2):
         for _ in range(MAX_FAILURES - 1):
@@ -155,7 +186,7 @@ async def test_a_successful_login_resets_the_email_failure_count(auth: AuthServi
 async def test_refresh_rotates_the_pair_and_spends_the_old_token(
     auth: AuthService, access_tokens: AccessTokens, db: Database
 ) -> None:
-    registered = await auth.register("rota@example.com", PASSWORD, None)
+    registered = await auth.register("rota@example.com", PASSWORD, None, CLIENT)
 
     rotated = await auth.refresh(registered.refresh_token)
 
@@ -179,7 +210,7 @@ async def test_refresh_rotates_the_pair_and_spends_the_old_token(
 
 
 async def test_reusing_a_spent_token_revokes_its_whole_family_only(auth: AuthService) -> None:
-    await auth.register("leaky@example.com", PASSWORD, None)
+    await auth.register("leaky@example.com", PASSWORD, None, CLIENT)
     phone = await auth.login("leaky@example.com", PASSWORD, CLIENT)
     laptop = await auth.login("leaky@example.com", PASSWORD, CLIENT)
     rotated = await auth.refresh(phone.refresh_token)
@@ -194,7 +225,7 @@ async def test_reusing_a_spent_token_revokes_its_whole_family_only(auth: AuthSer
 
 
 async def test_concurrent_refreshes_of_one_token_let_exactly_one_win(auth: AuthService) -> None:
-    session = await auth.register("twice@example.com", PASSWORD, None)
+    session = await auth.register("twice@example.com", PASSWORD, None, CLIENT)
 
     outcomes = await asyncio.gather(
         auth.refresh(session.refresh_token),
@@ -209,7 +240,7 @@ async def test_concurrent_refreshes_of_one_token_let_exactly_one_win(auth: AuthS
 
 
 async def test_an_expired_refresh_token_is_401(auth: AuthService, db: Database) -> None:
-    session = await auth.register("late@example.com", PASSWORD, None)
+    session = await auth.register("late@example.com", PASSWORD, None, CLIENT)
     async with db.session() as s:
         await s.execute(
             update(RefreshToken)
@@ -221,7 +252,7 @@ async def test_an_expired_refresh_token_is_401(auth: AuthService, db: Database) 
 
 
 async def test_logout_revokes_the_family(auth: AuthService) -> None:
-    await auth.register("bye@example.com", PASSWORD, None)
+    await auth.register("bye@example.com", PASSWORD, None, CLIENT)
     leaving = await auth.login("bye@example.com", PASSWORD, CLIENT)
     staying = await auth.login("bye@example.com", PASSWORD, CLIENT)
     rotated = await auth.refresh(leaving.refresh_token)
@@ -239,7 +270,7 @@ async def test_a_garbage_refresh_token_is_401(auth: AuthService) -> None:
 
 
 async def test_concurrent_wrong_guesses_cannot_outrun_the_limit(auth: AuthService) -> None:
-    session = await auth.register("guessed@example.com", PASSWORD, None)
+    session = await auth.register("guessed@example.com", PASSWORD, None, CLIENT)
 
     outcomes = await asyncio.gather(
         *(auth.login(session.user.email, f"guess {n}", CLIENT) for n in range(12)),

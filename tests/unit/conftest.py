@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from netra.env import IsolatedEnvironment
+from netra.state.store import MemoryStateStore
 
 
 class FakeClock:
@@ -48,6 +49,12 @@ class RecordingStream:
 def fake_clock() -> FakeClock:
     """A clock starting at t=1000 s that moves only through `advance()`."""
     return FakeClock()
+
+
+@pytest.fixture
+def store(fake_clock: FakeClock) -> MemoryStateStore:
+    """A memory state store on the fake clock."""
+    return MemoryStateStore(clock=fake_clock)
 
 
 @pytest.fixture

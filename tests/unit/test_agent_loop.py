@@ -226,7 +226,9 @@ async def make_world(sqlite_url: str) -> AsyncIterator[MakeWorld]:
             registry = AgentRegistry([spec], tools, {"scripted": lambda: model})
         events = EventLogWriter(db, bus)
         contexts = ExecutionContextFactory(events, state)
-        supervisor = RunSupervisor(db, registry, contexts, AgentEngine(max_steps), run_timeout)
+        supervisor = RunSupervisor(
+            db, registry, contexts, AgentEngine(max_steps), run_timeout, max_runs_per_user=100
+        )
         runs = RunService(db, registry, supervisor, AGENT)
         async with db.session() as session:
             user = await UserRepository(session).add(

@@ -189,3 +189,39 @@ def test_bad_field_values_are_named(frame: dict[str, Any], field: str) -> None:
     error = frame_error(frame)
     assert error.code == "invalid_frame"
     assert error.message.startswith(f"{field}:")
+
+
+# -- strict types, NUL and nesting (issue 12) ------------------------------------------
+@pytest.mark.parametrize("after_seq", ['"5"', "true", "1e3", "5.0"])
+def test_after_seq_must_be_a_json_integer(after_seq: str) -> None:
+    error = frame_error(f'{{"type": "subscribe", "thread_id": "thr_x", "after_seq": {after_seq}}}')
+    assert (error.code, error.message.split(":")[0]) == ("invalid_frame", "after_seq")
+
+
+@pytest.mark.parametrize("field", ["text", "thread_id", "agent", "client_msg_id"])
+def test_string_fields_take_no_numbers(field: str) -> None:
+    frame: dict[str, Any] = {"type": "user_message", "text": "hi", field: 5}
+    assert frame_error(frame).code == "invalid_frame"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "user_message", "text": "a\x00b"},
+        {"type": "user_message", "text": "hi", "thread_id": "thr_\x00"},
+        {"type": "subscribe", "thread_id": "\x00"},
+        {"type": "cancel", "run_id": "run_\x00"},
+        {"type": "auth", "token": "a\x00"},
+    ],
+)
+def test_nul_anywhere_is_an_invalid_frame(frame: dict[str, Any]) -> None:
+    error = frame_error(frame)
+    assert error.code == "invalid_frame"
+    assert "NUL" in error.message
+
+
+@pytest.mark.parametrize("depth", [1_100, 100_000])
+def test_deeply_nested_json_is_invalid_json_not_a_recursion_error(depth: int) -> None:
+    assert frame_error("[" * depth + "]" * depth).code == "invalid_json"
+    nested = '{"type": "ping", "x": ' + "[" * depth + "]" * depth + "}"
+    assert frame_error(nested).code == "invalid_json"

@@ -250,3 +250,21 @@ def test_explicit_auto_migrate_wins(make_env: MakeEnv, url: str, flag: str, expe
 
 def test_invalid_auto_migrate_flag_names_the_variable(make_env: MakeEnv) -> None:
     assert "NETRA_AUTO_MIGRATE" in config_error(make_env, NETRA_AUTO_MIGRATE="maybe")
+
+
+def test_abuse_limits_have_documented_defaults(make_env) -> None:
+    settings = settings_from(make_env)
+    assert settings.max_body_bytes == 1024 * 1024
+    assert settings.trusted_proxies == ()
+    assert settings.registrations_per_hour == 10
+    assert settings.max_connections_per_user == 20
+    assert settings.max_active_runs_per_user == 5
+    assert settings.api_docs is False
+
+
+def test_trusted_proxies_are_a_comma_separated_list_of_addresses(make_env) -> None:
+    settings = settings_from(make_env, NETRA_TRUSTED_PROXIES=" 127.0.0.1, 10.0.0.0/8,::1 ")
+    assert settings.trusted_proxies == ("127.0.0.1", "10.0.0.0/8", "::1")
+    message = config_error(make_env, NETRA_TRUSTED_PROXIES="127.0.0.1,proxy.local")
+    assert "NETRA_TRUSTED_PROXIES" in message
+    assert "'proxy.local' is not an IP address" in message

@@ -12,11 +12,6 @@ if TYPE_CHECKING:
     from conftest import FakeClock
 
 
-@pytest.fixture
-def store(fake_clock: FakeClock) -> MemoryStateStore:
-    return MemoryStateStore(clock=fake_clock)
-
-
 async def test_set_get_delete(store: MemoryStateStore) -> None:
     assert await store.get("k") is None
     await store.set("k", {"a": [1, 2]})
@@ -159,3 +154,27 @@ async def test_a_decrement_never_creates_a_counter_or_goes_below_zero(
     await store.incr("refund", ttl=60)
     assert await store.incr("refund", ttl=60, amount=-5) == 0
     assert await store.get("refund") == 0
+
+
+async def test_expired_keys_are_swept_by_later_writes_without_being_read(
+    store: MemoryStateStore, fake_clock: FakeClock
+) -> None:
+    for n in range(100):
+        await store.incr(f"counter-{n}", ttl=10)
+    await store.set("kept", "v")
+    assert len(store) == 101
+    fake_clock.advance(10)
+    await store.incr("fresh", ttl=10)
+    assert len(store) == 2  # "kept" (no TTL) and "fresh"
+    assert await store.get("kept") == "v"
+
+
+async def test_a_key_set_again_is_not_swept_at_its_old_deadline(
+    store: MemoryStateStore, fake_clock: FakeClock
+) -> None:
+    await store.set("k", 1, ttl=10)
+    fake_clock.advance(5)
+    await store.set("k", 2, ttl=10)
+    fake_clock.advance(5)
+    await store.set("other", 0, ttl=1)  # sweeps k's first deadline, which is stale
+    assert await store.get("k") == 2

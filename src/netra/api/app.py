@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket
 from netra import __version__
 from netra.agents.registry import AgentRegistry
 from netra.api import errors
+from netra.api.limits import RequestGuard
 from netra.api.routes import agui, health, threads
 from netra.auth import routes as auth_routes
 from netra.config import Settings
@@ -54,8 +55,18 @@ def create_app(settings: Settings, registry: AgentRegistry | None = None) -> Fas
         finally:
             await stop(app.state.platform)
 
-    app = NetraApp(title="Netra", version=__version__, lifespan=lifespan)
+    # No Swagger UI or ReDoc (both load scripts from a CDN); the schema only on request.
+    openapi_url = "/openapi.json" if settings.api_docs else None
+    app = NetraApp(
+        title="Netra",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=openapi_url,
+        docs_url=None,
+        redoc_url=None,
+    )
     errors.install(app)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(auth_routes.router)
     app.include_router(threads.router)

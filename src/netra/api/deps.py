@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from netra.auth.tokens import TokenError
+from netra.auth.tokens import AccessTokens, TokenError
 from netra.errors import AppError
 from netra.lifecycle import Platform
 
@@ -16,16 +17,20 @@ async def get_platform(request: Request) -> Platform:
     return platform
 
 
-async def current_user_id(request: Request, platform: PlatformDep) -> str:
+def authenticate(headers: Mapping[str, str], tokens: AccessTokens) -> str:
     """The user id from `Authorization: Bearer <access token>`, or a 401."""
     challenge = {"WWW-Authenticate": "Bearer"}
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AppError(401, "unauthorized", "send Authorization: Bearer <access_token>", challenge)
     try:
-        return platform.tokens.verify(token.strip())
+        return tokens.verify(token.strip())
     except TokenError as exc:
         raise AppError(401, exc.code, exc.message, challenge) from None
+
+
+async def current_user_id(request: Request, platform: PlatformDep) -> str:
+    return authenticate(request.headers, platform.tokens)
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]

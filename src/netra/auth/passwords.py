@@ -18,13 +18,16 @@ class Passwords:
     def __init__(self, hasher: PasswordHasher | None = None) -> None:
         self._hasher = hasher or PasswordHasher()
         # Each hash takes 64 MiB and a core for tens of milliseconds: bound how many run
-        # at once so a burst of logins or sign-ups queues instead of exhausting memory.
-        self._slots = asyncio.Semaphore(os.cpu_count() or 2)
+        # at once so a burst queues instead of exhausting memory. Sign-ups get half the
+        # cores and logins their own slots, so a sign-up flood cannot queue logins.
+        cores = os.cpu_count() or 2
+        self._hash_slots = asyncio.Semaphore(max(1, cores // 2))
+        self._verify_slots = asyncio.Semaphore(cores)
         # Verified against when the email is unknown, so both paths cost the same.
         self._dummy_hash = self._hasher.hash("netra-timing-equaliser")
 
     async def hash(self, password: str) -> str:
-        async with self._slots:
+        async with self._hash_slots:
             return await asyncio.to_thread(self._hasher.hash, password)
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
@@ -34,6 +37,6 @@ class Passwords:
             except (VerificationError, InvalidHashError):
                 return False
 
-        async with self._slots:
+        async with self._verify_slots:
             ok = await asyncio.to_thread(_verify)
         return ok and password_hash is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.auth.passwords import Passwords
+from netra.auth.throttle import MAX_DELAY, LoginThrottle, RegistrationThrottle
 from netra.auth.tokens import AccessTokens, hash_refresh_token, new_family_id, new_refresh_token
 from netra.db.engine import Database
 from netra.db.models import User
@@ -42,17 +44,21 @@ class AuthService:
         refresh_ttl: int,
         max_failures: int,
         failure_window: int,
+        registrations_per_hour: int = 10,
+        login_max_delay: float = MAX_DELAY,
     ) -> None:
         self._db = db
-        self._state = state
         self._passwords = passwords
         self._access = access_tokens
         self._refresh_ttl = refresh_ttl
-        self._max_failures = max_failures
-        self._window = failure_window
+        self._logins = LoginThrottle(state, max_failures, failure_window, login_max_delay)
+        self._registrations = RegistrationThrottle(state, registrations_per_hour)
 
-    async def register(self, email: str, password: str, display_name: str | None) -> AuthSession:
+    async def register(
+        self, email: str, password: str, display_name: str | None, client: str
+    ) -> AuthSession:
         email = email.strip().lower()
+        await self._registrations.admit(client)  # before the costly hash
         password_hash = await self._passwords.hash(password)
         name = (display_name or "").strip() or email.split("@", 1)[0]
         try:
@@ -66,27 +72,17 @@ class AuthService:
 
     async def login(self, email: str, password: str, client: str) -> AuthSession:
         email = email.strip().lower()
-        email_key, client_key = f"login-attempts:email:{email}", f"login-attempts:client:{client}"
-        # Count the attempt before checking the password, so concurrent guesses can't all
-        # slip under the limit. A client gets more than an email: one address may be a NAT.
-        over_email = await self._state.incr(email_key, ttl=self._window) > self._max_failures
-        over_client = await self._state.incr(client_key, ttl=self._window) > 4 * self._max_failures
-        if over_email or over_client:
-            raise AppError(
-                429,
-                "too_many_attempts",
-                f"too many login attempts; try again in {self._window} seconds",
-                headers={"Retry-After": str(self._window)},
-            )
+        delay = await self._logins.admit(client, email)
+        if delay:
+            await asyncio.sleep(delay)  # the account is being guessed at: slow down, never lock
         async with self._db.session() as session:
             user = await UserRepository(session).by_email(email)
         # Verify outside the transaction: hashing takes tens of milliseconds.
         if not await self._passwords.verify(user.password_hash if user else None, password):
+            await self._logins.failed(client, email)
             raise AppError(401, "invalid_credentials", "wrong email or password")
         assert user is not None
-        # Only failures count against the limits.
-        await self._state.delete(email_key)
-        await self._state.incr(client_key, ttl=self._window, amount=-1)
+        await self._logins.succeeded(client, email)  # only failures count
         async with self._db.session() as session:
             return await self._start_family(session, user)
 

@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import Connection, Engine, event, make_url, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from netra.files import private_file
 
 T = TypeVar("T")
 
@@ -57,6 +60,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     the event log writer retries a batch that failed before its commit.
     """
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            private_file(Path(database))  # else SQLite creates it readable by everyone
         engine = create_async_engine(url, connect_args={"timeout": 30}, **_JSON, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

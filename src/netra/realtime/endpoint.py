@@ -60,6 +60,13 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     if claims is None:
         return
-    connection = Connection(websocket, claims.user_id, claims.expires_at, platform)
-    connection.send({"type": "auth_ok", "user_id": claims.user_id})
-    await connection.serve()
+    if not platform.connections.acquire(claims.user_id):
+        limit = platform.connections.limit
+        await websocket.close(CloseCode.TOO_MANY_CONNECTIONS, f"over {limit} connections")
+        return
+    try:
+        connection = Connection(websocket, claims.user_id, claims.expires_at, platform)
+        connection.send({"type": "auth_ok", "user_id": claims.user_id})
+        await connection.serve()
+    finally:
+        platform.connections.release(claims.user_id)

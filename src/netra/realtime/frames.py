@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from enum import IntEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+import orjson
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
+from netra.inputs import NulFree
 from netra.realtime.events import MAX_SEQ
 
 
@@ -20,11 +21,13 @@ class CloseCode(IntEnum):
     UNAUTHORIZED = 4401  # bad or missing token, or first frame not `auth`
     AUTH_TIMEOUT = 4408  # no auth frame within NETRA_WS_AUTH_TIMEOUT
     TOO_MANY_FRAMES = 4429  # more than NETRA_WS_MAX_FRAMES_PER_SECOND sustained
+    TOO_MANY_CONNECTIONS = 4430  # the user already has NETRA_MAX_CONNECTIONS_PER_USER open
     SLOW_CONSUMER = 4503  # the client did not read fast enough; its send queue filled up
 
 
-class _Frame(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+class _Frame(NulFree):
+    # Strict: `"5"`, `true` or `1e3` is not an int, and a number is not a string.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class AuthFrame(_Frame):
@@ -82,7 +85,9 @@ class FrameError(Exception):
 def parse_frame(text: str) -> ClientFrame:
     """Parse one text frame, or raise FrameError with a message a client can act on."""
     try:
-        raw = json.loads(text)
+        # orjson refuses nesting deeper than 1024 levels with a ValueError, where the
+        # json module would overflow Python's stack (a RecursionError).
+        raw = orjson.loads(text)
     except ValueError:
         raise FrameError("invalid_json", "the frame is not valid JSON") from None
     if not isinstance(raw, dict):

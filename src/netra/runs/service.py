@@ -52,6 +52,20 @@ class RunService:
         """
         if self._supervisor.closing:
             raise _shutting_down()
+        text, agent = self.check(user_id, text, agent)
+        run_id = new_id("run")
+        if not self._supervisor.admit(user_id, run_id):
+            raise _too_many_runs()
+        return await asyncio.shield(
+            self._store_and_launch(run_id, user_id, text, thread_id, agent, on_stored)
+        )
+
+    def check(self, user_id: str, text: str, agent: str | None) -> tuple[str, str]:
+        """The message and agent a run would use, or the error start() would raise (a 422,
+        or a 429 if the user has no run to spare); lets a caller refuse a message before
+        it creates anything for it."""
+        if self._supervisor.runs_of(user_id) >= self._supervisor.max_runs_per_user:
+            raise _too_many_runs()
         text = text.strip()
         if not text:
             raise AppError(422, "invalid_request", "`text` must not be empty")
@@ -62,11 +76,7 @@ class RunService:
             self._registry.spec(agent)
         except UnknownAgentError as exc:
             raise AppError(422, "unknown_agent", str(exc)) from None
-        run_id = new_id("run")
-        self._supervisor.admit(run_id)
-        return await asyncio.shield(
-            self._store_and_launch(run_id, user_id, text, thread_id, agent, on_stored)
-        )
+        return text, agent
 
     async def _store_and_launch(
         self,
@@ -77,6 +87,7 @@ class RunService:
         agent: str,
         on_stored: Callable[[RunTicket], None] | None,
     ) -> RunTicket:
+        launched = False
         try:
             ticket = await self._store(run_id, user_id, text, thread_id, agent)
             try:
@@ -84,9 +95,10 @@ class RunService:
                     on_stored(ticket)
             finally:  # a stored run is always launched
                 self._supervisor.launch(ticket)
+                launched = True
             return ticket
         finally:
-            self._supervisor.admitted(run_id)
+            self._supervisor.admitted(user_id, run_id, launched)
 
     async def _store(
         self, run_id: str, user_id: str, text: str, thread_id: str | None, agent: str
@@ -144,6 +156,15 @@ def _is_active_run_conflict(exc: IntegrityError) -> bool:
 
 def _shutting_down() -> AppError:
     return AppError(503, "shutting_down", "the server is shutting down; try again shortly")
+
+
+def _too_many_runs() -> AppError:
+    return AppError(
+        429,
+        "too_many_runs",
+        "you have as many runs in progress as allowed; wait for one to end",
+        headers={"Retry-After": "1"},
+    )
 
 
 def _busy() -> AppError:

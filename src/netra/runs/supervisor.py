@@ -16,6 +16,7 @@ from netra.agents.registry import AgentRegistry
 from netra.db.engine import Database
 from netra.db.models import Run
 from netra.db.repositories import RunEnd, orphaned_runs, run_events
+from netra.quotas import PerUserQuota
 from netra.realtime.emitter import RunEmitter
 from netra.realtime.events import TERMINAL_EVENTS, EventType
 from netra.realtime.log import EventLogError, RunAlreadyEnded
@@ -60,8 +61,12 @@ class RunSupervisor:
         contexts: ExecutionContextFactory,
         engine: AgentEngine,
         run_timeout: float,
+        *,
+        max_runs_per_user: int,
     ) -> None:
         self._db = db
+        # A user's run holds a slot from admit() until its task ends.
+        self._per_user = PerUserQuota(max_runs_per_user)
         self._registry = registry
         self._contexts = contexts
         self._engine = engine
@@ -78,16 +83,30 @@ class RunSupervisor:
         return len(self._runs)
 
     @property
+    def max_runs_per_user(self) -> int:
+        return self._per_user.limit
+
+    def runs_of(self, user_id: str) -> int:
+        """The user's runs admitted or executing here."""
+        return self._per_user.held(user_id)
+
+    @property
     def closing(self) -> bool:
         return self._closing
 
-    def admit(self, run_id: str) -> None:
+    def admit(self, user_id: str, run_id: str) -> bool:
         """Announce a run about to be stored, so that shutdown waits for its launch and
-        a cancel that finds it stored but not yet launched is kept for the launch."""
+        a cancel that finds it stored but not yet launched is kept for the launch;
+        False (and nothing announced) if the user already has as many runs as allowed."""
+        if not self._per_user.acquire(user_id):
+            return False
         self._admitting[run_id] = None
+        return True
 
-    def admitted(self, run_id: str) -> None:
+    def admitted(self, user_id: str, run_id: str, launched: bool) -> None:
         del self._admitting[run_id]
+        if not launched:
+            self._per_user.release(user_id)
         self._changed.set()
 
     def launch(self, ticket: RunTicket) -> None:
@@ -98,7 +117,7 @@ class RunSupervisor:
         if reason is None and self._closing:
             reason = "server_shutdown"
         self._runs[ticket.run_id] = _LocalRun(task, cancel_reason=reason)
-        task.add_done_callback(lambda done: self._forget(ticket.run_id, done))
+        task.add_done_callback(lambda done: self._forget(ticket, done))
 
     def cancel(self, run_id: str, reason: str) -> bool:
         """Ask a local run to stop; False if it is not running in this process."""
@@ -151,8 +170,10 @@ class RunSupervisor:
         finally:
             self._ending.discard(run.id)
 
-    def _forget(self, run_id: str, task: asyncio.Task[None]) -> None:
+    def _forget(self, ticket: RunTicket, task: asyncio.Task[None]) -> None:
+        run_id = ticket.run_id
         self._runs.pop(run_id, None)
+        self._per_user.release(ticket.user_id)
         self._changed.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("run %s could not record its end", run_id, exc_info=task.exception())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import time
 from collections.abc import Callable
@@ -26,7 +27,8 @@ class StateStore(Protocol):
 
 
 class MemoryStateStore:
-    """In-process store; expired keys are dropped when read.
+    """In-process store; expired keys are dropped when read, and swept on every write,
+    so keys nobody reads again (a throttle's counters) do not pile up.
 
     Values are kept as JSON text, as a Redis store would keep them: callers get
     copies, and a value that cannot be stored fails here, not in production.
@@ -35,6 +37,28 @@ class MemoryStateStore:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._data: dict[str, tuple[Any, float | None]] = {}
+        # (deadline, key) of every TTL set; stale once the key is set again or deleted.
+        self._deadlines: list[tuple[float, str]] = []
+
+    def __len__(self) -> int:
+        """Keys held, expired ones not yet swept included."""
+        return len(self._data)
+
+    def _expire_at(self, key: str, ttl: float | None) -> float | None:
+        self._sweep()
+        if ttl is None:
+            return None
+        deadline = self._clock() + ttl
+        heapq.heappush(self._deadlines, (deadline, key))
+        return deadline
+
+    def _sweep(self) -> None:
+        now = self._clock()
+        while self._deadlines and self._deadlines[0][0] <= now:
+            deadline, key = heapq.heappop(self._deadlines)
+            item = self._data.get(key)
+            if item is not None and item[1] == deadline:
+                del self._data[key]
 
     def _live(self, key: str) -> tuple[Any, float | None] | None:
         item = self._data.get(key)
@@ -51,7 +75,7 @@ class MemoryStateStore:
 
     async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         text = json.dumps(value, allow_nan=False)
-        self._data[key] = (text, None if ttl is None else self._clock() + ttl)
+        self._data[key] = (text, self._expire_at(key, ttl))
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
@@ -61,7 +85,7 @@ class MemoryStateStore:
         if item is None:
             if amount <= 0:
                 return 0
-            self._data[key] = (str(amount), self._clock() + ttl)
+            self._data[key] = (str(amount), self._expire_at(key, ttl))
             return amount
         count = max(0, int(item[0]) + amount)
         self._data[key] = (str(count), item[1])
@@ -69,6 +93,7 @@ class MemoryStateStore:
 
     async def close(self) -> None:
         self._data.clear()
+        self._deadlines.clear()
 
 
 class ScopedState:

@@ -36,6 +36,8 @@ class NetraServer:
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
         child_env = {k: v for k, v in env.as_dict().items() if not k.startswith("NETRA_")}
         child_env.update({"NETRA_ENV": "test", "NETRA_DATA_DIR": str(data_dir)})
+        # Every test signs its users up from 127.0.0.1; tests of the limit set their own.
+        child_env["NETRA_REGISTRATIONS_PER_HOUR"] = "1000000"
         child_env.update(settings or {})
         self._env = child_env
         self._log_path = data_dir / "server.log"

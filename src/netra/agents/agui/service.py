@@ -4,10 +4,11 @@ Knows nothing about HTTP: the route parses, calls these, and encodes.
 
 Thread ids follow the input. `threadId` is one of the caller's threads (its
 Netra `thr_...` id, or the client's own id it was first created with), or a
-new id: a new `thr_...` id becomes the new thread's id, and any other string
-(a UUID, as CopilotKit sends) is kept as the thread's `external_id`, so the
-next run with it lands in the same thread. Another user's thread is
-`not_found`, exactly as if it did not exist; each user's own ids are theirs.
+new id of the client's own (a UUID, as CopilotKit sends): a new thread is
+created and keeps that id as its `external_id`, so the next run with it lands
+in the same thread. Netra makes every `thr_...` id itself: one that is not
+among the caller's threads is `not_found`, whether it exists or not, so an id
+reveals nothing and cannot be claimed. Each user's own ids are theirs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from ag_ui.core import RunAgentInput, TextPart, UserMessage
 from sqlalchemy.exc import IntegrityError
 
-from netra.agents.registry import AgentRegistry, UnknownAgentError
 from netra.db.engine import Database
 from netra.db.repositories import ThreadRepository
 from netra.errors import AppError, not_found
@@ -67,20 +67,14 @@ class AguiRequest:
 
 
 async def start_run(
-    runs: RunService, registry: AgentRegistry, db: Database, user_id: str, run_input: RunAgentInput
+    runs: RunService, db: Database, user_id: str, run_input: RunAgentInput
 ) -> RunTicket:
     """Start the run an AG-UI client asked for, on the thread it named."""
     request = AguiRequest.from_input(run_input)
     # Refuse a bad request before a new thread is created for it.
-    if not request.text.strip():
-        raise AppError(422, "invalid_request", "the last user message is empty")
-    if request.agent is not None:
-        try:
-            registry.spec(request.agent)
-        except UnknownAgentError as exc:
-            raise AppError(422, "unknown_agent", str(exc)) from None
-    thread_id = await claim_thread(db, user_id, run_input.thread_id, request.text.strip())
-    return await runs.start(user_id, request.text, thread_id, request.agent)
+    text, agent = runs.check(user_id, request.text, request.agent)
+    thread_id = await claim_thread(db, user_id, run_input.thread_id, text)
+    return await runs.start(user_id, text, thread_id, agent)
 
 
 async def claim_thread(db: Database, user_id: str, requested: str, title: str) -> str:
@@ -90,27 +84,24 @@ async def claim_thread(db: Database, user_id: str, requested: str, title: str) -
         found = await threads.get(requested) or await threads.by_external_id(requested)
         if found is not None:
             return found.id
+    if is_valid(requested, "thr"):
+        raise not_found("thread")
     if len(requested) > EXTERNAL_ID_CHARS:
         raise AppError(
             422, "invalid_request", f"`threadId` is longer than {EXTERNAL_ID_CHARS} characters"
         )
-    own_id = is_valid(requested, "thr")
     try:
         async with db.session() as session:
             thread = await ThreadRepository(session, user_id).add(
-                title[:TITLE_CHARS] or "AG-UI",
-                thread_id=requested if own_id else None,
-                external_id=None if own_id else requested,
+                title[:TITLE_CHARS] or "AG-UI", external_id=requested
             )
             return thread.id
     except IntegrityError:
-        # Taken: a `thr_` id by another user (refuse it as unknown), or either kind of
-        # id by a concurrent request of this user (then it is theirs and fine).
+        # A concurrent request of this user created it first: it is theirs and fine.
         async with db.session() as session:
-            threads = ThreadRepository(session, user_id)
-            found = await (threads.get(requested) if own_id else threads.by_external_id(requested))
+            found = await ThreadRepository(session, user_id).by_external_id(requested)
         if found is None:
-            raise not_found("thread") from None
+            raise
         return found.id
 
 

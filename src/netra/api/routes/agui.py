@@ -17,6 +17,8 @@ from fastapi.responses import StreamingResponse
 from netra.agents.agui.service import follow_run, start_run
 from netra.agents.agui.translate import AguiTranslator
 from netra.api.deps import PlatformDep, UserId
+from netra.api.openapi import BODY, error_responses
+from netra.inputs import NulFree
 
 router = APIRouter(prefix="/api")
 
@@ -24,16 +26,42 @@ router = APIRouter(prefix="/api")
 KEEPALIVE_SECONDS = 15.0
 
 
-@router.post("/agui")
-async def run_agent(
-    run_input: RunAgentInput, user_id: UserId, platform: PlatformDep
-) -> StreamingResponse:
+class AguiInput(NulFree, RunAgentInput):
+    """AG-UI's RunAgentInput, with no NUL character anywhere."""
+
+
+class EventStream(StreamingResponse):
+    media_type = "text/event-stream"
+
+
+@router.post(
+    "/agui",
+    response_class=EventStream,
+    response_model=None,
+    responses={
+        **error_responses(*BODY, 401, 404, 409, 429, 503),
+        200: {
+            "description": "AG-UI events as server-sent events, until RUN_FINISHED or RUN_ERROR",
+            "content": {
+                "text/event-stream": {
+                    # One server-sent event; its `data` is an AG-UI event as JSON.
+                    "schema": {
+                        "type": "object",
+                        "required": ["data"],
+                        "properties": {"data": {"type": "string"}, "event": {"type": "string"}},
+                    }
+                }
+            },
+        },
+    },
+)
+async def run_agent(run_input: AguiInput, user_id: UserId, platform: PlatformDep) -> EventStream:
     """Start the run, then stream its AG-UI events until RUN_FINISHED or RUN_ERROR.
 
     Errors found before the run starts (bad input, another user's thread, a busy
     thread) are ordinary JSON error responses, not streams.
     """
-    ticket = await start_run(platform.runs, platform.registry, platform.db, user_id, run_input)
+    ticket = await start_run(platform.runs, platform.db, user_id, run_input)
     translator = AguiTranslator(run_input.thread_id, run_input.run_id, run_input)
     encoder = EventEncoder()
 
@@ -54,7 +82,7 @@ async def run_agent(
             for agui_event in translator.translate(event):
                 yield encoder.encode(agui_event)
 
-    return StreamingResponse(
+    return EventStream(
         stream(),
         media_type=encoder.get_content_type(),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

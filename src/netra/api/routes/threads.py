@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from netra.api.deps import PlatformDep, UserId
+from netra.api.openapi import BODY, error_responses
 from netra.api.schemas import MessageOut, RunAccepted, ThreadOut
 from netra.db.repositories import ThreadRepository
 from netra.errors import not_found
+from netra.inputs import NulFree
 from netra.realtime.events import MAX_SEQ, AgentEvent
 
 router = APIRouter(prefix="/api")
 
 
-class ThreadIn(BaseModel):
+class ThreadIn(NulFree):
     title: str = Field("New thread", min_length=1, max_length=200)
 
 
-class RunIn(BaseModel):
+class RunIn(NulFree):
     text: str = Field(min_length=1)
     agent: str | None = Field(None, max_length=64)
 
 
-@router.post("/threads", status_code=201)
+@router.post("/threads", status_code=201, responses=error_responses(*BODY, 401))
 async def create_thread(
     user_id: UserId, platform: PlatformDep, body: ThreadIn | None = None
 ) -> ThreadOut:
@@ -32,7 +36,7 @@ async def create_thread(
         return ThreadOut.model_validate(thread)
 
 
-@router.get("/threads")
+@router.get("/threads", responses=error_responses(401, 422))
 async def list_threads(
     user_id: UserId, platform: PlatformDep, limit: int = Query(100, ge=1, le=500)
 ) -> list[ThreadOut]:
@@ -41,7 +45,7 @@ async def list_threads(
         return [ThreadOut.model_validate(t) for t in threads]
 
 
-@router.get("/threads/{thread_id}")
+@router.get("/threads/{thread_id}", responses=error_responses(401, 404, 422))
 async def get_thread(thread_id: str, user_id: UserId, platform: PlatformDep) -> ThreadOut:
     async with platform.db.read() as session:
         thread = await ThreadRepository(session, user_id).get(thread_id)
@@ -50,7 +54,7 @@ async def get_thread(thread_id: str, user_id: UserId, platform: PlatformDep) -> 
         return ThreadOut.model_validate(thread)
 
 
-@router.get("/threads/{thread_id}/messages")
+@router.get("/threads/{thread_id}/messages", responses=error_responses(401, 404, 422))
 async def list_messages(thread_id: str, user_id: UserId, platform: PlatformDep) -> list[MessageOut]:
     async with platform.db.read() as session:
         threads = ThreadRepository(session, user_id)
@@ -59,7 +63,13 @@ async def list_messages(thread_id: str, user_id: UserId, platform: PlatformDep) 
         return [MessageOut.model_validate(m) for m in await threads.messages(thread_id)]
 
 
-@router.get("/threads/{thread_id}/events")
+@router.get(
+    "/threads/{thread_id}/events",
+    responses={
+        **error_responses(401, 404, 422),
+        200: {"description": "the events", "model": list[dict[str, Any]]},
+    },
+)
 async def list_events(
     thread_id: str,
     user_id: UserId,
@@ -77,7 +87,11 @@ async def list_events(
     return Response(body, media_type="application/json")
 
 
-@router.post("/threads/{thread_id}/runs", status_code=202)
+@router.post(
+    "/threads/{thread_id}/runs",
+    status_code=202,
+    responses=error_responses(*BODY, 401, 404, 409, 429, 503),
+)
 async def start_run(
     thread_id: str, body: RunIn, user_id: UserId, platform: PlatformDep
 ) -> RunAccepted:
@@ -85,7 +99,9 @@ async def start_run(
     return RunAccepted(run_id=ticket.run_id, thread_id=ticket.thread_id)
 
 
-@router.post("/runs/{run_id}/cancel", status_code=202)
+@router.post(
+    "/runs/{run_id}/cancel", status_code=202, responses=error_responses(401, 404, 409, 422)
+)
 async def cancel_run(run_id: str, user_id: UserId, platform: PlatformDep) -> RunAccepted:
     thread_id = await platform.runs.cancel(user_id, run_id)
     return RunAccepted(run_id=run_id, thread_id=thread_id)
