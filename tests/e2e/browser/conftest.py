@@ -2,8 +2,8 @@
 
 One browser is shared by the whole session; every test gets fresh browser
 contexts (so fresh localStorage) through `open_chat`. Pages are watched for
-uncaught script errors and Content-Security-Policy violations, and a test that
-caused one fails at teardown.
+uncaught script errors, console errors and Content-Security-Policy violations,
+and a test that caused one fails at teardown.
 
 Chromium is the system one (`/usr/bin/chromium`, or `NETRA_TEST_CHROMIUM`);
 Playwright never downloads a browser here. Without it the tests are skipped,
@@ -13,10 +13,12 @@ passes in CI): then they fail, like any missing service.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -40,6 +42,15 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 WAIT_MS = 15_000  # upper bound for anything the page shows; never a sleep
 
 
+def _handled_network_report(message: Any) -> bool:
+    """Chromium's own console line for an API answer the page handles (a 401 it refreshes
+    after, a 409 it explains) or a socket that failed while offline: no page can silence
+    these. Anything else, such as a missing static file or a script error, counts."""
+    if message.text.startswith("Failed to load resource: the server responded"):
+        return urlsplit(message.location.get("url") or "").path.startswith("/api/")
+    return re.match(r"WebSocket connection to 'wss?://[^/']+/ws' failed", message.text) is not None
+
+
 class ChatPage:
     """The chat page as a person uses it: by labels, roles and visible text."""
 
@@ -53,6 +64,8 @@ class ChatPage:
     def _console(self, message: Any) -> None:
         if "Content Security Policy" in message.text:
             self.problems.append(f"CSP violation: {message.text}")
+        elif message.type == "error" and not _handled_network_report(message):
+            self.problems.append(f"console error: {message.text}")
 
     # -- places on the page -------------------------------------------------
     @property
@@ -62,6 +75,11 @@ class ChatPage:
     @property
     def entries(self) -> Locator:
         return self.page.locator("#timeline li.event")
+
+    @property
+    def answers(self) -> Locator:
+        """The answers' text (without their Copy and Regenerate buttons)."""
+        return self.page.get_by_role("article", name="Answer").locator(".answer-body")
 
     @property
     def connection(self) -> Locator:
@@ -105,9 +123,9 @@ class ChatPage:
         await expect(self.runs(state)).to_have_count(count, timeout=WAIT_MS)
 
     async def entry_rows(self) -> list[tuple[int, str, str]]:
-        """(seq, type, visible text) of every timeline entry, in page order."""
+        """(seq, type, text) of every timeline entry, in page order (folded steps too)."""
         rows = await self.entries.evaluate_all(
-            "els => els.map(e => [Number(e.dataset.seq), e.dataset.type, e.innerText])"
+            "els => els.map(e => [Number(e.dataset.seq), e.dataset.type, e.textContent])"
         )
         return [(seq, kind, text) for seq, kind, text in rows]
 
