@@ -269,7 +269,7 @@ class RunCard {
     for (const entry of this.tools.values()) {
       if (entry.status.dataset.status === "running") entry.status.textContent = "ended";
     }
-    const used = this.toolNames.length ? `used ${this.toolNames.join(", ")}` : "no tools";
+    const used = this.toolNames.length ? `used ${this.toolNames.join(", ")}` : `${this.steps} steps`;
     const took = duration(Date.parse(event.ts) - this.startedAt);
     const head = { agent_completed: used, agent_cancelled: "Stopped", agent_error: "Failed" }[event.type];
     this.summary.textContent = [head, event.type === "agent_completed" ? null : used, took].filter(Boolean).join(" · ");
