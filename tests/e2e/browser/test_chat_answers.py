@@ -121,7 +121,7 @@ async def test_a_markdown_answer_on_a_phone(open_chat, model_server, artifacts_d
 
 @pytest.mark.parametrize(("width", "height"), [(1280, 800), (375, 740)])
 async def test_the_view_follows_the_run_until_the_reader_scrolls_up(
-    open_chat, model_server, width: int, height: int
+    open_chat, model_server, artifacts_dir: Path, width: int, height: int
 ) -> None:
     chat = await open_chat(base_url=model_server.base_url, width=width, height=height)
     await chat.register()
@@ -151,6 +151,7 @@ async def test_the_view_follows_the_run_until_the_reader_scrolls_up(
     await expect(chat.answers.nth(1).locator(".markdown li")).to_have_count(80)
     assert await chat.distance_to_end() > 300  # the reader was left where they were
     await expect(jump).to_be_visible()
+    await chat.page.screenshot(path=str(artifacts_dir / f"chat-jump-{width}x{height}.png"))
 
     await jump.click()
     await expect(jump).to_be_hidden()
