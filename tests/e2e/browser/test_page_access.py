@@ -30,9 +30,16 @@ async def test_a_long_chat_title_ends_in_an_ellipsis(open_chat) -> None:
 
     name = chat.page.locator("#thread-list .thread-name")
     await expect(name).to_have_text(long_title)
-    sizes = await name.evaluate(
-        "e => [e.scrollWidth, e.clientWidth, getComputedStyle(e).textOverflow]"
+    # Measured in one go on the element in the page: the list may be redrawn meanwhile
+    # (it is loaded at sign-in and again after connecting), and a replaced one measures 0.
+    measured = await chat.page.wait_for_function(
+        """() => {
+            const e = document.querySelector('#thread-list .thread-name');
+            return e && e.clientWidth > 0
+                && [e.scrollWidth, e.clientWidth, getComputedStyle(e).textOverflow];
+        }"""
     )
+    sizes = await measured.json_value()
     assert sizes[0] > sizes[1]
     assert sizes[2] == "ellipsis"
     sidebar = await chat.page.locator("#sidebar").evaluate("e => e.scrollWidth - e.clientWidth")

@@ -672,13 +672,13 @@ function showConversationConnection(connection, detail) {
     if (ui.chatError.textContent === NOT_CONNECTED) showError(ui.chatError, "");
     return;
   }
-  if (connection === "stopped") {
-    ui.chatConnection.hidden = true;
+  if (connection === "stopped" || (connection === "connecting" && !detail.again)) {
+    ui.chatConnection.hidden = true; // nothing to warn about before the first connect
     return;
   }
   const why = detail.reason ? `${detail.reason}. ` : "";
   const words = {
-    connecting: "Connecting… Sending waits until the connection is back.",
+    connecting: "Reconnecting… Sending waits until the connection is back.",
     waiting: `Not connected. ${why}Trying again in ${detail.seconds} s. Sending waits until then.`,
     paused: "Not connected (paused). Sending waits until the connection is back.",
   }[connection];
