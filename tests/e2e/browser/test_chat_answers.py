@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
-from netra.testing.fake_openai import text_stream, tool_call_stream
+from netra.testing.fake_openai import Stream, chunk, text_stream, tool_call_stream, usage_chunk
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -194,6 +194,31 @@ async def test_steps_of_a_run_with_a_tool_on_a_model_endpoint(open_chat, model_s
         re.compile(r"^used calculator · ")
     )
     await expect(chat.answers.last.locator(".markdown strong")).to_have_text("42")
+
+
+async def test_a_models_reasoning_shows_its_inline_code_as_code(open_chat, model_server) -> None:
+    chat = await open_chat(base_url=model_server.base_url)
+    await chat.register()
+    reasoning = "The `calculator` is not needed; `<b>` stays text."
+    body = "".join(
+        [
+            chunk({"role": "assistant", "content": ""}),
+            chunk({"reasoning_content": reasoning}),
+            chunk({"content": "Fine."}),
+            chunk({}, "stop"),
+            usage_chunk(10, 2),
+            "data: [DONE]\n\n",
+        ]
+    )
+    model_server.fake.enqueue(Stream(body))
+    await chat.send("Think first")
+    await chat.wait_for_runs("completed", 1)
+
+    await chat.page.locator(".steps summary").click()
+    thinking = chat.page.locator("[data-type=agent_thinking] .what")
+    await expect(thinking).to_have_text(reasoning.replace("`", ""))
+    await expect(thinking.locator("code")).to_have_text(["calculator", "<b>"])
+    assert await thinking.locator("b").count() == 0
 
 
 async def test_thinking_text_shows_inline_code_as_code(open_chat) -> None:
