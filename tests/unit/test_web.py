@@ -57,12 +57,20 @@ def test_nothing_outside_the_static_folder_is_served() -> None:
     assert client.get("/static/missing.js").status_code == 404
 
 
-def test_the_page_has_no_inline_script_or_style_and_never_writes_html() -> None:
+def test_the_page_has_no_inline_script_or_style_and_writes_html_in_one_place() -> None:
     html = (STATIC_DIR / "index.html").read_text()
     assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []
     assert " style=" not in html
     assert "<style" not in html
-    for script in (STATIC_DIR / "js").glob("*.js"):
-        source = script.read_text()
-        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
-            assert sink not in source, f"{script.name} uses {sink}"
+    sinks = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(")
+    writes = []
+    for script in sorted((STATIC_DIR / "js").glob("*.js")):
+        for line in script.read_text().splitlines():
+            writes += [(script.name, line.strip()) for sink in sinks if sink in line]
+    # The one HTML sink: an answer's `html` from the server's renderer (netra.web.markdown).
+    assert writes == [("timeline.js", "template.innerHTML = html;")]
+    source = (STATIC_DIR / "js" / "timeline.js").read_text()
+    assert source.count("setAnswerHtml(") == 2  # defined, and called with `message.html`
+    assert "setAnswerHtml(message.id, message.html)" in source
+    app = (STATIC_DIR / "js" / "app.js").read_text()
+    assert re.findall(r"setAnswerHtml\(([^)]*)\)", app) == ["messageId, message.html"]

@@ -24,6 +24,8 @@ class ThreadOut(_Out):
     created_at: datetime
     updated_at: datetime
     last_seq: int
+    # The run in progress in this thread, if any (at most one per thread).
+    active_run_id: str | None = None
 
 
 class MessageOut(_Out):
@@ -33,6 +35,9 @@ class MessageOut(_Out):
     role: str
     text: str
     created_at: datetime
+    # An assistant message's text rendered from Markdown to sanitized HTML (netra.web.markdown);
+    # None for the person's own messages, which are shown as they were typed.
+    html: str | None = None
 
 
 class RunAccepted(BaseModel):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Integer, Row, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.db.engine import EncodedJSON
@@ -135,6 +135,46 @@ class ThreadRepository:
         )
         return rows.all()
 
+    async def active_runs(self, thread_ids: Sequence[str]) -> dict[str, str]:
+        """thread id -> id of its run in progress, for those of `thread_ids` that have one."""
+        rows = await self.session.execute(
+            select(Run.thread_id, Run.id).where(
+                Run.owner_id == self.owner_id,
+                Run.thread_id.in_(thread_ids),
+                Run.status.in_(ACTIVE_RUN_STATUSES),
+            )
+        )
+        return {thread_id: run_id for thread_id, run_id in rows.tuples()}
+
+    async def rename(self, thread_id: str, title: str) -> Thread | None:
+        """Give the thread a new title; None if the owner has no such thread."""
+        thread = await self.get(thread_id)
+        if thread is not None:
+            thread.title = title
+            await self.session.flush()
+        return thread
+
+    async def delete(self, thread_id: str) -> bool:
+        """Delete the thread; the schema's ON DELETE CASCADE takes its events, messages
+        and runs with it. False if the owner has no such thread."""
+        deleted = await self.session.scalar(
+            delete(Thread)
+            .where(Thread.id == thread_id, Thread.owner_id == self.owner_id)
+            .returning(Thread.id)
+        )
+        return deleted is not None
+
+    async def message(self, thread_id: str, message_id: str) -> Message | None:
+        return await self.session.scalar(
+            select(Message)
+            .join(Thread, Thread.id == Message.thread_id)
+            .where(
+                Message.id == message_id,
+                Message.thread_id == thread_id,
+                Thread.owner_id == self.owner_id,
+            )
+        )
+
     async def messages(self, thread_id: str) -> Sequence[Message]:
         rows = await self.session.scalars(
             select(Message)
@@ -171,6 +211,15 @@ class RunRepository:
     async def get(self, run_id: str) -> Run | None:
         return await self.session.scalar(
             select(Run).where(Run.id == run_id, Run.owner_id == self.owner_id)
+        )
+
+    async def active_in_thread(self, thread_id: str) -> Run | None:
+        return await self.session.scalar(
+            select(Run).where(
+                Run.thread_id == thread_id,
+                Run.owner_id == self.owner_id,
+                Run.status.in_(ACTIVE_RUN_STATUSES),
+            )
         )
 
 

@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from netra.agents.models.base import ChatMessage
 from netra.agents.registry import AgentRegistry, UnknownAgentError
 from netra.db.engine import Database
-from netra.db.models import ACTIVE_RUN_STATUSES
-from netra.db.repositories import RunRepository, StoredRun, store_run
+from netra.db.models import ACTIVE_RUN_STATUSES, Run
+from netra.db.repositories import RunRepository, StoredRun, ThreadRepository, store_run
 from netra.errors import AppError, not_found
 from netra.ids import new_id
 from netra.realtime.events import EventType
@@ -21,6 +21,9 @@ from netra.runs.supervisor import RunSupervisor, RunTicket
 MAX_MESSAGE_CHARS = 16_000
 TITLE_CHARS = 60
 HISTORY_MESSAGES = 40  # what a run sees of its thread, its own message included
+# Deleting a thread ends its run first; a new run started meanwhile is ended the same way,
+# this many times at most before the delete gives up with run_in_progress.
+DELETE_ATTEMPTS = 3
 
 
 class RunService:
@@ -146,6 +149,31 @@ class RunService:
         if await self._supervisor.end_abandoned(run, EventType.AGENT_CANCELLED, {"reason": reason}):
             return run.thread_id
         raise AppError(409, "run_not_active", "the run already ended")
+
+    async def delete_thread(self, user_id: str, thread_id: str) -> None:
+        """Delete the user's thread. A run in progress there is cancelled and its end
+        (agent_cancelled, open tool calls closed) written before the thread goes."""
+        for _ in range(DELETE_ATTEMPTS):
+            async with self._db.read() as session:
+                if await ThreadRepository(session, user_id).get(thread_id) is None:
+                    raise not_found("thread")
+                active = await RunRepository(session, user_id).active_in_thread(thread_id)
+            if active is not None:
+                await self._end_now(active)
+            async with self._db.session() as session:
+                if await RunRepository(session, user_id).active_in_thread(thread_id) is None:
+                    if not await ThreadRepository(session, user_id).delete(thread_id):
+                        raise not_found("thread")
+                    return
+        raise _busy()
+
+    async def _end_now(self, run: Run) -> None:
+        """Cancel an active run and return once its terminal event is stored."""
+        reason = {"reason": "cancelled_by_user"}
+        if self._supervisor.cancel(run.id, reason["reason"]):
+            await self._supervisor.finished(run.id)
+        else:  # stored as active but executing nowhere (see cancel)
+            await self._supervisor.end_abandoned(run, EventType.AGENT_CANCELLED, reason)
 
 
 def _is_active_run_conflict(exc: IntegrityError) -> bool:

@@ -138,6 +138,12 @@ class RunSupervisor:
                 run.task.cancel()
         return True
 
+    async def finished(self, run_id: str) -> None:
+        """Return once the local run `run_id` has ended (at once if it is not running here)."""
+        run = self._runs.get(run_id)
+        if run is not None:
+            await asyncio.wait({run.task})  # never raises, and leaves the task alone if we stop
+
     async def shutdown(self, grace: float = 10.0) -> None:
         """Refuse new runs, cancel local ones; each still ends with agent_cancelled."""
         self._closing = True

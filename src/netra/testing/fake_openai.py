@@ -48,11 +48,15 @@ class Stream:
     """A 200 SSE response: `body` is the raw event stream, sent one event at a time.
 
     With `stall_after` set, only that many `data:` events are sent and the stream
-    then goes silent without ending (the client's read timeout must notice).
+    then goes silent without ending (the client's read timeout must notice). With
+    `hold_after` and `release`, that many are sent, then the rest once `release` is set:
+    a test can look at a half-streamed answer for as long as it needs.
     """
 
     body: str
     stall_after: int | None = None
+    hold_after: int | None = None
+    release: asyncio.Event | None = None
 
 
 @dataclass(frozen=True)
@@ -103,12 +107,16 @@ def usage_chunk(prompt_tokens: int, completion_tokens: int) -> str:
     return f"data: {json.dumps(body)}\n\n"
 
 
-def text_stream(*pieces: str, usage: tuple[int, int] = (10, 5)) -> Stream:
-    """A streamed plain answer in `pieces`, then usage and [DONE]."""
+def text_stream(
+    *pieces: str, usage: tuple[int, int] = (10, 5), release: asyncio.Event | None = None
+) -> Stream:
+    """A streamed plain answer in `pieces`, then usage and [DONE]. With `release`, the
+    stream holds after the first half of the pieces until that event is set."""
     parts = [chunk({"role": "assistant", "content": ""})]
     parts += [chunk({"content": piece}) for piece in pieces]
     parts += [chunk({}, "stop"), usage_chunk(*usage), "data: [DONE]\n\n"]
-    return Stream("".join(parts))
+    hold_after = 1 + len(pieces) // 2 if release is not None else None
+    return Stream("".join(parts), hold_after=hold_after, release=release)
 
 
 def tool_call_stream(
@@ -226,6 +234,9 @@ class FakeOpenAI:
                 await writer.drain()
                 await self._hold(reader)
                 return
+            if index == reply.hold_after and reply.release is not None:
+                await writer.drain()
+                await reply.release.wait()
             writer.write(event.encode())
             await writer.drain()
 

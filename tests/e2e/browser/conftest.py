@@ -2,8 +2,8 @@
 
 One browser is shared by the whole session; every test gets fresh browser
 contexts (so fresh localStorage) through `open_chat`. Pages are watched for
-uncaught script errors and Content-Security-Policy violations, and a test that
-caused one fails at teardown.
+uncaught script errors, console errors and Content-Security-Policy violations,
+and a test that caused one fails at teardown.
 
 Chromium is the system one (`/usr/bin/chromium`, or `NETRA_TEST_CHROMIUM`);
 Playwright never downloads a browser here. Without it the tests are skipped,
@@ -13,10 +13,12 @@ passes in CI): then they fail, like any missing service.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -24,7 +26,9 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Locator, Page, async_playwright, expect
 
 from netra.env import IsolatedEnvironment
+from netra.testing.fake_openai import FakeOpenAI
 from netra.testing.fixtures import DEFAULT_PASSWORD
+from netra.testing.server import NetraServer
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -37,7 +41,21 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 REPO_ROOT = Path(__file__).resolve().parents[3]
+# Installed by `npm ci --prefix tests/e2e/axe` (.ci/run does it) from its package-lock.json.
+AXE_SCRIPT = REPO_ROOT / "tests" / "e2e" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+# The page's CSP lets only same-origin scripts run, so axe is served from the page's origin:
+# the browser's requests for this path are answered from AXE_SCRIPT (see ChatPage.axe).
+AXE_PATH = "/__tests__/axe.min.js"
 WAIT_MS = 15_000  # upper bound for anything the page shows; never a sleep
+
+
+def _handled_network_report(message: Any) -> bool:
+    """Chromium's own console line for an API answer the page handles (a 401 it refreshes
+    after, a 409 it explains) or a socket that failed while offline: no page can silence
+    these. Anything else, such as a missing static file or a script error, counts."""
+    if message.text.startswith("Failed to load resource: the server responded"):
+        return urlsplit(message.location.get("url") or "").path.startswith("/api/")
+    return re.match(r"WebSocket connection to 'wss?://[^/']+/ws' failed", message.text) is not None
 
 
 class ChatPage:
@@ -53,6 +71,8 @@ class ChatPage:
     def _console(self, message: Any) -> None:
         if "Content Security Policy" in message.text:
             self.problems.append(f"CSP violation: {message.text}")
+        elif message.type == "error" and not _handled_network_report(message):
+            self.problems.append(f"console error: {message.text}")
 
     # -- places on the page -------------------------------------------------
     @property
@@ -62,6 +82,11 @@ class ChatPage:
     @property
     def entries(self) -> Locator:
         return self.page.locator("#timeline li.event")
+
+    @property
+    def answers(self) -> Locator:
+        """The answers' text (without their Copy and Regenerate buttons)."""
+        return self.page.get_by_role("article", name="Answer").locator(".answer-body")
 
     @property
     def connection(self) -> Locator:
@@ -105,9 +130,9 @@ class ChatPage:
         await expect(self.runs(state)).to_have_count(count, timeout=WAIT_MS)
 
     async def entry_rows(self) -> list[tuple[int, str, str]]:
-        """(seq, type, visible text) of every timeline entry, in page order."""
+        """(seq, type, text) of every timeline entry, in page order (folded steps too)."""
         rows = await self.entries.evaluate_all(
-            "els => els.map(e => [Number(e.dataset.seq), e.dataset.type, e.innerText])"
+            "els => els.map(e => [Number(e.dataset.seq), e.dataset.type, e.textContent])"
         )
         return [(seq, kind, text) for seq, kind, text in rows]
 
@@ -120,6 +145,41 @@ class ChatPage:
             "JSON.parse(localStorage.getItem('netra.session'))"
         )
         return stored
+
+    async def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A REST call with the page's own access token."""
+        token = (await self.stored_session())["access_token"]
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=30) as http:
+            return await http.request(
+                method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs
+            )
+
+    async def distance_to_end(self) -> float:
+        """How far (px) the conversation is scrolled above its bottom."""
+        distance: float = await self.timeline.evaluate(
+            "t => t.scrollHeight - t.scrollTop - t.clientHeight"
+        )
+        return distance
+
+    async def axe(self, axe_script: Path) -> list[dict[str, Any]]:
+        """axe-core's serious and critical violations on the page as it is now."""
+        url = f"{self.base_url}{AXE_PATH}"
+        await self.page.route(url, lambda route: route.fulfill(path=axe_script))
+        if not await self.page.evaluate("typeof window.axe === 'object'"):
+            await self.page.add_script_tag(url=url)
+        result: dict[str, Any] = await self.page.evaluate(
+            "axe.run(document, {resultTypes: ['violations']})"
+        )
+        return [
+            {
+                "id": v["id"],
+                "impact": v["impact"],
+                "nodes": [n["target"] for n in v["nodes"]][:5],
+                "summary": v["nodes"][0]["failureSummary"],
+            }
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
 
     async def history(self, thread_id: str) -> list[dict[str, Any]]:
         """The thread's persisted events, read over REST with the page's own token."""
@@ -157,6 +217,46 @@ def artifacts_dir(netra_process_env: IsolatedEnvironment) -> Path:
     return directory
 
 
+@pytest.fixture(scope="session")
+def axe_script(pytestconfig: pytest.Config) -> Path:
+    """axe-core from npm; skipped without it, a failure when real services are required."""
+    if AXE_SCRIPT.is_file():
+        return AXE_SCRIPT
+    reason = f"no axe-core at {AXE_SCRIPT}: run `npm ci --prefix tests/e2e/axe`"
+    if pytestconfig.getoption("netra_real_services"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+class ModelServer:
+    """`netra serve` on a local OpenAI-compatible endpoint whose answers a test queues."""
+
+    def __init__(self, fake: FakeOpenAI, server: NetraServer) -> None:
+        self.fake = fake
+        self.server = server
+        self.base_url = server.base_url
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def model_server(
+    pytestconfig: pytest.Config,
+    netra_process_env: IsolatedEnvironment,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[ModelServer]:
+    """One server for the session on the embedded default (SQLite), its model the fake."""
+    if pytestconfig.getoption("netra_base_url"):
+        pytest.skip("starts its own server process; not run against --netra-base-url")
+    async with FakeOpenAI() as fake:
+        settings = {
+            "NETRA_MODEL_PROVIDER": "openai",
+            "NETRA_MODEL_BASE_URL": fake.base_url,
+            "NETRA_MODEL_NAME": "fake-gpt",
+        }
+        directory = tmp_path_factory.mktemp("netra-model-server")
+        with NetraServer(netra_process_env, directory, settings) as server:
+            yield ModelServer(fake, server)
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def chromium(chromium_executable: Path) -> AsyncIterator[Browser]:
     """One headless Chromium for the whole session."""
@@ -188,9 +288,12 @@ async def open_chat(chromium: Browser, netra_server: Any) -> AsyncIterator[OpenC
         width: int = 1200,
         height: int = 800,
         context: BrowserContext | None = None,
+        color_scheme: Any = "light",
     ) -> ChatPage:
         if context is None:
-            context = await chromium.new_context(viewport={"width": width, "height": height})
+            context = await chromium.new_context(
+                viewport={"width": width, "height": height}, color_scheme=color_scheme
+            )
             context.set_default_timeout(WAIT_MS)
             contexts.append(context)
         chat = ChatPage(await context.new_page(), base_url or netra_server.base_url)

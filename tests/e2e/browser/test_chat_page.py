@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,9 @@ async def test_register_and_watch_the_calculator_run_answer_84(
     assert "evaluating" in texts["agent_thinking"]
     run = chat.runs("completed")
     await expect(run.locator(".bubble.user")).to_have_text(CALCULATION)
-    await expect(run.get_by_label("Answer")).to_have_text("12 * (3 + 4) = 84")
+    await expect(run.get_by_role("article", name="Answer").locator(".answer-body")).to_have_text(
+        "12 * (3 + 4) = 84"
+    )
     await expect(run.locator(".tool-status")).to_have_text("done")
     thread_id = (await chat.net_state())["threadId"]
     assert _shown(rows) == _persisted_entries(await chat.history(thread_id))
@@ -82,7 +85,7 @@ async def test_reload_keeps_the_session_and_shows_the_history(open_chat) -> None
     after = await chat.entry_rows()
     assert after == before
     assert len({seq for seq, _, _ in after}) == len(after)
-    answers = chat.page.get_by_label("Answer")
+    answers = chat.answers
     await expect(answers).to_have_text(["12 * (3 + 4) = 84", "6 * 7 = 42"])
     await expect(chat.page.locator(".bubble.user")).to_have_text([CALCULATION, "What is 6 * 7?"])
     await expect(chat.page.locator("#thread-title")).to_have_text(CALCULATION)
@@ -138,7 +141,7 @@ async def test_dropped_connection_mid_run_resumes_with_nothing_twice_and_nothing
     assert offline_at < history[-1]["seq"]
     assert (await chat.net_state())["lastSeq"] == history[-1]["seq"]
     EventValidator().assert_valid(history, require_critical=True)
-    await expect(chat.page.get_by_label("Answer")).to_have_text("Done: I waited 3 seconds.")
+    await expect(chat.answers).to_have_text("Done: I waited 3 seconds.")
 
 
 async def test_a_message_sent_just_before_a_drop_is_shown_once_when_its_run_turns_up(
@@ -159,7 +162,7 @@ async def test_a_message_sent_just_before_a_drop_is_shown_once_when_its_run_turn
 
     await chat.wait_for_runs("completed", 2)
     await expect(chat.page.locator(".bubble.user")).to_have_text([CALCULATION, "What is 6 * 7?"])
-    await expect(chat.page.get_by_label("Answer")).to_have_text(["12 * (3 + 4) = 84", "6 * 7 = 42"])
+    await expect(chat.answers).to_have_text(["12 * (3 + 4) = 84", "6 * 7 = 42"])
     thread_id = (await chat.net_state())["threadId"]
     assert _shown(await chat.entry_rows()) == _persisted_entries(await chat.history(thread_id))
 
@@ -175,17 +178,19 @@ async def test_html_from_the_person_and_the_model_is_shown_as_text(open_chat) ->
     await chat.wait_for_runs("completed", 2)
 
     await expect(chat.page.locator(".bubble.user").first).to_have_text(f"remember {payload}")
-    await expect(chat.page.get_by_label("Answer").last).to_contain_text(payload)
+    await expect(chat.answers.last).to_contain_text(payload)
     await expect(chat.page.locator("#thread-list")).to_contain_text(payload[:20])
     assert await chat.timeline.locator("img, script, b").count() == 0
     assert await chat.page.locator("#thread-list img, #thread-list script").count() == 0
     assert await chat.page.evaluate("window.pwned") is None
 
 
-async def test_stop_button_cancels_the_run(open_chat) -> None:
+async def test_stop_button_cancels_the_run_which_reads_as_stopped_not_failed(open_chat) -> None:
     chat = await open_chat()
     await chat.register()
     await chat.send("wait 60 seconds")
+    message = chat.page.get_by_label("Message")
+    await expect(message).to_be_focused()  # focus stays in the box after Send
     stop = chat.page.get_by_role("button", name="Stop")
     await expect(chat.page.locator("[data-type=tool_executing]")).to_have_count(1)
     await expect(chat.page.get_by_role("button", name="Send")).to_be_hidden()
@@ -193,13 +198,24 @@ async def test_stop_button_cancels_the_run(open_chat) -> None:
     await stop.click()
     await chat.wait_for_runs("cancelled", 1)
 
+    await expect(message).to_be_focused()  # ... and after Stop
+    run = chat.runs("cancelled")
+    # Folded to one neutral line; nothing on the run says failed or error.
+    summary = run.locator(".steps summary")
+    await expect(summary).to_have_text(re.compile(r"^Stopped · used timer · \d"))
+    await expect(run.locator(".steps")).not_to_have_attribute("open", "")
+    await summary.click()
     cancelled = chat.page.locator("[data-type=agent_cancelled]")
     await expect(cancelled).to_contain_text("You cancelled this run")
-    await expect(chat.page.locator(".tool-status")).to_have_text("failed")
+    await expect(cancelled.locator(".badge")).to_have_text("Stopped")
+    await expect(chat.page.locator(".tool-status")).to_have_text("stopped")
+    await expect(chat.page.locator("[data-type=tool_completed] .badge")).to_have_text("Stopped")
+    await expect(run.locator(".failed")).to_have_count(0)
+    assert not re.search(r"(?i)error|failed", await run.inner_text())
     await expect(stop).to_be_hidden()
     rows = await chat.entry_rows()
     assert [kind for _, kind, _ in rows][-2:] == ["tool_completed", "agent_cancelled"]
-    await chat.page.get_by_label("Message").fill("What is 1 + 1?")
+    await message.fill("What is 1 + 1?")
     await expect(chat.page.get_by_role("button", name="Send")).to_be_enabled()
 
 

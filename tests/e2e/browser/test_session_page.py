@@ -130,7 +130,7 @@ async def test_a_refused_access_token_is_renewed_once_and_the_page_reconnects(op
     assert after["refresh_token"] != before["refresh_token"]
     await chat.send("What is 5 * 5?")
     await chat.wait_for_runs("completed", 1)
-    await expect(chat.page.get_by_label("Answer")).to_have_text("5 * 5 = 25")
+    await expect(chat.answers).to_have_text("5 * 5 = 25")
 
 
 async def test_logging_out_leaves_nothing_of_the_person_on_the_page(

@@ -32,13 +32,26 @@ const ui = {
   connectionText: $("connection-text"),
   connectionCountdown: $("connection-countdown"),
   sidebar: $("sidebar"),
+  backdrop: $("backdrop"),
   threadsToggle: $("threads-toggle"),
   newThread: $("new-thread"),
+  threadSearch: $("thread-search"),
   threadList: $("thread-list"),
   threadListEmpty: $("thread-list-empty"),
   threadTitle: $("thread-title"),
+  threadActions: $("thread-actions"),
+  rename: $("rename"),
+  renameForm: $("rename-form"),
+  renameInput: $("rename-input"),
+  renameCancel: $("rename-cancel"),
+  deleteButton: $("delete"),
+  deleteConfirm: $("delete-confirm"),
+  deleteYes: $("delete-yes"),
+  deleteNo: $("delete-no"),
+  chatConnection: $("chat-connection"),
   chatError: $("chat-error"),
   timeline: $("timeline"),
+  jump: $("jump"),
   emptyHint: $("empty-hint"),
   skipLink: $("skip-link"),
   composer: $("composer"),
@@ -84,7 +97,9 @@ function isNarrow() {
   return window.matchMedia("(max-width: 760px)").matches;
 }
 
-const timeline = new Timeline(ui.timeline, announce);
+const NOT_CONNECTED = "Not connected yet. Your message is still in the box; send it once connected.";
+
+const timeline = new Timeline(ui.timeline, announce, { render: renderAnswer, resend });
 const session = new Session(onSessionChange);
 const live = new LiveConnection({
   session,
@@ -127,7 +142,10 @@ function showSignedOut(words) {
   ui.account.hidden = true;
   ui.threadsToggle.hidden = true;
   ui.connection.hidden = true;
+  ui.chatConnection.hidden = true;
   ui.authView.hidden = false;
+  document.body.dataset.view = "auth";
+  setSkipLink("#email", "Skip to the login form");
   ui.password.value = "";
   showError(ui.authError, words);
   ui.authError.classList.toggle("info", words === SIGNED_OUT_WORDS.logged_out);
@@ -143,6 +161,8 @@ function showSignedIn() {
   ui.account.hidden = false;
   ui.threadsToggle.hidden = false;
   ui.connection.hidden = false;
+  document.body.dataset.view = "chat";
+  setSkipLink("#message", "Skip to the message box");
   ui.accountName.textContent = user.display_name || user.email;
   ui.accountName.title = user.email;
   live.start();
@@ -150,6 +170,32 @@ function showSignedIn() {
   const fromHash = decodeURIComponent(location.hash.slice(1));
   if (fromHash.startsWith("thr_")) openThread(fromHash, { focus: false });
   else newChat({ focus: true });
+}
+
+function setSkipLink(target, words) {
+  ui.skipLink.setAttribute("href", target);
+  ui.skipLink.textContent = words;
+}
+
+/** Mark the auth form's fields as invalid (aria-invalid) or not. */
+function markInvalid(fields) {
+  for (const input of [ui.email, ui.password, ui.displayName]) {
+    if (fields.includes(input)) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  }
+}
+
+/** Which fields an auth error is about, from its code or the server's field list. */
+function invalidFields(error) {
+  if (error.code === "invalid_credentials") return [ui.email, ui.password];
+  if (error.code === "email_taken") return [ui.email];
+  if (error.code !== "invalid_request") return [];
+  const named = String(error.serverMessage || "");
+  return [
+    named.includes("email") && ui.email,
+    named.includes("password") && ui.password,
+    named.includes("display_name") && ui.displayName,
+  ].filter(Boolean);
 }
 
 function setMode(mode) {
@@ -163,6 +209,7 @@ function setMode(mode) {
   ui.passwordHint.hidden = !registering;
   ui.password.autocomplete = registering ? "new-password" : "current-password";
   showError(ui.authError, "");
+  markInvalid([]);
 }
 
 async function submitAuth(event) {
@@ -171,11 +218,13 @@ async function submitAuth(event) {
   const password = ui.password.value;
   if (!email || !password) {
     showError(ui.authError, "Enter your email and password.");
+    markInvalid([!email && ui.email, !password && ui.password].filter(Boolean));
     (email ? ui.password : ui.email).focus();
     return;
   }
   ui.authSubmit.disabled = true;
   showError(ui.authError, "");
+  markInvalid([]);
   try {
     if (state.mode === "register") {
       await session.register(email, password, ui.displayName.value.trim());
@@ -186,6 +235,7 @@ async function submitAuth(event) {
   } catch (error) {
     ui.authError.classList.remove("info");
     showError(ui.authError, error);
+    markInvalid(invalidFields(error));
   } finally {
     ui.authSubmit.disabled = false;
   }
@@ -203,8 +253,10 @@ async function loadThreads() {
 }
 
 function renderThreads() {
+  const query = ui.threadSearch.value.trim().toLocaleLowerCase();
+  const shown = state.threads.filter((thread) => thread.title.toLocaleLowerCase().includes(query));
   ui.threadList.replaceChildren(
-    ...state.threads.map((thread) => {
+    ...shown.map((thread) => {
       const when = new Date(thread.updated_at);
       const button = el(
         "button",
@@ -215,6 +267,9 @@ function renderThreads() {
           "aria-current": thread.id === state.threadId ? "page" : null,
         },
         el("span", { class: "thread-name" }, thread.title),
+        thread.active_run_id
+          ? el("span", { class: "thread-running" }, el("span", { class: "visually-hidden" }, "(running)"))
+          : null,
         el("time", { class: "thread-when", datetime: thread.updated_at },
           when.toLocaleDateString() === new Date().toLocaleDateString()
             ? when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
@@ -227,17 +282,81 @@ function renderThreads() {
       return el("li", {}, button);
     }),
   );
-  ui.threadListEmpty.hidden = state.threads.length > 0;
+  ui.threadListEmpty.hidden = shown.length > 0;
+  ui.threadListEmpty.textContent = state.threads.length ? "No chats match." : "No chats yet.";
 }
 
 function setTitle(text) {
   ui.threadTitle.textContent = text;
+  ui.threadTitle.title = text;
   document.title = text === "New chat" ? "Netra" : `${text} · Netra`;
+}
+
+// -- rename and delete the open chat ---------------------------------------------
+function closeChatForms() {
+  ui.renameForm.hidden = true;
+  ui.deleteConfirm.hidden = true;
+  ui.threadTitle.hidden = false;
+}
+
+function startRename() {
+  closeChatForms();
+  ui.renameInput.value = ui.threadTitle.textContent;
+  ui.renameInput.removeAttribute("aria-invalid");
+  ui.threadTitle.hidden = true;
+  ui.renameForm.hidden = false;
+  ui.renameInput.focus();
+  ui.renameInput.select();
+}
+
+async function saveRename(event) {
+  event.preventDefault();
+  const threadId = state.threadId;
+  const title = ui.renameInput.value.trim();
+  if (!title) {
+    ui.renameInput.setAttribute("aria-invalid", "true");
+    ui.renameInput.focus();
+    return;
+  }
+  try {
+    const thread = await session.api("PATCH", `/api/threads/${encodeURIComponent(threadId)}`, { title });
+    state.threads = state.threads.map((t) => (t.id === thread.id ? thread : t));
+    if (state.threadId === threadId) setTitle(thread.title);
+    renderThreads();
+    closeChatForms();
+    ui.threadTitle.focus();
+  } catch (error) {
+    ui.renameInput.setAttribute("aria-invalid", "true");
+    if (!(error instanceof SessionEnded)) showError(ui.chatError, error);
+  }
+}
+
+function askDelete() {
+  closeChatForms();
+  ui.deleteConfirm.hidden = false;
+  ui.deleteNo.focus();
+}
+
+async function deleteChat() {
+  const threadId = state.threadId;
+  ui.deleteYes.disabled = true;
+  try {
+    await session.api("DELETE", `/api/threads/${encodeURIComponent(threadId)}`);
+    state.threads = state.threads.filter((t) => t.id !== threadId);
+    if (state.threadId === threadId) newChat({ focus: true });
+    announce("Chat deleted.");
+  } catch (error) {
+    if (!(error instanceof SessionEnded)) showError(ui.chatError, error);
+  } finally {
+    ui.deleteYes.disabled = false;
+    closeChatForms();
+  }
 }
 
 function newChat({ focus }) {
   state.threadId = null;
   state.loading = null;
+  closeChatForms();
   timeline.clear();
   setTitle("New chat");
   showError(ui.chatError, "");
@@ -261,6 +380,7 @@ async function fetchEvents(threadId) {
 async function openThread(threadId, { focus }) {
   state.threadId = threadId;
   state.loading = threadId;
+  closeChatForms();
   timeline.clear();
   showError(ui.chatError, "");
   const known = state.threads.find((t) => t.id === threadId);
@@ -291,7 +411,7 @@ async function openThread(threadId, { focus }) {
   for (const event of events) timeline.apply(event, { live: false });
   subscribe();
   updateControls();
-  scrollToEnd(true);
+  follow(true);
   if (focus) ui.threadTitle.focus();
 }
 
@@ -336,22 +456,33 @@ function onFrame(frame) {
 }
 
 function onEvent(event) {
+  // A run starting or ending changes the list's "running" marks (and its order).
+  const listChanged = event.type === "agent_started" || Timeline.isTerminal(event);
   if (event.thread_id !== state.threadId || state.loading) {
-    if (event.type === "agent_completed" || event.type === "agent_started") loadThreads();
+    if (listChanged) loadThreads();
     return; // another thread's run: its history is read when it is opened
   }
-  const nearEnd = isNearEnd();
   const outcome = timeline.apply(event);
   if (outcome === "gap") {
     subscribe(); // the server replays from the last seq shown; this event comes again
     return;
   }
   if (outcome === "shown") {
-    if (Timeline.isTerminal(event)) {
-      state.stopping = null;
-      loadThreads();
-    }
-    scrollToEnd(nearEnd);
+    if (Timeline.isTerminal(event)) state.stopping = null;
+    if (listChanged) loadThreads();
+  }
+}
+
+/** Replace a finished answer's plain text with the server's rendering of it. */
+async function renderAnswer(card, messageId) {
+  const threadId = state.threadId;
+  if (!threadId || !messageId) return;
+  const path = `/api/threads/${encodeURIComponent(threadId)}/messages/${encodeURIComponent(messageId)}`;
+  try {
+    const message = await session.api("GET", path);
+    if (state.threadId === threadId && message.html !== null) card.setAnswerHtml(messageId, message.html);
+  } catch {
+    // The plain text stays; the rendering comes with the history on the next visit.
   }
 }
 
@@ -391,30 +522,70 @@ function updateControls() {
   ui.stop.textContent = ui.stop.disabled ? "Stopping…" : "Stop";
   if (focusWasOn && focusWasOn.hidden) ui.message.focus();
   ui.emptyHint.hidden = !timeline.isEmpty || Boolean(state.loading);
+  ui.threadActions.hidden = !state.threadId || Boolean(state.loading);
+  updateRegenerate(busy);
+}
+
+/** Only the newest answer can be regenerated, and only while nothing else runs. */
+function updateRegenerate(busy) {
+  const last = timeline.lastEndedRun;
+  for (const button of ui.timeline.querySelectorAll(".regenerate")) {
+    if (!last || button.closest(".run") !== last.root) button.remove();
+  }
+  if (!last || !live.ready || busy) {
+    if (last) last.root.querySelector(".regenerate")?.remove();
+    return;
+  }
+  if (last.root.querySelector(".regenerate")) return;
+  const button = el("button", { type: "button", class: "regenerate quiet" }, "Regenerate");
+  button.addEventListener("click", () => sendText(last.question.textContent));
+  (last.answer.hidden ? last.root : last.actions).append(button);
 }
 
 function send(event) {
   event.preventDefault();
   const text = ui.message.value.trim();
-  if (!text) {
-    ui.message.focus();
-    return;
-  }
+  ui.message.focus(); // Send may be about to disappear under the pointer
+  if (!text) return;
   if (!live.ready) {
-    showError(ui.chatError, "Not connected yet. Your message is still in the box; send it once connected.");
+    showError(ui.chatError, NOT_CONNECTED);
     return;
   }
   if (ui.send.disabled) return;
+  if (sendText(text)) {
+    ui.message.value = "";
+    fitMessageBox();
+  }
+}
+
+/** Send a message in the open chat (or a new one); false if it could not go out. */
+function sendText(text) {
+  if (!live.ready || timeline.activeRun || timeline.sending) return false;
   showError(ui.chatError, "");
   const clientMsgId = newClientMsgId();
   const frame = { type: "user_message", text, client_msg_id: clientMsgId };
   if (state.threadId) frame.thread_id = state.threadId;
   timeline.addOutgoing(clientMsgId, text);
   live.send(frame);
-  ui.message.value = "";
-  fitMessageBox();
   updateControls();
-  scrollToEnd(true);
+  follow(true);
+  return true;
+}
+
+/** "Send again" on a message that was refused or never confirmed. */
+function resend(card) {
+  const text = card.question.textContent;
+  if (!live.ready) {
+    showError(ui.chatError, NOT_CONNECTED);
+    return;
+  }
+  if (timeline.activeRun || timeline.sending) {
+    showError(ui.chatError, describeError("run_in_progress"));
+    return;
+  }
+  timeline.discard(card);
+  sendText(text);
+  ui.message.focus();
 }
 
 async function stop() {
@@ -422,6 +593,7 @@ async function stop() {
   if (!run || !run.runId) return;
   state.stopping = run.runId;
   updateControls();
+  ui.message.focus(); // Stop turns into "Stopping…" and then goes away
   if (live.send({ type: "cancel", run_id: run.runId })) return;
   try {
     await session.api("POST", `/api/runs/${encodeURIComponent(run.runId)}/cancel`);
@@ -437,14 +609,39 @@ function fitMessageBox() {
   ui.message.style.height = `${Math.min(ui.message.scrollHeight, window.innerHeight * 0.4)}px`;
 }
 
-function isNearEnd() {
+// -- following the run ----------------------------------------------------------
+// The view follows new content while the reader is at the bottom, and stops when they
+// scroll up. Scrolls the page makes itself are instant (no smooth scroll to catch
+// half-way), and a scroll event only counts as the reader's when it went above the
+// place the page last put the view: content that grew in the meantime does not.
+const AT_END = 24; // px from the bottom that still count as "at the bottom"
+let following = true;
+let pinnedTop = 0; // where the page last scrolled the timeline to
+
+function distanceToEnd() {
   const t = ui.timeline;
-  return t.scrollHeight - t.scrollTop - t.clientHeight < 120;
+  return t.scrollHeight - t.scrollTop - t.clientHeight;
 }
 
-function scrollToEnd(force) {
-  if (force) ui.timeline.scrollTop = ui.timeline.scrollHeight;
+function follow(force = false) {
+  if (force) following = true;
+  if (following) {
+    ui.timeline.scrollTop = ui.timeline.scrollHeight;
+    pinnedTop = ui.timeline.scrollTop;
+  }
+  ui.jump.hidden = following || distanceToEnd() <= AT_END;
 }
+
+ui.timeline.addEventListener("scroll", () => {
+  if (ui.timeline.scrollTop < pinnedTop - 1) following = false; // the reader went up
+  if (distanceToEnd() <= AT_END) following = true; // ... or came back down
+  if (!following) pinnedTop = ui.timeline.scrollTop;
+  ui.jump.hidden = following;
+}, { passive: true });
+new MutationObserver(() => follow()).observe(ui.timeline, {
+  childList: true, subtree: true, characterData: true, attributes: true, attributeFilter: ["open", "hidden"],
+});
+new ResizeObserver(() => follow()).observe(ui.timeline);
 
 // -- connection state ---------------------------------------------------------
 const RECONNECTING = "Offline. Reconnecting";
@@ -463,13 +660,38 @@ function showConnection(connection, detail) {
   if (ui.connectionText.textContent !== words) ui.connectionText.textContent = words;
   ui.connectionCountdown.textContent = connection === "waiting" ? `in ${detail.seconds} s` : "";
   ui.connection.title = detail.reason || "";
+  showConversationConnection(connection, detail);
   updateControls();
+}
+
+/** The same truth where the person is looking: above the conversation. Not a live
+ * region: the top bar's status already announces each change once. */
+function showConversationConnection(connection, detail) {
+  if (connection === "online") {
+    ui.chatConnection.hidden = true;
+    if (ui.chatError.textContent === NOT_CONNECTED) showError(ui.chatError, "");
+    return;
+  }
+  if (connection === "stopped" || (connection === "connecting" && !detail.again)) {
+    ui.chatConnection.hidden = true; // nothing to warn about before the first connect
+    return;
+  }
+  const why = detail.reason ? `${detail.reason}. ` : "";
+  const words = {
+    connecting: "Reconnecting… Sending waits until the connection is back.",
+    waiting: `Not connected. ${why}Trying again in ${detail.seconds} s. Sending waits until then.`,
+    paused: "Not connected (paused). Sending waits until the connection is back.",
+  }[connection];
+  ui.chatConnection.textContent = words;
+  ui.chatConnection.dataset.state = detail.offline ? "offline" : connection;
+  ui.chatConnection.hidden = false;
 }
 
 function toggleSidebar(open) {
   const show = open ?? ui.threadsToggle.getAttribute("aria-expanded") !== "true";
   ui.threadsToggle.setAttribute("aria-expanded", String(show));
   ui.sidebar.classList.toggle("open", show);
+  ui.backdrop.hidden = !show;
   if (show) ui.newThread.focus();
 }
 
@@ -482,11 +704,39 @@ ui.newThread.addEventListener("click", () => {
   if (isNarrow()) toggleSidebar(false);
 });
 ui.threadsToggle.addEventListener("click", () => toggleSidebar());
-ui.skipLink.addEventListener("click", (event) => {
-  // Following its #message fragment would fire popstate, which reads "no chat id" as
-  // "start a new chat" and would close the open one.
-  event.preventDefault();
+ui.backdrop.addEventListener("click", () => toggleSidebar(false));
+ui.threadSearch.addEventListener("input", renderThreads);
+ui.rename.addEventListener("click", startRename);
+ui.renameForm.addEventListener("submit", saveRename);
+ui.renameCancel.addEventListener("click", () => {
+  closeChatForms();
+  ui.rename.focus();
+});
+ui.renameInput.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") {
+    event.stopPropagation();
+    closeChatForms();
+    ui.rename.focus();
+  }
+});
+ui.deleteButton.addEventListener("click", askDelete);
+ui.deleteYes.addEventListener("click", deleteChat);
+ui.deleteNo.addEventListener("click", () => {
+  closeChatForms();
+  ui.deleteButton.focus();
+});
+ui.jump.addEventListener("click", () => {
+  follow(true);
   ui.message.focus();
+});
+for (const input of [ui.email, ui.password, ui.displayName]) {
+  input.addEventListener("input", () => input.removeAttribute("aria-invalid"));
+}
+ui.skipLink.addEventListener("click", (event) => {
+  // Following its fragment would fire popstate, which reads "no chat id" as "start a
+  // new chat" and would close the open one. Signed out, it goes to the login form.
+  event.preventDefault();
+  (ui.chatView.hidden ? ui.email : ui.message).focus();
 });
 ui.composer.addEventListener("submit", send);
 ui.stop.addEventListener("click", stop);

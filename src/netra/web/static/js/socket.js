@@ -10,6 +10,9 @@ const MAX_DELAY = 30_000;
 const SLOW_DOWN_DELAY = 5_000; // at least this long after 4429 (too many frames)
 const PING_EVERY = 25_000; // an app-level ping notices a dead socket the browser has not
 const PONG_WITHIN = 10_000;
+// A socket that has not said auth_ok by then is given up on: a dead network can leave
+// a connect attempt hanging for minutes without an error.
+const CONNECT_WITHIN = 8_000;
 
 /**
  * One logical connection that survives drops. States, reported to `onState`:
@@ -30,9 +33,14 @@ export class LiveConnection {
     this.countdown = null;
     this.pingTimer = null;
     this.pongTimer = null;
+    this.connectTimer = null;
     this.state = "stopped";
     this.wanted = false; // false after stop() or pause(): do not reconnect
     this.connects = 0; // sockets that reached auth_ok; exposed for debugging
+    // The browser knows first when the network goes: do not wait for a ping to time out.
+    window.addEventListener("offline", () => {
+      if (this.socket) this.abandon(this.socket, "offline");
+    });
     window.addEventListener("online", () => this.wanted && !this.socket && this.connectNow());
   }
 
@@ -64,9 +72,9 @@ export class LiveConnection {
   }
 
   /** Give up on a socket now: a dead network may take minutes to report the close. */
-  abandon(socket) {
+  abandon(socket, why = null) {
     socket.close(4000, "abandoned by the page");
-    this.closed(socket, { code: 1006 });
+    this.closed(socket, { code: 1006, why });
   }
 
   /** Debugging and tests: go offline and stay offline until resume(). */
@@ -118,6 +126,7 @@ export class LiveConnection {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(`${scheme}//${location.host}/ws`);
     this.socket = socket;
+    this.connectTimer = setTimeout(() => this.abandon(socket, "no_answer"), CONNECT_WITHIN);
     socket.addEventListener("open", () => {
       socket.send(JSON.stringify({ type: "auth", token }));
     });
@@ -135,6 +144,7 @@ export class LiveConnection {
     }
     clearTimeout(this.pongTimer);
     if (frame.type === "auth_ok" && !this.ready) {
+      clearTimeout(this.connectTimer);
       this.ready = true;
       this.attempt = 0;
       this.connects += 1;
@@ -153,6 +163,7 @@ export class LiveConnection {
     this.ready = false;
     clearInterval(this.pingTimer);
     clearTimeout(this.pongTimer);
+    clearTimeout(this.connectTimer);
     if (!this.wanted) return;
     if (event.code === 4401) {
       // The access token was refused or ran out: renew it, then reconnect at once
@@ -168,19 +179,20 @@ export class LiveConnection {
         if (error instanceof SessionEnded) return this.onSignedOut();
       }
     }
-    this.retry(event.code);
+    this.retry(event.code, event.why);
   }
 
-  retry(code) {
+  retry(code, why = null) {
     const base = Math.min(MAX_DELAY, FIRST_DELAY * 2 ** this.attempt);
     let delay = base / 2 + Math.random() * (base / 2); // jitter: many pages must not retry in step
     if (code === 4429) delay = Math.max(delay, SLOW_DOWN_DELAY);
     this.attempt += 1;
     const due = Date.now() + delay;
-    const reason = code ? describeClose(code) : "Can't reach the server";
+    const offline = why === "offline" || navigator.onLine === false;
+    const reason = offline ? "This device is offline" : describeClose(code, why);
     const tick = () => {
       const seconds = Math.max(1, Math.ceil((due - Date.now()) / 1000));
-      this.setState("waiting", { seconds, reason });
+      this.setState("waiting", { seconds, reason, offline });
     };
     tick();
     this.countdown = setInterval(tick, 1000);
@@ -204,6 +216,7 @@ export class LiveConnection {
     clearInterval(this.countdown);
     clearInterval(this.pingTimer);
     clearTimeout(this.pongTimer);
+    clearTimeout(this.connectTimer);
     this.retryTimer = null;
   }
 }

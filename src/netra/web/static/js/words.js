@@ -64,8 +64,10 @@ export function describeEnding(type, data) {
   return reasons[data.code] || `The run failed: ${data.message || data.code}`;
 }
 
-/** Words for a WebSocket close code the server documents. */
-export function describeClose(code) {
+/** Words for a WebSocket close code the server documents (or why the page gave up). */
+export function describeClose(code, why = null) {
+  if (why === "no_answer") return "The server did not answer";
+  if (!code) return "Can't reach the server";
   const reasons = {
     1012: "The server is restarting",
     4401: "The session token needs renewing",
