@@ -92,7 +92,7 @@ def run_tests(
     pool = ServicePool(env)
     started_at, began, exit_code = datetime.now(UTC), time.perf_counter(), 0
     try:
-        with _sigterm_raises():
+        with _interrupts_raise():
             for index, outcome in enumerate(outcomes, 1):
                 echo(f"\n=== netra test [{index}/{len(outcomes)}]: {outcome.name} ===")
                 cases = _run_category(outcome, options, env, pool, echo)
@@ -219,7 +219,10 @@ def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None
 
 
 @contextmanager
-def _sigterm_raises() -> Iterator[None]:
+def _interrupts_raise() -> Iterator[None]:
+    """SIGTERM raises _Terminated, and SIGINT KeyboardInterrupt, even in a process
+    started with SIGINT ignored (a background job, a pytest-xdist worker): Python
+    installs no SIGINT handler then, and an interrupt forwarded to us would be lost."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -228,9 +231,14 @@ def _sigterm_raises() -> Iterator[None]:
         raise _Terminated
 
     previous = signal.signal(signal.SIGTERM, terminate)
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         # None: a handler not installed from Python, which cannot be put back from here.
         signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
