@@ -5,15 +5,14 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from netra.testing.check.command import check
-from netra.testing.check.config import load_config
-from netra.testing.check.engine import CheckResult, run_check
-from netra.testing.check.model import Finding
+from netra_check.command import main
+from netra_check.config import load_config
+from netra_check.engine import CheckResult, run_check
+from netra_check.model import Finding
 
 
 class Workspace:
@@ -45,19 +44,26 @@ def workspace(tmp_path: Path) -> Workspace:
     return Workspace(tmp_path / "project")
 
 
+class Invocation(NamedTuple):
+    """What one run of the command line gave."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
 @pytest.fixture
-def cli() -> Callable[..., object]:
-    """Invoke `netra check` through a throw-away typer app, like netra.cli will."""
-    app = typer.Typer()
-    app.command("check")(check)
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Invocation]:
+    """Run `netra-check ARGS...` in this process (the function both commands call)."""
 
-    @app.command("noop")
-    def noop() -> None:
-        """A second command so typer keeps `check` as a sub-command."""
-
-    runner = CliRunner()
-
-    def invoke(*args: str) -> object:
-        return runner.invoke(app, ["check", *args])
+    def invoke(*args: str) -> Invocation:
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return Invocation(code, captured.out, captured.err)
 
     return invoke

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from netra.testing.check.config import CheckConfig, ConfigError, find_project_root, load_config
+from netra_check.config import CheckConfig, ConfigError, find_project_root, load_config
 
 KNOWN = frozenset({"NC001", "NC002"})
 

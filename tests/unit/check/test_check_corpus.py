@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from netra.testing.check.config import load_config
-from netra.testing.check.engine import CheckResult, run_check
-from netra.testing.check.rules import REGISTRY
+from netra_check.config import load_config
+from netra_check.engine import CheckResult, run_check
+from netra_check.rules import REGISTRY
 
 CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "check_corpus"
 MARKER = re.compile(r"#\s*expect:\s*(NC\d{3}(?:\s*,\s*NC\d{3})*)")

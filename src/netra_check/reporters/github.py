@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from netra.testing.check.baseline import BaselineComparison
-from netra.testing.check.engine import CheckResult
-from netra.testing.check.reporters import file_location, shown_findings
-from netra.testing.check.rules import RULES_BY_ID
+from netra_check.baseline import BaselineComparison
+from netra_check.engine import CheckResult
+from netra_check.reporters import file_location, shown_findings
+from netra_check.rules import RULES_BY_ID
 
 
 def escape_data(text: str) -> str:

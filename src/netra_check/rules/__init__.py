@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from netra.testing.check.model import Rule
-from netra.testing.check.rules.nc001_uncollectable import UncollectableTest
-from netra.testing.check.rules.nc002_placeholder import PlaceholderTest
-from netra.testing.check.rules.nc003_assertion_free import AssertionFreeTest
-from netra.testing.check.rules.nc004_mock_in_real_service_test import MockInRealServiceTest
-from netra.testing.check.rules.nc005_non_canonical_base import NonCanonicalTestBase
-from netra.testing.check.rules.nc006_runner_bypass import RunnerBypass
-from netra.testing.check.rules.nc007_direct_environ import DirectEnviron
-from netra.testing.check.rules.nc008_relative_import import RelativeImport
-from netra.testing.check.rules.nc009_duplicated_orchestration import DuplicatedOrchestration
-from netra.testing.check.rules.nc010_event_coverage import CriticalEventCoverage
+from netra_check.model import Rule
+from netra_check.rules.nc001_uncollectable import UncollectableTest
+from netra_check.rules.nc002_placeholder import PlaceholderTest
+from netra_check.rules.nc003_assertion_free import AssertionFreeTest
+from netra_check.rules.nc004_mock_in_real_service_test import MockInRealServiceTest
+from netra_check.rules.nc005_non_canonical_base import NonCanonicalTestBase
+from netra_check.rules.nc006_runner_bypass import RunnerBypass
+from netra_check.rules.nc007_direct_environ import DirectEnviron
+from netra_check.rules.nc008_relative_import import RelativeImport
+from netra_check.rules.nc009_duplicated_orchestration import DuplicatedOrchestration
+from netra_check.rules.nc010_event_coverage import CriticalEventCoverage
 
 REGISTRY: tuple[Rule, ...] = (
     UncollectableTest(),  # NC001 test files and tests pytest cannot collect

@@ -10,9 +10,9 @@ import importlib
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from netra.testing.check.baseline import BaselineComparison
-    from netra.testing.check.engine import CheckResult
-    from netra.testing.check.model import Finding
+    from netra_check.baseline import BaselineComparison
+    from netra_check.engine import CheckResult
+    from netra_check.model import Finding
 
 FORMATS: dict[str, str] = {
     "text": "text",
@@ -31,7 +31,7 @@ class Render(Protocol):
 
 def render(name: str, result: CheckResult, comparison: BaselineComparison | None) -> str:
     """Render `result` in the named format."""
-    module = importlib.import_module(f"netra.testing.check.reporters.{FORMATS[name]}")
+    module = importlib.import_module(f"netra_check.reporters.{FORMATS[name]}")
     function: Render = module.render
     return function(result, comparison)
 

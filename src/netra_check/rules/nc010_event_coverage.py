@@ -44,10 +44,10 @@ import ast
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from netra.testing.check.context import FileContext
-from netra.testing.check.model import Finding, Metric, Rule
-from netra.testing.check.project import Project
-from netra.testing.check.rules.nc003_assertion_free import reached_names
+from netra_check.context import FileContext
+from netra_check.model import Finding, Metric, Rule
+from netra_check.project import Project
+from netra_check.rules.nc003_assertion_free import reached_names
 
 
 class EventTest(NamedTuple):

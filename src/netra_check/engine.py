@@ -17,26 +17,26 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from netra.testing.check.astutil import (
+from netra_check.astutil import (
     callee_name,
     fixture_alias,
     is_assert_name,
     is_fixture,
     parameter_names,
 )
-from netra.testing.check.cache import CacheEntry, ResultCache, code_version, content_digest
-from netra.testing.check.config import CheckConfig
-from netra.testing.check.context import (
+from netra_check.cache import CacheEntry, ResultCache, code_version, content_digest
+from netra_check.config import CheckConfig
+from netra_check.context import (
     TOO_DEEP,
     Definition,
     FileContext,
     FileRole,
     parse_suppressions,
 )
-from netra.testing.check.discovery import SourceFile, discover
-from netra.testing.check.model import FileResult, Finding, HelperFact, Metric, Rule
-from netra.testing.check.project import Project
-from netra.testing.check.rules import REGISTRY
+from netra_check.discovery import SourceFile, discover
+from netra_check.model import FileResult, Finding, HelperFact, Metric, Rule
+from netra_check.project import Project
+from netra_check.rules import REGISTRY
 
 # Below this much source, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 1_000_000

@@ -9,10 +9,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from netra.testing.check.astutil import is_assert_name
-from netra.testing.check.config import CheckConfig
-from netra.testing.check.context import name_matcher
-from netra.testing.check.model import FileResult
+from netra_check.astutil import is_assert_name
+from netra_check.config import CheckConfig
+from netra_check.context import name_matcher
+from netra_check.model import FileResult
 
 
 @dataclass

@@ -43,11 +43,11 @@ import ast
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from netra.testing.check.astutil import callee_name, parameter_names
-from netra.testing.check.context import Definition, FileContext
-from netra.testing.check.model import Finding, Rule
-from netra.testing.check.project import Project
-from netra.testing.check.rules.nc002_placeholder import placeholder_reason
+from netra_check.astutil import callee_name, parameter_names
+from netra_check.context import Definition, FileContext
+from netra_check.model import Finding, Rule
+from netra_check.project import Project
+from netra_check.rules.nc002_placeholder import placeholder_reason
 
 
 class Candidate(NamedTuple):

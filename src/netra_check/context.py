@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
-from netra.testing.check.astutil import (
+from netra_check.astutil import (
     Buckets,
     FunctionNode,
     NameMatcher,
@@ -29,11 +29,11 @@ from netra.testing.check.astutil import (
     split_live,
     used_names,
 )
-from netra.testing.check.model import Finding
+from netra_check.model import Finding
 
 if TYPE_CHECKING:
-    from netra.testing.check.config import CheckConfig
-    from netra.testing.check.model import Rule
+    from netra_check.config import CheckConfig
+    from netra_check.model import Rule
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,8 +41,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from netra.testing.check.context import Definition, FileContext
-from netra.testing.check.model import Finding, Rule
+from netra_check.context import Definition, FileContext
+from netra_check.model import Finding, Rule
 
 _NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _YIELDS = (ast.Yield, ast.YieldFrom)

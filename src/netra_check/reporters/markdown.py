@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from netra.testing.check.baseline import BaselineComparison
-from netra.testing.check.engine import CheckResult
-from netra.testing.check.reporters import shown_findings
-from netra.testing.check.rules import RULES_BY_ID
+from netra_check.baseline import BaselineComparison
+from netra_check.engine import CheckResult
+from netra_check.reporters import shown_findings
+from netra_check.rules import RULES_BY_ID
 
 MAX_ROWS = 200
 

@@ -25,10 +25,10 @@ import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from netra.testing.check.model import FileResult
+from netra_check.model import FileResult
 
 FORMAT_VERSION = 1
-_PACKAGE = "netra.testing.check"
+_PACKAGE = "netra_check"
 _SAFE_BUILTINS = frozenset({"frozenset", "set", "list", "dict", "tuple"})
 
 

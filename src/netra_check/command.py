@@ -1,22 +1,23 @@
-"""`netra check [PATHS...]`: the CLI command. Wired into `netra.cli` as `app.command("check")`.
+"""`netra-check [PATHS...]` (and `netra check`): the command line.
 
-Importing this module is cheap (typer and the standard library only); the
-engine, the rules and the reporters are imported when the command runs.
+It uses argparse, not typer, so that `netra-check` needs nothing beyond the
+standard library and starts quickly; `netra check` passes its arguments here.
+The engine, the rules and the reporters are imported when the command runs.
 """
 
 from __future__ import annotations
 
+import argparse
 import enum
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
-
-import typer
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from netra.testing.check.baseline import BaselineComparison
-    from netra.testing.check.config import CheckConfig
-    from netra.testing.check.engine import CheckResult
+    from netra_check.baseline import BaselineComparison
+    from netra_check.config import CheckConfig
+    from netra_check.engine import CheckResult
 
 
 class OutputFormat(enum.StrEnum):
@@ -40,7 +41,7 @@ EXIT_USAGE = 2
 
 def explain(rule_id: str) -> str:
     """The documentation `--explain ID` prints (`all` lists every rule)."""
-    from netra.testing.check.rules import REGISTRY, RULES_BY_ID, rule_doc
+    from netra_check.rules import REGISTRY, RULES_BY_ID, rule_doc
 
     if rule_id.lower() == "all":
         return "\n".join(f"{r.id}  {r.name:<28} {r.summary}" for r in REGISTRY) + "\n"
@@ -53,7 +54,7 @@ def explain(rule_id: str) -> str:
 
 def _project_root(paths: list[Path]) -> tuple[Path, list[str] | None]:
     """The project root shared by `paths`, and the paths relative to it (None = everything)."""
-    from netra.testing.check.config import find_project_root
+    from netra_check.config import find_project_root
 
     if not paths:
         return find_project_root(Path.cwd()), None
@@ -80,14 +81,14 @@ def _baseline(
     """
     from collections import Counter
 
-    from netra.testing.check.baseline import (
+    from netra_check.baseline import (
         compare,
         fingerprints,
         load_entries,
         split_scope,
         write_baseline,
     )
-    from netra.testing.check.engine import in_scope
+    from netra_check.engine import in_scope
 
     if baseline is None:
         if update:
@@ -123,11 +124,11 @@ def run(
     jobs: int | None = None,
 ) -> tuple[int, str, str | None]:
     """Run a check and render it: (exit code, report, note for stderr). Raises on bad input."""
-    from netra.testing.check.changed import changed_files
-    from netra.testing.check.config import load_config
-    from netra.testing.check.engine import run_check
-    from netra.testing.check.reporters import render, shown_findings
-    from netra.testing.check.rules import RULES_BY_ID
+    from netra_check.changed import changed_files
+    from netra_check.config import load_config
+    from netra_check.engine import run_check
+    from netra_check.reporters import render, shown_findings
+    from netra_check.rules import RULES_BY_ID
 
     root, only = _project_root(paths)
     scan_paths = list(only or ())
@@ -147,95 +148,116 @@ def run(
     return code, report, note
 
 
-def check(
-    paths: Annotated[
-        list[Path] | None,
-        typer.Argument(
-            help="Files or folders to report on (default: the whole project). The project "
-            "root is the nearest folder with a pyproject.toml.",
-            show_default=False,
-        ),
-    ] = None,
-    explain_id: Annotated[
-        str | None,
-        typer.Option("--explain", metavar="ID", help="Explain a rule (e.g. NC003), or 'all'."),
-    ] = None,
-    output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Report format.")
-    ] = OutputFormat.text,
-    baseline: Annotated[
-        Path | None,
-        typer.Option(
-            "--baseline",
-            metavar="FILE",
-            help="Ratchet: write FILE if missing, else fail only on findings not in it.",
-        ),
-    ] = None,
-    update_baseline: Annotated[
-        bool,
-        typer.Option(
-            "--update-baseline", help="Rewrite the --baseline FILE with today's findings."
-        ),
-    ] = False,
-    changed: Annotated[
-        bool,
-        typer.Option("--changed", help="Report only files changed against git (see --base)."),
-    ] = False,
-    base: Annotated[
-        str | None,
-        typer.Option(
-            "--base", metavar="REF", help="Git ref for --changed (default HEAD); implies --changed."
-        ),
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            metavar="FILE",
-            help="Read the tool.netra.check table from FILE (a pyproject.toml).",
-        ),
-    ] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Analyse every file, ignoring the result cache.")
-    ] = False,
-    jobs: Annotated[
-        int | None,
-        typer.Option("--jobs", "-j", min=1, help="Worker processes (default: CPU count)."),
-    ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE."),
-    ] = None,
-) -> None:
-    """Find tests that cannot fail. Exit 0 clean, 1 findings, 2 usage or configuration error."""
-    from netra.testing.check.baseline import BaselineError
-    from netra.testing.check.changed import ChangedFilesError
-    from netra.testing.check.config import ConfigError
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="netra-check",
+        description="Find tests that cannot fail. "
+        "Exit 0 clean, 1 findings, 2 usage or configuration error.",
+    )
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="Files or folders to report on (default: the whole project). The project root is "
+        "the nearest folder with a pyproject.toml or a pytest configuration file.",
+    )
+    parser.add_argument("--explain", metavar="ID", help="Explain a rule (e.g. NC003), or 'all'.")
+    parser.add_argument(
+        "--format",
+        "-f",
+        choices=[f.value for f in OutputFormat],
+        default="text",
+        help="Report format (default: text).",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="FILE",
+        type=Path,
+        help="Ratchet: write FILE if missing, else fail only on findings not in it.",
+    )
+    parser.add_argument(
+        "--update-baseline",
+        action="store_true",
+        help="Rewrite the --baseline FILE with today's findings.",
+    )
+    parser.add_argument(
+        "--changed",
+        action="store_true",
+        help="Report only files changed against git (see --base).",
+    )
+    parser.add_argument(
+        "--base", metavar="REF", help="Git ref for --changed (default HEAD); implies --changed."
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help="Read the tool.netra.check table from FILE (a pyproject.toml).",
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="Analyse every file, ignoring the result cache."
+    )
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=_positive,
+        metavar="N",
+        help="Worker processes (default: CPU count).",
+    )
+    parser.add_argument(
+        "--output", "-o", metavar="FILE", type=Path, help="Write the report to FILE."
+    )
+    return parser
 
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line `argv` (default: sys.argv[1:]); returns the exit code."""
+    from netra_check.baseline import BaselineError
+    from netra_check.changed import ChangedFilesError
+    from netra_check.config import ConfigError
+
+    parser = _parser()
     try:
-        if explain_id is not None:
-            typer.echo(explain(explain_id), nl=False)
-            raise typer.Exit(EXIT_CLEAN)
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on a bad command line, 0 on --help
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        if args.explain is not None:
+            sys.stdout.write(explain(args.explain))
+            return EXIT_CLEAN
         code, report, note = run(
-            paths or [],
-            output_format=output_format.value,
-            baseline=baseline,
-            update_baseline=update_baseline,
-            changed=changed,
-            base=base,
-            config_file=config,
-            use_cache=not no_cache,
-            jobs=jobs,
+            args.paths,
+            output_format=args.format,
+            baseline=args.baseline,
+            update_baseline=args.update_baseline,
+            changed=args.changed,
+            base=args.base,
+            config_file=args.config,
+            use_cache=not args.no_cache,
+            jobs=args.jobs,
         )
     except (UsageError, ConfigError, BaselineError, ChangedFilesError) as exc:
-        typer.echo(f"netra check: error: {exc}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(report, encoding="utf-8")
-        typer.echo(f"netra check: report written to {output}", err=True)
+        print(f"netra check: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(report, encoding="utf-8")
+        print(f"netra check: report written to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(report)
     if note:
-        typer.echo(note, err=True)
-    raise typer.Exit(code)
+        print(note, file=sys.stderr)
+    return code
+
+
+def console() -> None:
+    """The `netra-check` console script."""
+    sys.exit(main())

@@ -43,9 +43,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from netra.testing.check.astutil import dotted_name, parameter_names
-from netra.testing.check.context import FileContext
-from netra.testing.check.model import Finding, Rule
+from netra_check.astutil import dotted_name, parameter_names
+from netra_check.context import FileContext
+from netra_check.model import Finding, Rule
 
 MOCK_MODULES = frozenset(
     {

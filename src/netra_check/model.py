@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 if TYPE_CHECKING:
-    from netra.testing.check.context import FileContext
-    from netra.testing.check.project import Project
+    from netra_check.context import FileContext
+    from netra_check.project import Project
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,14 +40,14 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from netra.testing.check.astutil import (
+from netra_check.astutil import (
     body_without_docstring,
     dotted_name,
     is_tautological_call,
     is_tautology,
 )
-from netra.testing.check.context import Definition, FileContext
-from netra.testing.check.model import Finding, Rule
+from netra_check.context import Definition, FileContext
+from netra_check.model import Finding, Rule
 
 _SKIP_DECORATORS = frozenset({"pytest.mark.skip", "mark.skip", "unittest.skip", "skip"})
 _SKIPIF_DECORATORS = frozenset({"pytest.mark.skipif", "mark.skipif", "unittest.skipIf", "skipIf"})

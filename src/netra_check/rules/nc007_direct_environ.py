@@ -32,9 +32,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from netra.testing.check.astutil import dotted_name
-from netra.testing.check.context import FileContext
-from netra.testing.check.model import Finding, Rule
+from netra_check.astutil import dotted_name
+from netra_check.context import FileContext
+from netra_check.model import Finding, Rule
 
 ENV_NAMES = frozenset({"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"})
 _OS_NAMES = frozenset(f"os.{name}" for name in ENV_NAMES)

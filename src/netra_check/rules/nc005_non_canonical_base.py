@@ -39,10 +39,10 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from netra.testing.check.astutil import dotted_name
-from netra.testing.check.context import Definition, FileContext
-from netra.testing.check.model import Finding, Metric, Rule
-from netra.testing.check.project import Project
+from netra_check.astutil import dotted_name
+from netra_check.context import Definition, FileContext
+from netra_check.model import Finding, Metric, Rule
+from netra_check.project import Project
 
 NO_BASE = "(no base class)"
 

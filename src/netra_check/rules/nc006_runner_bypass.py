@@ -34,10 +34,10 @@ import ast
 import re
 from collections.abc import Iterator
 
-from netra.testing.check.astutil import callee_name, dotted_name
-from netra.testing.check.context import FileContext
-from netra.testing.check.model import Finding, Rule
-from netra.testing.check.project import Project
+from netra_check.astutil import callee_name, dotted_name
+from netra_check.context import FileContext
+from netra_check.model import Finding, Rule
+from netra_check.project import Project
 
 _DIRECT_CALLS = frozenset({"pytest.main", "unittest.main", "pytest.console_main"})
 _PROCESS_MODULES = frozenset({"subprocess", "os", "asyncio", "sh"})

@@ -34,10 +34,10 @@ import hashlib
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from netra.testing.check.astutil import body_without_docstring, fixture_alias, is_fixture
-from netra.testing.check.context import FileContext
-from netra.testing.check.model import Finding, Rule
-from netra.testing.check.project import Project
+from netra_check.astutil import body_without_docstring, fixture_alias, is_fixture
+from netra_check.context import FileContext
+from netra_check.model import Finding, Rule
+from netra_check.project import Project
 
 SETUP_METHODS = frozenset(
     {

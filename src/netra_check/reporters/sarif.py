@@ -6,10 +6,10 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from netra.testing.check.baseline import BaselineComparison, fingerprints
-from netra.testing.check.engine import CheckResult
-from netra.testing.check.reporters import file_location
-from netra.testing.check.rules import REGISTRY, rule_doc
+from netra_check.baseline import BaselineComparison, fingerprints
+from netra_check.engine import CheckResult
+from netra_check.reporters import file_location
+from netra_check.rules import REGISTRY, rule_doc
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVELS = {"error": "error", "warning": "warning"}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from netra.testing.check.model import Finding
+from netra_check.model import Finding
 
 BASELINE_VERSION = 1
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from netra.testing.check.baseline import BaselineComparison, fingerprints
-from netra.testing.check.engine import CheckResult
-from netra.testing.check.rules import RULES_BY_ID
+from netra_check.baseline import BaselineComparison, fingerprints
+from netra_check.engine import CheckResult
+from netra_check.rules import RULES_BY_ID
 
 
 def as_document(result: CheckResult, comparison: BaselineComparison | None) -> dict[str, Any]:

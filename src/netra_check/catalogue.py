@@ -1,6 +1,6 @@
 """The rule catalogue of docs/check.md, generated from the rules' own docstrings.
 
-`python -m netra.testing.check.catalogue` prints it; a unit test keeps the
+`python -m netra_check.catalogue` prints it; a unit test keeps the
 copy in docs/check.md identical, so the docs and `--explain` never disagree.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import textwrap
 
-from netra.testing.check.rules import REGISTRY, rule_doc
+from netra_check.rules import REGISTRY, rule_doc
 
 HEADINGS = ("What it does:", "Why is this bad?", "Example:", "Use instead:")
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from netra.testing.check.context import FileContext
-from netra.testing.check.model import Finding, Rule
+from netra_check.context import FileContext
+from netra_check.model import Finding, Rule
 
 
 class RelativeImport(Rule):

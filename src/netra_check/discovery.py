@@ -10,8 +10,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
 
-from netra.testing.check.config import ALWAYS_EXCLUDED_DIRS, CheckConfig
-from netra.testing.check.context import FileRole
+from netra_check.config import ALWAYS_EXCLUDED_DIRS, CheckConfig
+from netra_check.context import FileRole
 
 
 class SourceFile(NamedTuple):
