@@ -53,19 +53,22 @@ def explain(rule_id: str) -> str:
 
 
 def _project_root(paths: list[Path]) -> tuple[Path, list[str] | None]:
-    """The project root shared by `paths`, and the paths relative to it (None = everything)."""
-    from netra_check.config import find_project_root
+    """The project root for `paths`, and the paths relative to it (None = everything).
 
-    if not paths:
-        return find_project_root(Path.cwd()), None
+    The root is pytest's rootdir for the same arguments (see `pytest_config.locate`),
+    so category folders and collection settings apply whatever path is given.
+    """
+    from netra_check.pytest_config import locate
+
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise UsageError(f"path does not exist: {', '.join(missing)}")
-    roots = {find_project_root(p) for p in paths}
-    if len(roots) > 1:
-        listed = ", ".join(sorted(str(r) for r in roots))
-        raise UsageError(f"paths belong to different projects ({listed}); check them one by one")
-    root = roots.pop()
+    root = locate(paths, Path.cwd()).rootdir
+    if not paths:
+        return root, None
+    outside = [str(p) for p in paths if not p.resolve().is_relative_to(root)]
+    if outside:
+        raise UsageError(f"paths lie outside the project at {root}: {', '.join(outside)}")
     rels = [p.resolve().relative_to(root).as_posix() for p in paths]
     return root, None if "." in rels else rels
 

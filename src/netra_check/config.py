@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from netra_check.pytest_config import PytestConfigError, read_settings
+
 SEVERITIES = ("error", "warning", "off")
 
 DEFAULT_CATEGORIES: dict[str, str] = {
@@ -82,6 +84,10 @@ class CheckConfig:
     event_category: str = "mission_critical"
     assertion_helpers: tuple[str, ...] = ()
     test_file_patterns: tuple[str, ...] = ("test_*.py", "*_test.py")
+    # Collection a pytest plugin adds, on top of pytest's own python_classes/_functions/_files.
+    extra_python_classes: tuple[str, ...] = ()
+    extra_python_functions: tuple[str, ...] = ()
+    extra_python_files: tuple[str, ...] = ()
     support_paths: tuple[str, ...] = (
         "**/testing/**",
         "**/testutils/**",
@@ -94,6 +100,23 @@ class CheckConfig:
     ci_files: tuple[str, ...] = DEFAULT_CI_FILES
     severity: dict[str, str] = field(default_factory=dict)
     cache_dir: str = ".netra/check-cache"
+    # Read from pytest's own configuration (see pytest_config), never from [tool.netra.check].
+    pytest: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def python_files(self) -> tuple[str, ...]:
+        """The module patterns pytest collects, and any a plugin adds."""
+        return (*self.test_file_patterns, *self.extra_python_files)
+
+    @property
+    def python_classes(self) -> tuple[str, ...]:
+        """The class name prefixes or globs pytest collects, and any a plugin adds."""
+        return (*self.pytest.get("python_classes", ("Test",)), *self.extra_python_classes)
+
+    @property
+    def python_functions(self) -> tuple[str, ...]:
+        """The function name prefixes or globs pytest collects, and any a plugin adds."""
+        return (*self.pytest.get("python_functions", ("test",)), *self.extra_python_functions)
 
     def digest(self) -> str:
         """A stable hash of every setting that can change a per-file result."""
@@ -105,7 +128,7 @@ class CheckConfig:
         return self.severity.get(rule_id, default)
 
 
-_KEYS = {f.name for f in fields(CheckConfig)}
+_KEYS = {f.name for f in fields(CheckConfig)} - {"pytest"}
 _STR_LISTS = {
     "paths",
     "exclude",
@@ -114,6 +137,9 @@ _STR_LISTS = {
     "required_events",
     "assertion_helpers",
     "test_file_patterns",
+    "extra_python_classes",
+    "extra_python_functions",
+    "extra_python_files",
     "support_paths",
     "script_paths",
     "ci_files",
@@ -192,16 +218,6 @@ def _validate(config: CheckConfig, *, source: str, known_rules: frozenset[str]) 
         )
 
 
-def find_project_root(start: Path) -> Path:
-    """The nearest directory at or above `start` holding a pyproject.toml, else `start` itself."""
-    start = start.resolve()
-    base = start if start.is_dir() else start.parent
-    for directory in (base, *base.parents):
-        if (directory / "pyproject.toml").is_file():
-            return directory
-    return base
-
-
 def _table(document: dict[str, Any], *keys: str, source: str) -> dict[str, Any]:
     """`document[k1][k2]...`, {} where a key is missing; a non-table on the way is an error."""
     current: Any = document
@@ -211,56 +227,6 @@ def _table(document: dict[str, Any], *keys: str, source: str) -> dict[str, Any]:
             name = ".".join(keys[: depth + 1])
             raise ConfigError(f"[{name}] in {source} must be a table, got {current!r}")
     return current  # type: ignore[no-any-return]
-
-
-def _split_python_files(value: object) -> tuple[str, ...] | None:
-    if isinstance(value, str):
-        return tuple(value.split()) or None
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value) or None
-    return None
-
-
-def _ini_python_files(path: Path, section: str) -> tuple[bool, tuple[str, ...] | None]:
-    """(whether the file is pytest's configuration, its `python_files`) for an ini file."""
-    import configparser
-
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read_string(path.read_text(encoding="utf-8"), source=str(path))
-    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
-        raise ConfigError(f"{path} cannot be read as an ini file: {exc}") from exc
-    if not parser.has_section(section):
-        return False, None
-    return True, _split_python_files(parser.get(section, "python_files", fallback=None))
-
-
-def pytest_python_files(root: Path, pyproject: dict[str, Any] | None) -> tuple[str, ...] | None:
-    """pytest's own `python_files` setting, so the scanner agrees with the collector.
-
-    Read from the file pytest itself would use, in pytest's order: `pytest.ini`
-    (or `.pytest.ini`, even without a `[pytest]` section), `pyproject.toml` with a
-    `[tool.pytest.ini_options]` table, `tox.ini` with `[pytest]`, `setup.cfg` with
-    `[tool:pytest]`.
-    """
-    for name in ("pytest.ini", ".pytest.ini"):
-        path = root / name
-        if path.is_file():
-            return _ini_python_files(path, "pytest")[1]
-    if pyproject is not None:
-        source = str(root / "pyproject.toml")
-        tool = _table(pyproject, "tool", source=source)
-        if "pytest" in tool:
-            ini = _table(pyproject, "tool", "pytest", "ini_options", source=source)
-            if "ini_options" in tool["pytest"]:
-                return _split_python_files(ini.get("python_files"))
-    for name, section in (("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
-        path = root / name
-        if path.is_file():
-            found, value = _ini_python_files(path, section)
-            if found:
-                return value
-    return None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -277,16 +243,15 @@ def load_config(
 
     A missing pyproject.toml or a missing table gives the defaults. A file passed
     explicitly must exist; it may be a pyproject.toml or a TOML file whose top
-    level is the check table itself. Unless `test_file_patterns` is set, pytest's
-    own `python_files` is used (see `pytest_python_files`).
+    level is the check table itself. pytest's own collection settings are read
+    from the file pytest would use in `root` (see `pytest_config`); unless
+    `test_file_patterns` is set, pytest's `python_files` is used.
     """
     path = config_file if config_file is not None else root / "pyproject.toml"
-    pyproject_path = root / "pyproject.toml"
     if not path.is_file():
         if config_file is not None:
             raise ConfigError(f"config file {str(config_file)!r} does not exist")
         table: dict[str, Any] = {}
-        document: dict[str, Any] | None = None
         source = str(path)
     else:
         document = _read_toml(path)
@@ -297,16 +262,15 @@ def load_config(
             table = document
     config = parse_table(table, source=source, known_rules=known_rules)
     _check_paths_exist(config, root, source)
-    if "test_file_patterns" not in table and "test-file-patterns" not in table:
-        if document is not None and path.resolve() == pyproject_path.resolve():
-            pyproject: dict[str, Any] | None = document
-        elif pyproject_path.is_file():
-            pyproject = _read_toml(pyproject_path)
-        else:
-            pyproject = None
-        python_files = pytest_python_files(root, pyproject)
-        if python_files:
-            config = replace(config, test_file_patterns=python_files)
+
+    try:
+        pytest = read_settings(root) or {}
+    except PytestConfigError as exc:
+        raise ConfigError(str(exc)) from exc
+    config = replace(config, pytest=pytest)
+    explicit = "test_file_patterns" in table or "test-file-patterns" in table
+    if not explicit and pytest.get("python_files"):
+        config = replace(config, test_file_patterns=pytest["python_files"])
     return config
 
 

@@ -8,6 +8,7 @@ instead of walking the tree again.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,7 @@ from netra_check.astutil import (
     flatten_statements,
     has_direct_assertion,
     index_nodes,
+    is_fixture,
     may_have_dead_code,
     new_buckets,
     scan_statements,
@@ -236,14 +238,21 @@ def name_matcher(patterns: tuple[str, ...]) -> NameMatcher | None:
     return lambda name: regex.match(name) is not None
 
 
-def _is_test_class(node: ast.ClassDef) -> bool:
-    if node.name.startswith("Test"):
-        return True
-    for base in node.bases:
-        name = dotted_name(base) or ""
-        if name.rsplit(".", 1)[-1].endswith(("TestCase", "Tests")):
-            return True
-    return False
+def matches_option(name: str, options: tuple[str, ...]) -> bool:
+    """pytest's rule for python_classes / python_functions: a prefix, or a glob if it has one."""
+    return any(
+        name.startswith(option)
+        or (any(c in option for c in "*?[") and fnmatch.fnmatch(name, option))
+        for option in options
+    )
+
+
+def _is_test_class(node: ast.ClassDef, python_classes: tuple[str, ...]) -> bool:
+    return matches_option(node.name, python_classes) or _is_unittest_class(node)
+
+
+def _is_unittest_class(node: ast.ClassDef) -> bool:
+    return any((dotted_name(b) or "").endswith("TestCase") for b in node.bases)
 
 
 class FileContext:
@@ -292,6 +301,7 @@ class FileContext:
         )
         result = [module]
         test_file = self.role.is_test_file
+        functions = self.config.python_functions
         for stmt in tree.body:
             if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
                 result.append(
@@ -302,7 +312,9 @@ class FileContext:
                         "function",
                         roots=[stmt],
                         statement_roots=stmt.body,
-                        is_test=test_file and stmt.name.startswith("test"),
+                        is_test=test_file
+                        and matches_option(stmt.name, functions)
+                        and not is_fixture(stmt),
                     )
                 )
             elif isinstance(stmt, ast.ClassDef):
@@ -319,7 +331,9 @@ class FileContext:
             node, node.name, qualname, "class", roots=roots, statement_roots=loose
         )
         out.append(definition)
-        tests_inside = self.role.is_test_file and _is_test_class(node)
+        tests_inside = self.role.is_test_file and _is_test_class(node, self.config.python_classes)
+        # unittest collects its own TestCase methods by the `test` prefix, whatever pytest says.
+        functions = ("test",) if _is_unittest_class(node) else self.config.python_functions
         for stmt in node.body:
             if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
                 out.append(
@@ -331,7 +345,9 @@ class FileContext:
                         roots=[stmt],
                         statement_roots=stmt.body,
                         class_name=node.name,
-                        is_test=tests_inside and stmt.name.startswith("test"),
+                        is_test=tests_inside
+                        and matches_option(stmt.name, functions)
+                        and not is_fixture(stmt),
                     )
                 )
             elif isinstance(stmt, ast.ClassDef):
@@ -339,6 +355,46 @@ class FileContext:
             else:
                 loose.append(stmt)
         roots.extend(loose)
+
+    @cached_property
+    def imports(self) -> dict[str, str]:
+        """Module-level imports: local name -> what it names (`skip` -> `unittest.skip`).
+
+        Relative imports are made absolute from the file's folder (`from . import mock`
+        in `tests/unit/x.py` gives `tests.unit.mock`).
+        """
+        found: dict[str, str] = {}
+        package = self.rel.split("/")[:-1]
+        for stmt in self.module.statements:
+            if isinstance(stmt, ast.Import):
+                for alias in stmt.names:
+                    if alias.asname:
+                        found[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".")[0]
+                        found[top] = top
+            elif isinstance(stmt, ast.ImportFrom):
+                parts = [stmt.module] if stmt.module else []
+                if stmt.level:
+                    parts = [*package[: max(len(package) - stmt.level + 1, 0)], *parts]
+                module = ".".join(parts)
+                for alias in stmt.names:
+                    local = alias.asname or alias.name
+                    found[local] = f"{module}.{alias.name}" if module else alias.name
+        return found
+
+    def qualified(self, node: ast.AST) -> str | None:
+        """The dotted name of an expression with its first part resolved through the imports.
+
+        `mark.skip` after `from pytest import mark` is `pytest.mark.skip`; a name that
+        was not imported stays as written (a local or builtin name).
+        """
+        name = dotted_name(node)
+        if name is None:
+            return None
+        head, dot, rest = name.partition(".")
+        origin = self.imports.get(head)
+        return name if origin is None else origin + dot + rest
 
     @property
     def module(self) -> Definition:

@@ -1,8 +1,16 @@
-"""Finding the files to scan and deciding what each one is, from paths alone."""
+"""Finding the files to scan and deciding what each one is, from paths alone.
+
+Test modules are the ones pytest would collect when run with no arguments in the
+project root: below `testpaths` (all of the root when unset), not in a folder
+matching `norecursedirs`, not ignored by `--ignore`/`--ignore-glob` in `addopts` or
+by a conftest's `collect_ignore`/`collect_ignore_glob`, and matching `python_files`.
+"""
 
 from __future__ import annotations
 
+import ast
 import fnmatch
+import glob
 import os
 import re
 from collections.abc import Iterable
@@ -12,6 +20,7 @@ from typing import NamedTuple
 
 from netra_check.config import ALWAYS_EXCLUDED_DIRS, CheckConfig
 from netra_check.context import FileRole
+from netra_check.pytest_config import DEFAULT_NORECURSEDIRS, fnmatch_ex
 
 
 class SourceFile(NamedTuple):
@@ -51,9 +60,11 @@ class Classifier:
 
     def __init__(self, config: CheckConfig, root: Path | None = None) -> None:
         self.config = config
-        # Scanning a folder that is itself inside `tests/` (no pyproject above it): all test code.
+        self.root = (root or Path(".")).resolve()
+        self._root_posix = self.root.as_posix().rstrip("/")
+        # Scanning a folder that is itself inside `tests/` (no project above it): all test code.
         self._root_is_test_dir = root is not None and root.name in ("tests", "test")
-        self._tests = _glob_regex(config.test_file_patterns, prefix_match=False)
+        self._python_files = config.python_files
         self._support = _glob_regex(config.support_paths, prefix_match=False)
         self._exclude = _glob_regex(config.exclude, prefix_match=True)
         self._categories = sorted(
@@ -62,19 +73,78 @@ class Classifier:
         )
         self._scripts = tuple(p.strip("/") + "/" for p in config.script_paths)
         self._directories: dict[str, tuple[str | None, bool, bool]] = {}
+        self._norecurse = config.pytest.get("norecursedirs", DEFAULT_NORECURSEDIRS)
+        self._starts = self._testpaths()
+        self._ignored: set[str] = set()
+        self._ignore_globs: list[str] = []
+        for path in config.pytest.get("ignore", ()):
+            self._ignored.add(self._absolute(path))
+        for pattern in config.pytest.get("ignore_glob", ()):
+            self._ignore_globs.append(self._absolute(pattern))
+
+    def _absolute(self, path: str) -> str:
+        return os.path.normpath(os.path.join(self._root_posix, path)).replace(os.sep, "/")
+
+    def _testpaths(self) -> tuple[str, ...]:
+        """Relative folders pytest starts collecting from: `testpaths` (globbed), else the root."""
+        found: list[str] = []
+        for pattern in self.config.pytest.get("testpaths", ()):
+            for match in sorted(glob.glob(pattern, root_dir=self.root, recursive=True)):
+                rel = Path(os.path.normpath(match)).as_posix()
+                found.append("" if rel == "." else rel + "/")
+        return tuple(found) or ("",)
 
     def excluded(self, rel: str) -> bool:
         """Whether a relative path (file or folder) matches an `exclude` glob."""
         return self._exclude is not None and self._exclude.match(rel) is not None
 
+    def read_conftest(self, rel_dir: str, path: str) -> None:
+        """Adds a conftest's `collect_ignore` and `collect_ignore_glob` (relative to its folder)."""
+        names, globs = conftest_ignores(path)
+        base = self._root_posix + "/" + rel_dir
+        self._ignored.update(os.path.normpath(base + n).replace(os.sep, "/") for n in names)
+        self._ignore_globs.extend(base + g for g in globs)
+
+    def collected(self, rel: str) -> bool:
+        """Whether pytest would reach this file from its starting folders.
+
+        pytest tests every folder on the way (and the file) against the ignore lists,
+        and every folder below the starting one against `norecursedirs`.
+        """
+        start = next((s for s in self._starts if rel.startswith(s)), None)
+        if start is None:
+            return False
+        parts = rel.split("/")
+        path = self._root_posix
+        for depth, part in enumerate(parts):
+            path += "/" + part
+            if path in self._ignored or any(fnmatch.fnmatch(path, g) for g in self._ignore_globs):
+                return False
+            is_folder = depth < len(parts) - 1
+            if (
+                is_folder
+                and len(path) > len(self._root_posix) + len(start)
+                and any(fnmatch_ex(pattern, path) for pattern in self._norecurse)
+            ):
+                return False
+        return True
+
     def role(self, rel: str) -> FileRole:
         """The role of the file at a relative POSIX path."""
         directory, _, basename = rel.rpartition("/")
         category, in_test_dir, is_script = self._directory_facts(directory)
-        is_test_file = self._tests is not None and self._tests.match(basename) is not None
-        is_test_code = is_test_file or in_test_dir or basename == "conftest.py"
-        is_support = is_test_code or (
-            self._support is not None and self._support.match(rel) is not None
+        collected = self.collected(rel)
+        absolute = self._root_posix + "/" + rel
+        is_test_file = (
+            collected
+            and basename not in ("conftest.py", "__init__.py")
+            and any(fnmatch_ex(pattern, absolute) for pattern in self._python_files)
+        )
+        is_test_code = is_test_file or (collected and in_test_dir) or basename == "conftest.py"
+        is_support = (
+            is_test_code
+            or in_test_dir
+            or (self._support is not None and self._support.match(rel) is not None)
         )
         return FileRole(is_test_file, is_test_code, is_support, is_script, category)
 
@@ -90,6 +160,7 @@ class Classifier:
                 self._root_is_test_dir
                 or category is not None
                 or any(part in ("tests", "test") for part in directory.split("/"))
+                or directory.split("/")[0] == "testing"  # pytest's own layout
             )
             facts = (category, in_test_dir, prefix.startswith(self._scripts))
             self._directories[directory] = facts
@@ -138,6 +209,8 @@ def discover(
             if rel_dir and _is_nested_project(directory, filenames):
                 dirnames[:] = []
                 continue
+            if "conftest.py" in filenames:
+                classifier.read_conftest(rel_dir, os.path.join(directory, "conftest.py"))
             dirnames[:] = sorted(
                 d
                 for d in dirnames
@@ -158,6 +231,50 @@ def discover(
                     files.append(SourceFile(rel, os.path.join(directory, name), role))
     files.sort()
     return files, _ci_files(root, classifier)
+
+
+def _strings(node: ast.expr) -> list[str]:
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        return [
+            e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
+        ]
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    return []
+
+
+def conftest_ignores(path: str) -> tuple[list[str], list[str]]:
+    """The strings a conftest puts in `collect_ignore` and `collect_ignore_glob`.
+
+    Read without running it: assignments, `+=`, `.append(...)` and `.extend(...)`,
+    even under an `if` (a path ignored only on some Python is left out of the scan:
+    the scanner prefers silence to a false finding).
+    """
+    found: dict[str, list[str]] = {"collect_ignore": [], "collect_ignore_glob": []}
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        if b"collect_ignore" not in data:
+            return [], []
+        tree = ast.parse(data)
+    except (OSError, SyntaxError, ValueError, RecursionError):
+        return [], []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id in found:
+                    found[target.id].extend(_strings(node.value))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in found
+            and node.func.attr in ("append", "extend")
+            and node.args
+        ):
+            found[node.func.value.id].extend(_strings(node.args[0]))
+    return found["collect_ignore"], found["collect_ignore_glob"]
 
 
 def _ci_files(root: Path, classifier: Classifier) -> list[str]:

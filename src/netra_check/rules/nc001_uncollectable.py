@@ -41,7 +41,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from netra_check.context import Definition, FileContext
+from netra_check.context import Definition, FileContext, matches_option
 from netra_check.model import Finding, Rule
 
 _NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -101,7 +101,9 @@ class UncollectableTest(Rule):
         if not ctx.role.is_test_file:
             return
         for definition in ctx.definitions:
-            if definition.kind != "class" or not definition.name.startswith("Test"):
+            if definition.kind != "class" or not matches_option(
+                definition.name, ctx.config.python_classes
+            ):
                 continue
             node = definition.node
             assert isinstance(node, ast.ClassDef)

@@ -49,12 +49,12 @@ from netra_check.astutil import (
 from netra_check.context import Definition, FileContext
 from netra_check.model import Finding, Rule
 
-_SKIP_DECORATORS = frozenset({"pytest.mark.skip", "mark.skip", "unittest.skip", "skip"})
-_SKIPIF_DECORATORS = frozenset({"pytest.mark.skipif", "mark.skipif", "unittest.skipIf", "skipIf"})
-_SKIP_CALLS = frozenset(
-    {"pytest.skip", "skip", "self.skipTest", "pytest.xfail", "xfail", "self.skip"}
-)
-_SKIP_EXCEPTIONS = frozenset({"unittest.SkipTest", "SkipTest", "pytest.skip.Exception"})
+# Names after resolving imports (`FileContext.qualified`): a `skip` imported from
+# elsewhere (SQLAlchemy's `skip(db)`) is conditional and does not count.
+_SKIP_DECORATORS = frozenset({"pytest.mark.skip", "unittest.skip"})
+_SKIPIF_DECORATORS = frozenset({"pytest.mark.skipif", "unittest.skipIf"})
+_SKIP_CALLS = frozenset({"pytest.skip", "self.skipTest", "pytest.xfail", "self.skip"})
+_SKIP_EXCEPTIONS = frozenset({"unittest.SkipTest", "pytest.skip.Exception"})
 
 
 def _skipif_condition(dec: ast.Call) -> ast.expr | None:
@@ -73,10 +73,10 @@ def _always_true(condition: ast.expr | None) -> bool:
     )
 
 
-def _skip_decorator(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+def _skip_decorator(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: FileContext) -> str | None:
     for dec in node.decorator_list:
         target = dec.func if isinstance(dec, ast.Call) else dec
-        name = dotted_name(target)
+        name = ctx.qualified(target)
         if name in _SKIP_DECORATORS:
             return f"@{name}"
         if name in _SKIPIF_DECORATORS and isinstance(dec, ast.Call):
@@ -103,12 +103,12 @@ def _raises_not_implemented(stmt: ast.stmt) -> bool:
     return dotted_name(exc) == "NotImplementedError"
 
 
-def _skips(stmt: ast.stmt) -> bool:
+def _skips(stmt: ast.stmt, ctx: FileContext) -> bool:
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-        return dotted_name(stmt.value.func) in _SKIP_CALLS
+        return ctx.qualified(stmt.value.func) in _SKIP_CALLS
     if isinstance(stmt, ast.Raise) and stmt.exc is not None:
         exc = stmt.exc.func if isinstance(stmt.exc, ast.Call) else stmt.exc
-        return dotted_name(exc) in _SKIP_EXCEPTIONS
+        return ctx.qualified(exc) in _SKIP_EXCEPTIONS
     return False
 
 
@@ -123,16 +123,16 @@ def _always_passes(stmt: ast.stmt) -> bool:
     )
 
 
-def placeholder_reason(test: Definition) -> str | None:
+def placeholder_reason(test: Definition, ctx: FileContext) -> str | None:
     """Why a test is a placeholder, or None if its body can do real work."""
     node = test.function
-    decorator = _skip_decorator(node)
+    decorator = _skip_decorator(node, ctx)
     if decorator is not None:
         return f"is skipped unconditionally by {decorator}"
     body = body_without_docstring(node.body)
     if not body:
         return "has only a docstring"
-    if _skips(body[0]):
+    if _skips(body[0], ctx):
         return "skips unconditionally before doing anything"
     meaningful = [stmt for stmt in body if not _is_noop(stmt)]
     if not meaningful:
@@ -155,6 +155,6 @@ class PlaceholderTest(Rule):
     def check_file(self, ctx: FileContext) -> Iterator[Finding]:
         """One finding per placeholder test, on its `def` line."""
         for test in ctx.tests:
-            reason = placeholder_reason(test)
+            reason = placeholder_reason(test, ctx)
             if reason is not None:
                 yield ctx.test_finding(self, test, f"test {test.qualname!r} {reason}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from netra_check.config import CheckConfig, ConfigError, find_project_root, load_config
+from netra_check.config import CheckConfig, ConfigError, load_config
 
 KNOWN = frozenset({"NC001", "NC002"})
 
@@ -76,17 +76,6 @@ def test_explicit_config_file(tmp_path: Path) -> None:
     assert load_config(tmp_path, bare).canonical_runner == "make test"
     nested = write(tmp_path / "other.toml", '[tool.netra.check]\ncanonical_runner = "tox"\n')
     assert load_config(tmp_path, nested).canonical_runner == "tox"
-
-
-def test_project_root_is_found_upward(tmp_path: Path) -> None:
-    write(tmp_path / "repo" / "pyproject.toml", "")
-    deep = tmp_path / "repo" / "tests" / "unit"
-    deep.mkdir(parents=True)
-    assert find_project_root(deep) == (tmp_path / "repo").resolve()
-    assert find_project_root(tmp_path / "repo" / "pyproject.toml") == (tmp_path / "repo").resolve()
-    lonely = tmp_path / "lonely"
-    lonely.mkdir()
-    assert find_project_root(lonely) in {lonely.resolve(), *lonely.resolve().parents}
 
 
 def test_digest_changes_with_settings() -> None:
