@@ -144,6 +144,7 @@ def run(
     result = run_check(
         root, config, only=only, use_cache=use_cache, jobs=jobs, extra_paths=scan_paths
     )
+    result.base = Path.cwd()
     comparison, note = _baseline(result, baseline, update_baseline, only)
     report = render(output_format, result, comparison)
     failing = [f for f in shown_findings(result, comparison) if f.severity == "error"]

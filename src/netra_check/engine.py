@@ -56,6 +56,7 @@ class CheckResult:
     tests: int
     suppressed: int
     seconds: float
+    base: Path | None = None  # where reports show paths from (the current folder); None: root
 
 
 def active_rules(config: CheckConfig) -> list[Rule]:

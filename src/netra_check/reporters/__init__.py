@@ -7,6 +7,8 @@ imported only when that format is asked for.
 from __future__ import annotations
 
 import importlib
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -64,3 +66,29 @@ def file_location(result: CheckResult, finding: Finding) -> tuple[str, int]:
     if (root / "pyproject.toml").is_file():
         return "pyproject.toml", 1
     return finding.path, 1
+
+
+def shown_path(result: CheckResult, path: str) -> str:
+    """A project-relative path as reports show it: relative to where the command ran.
+
+    Like ruff, so that `path:line` opens from the shell it was printed in whatever
+    the project root is (`tests/unit/x.py` run from the root, `unit/x.py` run from
+    `tests/`, `packages/a/tests/x.py` run from a monorepo's root).
+    """
+    if result.base is None or result.base == result.root:
+        return path
+    return Path(os.path.relpath(result.root / path, result.base)).as_posix()
+
+
+def location(result: CheckResult, finding: Finding) -> str:
+    """`path:line` (or just the path) as reports show it."""
+    path = shown_path(result, finding.path)
+    return f"{path}:{finding.line}" if finding.line else path
+
+
+def repository_root(root: Path) -> Path:
+    """The git work tree holding `root` (SARIF paths resolve from it), else `root` itself."""
+    for directory in (root, *root.parents):
+        if (directory / ".git").exists():
+            return directory
+    return root

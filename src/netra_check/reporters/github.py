@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from netra_check.baseline import BaselineComparison
 from netra_check.engine import CheckResult
-from netra_check.reporters import file_location, shown_findings
+from netra_check.reporters import file_location, shown_findings, shown_path
 from netra_check.rules import RULES_BY_ID
 
 
@@ -24,7 +24,7 @@ def render(result: CheckResult, comparison: BaselineComparison | None) -> str:
     for finding in shown_findings(result, comparison):
         command = "error" if finding.severity == "error" else "warning"
         path, line = file_location(result, finding)
-        props = [f"file={escape_property(path)}", f"line={line}"]
+        props = [f"file={escape_property(shown_path(result, path))}", f"line={line}"]
         rule = RULES_BY_ID[finding.rule_id]
         props.append(f"title={escape_property(f'{rule.id} {rule.name}')}")
         message = f"{finding.message}. Fix: {rule.hint}"

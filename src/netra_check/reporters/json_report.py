@@ -7,6 +7,7 @@ from typing import Any
 
 from netra_check.baseline import BaselineComparison, fingerprints
 from netra_check.engine import CheckResult
+from netra_check.reporters import shown_path
 from netra_check.rules import RULES_BY_ID
 
 
@@ -19,7 +20,7 @@ def as_document(result: CheckResult, comparison: BaselineComparison | None) -> d
             "rule": finding.rule_id,
             "name": RULES_BY_ID[finding.rule_id].name,
             "severity": finding.severity,
-            "path": finding.path,
+            "path": shown_path(result, finding.path),
             "line": finding.line,
             "message": finding.message,
             "fingerprint": fingerprint,

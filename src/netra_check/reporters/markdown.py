@@ -6,7 +6,7 @@ from collections import Counter
 
 from netra_check.baseline import BaselineComparison
 from netra_check.engine import CheckResult
-from netra_check.reporters import shown_findings
+from netra_check.reporters import location, shown_findings
 from netra_check.rules import RULES_BY_ID
 
 MAX_ROWS = 200
@@ -44,8 +44,8 @@ def render(result: CheckResult, comparison: BaselineComparison | None) -> str:
         ]
         for finding in findings[:MAX_ROWS]:
             rule = RULES_BY_ID[finding.rule_id]
-            location = _cell(finding.location)
-            out.append(f"| `{location}` | {rule.id} {rule.name} | {_cell(finding.message)} |")
+            where = _cell(location(result, finding))
+            out.append(f"| `{where}` | {rule.id} {rule.name} | {_cell(finding.message)} |")
         if len(findings) > MAX_ROWS:
             out.append(f"\n…and {len(findings) - MAX_ROWS} more (use `--format json`).")
     if comparison is not None:

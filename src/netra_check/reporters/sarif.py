@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from netra_check.baseline import BaselineComparison, fingerprints
 from netra_check.engine import CheckResult
-from netra_check.reporters import file_location
+from netra_check.reporters import file_location, repository_root
 from netra_check.rules import REGISTRY, rule_doc
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -34,10 +34,14 @@ def as_document(result: CheckResult, comparison: BaselineComparison | None) -> d
     index = {rule.id: i for i, rule in enumerate(REGISTRY)}
     new_ids = comparison.new_ids() if comparison else set()
     results = []
+    # Code scanning resolves artifact paths from the repository's root, not the project's.
+    srcroot = repository_root(result.root)
+    prefix = result.root.relative_to(srcroot).as_posix()
+    prefix = "" if prefix == "." else prefix + "/"
     for finding, fingerprint in zip(result.findings, fingerprints(result.findings), strict=True):
         path, line = file_location(result, finding)
         location: dict[str, Any] = {
-            "artifactLocation": {"uri": quote(path, safe="/"), "uriBaseId": "SRCROOT"},
+            "artifactLocation": {"uri": quote(prefix + path, safe="/"), "uriBaseId": "SRCROOT"},
             "region": {"startLine": line},
         }
         entry: dict[str, Any] = {
@@ -63,7 +67,7 @@ def as_document(result: CheckResult, comparison: BaselineComparison | None) -> d
                         "rules": [_rule_descriptor(i) for i in range(len(REGISTRY))],
                     }
                 },
-                "originalUriBaseIds": {"SRCROOT": {"uri": result.root.as_uri() + "/"}},
+                "originalUriBaseIds": {"SRCROOT": {"uri": srcroot.as_uri() + "/"}},
                 "invocations": [{"executionSuccessful": True}],
                 "results": results,
             }

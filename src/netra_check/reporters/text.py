@@ -6,7 +6,7 @@ from collections import Counter
 
 from netra_check.baseline import BaselineComparison
 from netra_check.engine import CheckResult
-from netra_check.reporters import shown_findings
+from netra_check.reporters import location, shown_findings
 from netra_check.rules import RULES_BY_ID
 
 
@@ -49,7 +49,8 @@ def render(result: CheckResult, comparison: BaselineComparison | None) -> str:
         out += ["", f"{title} ({len(findings)}):"]
         for finding in findings:
             out.append(
-                f"{finding.location}: {finding.rule_id} [{finding.severity}] {finding.message}"
+                f"{location(result, finding)}: {finding.rule_id} [{finding.severity}] "
+                f"{finding.message}"
             )
         out += ["", "How to fix:"]
         for rule_id in sorted({f.rule_id for f in findings}):

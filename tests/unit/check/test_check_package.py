@@ -53,7 +53,9 @@ def test_both_commands_run_the_same_scanner(command: list[str], tmp_path: Path) 
     )
     assert done.returncode == 1, done.stderr
     findings = json.loads(done.stdout)["findings"]
-    assert [(f["rule"], f["line"]) for f in findings] == [("NC002", 1)]
+    assert [(f["rule"], f["path"], f["line"]) for f in findings] == [
+        ("NC002", "tests/test_x.py", 1)
+    ]
     helped = subprocess.run([executable, *command[1:], "--help"], capture_output=True, text=True)
     assert helped.returncode == 0
     assert "--explain ID" in helped.stdout
