@@ -18,6 +18,10 @@ from typing import Any
 from netra_check.pytest_config import PytestConfigError, read_settings
 
 SEVERITIES = ("error", "warning", "off")
+# Rules that check Netra's own conventions (DESIGN section 7), not what holds for any
+# pytest suite: off unless the repository opts in (a [tool.netra.check] table, or
+# `conventions = true`, or a severity for the rule).
+CONVENTION_RULES = frozenset({"NC005", "NC006", "NC007", "NC010"})
 
 DEFAULT_CATEGORIES: dict[str, str] = {
     "unit": "tests/unit",
@@ -99,6 +103,7 @@ class CheckConfig:
     script_paths: tuple[str, ...] = ("scripts", "bin", "tools")
     ci_files: tuple[str, ...] = DEFAULT_CI_FILES
     severity: dict[str, str] = field(default_factory=dict)
+    conventions: bool = False
     cache_dir: str = ".netra/check-cache"
     # Read from pytest's own configuration (see pytest_config), never from [tool.netra.check].
     pytest: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -125,6 +130,8 @@ class CheckConfig:
 
     def severity_of(self, rule_id: str, default: str = "error") -> str:
         """The configured severity of a rule: error, warning or off."""
+        if rule_id in CONVENTION_RULES and not self.conventions:
+            default = "off"
         return self.severity.get(rule_id, default)
 
 
@@ -145,6 +152,7 @@ _STR_LISTS = {
     "ci_files",
 }
 _STRS = {"canonical_runner", "event_category", "cache_dir"}
+_BOOLS = {"conventions"}
 _STR_MAPS = {"categories", "severity"}
 
 
@@ -175,12 +183,20 @@ def parse_table(
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"{where} must be a non-empty string, got {value!r}")
             values[key] = value
+        elif key in _BOOLS:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where} must be true or false, got {value!r}")
+            values[key] = value
         elif key in _STR_MAPS:
             if not isinstance(value, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in value.items()
             ):
                 raise ConfigError(f"{where} must be a table of strings, got {value!r}")
             values[key] = dict(value)
+    if "categories" in values:
+        # Added to the default folders; a category set to "" is removed.
+        merged = {**DEFAULT_CATEGORIES, **values["categories"]}
+        values["categories"] = {name: folder for name, folder in merged.items() if folder}
     config = replace(CheckConfig(), **values)
     _validate(config, source=source, known_rules=known_rules)
     return config
@@ -241,13 +257,16 @@ def load_config(
 ) -> CheckConfig:
     """Read `[tool.netra.check]` from `config_file` or `root/pyproject.toml`.
 
-    A missing pyproject.toml or a missing table gives the defaults. A file passed
+    A missing pyproject.toml or a missing table gives the defaults, with the
+    convention rules (CONVENTION_RULES) off; a table turns them on unless it says
+    `conventions = false`. A file passed
     explicitly must exist; it may be a pyproject.toml or a TOML file whose top
     level is the check table itself. pytest's own collection settings are read
     from the file pytest would use in `root` (see `pytest_config`); unless
     `test_file_patterns` is set, pytest's `python_files` is used.
     """
     path = config_file if config_file is not None else root / "pyproject.toml"
+    present = config_file is not None  # a table in a file passed explicitly is an opt-in
     if not path.is_file():
         if config_file is not None:
             raise ConfigError(f"config file {str(config_file)!r} does not exist")
@@ -258,9 +277,12 @@ def load_config(
         source = str(path)
         if "tool" in document or config_file is None:
             table = _table(document, "tool", "netra", "check", source=source)
+            present = present or "check" in _table(document, "tool", "netra", source=source)
         else:
             table = document
     config = parse_table(table, source=source, known_rules=known_rules)
+    if present and "conventions" not in table:
+        config = replace(config, conventions=True)
     _check_paths_exist(config, root, source)
 
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,6 +21,8 @@ class Workspace:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # Most rule tests model a repository that follows Netra's conventions (NC005-NC010).
+        self.conventions = True
 
     def write(self, rel: str, text: str) -> Path:
         path = self.root / rel
@@ -30,7 +33,10 @@ class Workspace:
     def scan(self, **options: object) -> CheckResult:
         options.setdefault("use_cache", False)
         options.setdefault("jobs", 1)
-        return run_check(self.root, load_config(self.root), **options)  # type: ignore[arg-type]
+        config = load_config(self.root)
+        if self.conventions:
+            config = replace(config, conventions=True)
+        return run_check(self.root, config, **options)  # type: ignore[arg-type]
 
     def findings(self, rule_id: str | None = None, **options: object) -> list[Finding]:
         return [f for f in self.scan(**options).findings if rule_id in (None, f.rule_id)]

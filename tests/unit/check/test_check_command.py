@@ -299,3 +299,32 @@ def test_non_table_tool_netra_exits_2(cli, repo) -> None:
     result = cli(str(repo.root), "--no-cache")
     assert result.exit_code == 2
     assert "must be a table" in result.output
+
+
+def test_a_foreign_repository_fails_only_on_rules_for_any_pytest_suite(cli, workspace) -> None:
+    workspace.write("pyproject.toml", '[project]\nname = "foreign"\n')
+    workspace.write(
+        "tests/test_env.py",
+        """
+        import os
+        import unittest
+
+        class LoginTests(unittest.TestCase):
+            def test_home(self):
+                self.assertEqual(os.environ.get("HOME", "/"), os.environ.get("HOME", "/"))
+
+        def test_todo():
+            pass
+        """,
+    )
+    result = cli(str(workspace.root), "--no-cache", "--format", "json")
+    assert result.exit_code == 1
+    rules = {f["rule"] for f in json.loads(result.stdout)["findings"]}
+    assert rules == {"NC002"}  # no NC005 (base), NC007 (os.environ) or NC010 (events)
+    workspace.write("pyproject.toml", '[project]\nname = "foreign"\n[tool.netra.check]\n')
+    opted_in = cli(str(workspace.root), "--no-cache", "--format", "json")
+    assert {f["rule"] for f in json.loads(opted_in.stdout)["findings"]} >= {
+        "NC002",
+        "NC005",
+        "NC007",
+    }

@@ -163,3 +163,35 @@ def test_existing_paths_and_relative_cache_dir_are_fine(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     write(tmp_path / "pyproject.toml", "[tool.netra.check]\npaths = ['tests']\ncache_dir = 'c'\n")
     assert load_config(tmp_path).paths == ("tests",)
+
+
+CONVENTIONS = {"NC005", "NC006", "NC007", "NC010"}
+
+
+def test_netra_conventions_are_opt_in(tmp_path: Path) -> None:
+    every = {f"NC{n:03}" for n in range(1, 11)}
+    bare = load_config(tmp_path)
+    assert {r for r in every if bare.severity_of(r) == "off"} == CONVENTIONS
+    write(tmp_path / "pyproject.toml", "[tool.netra.check]\n")
+    assert {r for r in every if load_config(tmp_path).severity_of(r) == "off"} == set()
+    write(tmp_path / "pyproject.toml", "[tool.netra.check]\nconventions = false\n")
+    assert {r for r in every if load_config(tmp_path).severity_of(r) == "off"} == CONVENTIONS
+    write(
+        tmp_path / "pyproject.toml",
+        '[tool.netra.check]\nconventions = false\nseverity = {NC007 = "warning"}\n',
+    )
+    assert load_config(tmp_path).severity_of("NC007") == "warning"
+
+
+def test_categories_are_added_to_the_defaults(tmp_path: Path) -> None:
+    write(
+        tmp_path / "pyproject.toml",
+        '[tool.netra.check]\ncategories = {smoke = "tests/smoke", unit = ""}\n',
+    )
+    categories = load_config(tmp_path).categories
+    assert categories == {
+        "integration": "tests/integration",
+        "e2e": "tests/e2e",
+        "mission_critical": "tests/mission_critical",
+        "smoke": "tests/smoke",
+    }
