@@ -118,6 +118,31 @@ def callee_name(call: ast.Call) -> str | None:
     return None
 
 
+# Methods of the built-in containers and strings. `session.pop(k)` or `items.append(x)`
+# on an object the scanner cannot type is almost never a helper of the repository, so
+# such a call is not followed to whichever class happens to define a method of that name.
+BUILTIN_METHODS = frozenset(
+    name
+    for kind in (list, dict, set, frozenset, tuple, str, bytes, bytearray, int)
+    for name in dir(kind)
+    if not name.startswith("_")
+)
+
+
+def callee_ref(call: ast.Call) -> str | None:
+    """The name a call is followed by: a plain name, a method on `self`/`cls`, or a method
+    on another object unless it is a built-in container's method (see BUILTIN_METHODS)."""
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        owner = func.value
+        if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
+            return func.attr
+        return None if func.attr in BUILTIN_METHODS else func.attr
+    return None
+
+
 def is_constant_expr(node: ast.expr) -> bool:
     """True when the expression is built from constants only (its value cannot vary).
 
@@ -298,7 +323,27 @@ def body_without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
 
 _ASSERT_NAME = re.compile(r"assert(?:$|_|[A-Z])")
 # Calls that count as an assertion whatever object they are called on.
-ASSERTION_CALLS = frozenset({"raises", "warns", "deprecated_call", "fail", "assertRaises"})
+ASSERTION_CALLS = frozenset(
+    {
+        "raises",
+        "warns",
+        "deprecated_call",
+        "fail",
+        "assertRaises",
+        # pytest's pytester and LineMatcher: each fails the test when the output does not match
+        "fnmatch_lines",
+        "no_fnmatch_line",
+        "re_match_lines",
+        "no_re_match_line",
+        "assertoutcome",
+        "fnmatch_lines_random",
+        "re_match_lines_random",
+        # pexpect: raises TIMEOUT or EOF when the expected output never comes
+        "expect",
+        "expect_exact",
+        "expect_list",
+    }
+)
 # The assertion methods of unittest.TestCase: assertions whatever the repository defines
 # (unless they check a constant, see `is_tautological_call`).
 UNITTEST_ASSERTIONS = frozenset(
@@ -660,7 +705,7 @@ def scan_statements(
                 if isinstance(context, ast.Call):
                     if is_assertion_call(context, extra):
                         return True, names, called
-                    if name := callee_name(context):
+                    if name := callee_ref(context):
                         called.add(name)
             continue
         if kind is ast.Raise:
@@ -675,7 +720,7 @@ def scan_statements(
         assert isinstance(value, ast.Call)
         if kind is ast.Expr and is_assertion_call(value, extra):
             return True, names, called
-        name = callee_name(value)
+        name = callee_ref(value)
         if name is not None:
             called.add(name)
             if kind is ast.Expr and is_assert_name(name):

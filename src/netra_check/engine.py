@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from netra_check.astutil import (
-    callee_name,
+    callee_ref,
     fixture_alias,
     is_assert_name,
     is_fixture,
@@ -80,12 +80,11 @@ def _wraps_same_name(definition: Definition) -> bool:
 
 
 def _helper_facts(ctx: FileContext) -> list[HelperFact]:
-    """Every non-test function: does it assert, and (if not) what does it call."""
+    """Every function: does it assert, and (if not) what does it call."""
     facts = []
     matcher = ctx.assertion_matcher
+    # Tests are included: a test that calls another test method asserts if that one does.
     for definition in ctx.functions():
-        if definition.is_test:
-            continue
         node = definition.function
         state = definition.assertion_state(matcher)
         asserts = state is True or _wraps_same_name(definition)
@@ -94,7 +93,7 @@ def _helper_facts(ctx: FileContext) -> list[HelperFact]:
             if isinstance(state, tuple):
                 names = set(state)
             else:
-                names = {n for call in definition.live_calls() if (n := callee_name(call))}  # type: ignore[arg-type]
+                names = {n for call in definition.live_calls() if (n := callee_ref(call))}  # type: ignore[arg-type]
             if is_fixture(node):
                 names.update(parameter_names(node))  # fixtures run the fixtures they request
             callees = tuple(sorted(names))

@@ -9,12 +9,20 @@ What it does:
     that asserts. Assertions that never run do not count: after `return` in the
     same block, under `if False:`, in a nested function nobody calls, and a bare
     `pytest.raises(E)` statement that is never entered. Helpers are followed by name
-    through every function and fixture in the scanned test code and testing
+    through every function, fixture and test in the scanned test code and testing
     packages, transitively (a test that calls `check_reply()` which calls
-    `assert_event_order()` is fine). A name that only looks like an assertion
-    (`assert_*`, `assertX`) counts when the repository does not define it (a library
-    helper such as `assert_frame_equal`); a helper the repository defines is judged
-    by its body. Names listed in `assertion_helpers` (globs allowed) always count.
+    `assert_event_order()` is fine, and so is one that calls `self.test_other()`).
+    A method called on an object the scanner cannot type is not followed when its
+    name is a built-in container's (`session.pop()`, `items.append()`), so a class
+    that happens to define an asserting `append` hides nothing. Library helpers
+    that fail the test count wherever they are called: pytester's `fnmatch_lines`,
+    `no_fnmatch_line`, `re_match_lines`, `assertoutcome`, `assert_outcomes`,
+    pexpect's `expect`, numpy.testing and pandas.testing `assert_*`. A test marked
+    `@pytest.mark.xfail(strict=True)` fails unless it raises, so it counts. A name
+    that only looks like an assertion (`assert_*`, `assertX`) counts when the
+    repository does not define it (a library helper such as `assert_frame_equal`);
+    a helper the repository defines is judged by its body. Names listed in
+    `assertion_helpers` (globs allowed) always count.
 
 Why is this bad?
     The test passes as long as nothing raises. A wrong return value, a missing
@@ -43,7 +51,7 @@ import ast
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from netra_check.astutil import callee_name, parameter_names
+from netra_check.astutil import callee_name, callee_ref, parameter_names
 from netra_check.context import Definition, FileContext
 from netra_check.model import Finding, Rule
 from netra_check.project import Project
@@ -68,7 +76,7 @@ def reached_names(test: Definition, state: bool | tuple[str, ...] = False) -> se
     if isinstance(state, tuple):
         names = set(state)
     else:
-        names = {name for call in test.live_calls() if (name := callee_name(call))}  # type: ignore[arg-type]
+        names = {name for call in test.live_calls() if (name := callee_ref(call))}  # type: ignore[arg-type]
     names.update(parameter_names(test.function))
     for dec in test.function.decorator_list:
         if isinstance(dec, ast.Call) and callee_name(dec) == "usefixtures":
@@ -78,6 +86,16 @@ def reached_names(test: Definition, state: bool | tuple[str, ...] = False) -> se
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
             )
     return names
+
+
+def _strict_xfail(test: Definition, ctx: FileContext) -> bool:
+    """`@pytest.mark.xfail(..., strict=True)`: the test fails if its body runs without raising."""
+    for dec in test.function.decorator_list:
+        if isinstance(dec, ast.Call) and ctx.qualified(dec.func) == "pytest.mark.xfail":
+            for keyword in dec.keywords:
+                if keyword.arg == "strict" and isinstance(keyword.value, ast.Constant):
+                    return keyword.value.value is True
+    return False
 
 
 class AssertionFreeTest(Rule):
@@ -93,7 +111,7 @@ class AssertionFreeTest(Rule):
         candidates = []
         matcher = ctx.assertion_matcher
         for test in ctx.tests:
-            if placeholder_reason(test, ctx):
+            if placeholder_reason(test, ctx) or _strict_xfail(test, ctx):
                 continue
             state = test.assertion_state(matcher)
             if state is True:

@@ -4,7 +4,9 @@ What it does:
     In the categories listed in `no_mock_categories` (default `integration` and
     `e2e`), reports: imports of mocking libraries (`unittest.mock`, `mock`,
     `pytest_mock`, `asynctest`, `fakeredis`, `responses`, `respx`,
-    `requests_mock`, `aioresponses`, `pytest_httpx`, `httpretty`, `moto`); calls
+    `requests_mock`, `aioresponses`, `pytest_httpx`, `httpretty`, `moto`), and the
+    mock names a test package re-exports (`from tests import mock`,
+    `from tests.compat import MagicMock`, `from .support import patch`); calls
     to anything bound by those imports (`MagicMock()`, `AsyncMock()`,
     `patch(...)`, `@patch.object(...)`, `mock.patch.dict(...)`); a test or fixture
     that requests pytest-mock's `mocker` fixture; and `monkeypatch.setattr`,
@@ -67,6 +69,18 @@ _PATCHING_MONKEYPATCH = frozenset({"setattr", "delattr", "setitem", "delitem"})
 _TEXT_HINTS = ("mock", "Mock", "patch", "mocker", "fake", "responses", "respx", "moto", "httpretty")
 
 
+# Mock names a test package re-exports (`from tests import mock`, `from .compat import Mock`).
+_MOCK_NAMES = frozenset({"mock", "Mock", "MagicMock", "AsyncMock", "NonCallableMock", "patch"})
+_TEST_PACKAGES = frozenset({"tests", "test", "testing"})
+
+
+def _reexports_mock(node: ast.ImportFrom) -> list[ast.alias]:
+    head = (node.module or "").split(".", 1)[0]
+    if node.level == 0 and head not in _TEST_PACKAGES:
+        return []
+    return [a for a in node.names if a.name in _MOCK_NAMES]
+
+
 def _is_mock_module(module: str) -> bool:
     return module in MOCK_MODULES or module.split(".", 1)[0] in MOCK_MODULES
 
@@ -112,6 +126,8 @@ class MockInRealServiceTest(Rule):
             names = [a for a in node.names if module == "unittest" and a.name == "mock"]
             if _is_mock_module(module):
                 names = list(node.names)
+            elif not names:
+                names = _reexports_mock(node)
             if names:
                 bound.update(a.asname or a.name for a in names)
                 shown = ", ".join(a.name for a in names)
