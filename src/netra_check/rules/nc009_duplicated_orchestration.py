@@ -7,6 +7,10 @@ What it does:
     syntax trees, so formatting, comments and docstrings do not matter. Every
     copy after the first (in path order) is reported, pointing at the first.
     Trivial bodies (no call and a single statement, e.g. `return 3`) are ignored.
+    Decorators are part of the comparison (`scope=`, `autouse=`, `params=`), and
+    files in different sub-projects (a folder below the root with its own
+    `pyproject.toml`, `setup.py` or `setup.cfg`, such as `examples/*`) are never
+    compared with each other.
 
 Why is this bad?
     Copies drift. When the way a server is started or a database is cleaned
@@ -32,6 +36,7 @@ from __future__ import annotations
 import ast
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NamedTuple
 
 from netra_check.astutil import body_without_docstring, fixture_alias, is_fixture
@@ -70,19 +75,63 @@ class Orchestration(NamedTuple):
     digest: str
 
 
+# Fixture arguments that say what pytest assumes anyway.
+_DEFAULT_KEYWORDS = frozenset({("scope", "function"), ("autouse", False)})
+
+
+def _decorator(node: ast.expr) -> str:
+    """A decorator as compared: `@fixture()` and `@fixture(scope="function")` are `@fixture`."""
+    if isinstance(node, ast.Call):
+        keywords = [
+            k
+            for k in node.keywords
+            if not (
+                isinstance(k.value, ast.Constant) and (k.arg, k.value.value) in _DEFAULT_KEYWORDS
+            )
+        ]
+        if not node.args and not keywords:
+            node = node.func
+        else:
+            node = ast.Call(node.func, node.args, keywords)
+    return ast.dump(node, annotate_fields=False)
+
+
 def normalised_digest(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
-    """Hash of the parameters and body, ignoring formatting, comments and the docstring.
+    """Hash of the decorators, parameters and body, ignoring formatting, comments, docstring.
 
     None for a body too deeply nested to dump (`ast.dump` recurses); it is not compared.
     """
     try:
-        parts = [ast.dump(node.args, annotate_fields=False)]
+        # Decorators too: the same body with another `scope=` or `autouse=` is another fixture.
+        parts = [_decorator(d) for d in node.decorator_list]
+        parts.append(ast.dump(node.args, annotate_fields=False))
         parts.extend(
             ast.dump(stmt, annotate_fields=False) for stmt in body_without_docstring(node.body)
         )
     except RecursionError:
         return None
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=12).hexdigest()
+
+
+_PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
+
+
+def _subproject(root: Path, directory: str, memo: dict[str, str]) -> str:
+    """The nearest folder below the root that is a project of its own ("" for the root).
+
+    Each `examples/*` with its own pyproject.toml is independent: a fixture it
+    shares with another example is not a copy to merge.
+    """
+    found = memo.get(directory)
+    if found is None:
+        if not directory:
+            found = ""
+        elif any((root / directory / name).is_file() for name in _PROJECT_FILES):
+            found = directory
+        else:
+            found = _subproject(root, directory.rpartition("/")[0], memo)
+        memo[directory] = found
+    return found
 
 
 class DuplicatedOrchestration(Rule):
@@ -126,10 +175,12 @@ class DuplicatedOrchestration(Rule):
 
     def check_project(self, project: Project) -> Iterator[Finding]:
         """Every copy after the first of a definition repeated across files."""
-        groups: dict[tuple[str, str], list[tuple[str, Orchestration]]] = {}
+        groups: dict[tuple[str, str, str], list[tuple[str, Orchestration]]] = {}
+        owners: dict[str, str] = {}
         for path, items in project.facts(self.id):
+            owner = _subproject(project.root, path.rpartition("/")[0], owners)
             for item in items:
-                groups.setdefault((item.name, item.digest), []).append((path, item))
+                groups.setdefault((owner, item.name, item.digest), []).append((path, item))
         for copies in groups.values():
             if len({path for path, _ in copies}) < 2:
                 continue

@@ -77,3 +77,24 @@ def test_duplicates_within_one_file_are_not_this_rule(workspace) -> None:
         "class B:\n    def setUp(self):\n        self.x = make()\n",
     )
     assert workspace.findings("NC009") == []
+
+
+def test_fixtures_with_other_scope_or_autouse_are_not_copies(workspace) -> None:
+    workspace.write("tests/a/conftest.py", FIXTURE)
+    workspace.write(
+        "tests/b/conftest.py",
+        FIXTURE.replace("@pytest.fixture", '@pytest.fixture(scope="session")'),
+    )
+    workspace.write(
+        "tests/c/conftest.py", FIXTURE.replace("@pytest.fixture", "@pytest.fixture(autouse=True)")
+    )
+    assert workspace.findings("NC009") == []
+
+
+def test_independent_sub_projects_are_not_compared(workspace) -> None:
+    workspace.write("examples/shop/pyproject.toml", "[project]\nname = 'shop'\n")
+    workspace.write("examples/shop/tests/conftest.py", FIXTURE)
+    workspace.write("examples/blog/setup.py", "")
+    workspace.write("examples/blog/tests/conftest.py", FIXTURE)
+    workspace.write("examples/blog/tests/more/conftest.py", FIXTURE)
+    assert workspace.lines("NC009") == [("examples/blog/tests/more/conftest.py", 4)]
