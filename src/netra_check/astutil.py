@@ -338,6 +338,9 @@ ASSERTION_CALLS = frozenset(
         "assertoutcome",
         "fnmatch_lines_random",
         "re_match_lines_random",
+        # subprocess: raises CalledProcessError when the command fails
+        "check_call",
+        "check_output",
         # pexpect: raises TIMEOUT or EOF when the expected output never comes
         "expect",
         "expect_exact",

@@ -55,6 +55,9 @@ def _glob_regex(patterns: Iterable[str], *, prefix_match: bool) -> re.Pattern[st
     return re.compile("|".join(f"(?:{p})" for p in parts))
 
 
+_OWN_PYTEST_FILES = ("pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml")
+
+
 class Classifier:
     """Decides the role of a file from its relative path and the configuration."""
 
@@ -72,7 +75,7 @@ class Classifier:
             key=lambda item: -len(item[1]),
         )
         self._scripts = tuple(p.strip("/") + "/" for p in config.script_paths)
-        self._directories: dict[str, tuple[str | None, bool, bool]] = {}
+        self._directories: dict[str, tuple[str | None, bool, bool, bool]] = {}
         self._norecurse = config.pytest.get("norecursedirs", DEFAULT_NORECURSEDIRS)
         self._starts = self._testpaths()
         self._ignored: set[str] = set()
@@ -132,7 +135,7 @@ class Classifier:
     def role(self, rel: str) -> FileRole:
         """The role of the file at a relative POSIX path."""
         directory, _, basename = rel.rpartition("/")
-        category, in_test_dir, is_script = self._directory_facts(directory)
+        category, in_test_dir, is_script, separate = self._directory_facts(directory)
         collected = self.collected(rel)
         absolute = self._root_posix + "/" + rel
         is_test_file = (
@@ -140,7 +143,11 @@ class Classifier:
             and basename not in ("conftest.py", "__init__.py")
             and any(fnmatch_ex(pattern, absolute) for pattern in self._python_files)
         )
-        is_test_code = is_test_file or (collected and in_test_dir) or basename == "conftest.py"
+        is_test_code = (
+            is_test_file
+            or (collected and in_test_dir and not separate)
+            or basename == "conftest.py"
+        )
         is_support = (
             is_test_code
             or in_test_dir
@@ -148,8 +155,13 @@ class Classifier:
         )
         return FileRole(is_test_file, is_test_code, is_support, is_script, category)
 
-    def _directory_facts(self, directory: str) -> tuple[str | None, bool, bool]:
-        """(category, is test code, is a script folder) for every file in a folder; memoised."""
+    def _directory_facts(self, directory: str) -> tuple[str | None, bool, bool, bool]:
+        """(category, is test code, is a script folder, has a pytest.ini of its own); memoised.
+
+        A folder below the root with its own `pytest.ini` or `pytest.toml` (pytest's
+        `testing/plugins_integration`) is run by pytest on its own, on files named on
+        its command line: only its modules matching `python_files` count as tests.
+        """
         facts = self._directories.get(directory)
         if facts is None:
             prefix = directory + "/" if directory else ""
@@ -162,7 +174,11 @@ class Classifier:
                 or any(part in ("tests", "test") for part in directory.split("/"))
                 or directory.split("/")[0] == "testing"  # pytest's own layout
             )
-            facts = (category, in_test_dir, prefix.startswith(self._scripts))
+            separate = bool(directory) and (
+                any((self.root / directory / name).is_file() for name in _OWN_PYTEST_FILES)
+                or self._directory_facts(directory.rpartition("/")[0])[3]
+            )
+            facts = (category, in_test_dir, prefix.startswith(self._scripts), separate)
             self._directories[directory] = facts
         return facts
 

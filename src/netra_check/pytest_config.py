@@ -40,7 +40,14 @@ DEFAULT_NORECURSEDIRS = (
 )
 _INI_NAMES = ("pytest.ini", ".pytest.ini")
 _TOML_NAMES = ("pytest.toml", ".pytest.toml")
-_SETTINGS = ("testpaths", "norecursedirs", "python_files", "python_classes", "python_functions")
+_SETTINGS = (
+    "testpaths",
+    "norecursedirs",
+    "python_files",
+    "python_classes",
+    "python_functions",
+    "xfail_strict",
+)
 
 
 class PytestConfigError(Exception):
@@ -114,6 +121,8 @@ def _section(path: Path) -> dict[str, Any] | None:
 
 def _split(value: Any) -> tuple[str, ...]:
     """An `args`-type setting: a TOML list as it is, an ini string split like a shell would."""
+    if isinstance(value, bool):  # xfail_strict in TOML
+        return (str(value).lower(),)
     if isinstance(value, list):
         return tuple(str(v) for v in value)
     if isinstance(value, str):

@@ -17,8 +17,9 @@ What it does:
     that happens to define an asserting `append` hides nothing. Library helpers
     that fail the test count wherever they are called: pytester's `fnmatch_lines`,
     `no_fnmatch_line`, `re_match_lines`, `assertoutcome`, `assert_outcomes`,
-    pexpect's `expect`, numpy.testing and pandas.testing `assert_*`. A test marked
-    `@pytest.mark.xfail(strict=True)` fails unless it raises, so it counts. A name
+    pexpect's `expect`, `subprocess.check_call` / `check_output`, numpy.testing and
+    pandas.testing `assert_*`. A strict `xfail` (`strict=True`, or pytest's
+    `xfail_strict = true`) fails unless the test raises, so it counts. A name
     that only looks like an assertion (`assert_*`, `assertX`) counts when the
     repository does not define it (a library helper such as `assert_frame_equal`);
     a helper the repository defines is judged by its body. Names listed in
@@ -89,12 +90,18 @@ def reached_names(test: Definition, state: bool | tuple[str, ...] = False) -> se
 
 
 def _strict_xfail(test: Definition, ctx: FileContext) -> bool:
-    """`@pytest.mark.xfail(..., strict=True)`: the test fails if its body runs without raising."""
+    """A strict `xfail` (`strict=True`, or pytest's `xfail_strict` setting): the test fails
+    if its body runs without raising."""
+    default = ctx.config.pytest.get("xfail_strict", ("false",))[0].lower() in ("true", "1")
     for dec in test.function.decorator_list:
-        if isinstance(dec, ast.Call) and ctx.qualified(dec.func) == "pytest.mark.xfail":
-            for keyword in dec.keywords:
-                if keyword.arg == "strict" and isinstance(keyword.value, ast.Constant):
-                    return keyword.value.value is True
+        target = dec.func if isinstance(dec, ast.Call) else dec
+        if ctx.qualified(target) != "pytest.mark.xfail":
+            continue
+        keywords = dec.keywords if isinstance(dec, ast.Call) else []
+        strict = next((k.value for k in keywords if k.arg == "strict"), None)
+        if isinstance(strict, ast.Constant):
+            return strict.value is True
+        return default
     return False
 
 
