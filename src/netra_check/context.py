@@ -31,7 +31,7 @@ from netra_check.astutil import (
     split_live,
     used_names,
 )
-from netra_check.model import Finding
+from netra_check.model import ClassFact, Finding
 
 if TYPE_CHECKING:
     from netra_check.config import CheckConfig
@@ -395,6 +395,34 @@ class FileContext:
         head, dot, rest = name.partition(".")
         origin = self.imports.get(head)
         return name if origin is None else origin + dot + rest
+
+    def class_facts(self) -> list[ClassFact]:
+        """Every class with its bases and test methods, for counting inherited tests."""
+        facts = []
+        for definition in self.definitions:
+            node = definition.node
+            if definition.kind != "class" or not isinstance(node, ast.ClassDef):
+                continue
+            unittest_class = _is_unittest_class(node)
+            functions = ("test",) if unittest_class else self.config.python_functions
+            tests = tuple(
+                stmt.name
+                for stmt in node.body
+                if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef)
+                and matches_option(stmt.name, functions)
+                and not is_fixture(stmt)
+            )
+            has_init = any(
+                isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__" for stmt in node.body
+            )
+            collected = (
+                self.role.is_test_file
+                and _is_test_class(node, self.config.python_classes)
+                and not has_init
+            )
+            bases = tuple(name.rsplit(".", 1)[-1] for b in node.bases if (name := dotted_name(b)))
+            facts.append(ClassFact(node.name, bases, tests, collected))
+        return facts
 
     @property
     def module(self) -> Definition:

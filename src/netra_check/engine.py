@@ -34,7 +34,7 @@ from netra_check.context import (
     parse_suppressions,
 )
 from netra_check.discovery import SourceFile, discover
-from netra_check.model import FileResult, Finding, HelperFact, Metric, Rule
+from netra_check.model import ClassFact, FileResult, Finding, HelperFact, Metric, Rule
 from netra_check.project import Project
 from netra_check.rules import REGISTRY
 
@@ -57,6 +57,37 @@ class CheckResult:
     suppressed: int
     seconds: float
     base: Path | None = None  # where reports show paths from (the current folder); None: root
+
+
+def class_tests(project: Project) -> int:
+    """Tests in collected classes, counted as pytest does: each collected class also runs
+    the tests it inherits (bases found by name, in the same file first)."""
+    by_name: dict[str, list[tuple[str, ClassFact]]] = {}
+    for path in sorted(project.results):
+        for fact in project.results[path].classes:
+            by_name.setdefault(fact.name, []).append((path, fact))
+
+    def base_of(name: str, path: str) -> ClassFact | None:
+        found = by_name.get(name, [])
+        return next((f for p, f in found if p == path), found[0][1] if found else None)
+
+    total = 0
+    for path in sorted(project.results):
+        for fact in project.results[path].classes:
+            if not fact.collected:
+                continue
+            names: set[str] = set()
+            seen: set[int] = set()
+            pending = [fact]
+            while pending:
+                current = pending.pop()
+                if id(current) in seen:
+                    continue
+                seen.add(id(current))
+                names.update(current.tests)
+                pending.extend(b for n in current.bases if (b := base_of(n, path)) is not None)
+            total += len(names)
+    return total
 
 
 def active_rules(config: CheckConfig) -> list[Rule]:
@@ -131,7 +162,9 @@ def analyze_source(rel: str, data: bytes, role: FileRole, config: CheckConfig) -
             if facts is not None:
                 result.facts[rule.id] = facts
         if ctx.tree is not None:
-            result.tests = len(ctx.tests)
+            result.tests = sum(1 for t in ctx.tests if t.kind == "function")
+            if role.is_support:
+                result.classes = ctx.class_facts()
             if role.is_support:
                 result.helpers = _helper_facts(ctx)
     except RecursionError:
@@ -328,7 +361,7 @@ def run_check(
         metrics=metrics,
         files=len(project.results),
         analysed=analysed,
-        tests=sum(r.tests for r in project.results.values()),
+        tests=sum(r.tests for r in project.results.values()) + class_tests(project),
         suppressed=suppressed,
         seconds=time.perf_counter() - started,
     )

@@ -66,6 +66,15 @@ class HelperFact(NamedTuple):
     callees: tuple[str, ...]
 
 
+class ClassFact(NamedTuple):
+    """A class as pytest's collection sees it: a collected class runs its bases' tests too."""
+
+    name: str
+    bases: tuple[str, ...]  # last component of each base's name
+    tests: tuple[str, ...]  # its own methods that are tests when the class is collected
+    collected: bool
+
+
 @dataclass(slots=True)
 class FileResult:
     """Everything the engine keeps about one file; this is what the cache stores."""
@@ -74,7 +83,8 @@ class FileResult:
     facts: dict[str, Any] = field(default_factory=dict)
     helpers: list[HelperFact] = field(default_factory=list)
     suppressions: dict[int, frozenset[str]] = field(default_factory=dict)
-    tests: int = 0
+    tests: int = 0  # module-level test functions; class tests are counted with ClassFact
+    classes: list[ClassFact] = field(default_factory=list)
     parsed: bool = True
 
 

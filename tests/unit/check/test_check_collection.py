@@ -127,3 +127,37 @@ def test_only_pytest_and_unittest_skips_are_unconditional(workspace) -> None:
         """,
     )
     assert workspace.lines("NC002") == [("tests/test_skips.py", 11), ("tests/test_skips.py", 16)]
+
+
+def test_inherited_tests_are_counted_in_every_collected_subclass(workspace) -> None:
+    workspace.write(
+        "tests/bases.py",
+        """
+        class UploadChecks:
+            def test_upload(self):
+                assert upload() == 1
+        """,
+    )
+    workspace.write(
+        "tests/test_transfers.py",
+        """
+        from tests.bases import UploadChecks
+
+        class TestDisk(UploadChecks):
+            def test_disk(self):
+                assert disk() == 1
+
+        class TestMemory(UploadChecks):
+            pass
+
+        class TestBase:
+            def test_shared(self):
+                assert shared() == 1
+
+        class TestChild(TestBase):
+            def test_shared(self):  # overrides: still one test in TestChild
+                assert shared() == 2
+        """,
+    )
+    # pytest: TestDisk 2, TestMemory 1, TestBase 1, TestChild 1.
+    assert workspace.scan().tests == 5
