@@ -606,7 +606,8 @@ def split_live(
 
     Never run: statements after `return`/`raise`/`continue`/`break` in the same
     block, the body of `if False:` (the `else` of `if True:`), `while False:`,
-    and an undecorated nested function whose name is not in `used_names`. A bare
+    and an undecorated nested function whose name is not in `used_names` (methods
+    of a nested class are always live). A bare
     `pytest.raises(E)` statement runs but checks nothing, so it is set aside too.
     Without `used_names` every undecorated nested function is taken as never
     called, and `guessed` says whether there was one (finding the names used costs
@@ -616,8 +617,12 @@ def split_live(
     dead: list[ast.stmt] = []
     guessed = False
     blocks: list[Sequence[ast.AST]] = [roots]
+    # Methods of a class defined in the test are called through the class (often by a
+    # framework: `fixture_session(query_cls=TQuery)`), never by their bare name.
+    class_bodies: set[int] = set()
     while blocks:
         block = blocks.pop()
+        in_class = id(block) in class_bodies
         for index, node in enumerate(block):
             kind = type(node)
             if kind not in _COMPOUND:
@@ -634,6 +639,7 @@ def split_live(
             assert isinstance(node, ast.stmt)
             if (
                 kind in _DEFS
+                and not in_class
                 and not node.decorator_list  # type: ignore[attr-defined]
                 and (used_names is None or node.name not in used_names)  # type: ignore[attr-defined]
             ):
@@ -651,6 +657,8 @@ def split_live(
                     dead.extend(node.orelse)  # type: ignore[attr-defined]
                     blocks.append(node.body)  # type: ignore[attr-defined]
                     continue
+            if kind is ast.ClassDef:
+                class_bodies.add(id(node.body))  # type: ignore[attr-defined]
             for name in _BLOCK_FIELDS:
                 inner = getattr(node, name, None)
                 if inner:

@@ -1,7 +1,9 @@
-"""NC008 relative-import: relative imports in test code.
+"""NC008 relative-import: relative imports in test modules.
 
 What it does:
-    Reports `from . import x` and `from ..helpers import y` in test code.
+    Reports `from . import x` and `from ..helpers import y` in test modules and
+    `conftest.py` files. Other modules under a test folder are left alone: they
+    may be inputs to a test (a package a test builds or type-checks).
 
 Why is this bad?
     Test folders are not always packages: whether a relative import works
@@ -40,7 +42,10 @@ class RelativeImport(Rule):
 
     def check_file(self, ctx: FileContext) -> Iterator[Finding]:
         """Every relative import, on its line."""
-        if not ctx.role.is_test_code or ctx.tree is None:
+        # Test modules and conftests only: other modules under a test folder may be
+        # packages that are inputs to a test (SQLAlchemy's mypy stubs), not tests.
+        is_conftest = ctx.rel.rpartition("/")[2] == "conftest.py"
+        if not (ctx.role.is_test_file or is_conftest) or ctx.tree is None:
             return
         for owner, node in ctx.owned_statements(ast.ImportFrom):
             assert isinstance(node, ast.ImportFrom)

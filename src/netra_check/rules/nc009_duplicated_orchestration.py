@@ -144,7 +144,8 @@ class DuplicatedOrchestration(Rule):
 
     def collect(self, ctx: FileContext) -> list[Orchestration] | None:
         """Fixtures, module-level helpers and setup methods with a non-trivial body."""
-        if not ctx.role.is_test_code or ctx.tree is None:
+        # A package's `__main__.py` is a program under test (test data), not orchestration.
+        if not ctx.role.is_test_code or ctx.tree is None or ctx.rel.endswith("__main__.py"):
             return None
         found = []
         for definition in ctx.functions():
