@@ -38,7 +38,21 @@ TEST_DEPS = {
     "requests": ["pytest", "pytest-httpbin", "pytest-mock", "trustme", "pysocks"],
     "pytest": ["hypothesis", "xmlschema", "pygments", "requests", "nose2", "attrs"],
     "s3transfer": ["pytest", "botocore"],
-    "httpx": ["pytest", "trustme", "uvicorn", "chardet", "brotli", "zstandard", "socksio", "h2"],
+    "httpx": [
+        "pytest",
+        "trustme",
+        "uvicorn",
+        "chardet",
+        "brotli",
+        "zstandard",
+        "socksio",
+        "h2",
+        "trio",
+        "anyio",
+        "rich",
+        "click",
+        "pygments",
+    ],
     "SQLAlchemy": ["pytest", "typing_extensions", "greenlet"],
     "virtualenv": ["pytest", "pytest-mock", "pytest-env", "flaky", "time-machine", "setuptools"],
 }
@@ -47,6 +61,8 @@ NETRA_CONFIG = {
     # sqlalchemy.testing.plugin.pytestplugin collects classes named *Test.
     "SQLAlchemy": 'extra-python-classes = ["*Test"]\nconventions = false\n',
 }
+# SQLAlchemy's addopts has -v: one more -q to get one node id per line.
+COLLECT_ARGS = {"SQLAlchemy": ["-q"]}
 CACHE = Path(os.environ.get("NETRA_SUITES", "/tmp/netra-check-suites"))
 HERE = Path(__file__).resolve().parents[2]
 
@@ -156,7 +172,8 @@ def collect(names: list[str]) -> None:
                 print(f"{name}: its test dependencies did not install")
                 continue
         done = subprocess.run(
-            [python, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+            [python, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+             *COLLECT_ARGS.get(name, [])],
             cwd=root, capture_output=True, text=True, check=False,
         )  # fmt: skip
         ids = [line for line in done.stdout.splitlines() if "::" in line]
