@@ -30,6 +30,9 @@ SUITES = {
     "SQLAlchemy": "2.0.36",
     "s3transfer": "0.10.4",
     "virtualenv": "20.28.0",
+    # Held out: added after the rules were tuned on the eight above, to check for overfitting.
+    "click": "8.1.8",
+    "jinja2": "3.1.5",
 }
 # What each suite's tests need beyond the sdist itself, for `collect` (pytest's own extras).
 TEST_DEPS = {
@@ -55,6 +58,8 @@ TEST_DEPS = {
     ],
     "SQLAlchemy": ["pytest", "typing_extensions", "greenlet"],
     "virtualenv": ["pytest", "pytest-mock", "pytest-env", "flaky", "time-machine", "setuptools"],
+    "click": ["pytest"],
+    "jinja2": ["pytest", "trio"],
 }
 # Collection a suite's own pytest plugin adds, told to netra check the documented way.
 NETRA_CONFIG = {
@@ -139,9 +144,9 @@ def _snippet(root: Path, path: str, line: int | None, context: int) -> str:
     return "\n".join(f"    {n + 1:5} {lines[n]}" for n in range(start, end))
 
 
-def sample(n: int, seed: int, context: int) -> None:
+def sample(n: int, seed: int, context: int, only: list[str]) -> None:
     findings = []
-    for name in SUITES:
+    for name in only or SUITES:
         report = json.loads((CACHE / f"{name}.json").read_text(encoding="utf-8"))
         findings.extend((name, f) for f in report["findings"])
     chosen = random.Random(seed).sample(findings, min(n, len(findings)))
@@ -196,6 +201,7 @@ def main() -> None:
     sampling.add_argument("--n", type=int, default=160)
     sampling.add_argument("--seed", type=int, default=13)
     sampling.add_argument("--context", type=int, default=12)
+    sampling.add_argument("--only", nargs="*", default=[], choices=list(SUITES))
     collecting = sub.add_parser("collect")
     collecting.add_argument("names", nargs="+", choices=list(SUITES))
     args = parser.parse_args()
@@ -204,7 +210,7 @@ def main() -> None:
     elif args.command == "scan":
         scan()
     elif args.command == "sample":
-        sample(args.n, args.seed, args.context)
+        sample(args.n, args.seed, args.context, args.only)
     else:
         collect(args.names)
 

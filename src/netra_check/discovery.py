@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from netra_check.config import ALWAYS_EXCLUDED_DIRS, CheckConfig
 from netra_check.context import FileRole
-from netra_check.pytest_config import DEFAULT_NORECURSEDIRS, fnmatch_ex
+from netra_check.pytest_config import DEFAULT_NORECURSEDIRS, path_matcher
 
 
 class SourceFile(NamedTuple):
@@ -67,7 +67,7 @@ class Classifier:
         self._root_posix = self.root.as_posix().rstrip("/")
         # Scanning a folder that is itself inside `tests/` (no project above it): all test code.
         self._root_is_test_dir = root is not None and root.name in ("tests", "test")
-        self._python_files = config.python_files
+        self._python_file = path_matcher(config.python_files)
         self._support = _glob_regex(config.support_paths, prefix_match=False)
         self._exclude = _glob_regex(config.exclude, prefix_match=True)
         self._categories = sorted(
@@ -76,7 +76,8 @@ class Classifier:
         )
         self._scripts = tuple(p.strip("/") + "/" for p in config.script_paths)
         self._directories: dict[str, tuple[str | None, bool, bool, bool]] = {}
-        self._norecurse = config.pytest.get("norecursedirs", DEFAULT_NORECURSEDIRS)
+        self._norecurse = path_matcher(config.pytest.get("norecursedirs", DEFAULT_NORECURSEDIRS))
+        self._reached: dict[str, bool] = {}
         self._starts = self._testpaths()
         self._ignored: set[str] = set()
         self._ignore_globs: list[str] = []
@@ -114,23 +115,29 @@ class Classifier:
         pytest tests every folder on the way (and the file) against the ignore lists,
         and every folder below the starting one against `norecursedirs`.
         """
-        start = next((s for s in self._starts if rel.startswith(s)), None)
-        if start is None:
-            return False
-        parts = rel.split("/")
-        path = self._root_posix
-        for depth, part in enumerate(parts):
-            path += "/" + part
-            if path in self._ignored or any(fnmatch.fnmatch(path, g) for g in self._ignore_globs):
-                return False
-            is_folder = depth < len(parts) - 1
-            if (
-                is_folder
-                and len(path) > len(self._root_posix) + len(start)
-                and any(fnmatch_ex(pattern, path) for pattern in self._norecurse)
-            ):
-                return False
-        return True
+        directory = rel.rpartition("/")[0]
+        return self._reaches(directory) and not self._ignores(self._root_posix + "/" + rel)
+
+    def _ignores(self, path: str) -> bool:
+        return path in self._ignored or any(fnmatch.fnmatch(path, g) for g in self._ignore_globs)
+
+    def _reaches(self, directory: str) -> bool:
+        """Whether pytest recurses into a folder (relative POSIX path, "" for the root)."""
+        reached = self._reached.get(directory)
+        if reached is None:
+            if (directory + "/" if directory else "") in self._starts:
+                reached = True  # a starting folder itself
+            elif not directory or not any(directory.startswith(s) for s in self._starts):
+                reached = False  # above or beside every starting folder
+            else:
+                path = self._root_posix + "/" + directory
+                reached = (
+                    self._reaches(directory.rpartition("/")[0])
+                    and not self._ignores(path)
+                    and not self._norecurse(path)
+                )
+            self._reached[directory] = reached
+        return reached
 
     def role(self, rel: str) -> FileRole:
         """The role of the file at a relative POSIX path."""
@@ -141,7 +148,7 @@ class Classifier:
         is_test_file = (
             collected
             and basename not in ("conftest.py", "__init__.py")
-            and any(fnmatch_ex(pattern, absolute) for pattern in self._python_files)
+            and self._python_file(absolute)
         )
         is_test_code = (
             is_test_file
