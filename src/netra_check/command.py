@@ -125,6 +125,7 @@ def run(
     config_file: Path | None = None,
     use_cache: bool = True,
     jobs: int | None = None,
+    collect_with_pytest: bool = False,
 ) -> tuple[int, str, str | None]:
     """Run a check and render it: (exit code, report, note for stderr). Raises on bad input."""
     from netra_check.changed import changed_files
@@ -136,6 +137,14 @@ def run(
     root, only = _project_root(paths)
     scan_paths = list(only or ())
     config: CheckConfig = load_config(root, config_file, known_rules=frozenset(RULES_BY_ID))
+    pytest_tests: int | None = None
+    if collect_with_pytest:
+        from dataclasses import replace
+
+        from netra_check.pytest_collect import collect
+
+        files, pytest_tests = collect(root)
+        config = replace(config, collected=tuple(sorted(files)))
     if changed or base is not None:
         names = changed_files(root, base or "HEAD")
         if only is not None:
@@ -145,6 +154,8 @@ def run(
         root, config, only=only, use_cache=use_cache, jobs=jobs, extra_paths=scan_paths
     )
     result.base = Path.cwd()
+    if pytest_tests is not None:
+        result.tests = pytest_tests
     comparison, note = _baseline(result, baseline, update_baseline, only)
     report = render(output_format, result, comparison)
     failing = [f for f in shown_findings(result, comparison) if f.severity == "error"]
@@ -203,6 +214,12 @@ def _parser() -> argparse.ArgumentParser:
         "--no-cache", action="store_true", help="Analyse every file, ignoring the result cache."
     )
     parser.add_argument(
+        "--collect-with-pytest",
+        action="store_true",
+        help="Ask pytest which tests it collects (runs `pytest --collect-only` in the project's "
+        "environment: .venv/bin/python if there is one), for collection a plugin adds.",
+    )
+    parser.add_argument(
         "--jobs",
         "-j",
         type=_positive,
@@ -227,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from netra_check.baseline import BaselineError
     from netra_check.changed import ChangedFilesError
     from netra_check.config import ConfigError
+    from netra_check.pytest_collect import CollectError
 
     parser = _parser()
     try:
@@ -247,8 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             config_file=args.config,
             use_cache=not args.no_cache,
             jobs=args.jobs,
+            collect_with_pytest=args.collect_with_pytest,
         )
-    except (UsageError, ConfigError, BaselineError, ChangedFilesError) as exc:
+    except (UsageError, ConfigError, BaselineError, ChangedFilesError, CollectError) as exc:
         print(f"netra check: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.output is not None:

@@ -107,6 +107,8 @@ class CheckConfig:
     cache_dir: str = ".netra/check-cache"
     # Read from pytest's own configuration (see pytest_config), never from [tool.netra.check].
     pytest: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The test files pytest itself reported (--collect-with-pytest); empty: decide statically.
+    collected: tuple[str, ...] = ()
 
     @property
     def python_files(self) -> tuple[str, ...]:
@@ -135,7 +137,7 @@ class CheckConfig:
         return self.severity.get(rule_id, default)
 
 
-_KEYS = {f.name for f in fields(CheckConfig)} - {"pytest"}
+_KEYS = {f.name for f in fields(CheckConfig)} - {"pytest", "collected"}
 _STR_LISTS = {
     "paths",
     "exclude",

@@ -78,6 +78,7 @@ class Classifier:
         self._directories: dict[str, tuple[str | None, bool, bool, bool]] = {}
         self._norecurse = path_matcher(config.pytest.get("norecursedirs", DEFAULT_NORECURSEDIRS))
         self._reached: dict[str, bool] = {}
+        self._pytest_files = frozenset(config.collected) if config.collected else None
         self._starts = self._testpaths()
         self._ignored: set[str] = set()
         self._ignore_globs: list[str] = []
@@ -143,13 +144,16 @@ class Classifier:
         """The role of the file at a relative POSIX path."""
         directory, _, basename = rel.rpartition("/")
         category, in_test_dir, is_script, separate = self._directory_facts(directory)
-        collected = self.collected(rel)
         absolute = self._root_posix + "/" + rel
-        is_test_file = (
-            collected
-            and basename not in ("conftest.py", "__init__.py")
-            and self._python_file(absolute)
-        )
+        if self._pytest_files is not None:  # pytest itself said which files it collects
+            collected = is_test_file = rel in self._pytest_files
+        else:
+            collected = self.collected(rel)
+            is_test_file = (
+                collected
+                and basename not in ("conftest.py", "__init__.py")
+                and self._python_file(absolute)
+            )
         is_test_code = (
             is_test_file
             or (collected and in_test_dir and not separate)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 PLACEHOLDER = "def test_todo():\n    pass\n"
 
 
@@ -161,3 +163,34 @@ def test_inherited_tests_are_counted_in_every_collected_subclass(workspace) -> N
     )
     # pytest: TestDisk 2, TestMemory 1, TestBase 1, TestChild 1.
     assert workspace.scan().tests == 5
+
+
+def test_collect_with_pytest_finds_what_a_conftest_hook_adds(workspace, cli) -> None:
+    # Real pytest in a subprocess: a conftest hook collects spec_*.py, which no setting says.
+    workspace.write(
+        "tests/conftest.py",
+        """
+        import pytest
+
+        def pytest_collect_file(file_path, parent):
+            if file_path.name.startswith("spec_") and file_path.suffix == ".py":
+                return pytest.Module.from_parent(parent, path=file_path)
+        """,
+    )
+    workspace.write("tests/spec_orders.py", PLACEHOLDER)
+    workspace.write("tests/test_real.py", "def test_sum():\n    assert sum([1, 2]) == 3\n")
+    workspace.write("pytest.ini", "[pytest]\ntestpaths = tests\n")
+    static = cli(str(workspace.root), "--no-cache", "--format", "json")
+    assert json.loads(static.stdout)["findings"] == []
+    asked = cli(str(workspace.root), "--no-cache", "--format", "json", "--collect-with-pytest")
+    report = json.loads(asked.stdout)
+    assert [(f["rule"], f["line"]) for f in report["findings"]] == [("NC002", 1)]
+    assert report["tests"] == 2
+
+
+def test_collect_with_pytest_reports_a_collection_error(workspace, cli) -> None:
+    workspace.write("pytest.ini", "[pytest]\naddopts = --no-such-option\n")
+    workspace.write("tests/test_a.py", PLACEHOLDER)
+    result = cli(str(workspace.root), "--no-cache", "--collect-with-pytest")
+    assert result.exit_code == 2
+    assert "pytest --collect-only" in result.output
