@@ -30,7 +30,16 @@ def project_python(root: Path) -> str:
 def collect(root: Path, python: str | None = None) -> tuple[frozenset[str], int]:
     """(test files relative to the root, tests without their parameters) as pytest sees them."""
     interpreter = python or project_python(root)
-    command = [interpreter, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+    # --verbosity sets the level outright (-q would only lower one that addopts may raise).
+    command = [
+        interpreter,
+        "-m",
+        "pytest",
+        "--collect-only",
+        "--verbosity=-1",
+        "-p",
+        "no:cacheprovider",
+    ]
     try:
         done = subprocess.run(
             [*command, f"--rootdir={root}"], cwd=root, capture_output=True, text=True, check=False

@@ -179,7 +179,7 @@ def test_collect_with_pytest_finds_what_a_conftest_hook_adds(workspace, cli) -> 
     )
     workspace.write("tests/spec_orders.py", PLACEHOLDER)
     workspace.write("tests/test_real.py", "def test_sum():\n    assert sum([1, 2]) == 3\n")
-    workspace.write("pytest.ini", "[pytest]\ntestpaths = tests\n")
+    workspace.write("pytest.ini", "[pytest]\ntestpaths = tests\naddopts = -v\n")  # -v as SQLAlchemy
     static = cli(str(workspace.root), "--no-cache", "--format", "json")
     assert json.loads(static.stdout)["findings"] == []
     asked = cli(str(workspace.root), "--no-cache", "--format", "json", "--collect-with-pytest")
