@@ -11,7 +11,7 @@ import ast
 import fnmatch
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
@@ -227,6 +227,18 @@ def parse_suppressions(text: str) -> dict[int, frozenset[str]]:
     return found
 
 
+def module_names(rel: str) -> tuple[str, ...]:
+    """The dotted names a module at a relative path is imported by (`src/` and `lib/` layouts
+    too): `src/pkg/testing/asserts.py` is `src.pkg.testing.asserts` and `pkg.testing.asserts`."""
+    parts = rel.removesuffix(".py").split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    names = [".".join(parts)]
+    if len(parts) > 1 and parts[0] in ("src", "lib"):
+        names.append(".".join(parts[1:]))
+    return tuple(n for n in names if n)
+
+
 @lru_cache(maxsize=16)
 def name_matcher(patterns: tuple[str, ...]) -> NameMatcher | None:
     """One compiled matcher for the configured assertion-helper names (globs allowed)."""
@@ -382,6 +394,16 @@ class FileContext:
                     local = alias.asname or alias.name
                     found[local] = f"{module}.{alias.name}" if module else alias.name
         return found
+
+    def qualify(self, names: Iterable[str]) -> tuple[str, ...]:
+        """Called names, each imported one as the dotted name it was imported as, sorted.
+
+        `check_reply` after `from tests.helpers import check_reply` is
+        `tests.helpers.check_reply`, so the project pass can follow it to that
+        module's function rather than to any function of that name.
+        """
+        imports = self.imports
+        return tuple(sorted(q if "." in (q := imports.get(name, name)) else name for name in names))
 
     def qualified(self, node: ast.AST) -> str | None:
         """The dotted name of an expression with its first part resolved through the imports.

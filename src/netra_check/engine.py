@@ -31,6 +31,7 @@ from netra_check.context import (
     Definition,
     FileContext,
     FileRole,
+    module_names,
     parse_suppressions,
 )
 from netra_check.discovery import SourceFile, discover
@@ -114,6 +115,7 @@ def _helper_facts(ctx: FileContext) -> list[HelperFact]:
     """Every function: does it assert, and (if not) what does it call."""
     facts = []
     matcher = ctx.assertion_matcher
+    modules = module_names(ctx.rel)
     # Tests are included: a test that calls another test method asserts if that one does.
     for definition in ctx.functions():
         node = definition.function
@@ -127,8 +129,10 @@ def _helper_facts(ctx: FileContext) -> list[HelperFact]:
                 names = {n for call in definition.live_calls() if (n := callee_ref(call))}  # type: ignore[arg-type]
             if is_fixture(node):
                 names.update(parameter_names(node))  # fixtures run the fixtures they request
-            callees = tuple(sorted(names))
+            callees = ctx.qualify(names)
         facts.append(HelperFact(node.name, asserts, callees))
+        if definition.kind == "function" and not definition.is_test:  # as it is imported
+            facts.extend(HelperFact(f"{m}.{node.name}", asserts, callees) for m in modules)
         alias = fixture_alias(node)
         if alias is not None:
             facts.append(HelperFact(alias, asserts, callees))

@@ -66,19 +66,22 @@ class Project:
     def asserting_names(self) -> frozenset[str]:
         """Names of helpers and fixtures that assert, directly or through other helpers.
 
-        Helpers are matched by name only; when two helpers share a name and one of
-        them asserts, the name counts as asserting (the scanner errs towards
-        silence rather than false alarms).
+        A name imported from a scanned module is that module's function; other names
+        are matched by name, and when two helpers share a name and one of them
+        asserts, the name counts as asserting (the scanner errs towards silence
+        rather than false alarms).
         """
         callers: dict[str, set[str]] = defaultdict(set)
         asserting: set[str] = set()
         by_name = self._asserts_by_name
+        resolve = self.resolve
         for result in self.results.values():
             for helper in result.helpers:
-                if helper.asserts or any(by_name(c) for c in helper.callees):
+                callees = [resolve(c) for c in helper.callees]
+                if helper.asserts or any(by_name(c) for c in callees):
                     asserting.add(helper.name)
                 else:
-                    for callee in helper.callees:
+                    for callee in callees:
                         callers[callee].add(helper.name)
         queue = list(asserting)
         while queue:
@@ -89,7 +92,15 @@ class Project:
                     queue.append(caller)
         return frozenset(asserting)
 
+    def resolve(self, name: str) -> str:
+        """An imported name (`tests.helpers.check`) as the helper it names if the repository
+        defines that module, else by its last part (a library's, or one not scanned)."""
+        if "." not in name or name in self.defined_names:
+            return name
+        return name.rpartition(".")[2]
+
     def reaches_assertion(self, names: Iterable[str]) -> bool:
         """Whether calling any of `names` runs an assertion."""
         asserting = self.asserting_names
-        return any(n in asserting or self._asserts_by_name(n) for n in names)
+        resolve = self.resolve
+        return any((n := resolve(name)) in asserting or self._asserts_by_name(n) for name in names)

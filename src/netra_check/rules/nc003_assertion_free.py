@@ -8,9 +8,11 @@ What it does:
     `assert_*` call, no `raise AssertionError`, and no call to a helper or fixture
     that asserts. Assertions that never run do not count: after `return` in the
     same block, under `if False:`, in a nested function nobody calls, and a bare
-    `pytest.raises(E)` statement that is never entered. Helpers are followed by name
-    through every function, fixture and test in the scanned test code and testing
-    packages, transitively (a test that calls `check_reply()` which calls
+    `pytest.raises(E)` statement that is never entered. A name imported from a
+    scanned module is followed to that module's function (`from tests.logs import
+    check_reply` is not the `check_reply` of another module); other helpers are
+    followed by name through every function, fixture and test in the scanned test
+    code and testing packages, transitively (a test that calls `check_reply()` which calls
     `assert_event_order()` is fine, and so is one that calls `self.test_other()`).
     A method called on an object the scanner cannot type is not followed when its
     name is a built-in container's (`session.pop()`, `items.append()`), so a class
@@ -123,7 +125,7 @@ class AssertionFreeTest(Rule):
             state = test.assertion_state(matcher)
             if state is True:
                 continue
-            callees = tuple(sorted(reached_names(test, state)))
+            callees = ctx.qualify(reached_names(test, state))
             candidates.append(Candidate(test.qualname, test.line, test.span, callees))
         return candidates or None
 

@@ -110,7 +110,7 @@ class CriticalEventCoverage(Rule):
             named = named_events(test.node, events, constants)
             state = test.assertion_state(ctx.assertion_matcher)
             asserts = state is True
-            callees = () if asserts or not named else tuple(sorted(reached_names(test, state)))
+            callees = () if asserts or not named else ctx.qualify(reached_names(test, state))
             found.append(EventTest(test.qualname, tuple(sorted(named)), asserts, callees))
         return found
 
