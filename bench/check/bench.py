@@ -45,10 +45,11 @@ def timed(command: list[str], cwd: Path | None = None) -> tuple[float, float, in
 
 def files_scanned(tree: Path) -> list[str]:
     """The Python files `netra check` parses in TREE (its roles decide, not a glob)."""
-    from netra.testing.check.config import find_project_root, load_config
-    from netra.testing.check.discovery import discover
+    from netra_check.config import load_config
+    from netra_check.discovery import discover
+    from netra_check.pytest_config import locate
 
-    root = find_project_root(tree)
+    root = locate([tree], Path.cwd()).rootdir
     sources, _ = discover(root, load_config(root), [tree.resolve().relative_to(root).as_posix()])
     return [source.path for source in sources]
 
@@ -67,7 +68,7 @@ def main() -> int:
     listing = Path(tempfile.mkstemp(suffix=".txt")[1])
     listing.write_text("\n".join(files), encoding="utf-8")
     python = sys.executable
-    netra = [python, "-m", "netra.testing.check", str(tree), "--format", "json", "-o", os.devnull]
+    netra = [python, "-m", "netra_check", str(tree), "--format", "json", "-o", os.devnull]
     cache = tree / ".netra"
 
     def cold() -> tuple[float, float, int]:

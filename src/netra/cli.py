@@ -11,15 +11,24 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from netra.testing.check.command import check
-
 if TYPE_CHECKING:
     from netra.config import Settings
 
 app = typer.Typer(help="Netra: real-time multi-user AI agent chat.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.command("check")(check)
+
+
+@app.command(
+    "check",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def check(ctx: typer.Context) -> None:
+    """Find tests that cannot fail (the same as `netra-check`; `netra check --help`)."""
+    from netra_check.command import main
+
+    raise typer.Exit(main(ctx.args))
 
 
 def _say(message: str) -> None:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from netra.testing.check.command import check
-from netra.testing.check.config import load_config
-from netra.testing.check.engine import CheckResult, run_check
-from netra.testing.check.model import Finding
+from netra_check.command import main
+from netra_check.config import load_config
+from netra_check.engine import CheckResult, run_check
+from netra_check.model import Finding
 
 
 class Workspace:
@@ -21,6 +21,8 @@ class Workspace:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # Most rule tests model a repository that follows Netra's conventions (NC005-NC010).
+        self.conventions = True
 
     def write(self, rel: str, text: str) -> Path:
         path = self.root / rel
@@ -31,7 +33,10 @@ class Workspace:
     def scan(self, **options: object) -> CheckResult:
         options.setdefault("use_cache", False)
         options.setdefault("jobs", 1)
-        return run_check(self.root, load_config(self.root), **options)  # type: ignore[arg-type]
+        config = load_config(self.root)
+        if self.conventions:
+            config = replace(config, conventions=True)
+        return run_check(self.root, config, **options)  # type: ignore[arg-type]
 
     def findings(self, rule_id: str | None = None, **options: object) -> list[Finding]:
         return [f for f in self.scan(**options).findings if rule_id in (None, f.rule_id)]
@@ -45,19 +50,26 @@ def workspace(tmp_path: Path) -> Workspace:
     return Workspace(tmp_path / "project")
 
 
+class Invocation(NamedTuple):
+    """What one run of the command line gave."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
 @pytest.fixture
-def cli() -> Callable[..., object]:
-    """Invoke `netra check` through a throw-away typer app, like netra.cli will."""
-    app = typer.Typer()
-    app.command("check")(check)
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Invocation]:
+    """Run `netra-check ARGS...` in this process (the function both commands call)."""
 
-    @app.command("noop")
-    def noop() -> None:
-        """A second command so typer keeps `check` as a sub-command."""
-
-    runner = CliRunner()
-
-    def invoke(*args: str) -> object:
-        return runner.invoke(app, ["check", *args])
+    def invoke(*args: str) -> Invocation:
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return Invocation(code, captured.out, captured.err)
 
     return invoke

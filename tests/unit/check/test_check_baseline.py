@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from netra.testing.check.baseline import (
+from netra_check.baseline import (
     BaselineError,
     compare,
     fingerprints,

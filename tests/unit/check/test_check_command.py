@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from netra.testing.check.rules import REGISTRY
+from netra_check.rules import REGISTRY
 
 CLEAN = "def test_ok():\n    assert sum([1, 2]) == 3\n"
 PLACEHOLDER = "def test_todo():\n    pass\n"
@@ -176,7 +176,7 @@ def test_changed_errors(cli, repo) -> None:
 
 
 def test_docs_catalogue_is_generated_from_the_rules() -> None:
-    from netra.testing.check.catalogue import catalogue_markdown
+    from netra_check.catalogue import catalogue_markdown
 
     docs = Path(__file__).resolve().parents[3] / "docs" / "check.md"
     assert docs.read_text(encoding="utf-8").endswith(catalogue_markdown())
@@ -186,8 +186,8 @@ def test_command_module_imports_cheaply() -> None:
     import sys
 
     probe = (
-        "import sys, netra.testing.check.command\n"
-        "heavy = [m for m in ('netra.testing.check.engine', 'netra.testing.check.rules', 'rich')"
+        "import sys, netra_check.command\n"
+        "heavy = [m for m in ('netra_check.engine', 'netra_check.rules', 'rich')"
         " if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
@@ -201,7 +201,7 @@ def test_module_entry_point(repo) -> None:
     import sys
 
     completed = subprocess.run(
-        [sys.executable, "-m", "netra.testing.check", str(repo.root), "--no-cache"],
+        [sys.executable, "-m", "netra_check", str(repo.root), "--no-cache"],
         capture_output=True,
         text=True,
         check=False,
@@ -269,7 +269,7 @@ def test_changed_baseline_run_counts_only_changed_files(cli, repo, tmp_path: Pat
 
 
 def test_base_compares_with_the_merge_base(repo) -> None:
-    from netra.testing.check.changed import changed_files
+    from netra_check.changed import changed_files
 
     repo.write("tests/unit/test_shared.py", CLEAN)
     git(repo.root, "init", "-q", "-b", "main")
@@ -299,3 +299,32 @@ def test_non_table_tool_netra_exits_2(cli, repo) -> None:
     result = cli(str(repo.root), "--no-cache")
     assert result.exit_code == 2
     assert "must be a table" in result.output
+
+
+def test_a_foreign_repository_fails_only_on_rules_for_any_pytest_suite(cli, workspace) -> None:
+    workspace.write("pyproject.toml", '[project]\nname = "foreign"\n')
+    workspace.write(
+        "tests/test_env.py",
+        """
+        import os
+        import unittest
+
+        class LoginTests(unittest.TestCase):
+            def test_home(self):
+                self.assertEqual(os.environ.get("HOME", "/"), os.environ.get("HOME", "/"))
+
+        def test_todo():
+            pass
+        """,
+    )
+    result = cli(str(workspace.root), "--no-cache", "--format", "json")
+    assert result.exit_code == 1
+    rules = {f["rule"] for f in json.loads(result.stdout)["findings"]}
+    assert rules == {"NC002"}  # no NC005 (base), NC007 (os.environ) or NC010 (events)
+    workspace.write("pyproject.toml", '[project]\nname = "foreign"\n[tool.netra.check]\n')
+    opted_in = cli(str(workspace.root), "--no-cache", "--format", "json")
+    assert {f["rule"] for f in json.loads(opted_in.stdout)["findings"]} >= {
+        "NC002",
+        "NC005",
+        "NC007",
+    }

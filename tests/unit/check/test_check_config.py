@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from netra.testing.check.config import CheckConfig, ConfigError, find_project_root, load_config
+from netra_check.config import CheckConfig, ConfigError, load_config
 
 KNOWN = frozenset({"NC001", "NC002"})
 
@@ -76,17 +76,6 @@ def test_explicit_config_file(tmp_path: Path) -> None:
     assert load_config(tmp_path, bare).canonical_runner == "make test"
     nested = write(tmp_path / "other.toml", '[tool.netra.check]\ncanonical_runner = "tox"\n')
     assert load_config(tmp_path, nested).canonical_runner == "tox"
-
-
-def test_project_root_is_found_upward(tmp_path: Path) -> None:
-    write(tmp_path / "repo" / "pyproject.toml", "")
-    deep = tmp_path / "repo" / "tests" / "unit"
-    deep.mkdir(parents=True)
-    assert find_project_root(deep) == (tmp_path / "repo").resolve()
-    assert find_project_root(tmp_path / "repo" / "pyproject.toml") == (tmp_path / "repo").resolve()
-    lonely = tmp_path / "lonely"
-    lonely.mkdir()
-    assert find_project_root(lonely) in {lonely.resolve(), *lonely.resolve().parents}
 
 
 def test_digest_changes_with_settings() -> None:
@@ -174,3 +163,35 @@ def test_existing_paths_and_relative_cache_dir_are_fine(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     write(tmp_path / "pyproject.toml", "[tool.netra.check]\npaths = ['tests']\ncache_dir = 'c'\n")
     assert load_config(tmp_path).paths == ("tests",)
+
+
+CONVENTIONS = {"NC005", "NC006", "NC007", "NC010"}
+
+
+def test_netra_conventions_are_opt_in(tmp_path: Path) -> None:
+    every = {f"NC{n:03}" for n in range(1, 11)}
+    bare = load_config(tmp_path)
+    assert {r for r in every if bare.severity_of(r) == "off"} == CONVENTIONS
+    write(tmp_path / "pyproject.toml", "[tool.netra.check]\n")
+    assert {r for r in every if load_config(tmp_path).severity_of(r) == "off"} == set()
+    write(tmp_path / "pyproject.toml", "[tool.netra.check]\nconventions = false\n")
+    assert {r for r in every if load_config(tmp_path).severity_of(r) == "off"} == CONVENTIONS
+    write(
+        tmp_path / "pyproject.toml",
+        '[tool.netra.check]\nconventions = false\nseverity = {NC007 = "warning"}\n',
+    )
+    assert load_config(tmp_path).severity_of("NC007") == "warning"
+
+
+def test_categories_are_added_to_the_defaults(tmp_path: Path) -> None:
+    write(
+        tmp_path / "pyproject.toml",
+        '[tool.netra.check]\ncategories = {smoke = "tests/smoke", unit = ""}\n',
+    )
+    categories = load_config(tmp_path).categories
+    assert categories == {
+        "integration": "tests/integration",
+        "e2e": "tests/e2e",
+        "mission_critical": "tests/mission_critical",
+        "smoke": "tests/smoke",
+    }

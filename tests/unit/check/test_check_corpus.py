@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from netra.testing.check.config import load_config
-from netra.testing.check.engine import CheckResult, run_check
-from netra.testing.check.rules import REGISTRY
+from netra_check.config import load_config
+from netra_check.engine import CheckResult, run_check
+from netra_check.pytest_config import read_settings
+from netra_check.rules import REGISTRY
 
 CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "check_corpus"
 MARKER = re.compile(r"#\s*expect:\s*(NC\d{3}(?:\s*,\s*NC\d{3})*)")
@@ -74,7 +75,7 @@ def test_clean_tests_outnumber_findings(corpus_result: CheckResult) -> None:
 def test_dashboard_metrics(corpus_result: CheckResult) -> None:
     metrics = {m.key: m for m in corpus_result.metrics}
     assert metrics["event_coverage"].display == "60% (3/5)"
-    assert metrics["test_base_classes"].value == 4
+    assert metrics["test_base_classes"].value == 5
     assert not metrics["NC003"].ok
 
 
@@ -83,5 +84,7 @@ def test_suppressions_are_counted(corpus_result: CheckResult) -> None:
 
 
 def test_corpus_is_never_collected_by_pytest() -> None:
-    conftest = (CORPUS / "conftest.py").read_text(encoding="utf-8")
-    assert 'collect_ignore_glob = ["*"]' in conftest
+    # Read the way netra check reads pytest's configuration, which is the way pytest reads it.
+    settings = read_settings(CORPUS.parents[2])
+    assert settings is not None
+    assert "tests/fixtures/check_corpus" in settings["ignore"]

@@ -6,10 +6,10 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from netra.testing.check import engine
-from netra.testing.check.config import CheckConfig, load_config
-from netra.testing.check.discovery import Classifier, discover
-from netra.testing.check.engine import run_check
+from netra_check import engine
+from netra_check.config import CheckConfig, load_config
+from netra_check.discovery import Classifier, discover
+from netra_check.engine import run_check
 
 PLACEHOLDER = "def test_x():\n    pass\n"
 

@@ -170,7 +170,7 @@ def test_expression_too_deep_to_parse_is_a_parse_problem(workspace, terms: int) 
 
 
 def test_recursion_in_a_rule_is_reported_not_raised(workspace, monkeypatch) -> None:
-    from netra.testing.check.rules.nc007_direct_environ import DirectEnviron
+    from netra_check.rules.nc007_direct_environ import DirectEnviron
 
     def explode(self, ctx):
         if ctx.rel.endswith("test_deep.py"):
@@ -191,8 +191,8 @@ def test_recursion_in_a_rule_is_reported_not_raised(workspace, monkeypatch) -> N
 def test_deep_trees_do_not_exhaust_the_stack() -> None:
     import ast
 
-    from netra.testing.check.astutil import is_constant_expr, is_tautology
-    from netra.testing.check.rules.nc009_duplicated_orchestration import normalised_digest
+    from netra_check.astutil import is_constant_expr, is_tautology
+    from netra_check.rules.nc009_duplicated_orchestration import normalised_digest
 
     deep: ast.expr = ast.Constant(1)
     for _ in range(20000):

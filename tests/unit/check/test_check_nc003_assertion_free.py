@@ -309,3 +309,22 @@ def test_repository_wrapper_of_a_library_assertion_counts(workspace) -> None:
         "def test_x():\n    assert_that(compute(), equal_to(1))\n",
     )
     assert workspace.findings("NC003") == []
+
+
+def test_an_imported_helper_is_judged_by_its_own_module(workspace) -> None:
+    workspace.write("tests/checks.py", "def check_reply(reply):\n    assert reply['ok']\n")
+    workspace.write("tests/logs.py", "def check_reply(reply):\n    print('reply', reply)\n")
+    workspace.write(
+        "tests/test_replies.py",
+        """
+        from tests.checks import check_reply as verified
+        from tests.logs import check_reply
+
+        def test_logged_only():
+            check_reply(send())
+
+        def test_verified():
+            verified(send())
+        """,
+    )
+    assert workspace.lines("NC003") == [("tests/test_replies.py", 4)]

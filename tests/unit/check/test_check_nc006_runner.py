@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from netra.testing.check.rules.nc006_runner_bypass import line_runs_pytest
+from netra_check.rules.nc006_runner_bypass import line_runs_pytest
 
 BYPASSES = {
     "pytest-main": "import pytest\nif __name__ == '__main__':\n    pytest.main([__file__])\n",

@@ -7,10 +7,10 @@ from collections import Counter
 
 import pytest
 
-from netra.testing.check.baseline import compare, fingerprints
-from netra.testing.check.reporters import FORMATS, render
-from netra.testing.check.reporters.github import escape_data, escape_property
-from netra.testing.check.rules import REGISTRY
+from netra_check.baseline import compare, fingerprints
+from netra_check.reporters import FORMATS, render
+from netra_check.reporters.github import escape_data, escape_property
+from netra_check.rules import REGISTRY
 
 
 @pytest.fixture
@@ -134,8 +134,8 @@ def test_sarif_locations_are_encoded_files_with_lines(workspace) -> None:
 
 
 def test_unlocated_finding_falls_back_to_pyproject(workspace) -> None:
-    from netra.testing.check.model import Finding
-    from netra.testing.check.reporters import file_location
+    from netra_check.model import Finding
+    from netra_check.reporters import file_location
 
     workspace.write("pyproject.toml", '[project]\nname = "x"\n')
     workspace.write("tests/mission_critical/helpers.py", "X = 1\n")

@@ -1,0 +1,510 @@
+"""FileContext: one parsed file, its role in the project, and a lazily built node index.
+
+The engine parses each file once and walks the tree once; rules ask the context
+for what they need (the test functions, the calls inside a test, the imports)
+instead of walking the tree again.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import re
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
+
+from netra_check.astutil import (
+    Buckets,
+    FunctionNode,
+    NameMatcher,
+    dotted_name,
+    flatten_statements,
+    has_direct_assertion,
+    index_nodes,
+    is_fixture,
+    may_have_dead_code,
+    new_buckets,
+    scan_statements,
+    split_live,
+    used_names,
+)
+from netra_check.model import ClassFact, Finding
+
+if TYPE_CHECKING:
+    from netra_check.config import CheckConfig
+    from netra_check.model import Rule
+
+
+@dataclass(frozen=True, slots=True)
+class FileRole:
+    """What a file is to the scanner, decided from its path alone."""
+
+    is_test_file: bool  # named like a module pytest collects (test_*.py)
+    is_test_code: bool  # a test file, a conftest, or anything in a test folder
+    is_support: bool  # test code or a testing helper package; its helpers are followed
+    is_script: bool  # under a scripts folder: checked for runner bypasses
+    category: str | None  # the configured category folder the file lives in
+
+    @property
+    def needs_parse(self) -> bool:
+        """Files with no role are never read."""
+        return self.is_test_code or self.is_support or self.is_script
+
+
+PYTHON = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
+TOO_DEEP = f"too deeply nested to analyse under {PYTHON}"
+
+
+@dataclass(frozen=True, slots=True)
+class ParseError:
+    """Where and why a file failed to parse."""
+
+    line: int
+    message: str
+
+
+class Definition:
+    """A function, method, class body or the module body, with the nodes it owns.
+
+    Ownership is lexical: a nested function or class belongs to the enclosing
+    top-level definition. Both indexes are built on first use, because most
+    rules need only the statements, and walking every expression is the most
+    expensive thing the scanner does after parsing.
+    """
+
+    __slots__ = (
+        "_buckets",
+        "_live_buckets",
+        "_liveness",
+        "_statements",
+        "class_name",
+        "is_test",
+        "kind",
+        "name",
+        "node",
+        "qualname",
+        "roots",
+        "statement_roots",
+    )
+
+    def __init__(
+        self,
+        node: ast.AST,
+        name: str,
+        qualname: str,
+        kind: str,
+        *,
+        roots: Sequence[ast.AST],
+        statement_roots: Sequence[ast.stmt],
+        class_name: str | None = None,
+        is_test: bool = False,
+    ) -> None:
+        self.node = node
+        self.name = name
+        self.qualname = qualname
+        self.kind = kind  # "module", "class", "function" or "method"
+        self.class_name = class_name
+        self.is_test = is_test
+        self.roots = roots  # every node this definition owns lies under one of these
+        self.statement_roots = statement_roots
+        self._buckets: Buckets | None = None
+        self._statements: list[ast.stmt] | None = None
+        self._liveness: tuple[list[ast.stmt], list[ast.stmt], bool] | None = None
+        self._live_buckets: Buckets | None = None
+
+    @property
+    def function(self) -> FunctionNode:
+        """The function node; only valid for kind "function" or "method"."""
+        assert isinstance(self.node, ast.FunctionDef | ast.AsyncFunctionDef)
+        return self.node
+
+    @property
+    def line(self) -> int:
+        """The `def`/`class` line (1 for the module)."""
+        return getattr(self.node, "lineno", 1)
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """First decorator line through the last line of the signature."""
+        node = self.node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            return (1, 1)
+        start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        end = max(node.lineno, node.body[0].lineno - 1) if node.body else node.lineno
+        return (start, end)
+
+    @property
+    def statements(self) -> list[ast.stmt]:
+        """Every statement owned, nested blocks included, in source order."""
+        if self._statements is None:
+            self._statements = flatten_statements(self.statement_roots)
+        return self._statements
+
+    @property
+    def buckets(self) -> Buckets:
+        """Every owned node of the indexed types, by type (built by one walk on first use)."""
+        if self._buckets is None:
+            self._buckets = new_buckets()
+            index_nodes(self.roots, self._buckets)
+        return self._buckets
+
+    def nodes(self, node_type: type[ast.AST]) -> list[ast.AST]:
+        """Indexed nodes of one type owned by this definition."""
+        return self.buckets[node_type]
+
+    def _live(self, resolve: bool) -> tuple[list[ast.stmt], list[ast.stmt], bool]:
+        """`split_live` of the body, resolving nested functions by a full walk if asked."""
+        if self._liveness is None and not may_have_dead_code(self.statements):
+            self._liveness = (self.statements, [], False)
+        if self._liveness is None or (resolve and self._liveness[2]):
+            names = used_names(self.roots) if resolve else None
+            self._liveness = split_live(self.statement_roots, names)
+            self._live_buckets = None
+        return self._liveness
+
+    def _live_index(self, dead: list[ast.stmt]) -> Buckets:
+        if not dead:
+            return self.buckets
+        if self._live_buckets is None:
+            self._live_buckets = new_buckets()
+            index_nodes(self.roots, self._live_buckets, skip=frozenset(map(id, dead)))
+        return self._live_buckets
+
+    def live_calls(self) -> list[ast.AST]:
+        """The calls in code that can run (see `split_live`)."""
+        return self._live_index(self._live(resolve=True)[1])[ast.Call]
+
+    def assertion_state(self, extra: NameMatcher | None) -> bool | tuple[str, ...]:
+        """Whether this definition asserts by itself, not through helpers it calls.
+
+        True when it surely does, False when nothing in it asserts, and a tuple of
+        names when it asserts only if one of them does: the `assert_*`-looking
+        helpers it calls, which the project pass judges against the repository's
+        own helpers (with the other names its statements call). Assertions in code
+        that never runs (after `return`, under `if False:`, in a nested function
+        nobody calls) do not count; see `split_live`.
+        """
+        state = self._state(extra, resolve=False)
+        if state is not True and self._live(resolve=False)[2]:
+            state = self._state(extra, resolve=True)
+        return state
+
+    def _state(self, extra: NameMatcher | None, *, resolve: bool) -> bool | tuple[str, ...]:
+        live, dead, _ = self._live(resolve)
+        sure, names, called = scan_statements(live, extra)
+        if sure:
+            return True
+        if names:
+            return tuple(sorted(called))
+        return has_direct_assertion(self._live_index(dead), extra)
+
+    def asserts(self, extra: NameMatcher | None) -> bool:
+        """Whether this definition surely asserts by itself (see `assertion_state`)."""
+        return self.assertion_state(extra) is True
+
+
+_SUPPRESSION = re.compile(r"#\s*netra:\s*ignore(?:\[([^\]]*)\])?")
+
+
+def parse_suppressions(text: str) -> dict[int, frozenset[str]]:
+    """Map line number to suppressed rule ids; an empty set means every rule."""
+    found: dict[int, frozenset[str]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if "netra:" not in line:
+            continue
+        match = _SUPPRESSION.search(line)
+        if match is None:
+            continue
+        ids = match.group(1)
+        found[number] = (
+            frozenset(i.strip().upper() for i in ids.split(",") if i.strip())
+            if ids is not None
+            else frozenset()
+        )
+    return found
+
+
+def module_names(rel: str) -> tuple[str, ...]:
+    """The dotted names a module at a relative path is imported by (`src/` and `lib/` layouts
+    too): `src/pkg/testing/asserts.py` is `src.pkg.testing.asserts` and `pkg.testing.asserts`."""
+    parts = rel.removesuffix(".py").split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    names = [".".join(parts)]
+    if len(parts) > 1 and parts[0] in ("src", "lib"):
+        names.append(".".join(parts[1:]))
+    return tuple(n for n in names if n)
+
+
+@lru_cache(maxsize=16)
+def name_matcher(patterns: tuple[str, ...]) -> NameMatcher | None:
+    """One compiled matcher for the configured assertion-helper names (globs allowed)."""
+    if not patterns:
+        return None
+    import fnmatch
+
+    regex = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+    return lambda name: regex.match(name) is not None
+
+
+def matches_option(name: str, options: tuple[str, ...]) -> bool:
+    """pytest's rule for python_classes / python_functions: a prefix, or a glob if it has one."""
+    return any(
+        name.startswith(option)
+        or (any(c in option for c in "*?[") and fnmatch.fnmatch(name, option))
+        for option in options
+    )
+
+
+def _is_test_class(node: ast.ClassDef, python_classes: tuple[str, ...]) -> bool:
+    return matches_option(node.name, python_classes) or _is_unittest_class(node)
+
+
+def _is_unittest_class(node: ast.ClassDef) -> bool:
+    return any((dotted_name(b) or "").endswith("TestCase") for b in node.bases)
+
+
+class FileContext:
+    """A file as the rules see it."""
+
+    def __init__(self, rel: str, source: bytes, role: FileRole, config: CheckConfig) -> None:
+        self.rel = rel
+        self.source = source
+        self.role = role
+        self.config = config
+        self.tree: ast.Module | None = None
+        self.parse_error: ParseError | None = None
+        try:
+            self.tree = ast.parse(source, filename=rel)
+        except SyntaxError as exc:
+            self.parse_error = ParseError(exc.lineno or 1, f"{exc.msg} under {PYTHON}")
+        except ValueError as exc:  # null bytes in the source
+            self.parse_error = ParseError(1, str(exc))
+        except (RecursionError, MemoryError):
+            self.parse_error = ParseError(1, TOO_DEEP)
+
+    @cached_property
+    def text(self) -> str:
+        """The decoded source (undecodable bytes replaced)."""
+        return self.source.decode("utf-8", errors="replace")
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """The source lines, without line endings."""
+        return self.text.splitlines()
+
+    @cached_property
+    def assertion_matcher(self) -> NameMatcher | None:
+        """Matcher for the configured custom assertion helpers."""
+        return name_matcher(self.config.assertion_helpers)
+
+    @cached_property
+    def definitions(self) -> list[Definition]:
+        """The module body, every class and every function or method."""
+        tree = self.tree
+        if tree is None:
+            return []
+        loose: list[ast.stmt] = []
+        module = Definition(
+            tree, "<module>", "<module>", "module", roots=loose, statement_roots=loose
+        )
+        result = [module]
+        test_file = self.role.is_test_file
+        functions = self.config.python_functions
+        for stmt in tree.body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                result.append(
+                    Definition(
+                        stmt,
+                        stmt.name,
+                        stmt.name,
+                        "function",
+                        roots=[stmt],
+                        statement_roots=stmt.body,
+                        is_test=test_file
+                        and matches_option(stmt.name, functions)
+                        and not is_fixture(stmt),
+                    )
+                )
+            elif isinstance(stmt, ast.ClassDef):
+                self._add_class(stmt, "", result)
+            else:
+                loose.append(stmt)
+        return result
+
+    def _add_class(self, node: ast.ClassDef, prefix: str, out: list[Definition]) -> None:
+        qualname = prefix + node.name
+        loose: list[ast.stmt] = []
+        roots: list[ast.AST] = [*node.bases, *node.keywords, *node.decorator_list]
+        definition = Definition(
+            node, node.name, qualname, "class", roots=roots, statement_roots=loose
+        )
+        out.append(definition)
+        tests_inside = self.role.is_test_file and _is_test_class(node, self.config.python_classes)
+        # unittest collects its own TestCase methods by the `test` prefix, whatever pytest says.
+        functions = ("test",) if _is_unittest_class(node) else self.config.python_functions
+        for stmt in node.body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                out.append(
+                    Definition(
+                        stmt,
+                        stmt.name,
+                        f"{qualname}.{stmt.name}",
+                        "method",
+                        roots=[stmt],
+                        statement_roots=stmt.body,
+                        class_name=node.name,
+                        is_test=tests_inside
+                        and matches_option(stmt.name, functions)
+                        and not is_fixture(stmt),
+                    )
+                )
+            elif isinstance(stmt, ast.ClassDef):
+                self._add_class(stmt, qualname + ".", out)
+            else:
+                loose.append(stmt)
+        roots.extend(loose)
+
+    @cached_property
+    def imports(self) -> dict[str, str]:
+        """Module-level imports: local name -> what it names (`skip` -> `unittest.skip`).
+
+        Relative imports are made absolute from the file's folder (`from . import mock`
+        in `tests/unit/x.py` gives `tests.unit.mock`).
+        """
+        found: dict[str, str] = {}
+        package = self.rel.split("/")[:-1]
+        for stmt in self.module.statements:
+            if isinstance(stmt, ast.Import):
+                for alias in stmt.names:
+                    if alias.asname:
+                        found[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".")[0]
+                        found[top] = top
+            elif isinstance(stmt, ast.ImportFrom):
+                parts = [stmt.module] if stmt.module else []
+                if stmt.level:
+                    parts = [*package[: max(len(package) - stmt.level + 1, 0)], *parts]
+                module = ".".join(parts)
+                for alias in stmt.names:
+                    local = alias.asname or alias.name
+                    found[local] = f"{module}.{alias.name}" if module else alias.name
+        return found
+
+    def qualify(self, names: Iterable[str]) -> tuple[str, ...]:
+        """Called names, each imported one as the dotted name it was imported as, sorted.
+
+        `check_reply` after `from tests.helpers import check_reply` is
+        `tests.helpers.check_reply`, so the project pass can follow it to that
+        module's function rather than to any function of that name.
+        """
+        imports = self.imports
+        return tuple(sorted(q if "." in (q := imports.get(name, name)) else name for name in names))
+
+    def qualified(self, node: ast.AST) -> str | None:
+        """The dotted name of an expression with its first part resolved through the imports.
+
+        `mark.skip` after `from pytest import mark` is `pytest.mark.skip`; a name that
+        was not imported stays as written (a local or builtin name).
+        """
+        name = dotted_name(node)
+        if name is None:
+            return None
+        head, dot, rest = name.partition(".")
+        origin = self.imports.get(head)
+        return name if origin is None else origin + dot + rest
+
+    def class_facts(self) -> list[ClassFact]:
+        """Every class with its bases and test methods, for counting inherited tests."""
+        facts = []
+        for definition in self.definitions:
+            node = definition.node
+            if definition.kind != "class" or not isinstance(node, ast.ClassDef):
+                continue
+            unittest_class = _is_unittest_class(node)
+            functions = ("test",) if unittest_class else self.config.python_functions
+            tests = tuple(
+                stmt.name
+                for stmt in node.body
+                if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef)
+                and matches_option(stmt.name, functions)
+                and not is_fixture(stmt)
+            )
+            has_init = any(
+                isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__" for stmt in node.body
+            )
+            collected = (
+                self.role.is_test_file
+                and _is_test_class(node, self.config.python_classes)
+                and not has_init
+            )
+            bases = tuple(name.rsplit(".", 1)[-1] for b in node.bases if (name := dotted_name(b)))
+            facts.append(ClassFact(node.name, bases, tests, collected))
+        return facts
+
+    @property
+    def module(self) -> Definition:
+        """The module-level owner (imports, top-level statements)."""
+        return self.definitions[0]
+
+    @cached_property
+    def tests(self) -> list[Definition]:
+        """The test functions and test methods pytest would collect from this file."""
+        return [d for d in self.definitions if d.is_test]
+
+    def functions(self) -> Iterator[Definition]:
+        """Every function and method."""
+        return (d for d in self.definitions if d.kind in ("function", "method"))
+
+    def owned(self, node_type: type[ast.AST]) -> Iterator[tuple[Definition, ast.AST]]:
+        """Every indexed node of a type in the file, with its owner (walks every expression)."""
+        for definition in self.definitions:
+            for node in definition.buckets[node_type]:
+                yield definition, node
+
+    def owned_statements(
+        self, *node_types: type[ast.stmt]
+    ) -> Iterator[tuple[Definition, ast.stmt]]:
+        """Statements of the given types anywhere in the file, with their owner (cheap)."""
+        for definition in self.definitions:
+            for stmt in definition.statements:
+                if isinstance(stmt, node_types):
+                    yield definition, stmt
+
+    def line_text(self, line: int | None) -> str:
+        """The stripped source of a line ('' if out of range)."""
+        if line is None or not 0 < line <= len(self.lines):
+            return ""
+        return self.lines[line - 1].strip()
+
+    def finding(
+        self,
+        rule: Rule,
+        line: int | None,
+        message: str,
+        *,
+        owner: Definition | None = None,
+        anchor: str | None = None,
+        span: tuple[int, int] | None = None,
+    ) -> Finding:
+        """A finding in this file, anchored to its owner and source text (not its line)."""
+        if anchor is None:
+            qualname = owner.qualname if owner is not None else "<module>"
+            anchor = f"{qualname}|{self.line_text(line)}"
+        return Finding(
+            rule_id=rule.id,
+            path=self.rel,
+            line=line,
+            message=message,
+            anchor=anchor,
+            span_start=span[0] if span else None,
+            span_end=span[1] if span else None,
+        )
+
+    def test_finding(self, rule: Rule, test: Definition, message: str) -> Finding:
+        """A finding about a whole test: on its `def` line, suppressible on its signature."""
+        return self.finding(rule, test.line, message, anchor=f"{test.qualname}|def", span=test.span)

@@ -1,0 +1,371 @@
+"""The engine: find files, parse each once (in parallel, through the cache), run the rules.
+
+The rules never walk the file system or parse anything themselves: they get a
+FileContext per changed file (`check_file`, `collect`, cached by content) and a
+Project with every file's cached facts (`check_project`, run every time because
+it depends on the other files).
+"""
+
+from __future__ import annotations
+
+import ast
+import gc
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from netra_check.astutil import (
+    callee_ref,
+    fixture_alias,
+    is_assert_name,
+    is_fixture,
+    parameter_names,
+)
+from netra_check.cache import CacheEntry, ResultCache, code_version, content_digest
+from netra_check.config import CheckConfig
+from netra_check.context import (
+    TOO_DEEP,
+    Definition,
+    FileContext,
+    FileRole,
+    module_names,
+    parse_suppressions,
+)
+from netra_check.discovery import SourceFile, discover
+from netra_check.model import ClassFact, FileResult, Finding, HelperFact, Metric, Rule
+from netra_check.project import Project
+from netra_check.rules import REGISTRY
+
+# Below this much source, starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 1_000_000
+PARALLEL_MIN_FILES = 16
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one run, ready for a reporter."""
+
+    root: Path
+    config: CheckConfig
+    findings: list[Finding]
+    metrics: list[Metric]
+    files: int
+    analysed: int
+    tests: int
+    suppressed: int
+    seconds: float
+    base: Path | None = None  # where reports show paths from (the current folder); None: root
+
+
+def class_tests(project: Project) -> int:
+    """Tests in collected classes, counted as pytest does: each collected class also runs
+    the tests it inherits (bases found by name, in the same file first)."""
+    by_name: dict[str, list[tuple[str, ClassFact]]] = {}
+    for path in sorted(project.results):
+        for fact in project.results[path].classes:
+            by_name.setdefault(fact.name, []).append((path, fact))
+
+    def base_of(name: str, path: str) -> ClassFact | None:
+        found = by_name.get(name, [])
+        return next((f for p, f in found if p == path), found[0][1] if found else None)
+
+    total = 0
+    for path in sorted(project.results):
+        for fact in project.results[path].classes:
+            if not fact.collected:
+                continue
+            names: set[str] = set()
+            seen: set[int] = set()
+            pending = [fact]
+            while pending:
+                current = pending.pop()
+                if id(current) in seen:
+                    continue
+                seen.add(id(current))
+                names.update(current.tests)
+                pending.extend(b for n in current.bases if (b := base_of(n, path)) is not None)
+            total += len(names)
+    return total
+
+
+def active_rules(config: CheckConfig) -> list[Rule]:
+    """The registered rules whose severity is not "off"."""
+    return [rule for rule in REGISTRY if config.severity_of(rule.id) != "off"]
+
+
+def _wraps_same_name(definition: Definition) -> bool:
+    """`def assert_that(...): return hamcrest.assert_that(...)`: a wrapper of a library assertion.
+
+    The project pass judges a repository-defined `assert_*` helper by its body; a
+    wrapper that calls the same-named function on another object must still count.
+    """
+    name = definition.name
+    if not is_assert_name(name):
+        return False
+    return any(
+        isinstance(call.func, ast.Attribute) and call.func.attr == name  # type: ignore[attr-defined]
+        for call in definition.nodes(ast.Call)
+    )
+
+
+def _helper_facts(ctx: FileContext) -> list[HelperFact]:
+    """Every function: does it assert, and (if not) what does it call."""
+    facts = []
+    matcher = ctx.assertion_matcher
+    modules = module_names(ctx.rel)
+    # Tests are included: a test that calls another test method asserts if that one does.
+    for definition in ctx.functions():
+        node = definition.function
+        state = definition.assertion_state(matcher)
+        asserts = state is True or _wraps_same_name(definition)
+        callees: tuple[str, ...] = ()
+        if not asserts:
+            if isinstance(state, tuple):
+                names = set(state)
+            else:
+                names = {n for call in definition.live_calls() if (n := callee_ref(call))}  # type: ignore[arg-type]
+            if is_fixture(node):
+                names.update(parameter_names(node))  # fixtures run the fixtures they request
+            callees = ctx.qualify(names)
+        facts.append(HelperFact(node.name, asserts, callees))
+        if definition.kind == "function" and not definition.is_test:  # as it is imported
+            facts.extend(HelperFact(f"{m}.{node.name}", asserts, callees) for m in modules)
+        alias = fixture_alias(node)
+        if alias is not None:
+            facts.append(HelperFact(alias, asserts, callees))
+    return facts
+
+
+def _too_deep(ctx: FileContext, config: CheckConfig) -> FileResult:
+    """The result for a file the rules could not walk: one NC001 finding, no facts."""
+    result = FileResult(parsed=False)
+    if ctx.role.is_test_code and config.severity_of("NC001") != "off":
+        result.findings.append(
+            Finding(
+                rule_id="NC001",
+                path=ctx.rel,
+                line=1,
+                message=f"file is {TOO_DEEP}; netra check cannot tell whether its tests can fail",
+                anchor="<module>|too-deep",
+            )
+        )
+    return result
+
+
+def analyze_source(rel: str, data: bytes, role: FileRole, config: CheckConfig) -> FileResult:
+    """Parse one file and run every per-file hook of every active rule on it."""
+    ctx = FileContext(rel, data, role, config)
+    result = FileResult(parsed=ctx.tree is not None)
+    try:
+        for rule in active_rules(config):
+            result.findings.extend(rule.check_file(ctx))
+            facts = rule.collect(ctx)
+            if facts is not None:
+                result.facts[rule.id] = facts
+        if ctx.tree is not None:
+            result.tests = sum(1 for t in ctx.tests if t.kind == "function")
+            if role.is_support:
+                result.classes = ctx.class_facts()
+            if role.is_support:
+                result.helpers = _helper_facts(ctx)
+    except RecursionError:
+        # A tree Python could parse but too deep for the rules: report it, keep going.
+        result = _too_deep(ctx, config)
+    except Exception as exc:
+        raise RuntimeError(f"netra check failed on {rel}: {exc!r}") from exc
+    if b"netra:" in data:
+        result.suppressions = parse_suppressions(ctx.text)
+    return result
+
+
+Analysed = tuple[str, int, int, str, FileResult]
+
+
+def _analyze_file(source: SourceFile, config: CheckConfig) -> Analysed | None:
+    try:
+        with open(source.path, "rb") as handle:
+            data = handle.read()
+            stat = os.fstat(handle.fileno())
+    except OSError:
+        return None  # vanished or unreadable since discovery
+    result = analyze_source(source.rel, data, source.role, config)
+    return (source.rel, stat.st_mtime_ns, stat.st_size, content_digest(data), result)
+
+
+def _analyze_chunk(chunk: Sequence[SourceFile], config: CheckConfig) -> list[Analysed]:
+    # AST nodes have no reference cycles; the collector would only rescan them.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return [r for source in chunk if (r := _analyze_file(source, config)) is not None]
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _chunks(sources: list[tuple[SourceFile, int]], count: int) -> list[list[SourceFile]]:
+    """Deal files, largest first, into `count` chunks of similar total size."""
+    ordered = sorted(sources, key=lambda item: -item[1])
+    chunks: list[list[SourceFile]] = [[] for _ in range(count)]
+    for index, (source, _) in enumerate(ordered):
+        cycle, position = divmod(index, count)
+        chunks[position if cycle % 2 == 0 else count - 1 - position].append(source)
+    return [chunk for chunk in chunks if chunk]
+
+
+def _analyze_many(
+    pending: list[tuple[SourceFile, int]], config: CheckConfig, jobs: int
+) -> list[Analysed]:
+    total = sum(size for _, size in pending)
+    if jobs <= 1 or len(pending) < PARALLEL_MIN_FILES or total < PARALLEL_MIN_BYTES:
+        return _analyze_chunk([source for source, _ in pending], config)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if sys.platform == "linux" else None
+    context = multiprocessing.get_context(method)
+    chunks = _chunks(pending, jobs * 6)
+    results: list[Analysed] = []
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        for batch in pool.map(_analyze_chunk, chunks, [config] * len(chunks)):
+            results.extend(batch)
+    return results
+
+
+def _suppressed(finding: Finding, table: dict[int, frozenset[str]]) -> bool:
+    if not table:
+        return False
+    lines: Iterable[int] = ()
+    if finding.line is not None:
+        lines = (finding.line,)
+    if finding.span_start is not None and finding.span_end is not None:
+        lines = (*lines, *range(finding.span_start, finding.span_end + 1))
+    for line in lines:
+        ids = table.get(line)
+        if ids is not None and (not ids or finding.rule_id in ids):
+            return True
+    return False
+
+
+def in_scope(path: str, only: Sequence[str] | None) -> bool:
+    """Whether a finding's path lies in the reported paths (None: everything)."""
+    if only is None:
+        return True
+    return any(path == p or path.startswith(p.rstrip("/") + "/") or p in ("", ".") for p in only)
+
+
+def scan(
+    root: Path,
+    config: CheckConfig,
+    *,
+    use_cache: bool = True,
+    jobs: int | None = None,
+    extra_paths: Sequence[str] = (),
+) -> tuple[Project, int]:
+    """Discover and analyse every file (through the cache); returns the project and misses."""
+    sources, ci_files = discover(root, config, extra_paths)
+    cache_dir = (root / config.cache_dir) if use_cache else None
+    cache = ResultCache(cache_dir, f"{config.digest()}:{code_version()}")
+    cache.load()
+    results: dict[str, FileResult] = {}
+    pending: list[tuple[SourceFile, int]] = []
+    for source in sources:
+        try:
+            stat = os.stat(source.path)
+        except OSError:
+            continue
+        entry = cache.entries.get(source.rel)
+        if entry is not None and entry.size == stat.st_size:
+            if entry.mtime_ns == stat.st_mtime_ns:
+                results[source.rel] = entry.result
+                continue
+            with open(source.path, "rb") as handle:
+                if content_digest(handle.read()) == entry.digest:
+                    cache.put(source.rel, entry._replace(mtime_ns=stat.st_mtime_ns))
+                    results[source.rel] = entry.result
+                    continue
+        pending.append((source, stat.st_size))
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    for rel, mtime_ns, size, digest, result in _analyze_many(pending, config, workers):
+        results[rel] = result
+        cache.put(rel, CacheEntry(mtime_ns, size, digest, result))
+    cache.prune(set(results))
+    cache.save()
+    text_files: dict[str, str] = {}
+    for rel in ci_files:
+        try:
+            text_files[rel] = (root / rel).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+    return Project(root, config, results, text_files), len(pending)
+
+
+def run_check(
+    root: Path,
+    config: CheckConfig,
+    *,
+    only: Sequence[str] | None = None,
+    use_cache: bool = True,
+    jobs: int | None = None,
+    extra_paths: Sequence[str] = (),
+) -> CheckResult:
+    """Run every active rule over the project at `root`.
+
+    The whole project is always analysed, because rules such as assertion
+    following and duplicate detection need every file; `only` (relative paths
+    of files or folders) limits which findings are reported, and `extra_paths`
+    are scanned even when the configured `paths` do not cover them.
+    """
+    started = time.perf_counter()
+    project, analysed = scan(root, config, use_cache=use_cache, jobs=jobs, extra_paths=extra_paths)
+    rules = active_rules(config)
+    raw: list[Finding] = []
+    for result in project.results.values():
+        raw.extend(result.findings)
+    for rule in rules:
+        raw.extend(rule.check_project(project))
+        for rel, text in project.text_files.items():
+            raw.extend(rule.check_text_file(rel, text, project))
+    text_suppressions = {
+        rel: parse_suppressions(text)
+        for rel, text in project.text_files.items()
+        if "netra:" in text
+    }
+    findings: list[Finding] = []
+    suppressed = 0
+    for finding in raw:
+        if not in_scope(finding.path, only):
+            continue
+        owner = project.results.get(finding.path)
+        table = owner.suppressions if owner is not None else text_suppressions.get(finding.path, {})
+        if _suppressed(finding, table):
+            suppressed += 1
+            continue
+        severity = config.severity_of(finding.rule_id)
+        findings.append(
+            finding if severity == finding.severity else replace(finding, severity=severity)
+        )
+    findings.sort(key=lambda f: (f.path, f.line or 0, f.rule_id, f.message))
+    metrics: list[Metric] = []
+    for rule in rules:
+        mine = [f for f in findings if f.rule_id == rule.id]
+        metrics.append(
+            Metric(
+                rule.id, f"{rule.id} {rule.summary}", len(mine), 0, str(len(mine)), "0", not mine
+            )
+        )
+        metrics.extend(rule.metrics(project, mine))
+    return CheckResult(
+        root=root,
+        config=config,
+        findings=findings,
+        metrics=metrics,
+        files=len(project.results),
+        analysed=analysed,
+        tests=sum(r.tests for r in project.results.values()) + class_tests(project),
+        suppressed=suppressed,
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,121 @@
+"""The values the engine and the rules exchange: findings, metrics, per-file results."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+
+if TYPE_CHECKING:
+    from netra_check.context import FileContext
+    from netra_check.project import Project
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem at one place.
+
+    `anchor` identifies the finding inside its file without using line numbers
+    (the enclosing test's qualified name plus the offending source text), so a
+    baseline survives code being moved up or down. Suppression comments are
+    honoured on `line` and, for test-level findings, anywhere in
+    `span_start..span_end` (decorators through the end of the `def` signature).
+    """
+
+    rule_id: str
+    path: str
+    line: int | None
+    message: str
+    anchor: str
+    span_start: int | None = None
+    span_end: int | None = None
+    severity: str = "error"
+
+    def fingerprint(self, occurrence: int = 0) -> str:
+        """A line-independent identity used by baselines and SARIF."""
+        key = f"{self.rule_id}\x00{self.path}\x00{self.anchor}\x00{occurrence}"
+        return hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
+
+    @property
+    def location(self) -> str:
+        """`path:line`, or just the path for a finding that is not on a line."""
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One row of the summary dashboard."""
+
+    key: str
+    label: str
+    value: float
+    target: float
+    display: str
+    target_display: str
+    ok: bool
+    higher_is_better: bool = False
+    detail: str = ""
+
+
+class HelperFact(NamedTuple):
+    """What the assertion-following rules need to know about one non-test function."""
+
+    name: str
+    asserts: bool
+    callees: tuple[str, ...]
+
+
+class ClassFact(NamedTuple):
+    """A class as pytest's collection sees it: a collected class runs its bases' tests too."""
+
+    name: str
+    bases: tuple[str, ...]  # last component of each base's name
+    tests: tuple[str, ...]  # its own methods that are tests when the class is collected
+    collected: bool
+
+
+@dataclass(slots=True)
+class FileResult:
+    """Everything the engine keeps about one file; this is what the cache stores."""
+
+    findings: list[Finding] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    helpers: list[HelperFact] = field(default_factory=list)
+    suppressions: dict[int, frozenset[str]] = field(default_factory=dict)
+    tests: int = 0  # module-level test functions; class tests are counted with ClassFact
+    classes: list[ClassFact] = field(default_factory=list)
+    parsed: bool = True
+
+
+class Rule:
+    """Base class of every rule. Subclasses set the class attributes and override hooks.
+
+    The module docstring of the rule's module is its documentation (what it
+    does, why it is bad, example, use instead); `--explain` prints it.
+    """
+
+    id: ClassVar[str]
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    hint: ClassVar[str]
+
+    def check_file(self, ctx: FileContext) -> Iterator[Finding]:
+        """Findings that need only this file. Runs once per changed file; cached."""
+        return iter(())
+
+    def collect(self, ctx: FileContext) -> Any:
+        """Picklable facts for `check_project`; None when the file contributes nothing."""
+        return None
+
+    def check_project(self, project: Project) -> Iterator[Finding]:
+        """Findings that need every file's facts (cross-file rules). Runs every time."""
+        return iter(())
+
+    def check_text_file(self, path: str, text: str, project: Project) -> Iterator[Finding]:
+        """Findings in a non-Python file such as a CI workflow."""
+        return iter(())
+
+    def metrics(self, project: Project, findings: list[Finding]) -> list[Metric]:
+        """Extra dashboard rows beyond the finding count (which every rule gets)."""
+        return []

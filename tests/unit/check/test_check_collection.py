@@ -1,0 +1,196 @@
+"""The tests netra check analyses are the ones pytest collects, from pytest's own configuration."""
+
+from __future__ import annotations
+
+import json
+
+PLACEHOLDER = "def test_todo():\n    pass\n"
+
+
+def test_testpaths_and_norecursedirs_decide_what_is_a_test(workspace) -> None:
+    workspace.write(
+        "pyproject.toml",
+        """
+        [tool.pytest.ini_options]
+        testpaths = ["testing"]
+        norecursedirs = ["testing/example_scripts", ".*"]
+        """,
+    )
+    workspace.write("testing/example_scripts/test_input.py", PLACEHOLDER)  # an input, not a test
+    workspace.write("doc/en/example/test_doc.py", PLACEHOLDER)  # outside testpaths
+    workspace.write("testing/test_real.py", PLACEHOLDER)
+    assert workspace.lines("NC002") == [("testing/test_real.py", 1)]
+    assert workspace.scan().tests == 1
+
+
+def test_python_files_with_a_path_match_the_path_like_pytest(workspace) -> None:
+    workspace.write(
+        "pyproject.toml",
+        """
+        [tool.pytest.ini_options]
+        python_files = ["test_*.py", "testing/python/*.py"]
+        """,
+    )
+    workspace.write("testing/python/approx.py", PLACEHOLDER)
+    workspace.write("testing/approx.py", "def test_x():\n    assert 1 + 1 == 2\n")
+    assert workspace.lines("NC002") == [("testing/python/approx.py", 1)]
+    # testing/approx.py is not collected: pytest never runs its test, and NC001 says so.
+    assert workspace.lines("NC001") == [("testing/approx.py", 1)]
+
+
+def test_conftest_collect_ignore_and_ignore_in_addopts(workspace) -> None:
+    workspace.write("setup.cfg", "[tool:pytest]\naddopts = -ra --ignore=test/py2\n")
+    workspace.write(
+        "test/conftest.py",
+        """
+        import sys
+
+        collect_ignore = ["typing/plain_files"]
+        collect_ignore_glob = ["*_async_only.py"]
+        if sys.version_info < (3, 12):
+            collect_ignore.append("test_new_syntax.py")
+        """,
+    )
+    workspace.write("test/typing/plain_files/test_mypy_input.py", "def test_x(:\n")
+    workspace.write("test/test_views_async_only.py", PLACEHOLDER)
+    workspace.write("test/test_new_syntax.py", PLACEHOLDER)
+    workspace.write("test/py2/test_old.py", "print 'x'\n")
+    workspace.write("test/test_kept.py", PLACEHOLDER)
+    assert workspace.lines("NC001") == []
+    assert workspace.lines("NC002") == [("test/test_kept.py", 1)]
+
+
+def test_python_classes_python_functions_and_extra_classes_a_plugin_adds(workspace) -> None:
+    workspace.write(
+        "pytest.ini",
+        "[pytest]\npython_classes = *Suite\npython_functions = check_* test_*\n",
+    )
+    workspace.write(
+        "tests/test_a.py",
+        """
+        class UtilsSuite:
+            def check_stub(self):
+                pass
+
+        class TestIgnored:
+            def test_stub(self):
+                pass
+
+        class UtilsTest:
+            def test_stub(self):
+                pass  # TODO
+        """,
+    )
+    assert workspace.lines("NC002") == [("tests/test_a.py", 2)]
+    workspace.write("pyproject.toml", '[tool.netra.check]\nextra-python-classes = ["*Test"]\n')
+    assert workspace.lines("NC002") == [("tests/test_a.py", 2), ("tests/test_a.py", 10)]
+
+
+def test_fixtures_named_test_are_not_tests(workspace) -> None:
+    workspace.write(
+        "tests/test_fixtures.py",
+        """
+        import pytest
+
+        @pytest.fixture
+        def test_data():
+            return {"a": 1}
+
+        def test_uses_it(test_data):
+            assert test_data["a"] == 1
+        """,
+    )
+    result = workspace.scan()
+    assert [f.rule_id for f in result.findings] == []
+    assert result.tests == 1
+
+
+def test_only_pytest_and_unittest_skips_are_unconditional(workspace) -> None:
+    workspace.write(
+        "tests/test_skips.py",
+        """
+        import unittest
+        from unittest import skip as unittest_skip
+
+        from sqlalchemy.testing import skip
+
+        @skip("sqlite")
+        def test_conditional_on_the_database():
+            assert run() == 1
+
+        @unittest_skip("broken")
+        def test_always_skipped():
+            assert run() == 1
+
+        class TestX(unittest.TestCase):
+            @unittest.skip("later")
+            def test_later(self):
+                self.assertEqual(run(), 1)
+        """,
+    )
+    assert workspace.lines("NC002") == [("tests/test_skips.py", 11), ("tests/test_skips.py", 16)]
+
+
+def test_inherited_tests_are_counted_in_every_collected_subclass(workspace) -> None:
+    workspace.write(
+        "tests/bases.py",
+        """
+        class UploadChecks:
+            def test_upload(self):
+                assert upload() == 1
+        """,
+    )
+    workspace.write(
+        "tests/test_transfers.py",
+        """
+        from tests.bases import UploadChecks
+
+        class TestDisk(UploadChecks):
+            def test_disk(self):
+                assert disk() == 1
+
+        class TestMemory(UploadChecks):
+            pass
+
+        class TestBase:
+            def test_shared(self):
+                assert shared() == 1
+
+        class TestChild(TestBase):
+            def test_shared(self):  # overrides: still one test in TestChild
+                assert shared() == 2
+        """,
+    )
+    # pytest: TestDisk 2, TestMemory 1, TestBase 1, TestChild 1.
+    assert workspace.scan().tests == 5
+
+
+def test_collect_with_pytest_finds_what_a_conftest_hook_adds(workspace, cli) -> None:
+    # Real pytest in a subprocess: a conftest hook collects spec_*.py, which no setting says.
+    workspace.write(
+        "tests/conftest.py",
+        """
+        import pytest
+
+        def pytest_collect_file(file_path, parent):
+            if file_path.name.startswith("spec_") and file_path.suffix == ".py":
+                return pytest.Module.from_parent(parent, path=file_path)
+        """,
+    )
+    workspace.write("tests/spec_orders.py", PLACEHOLDER)
+    workspace.write("tests/test_real.py", "def test_sum():\n    assert sum([1, 2]) == 3\n")
+    workspace.write("pytest.ini", "[pytest]\ntestpaths = tests\naddopts = -v\n")  # -v as SQLAlchemy
+    static = cli(str(workspace.root), "--no-cache", "--format", "json")
+    assert json.loads(static.stdout)["findings"] == []
+    asked = cli(str(workspace.root), "--no-cache", "--format", "json", "--collect-with-pytest")
+    report = json.loads(asked.stdout)
+    assert [(f["rule"], f["line"]) for f in report["findings"]] == [("NC002", 1)]
+    assert report["tests"] == 2
+
+
+def test_collect_with_pytest_reports_a_collection_error(workspace, cli) -> None:
+    workspace.write("pytest.ini", "[pytest]\naddopts = --no-such-option\n")
+    workspace.write("tests/test_a.py", PLACEHOLDER)
+    result = cli(str(workspace.root), "--no-cache", "--collect-with-pytest")
+    assert result.exit_code == 2
+    assert "pytest --collect-only" in result.output

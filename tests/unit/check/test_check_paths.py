@@ -1,0 +1,60 @@
+"""Report paths open from where the command ran; rules apply by the path from the project root."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+MOCKED = """
+from unittest.mock import MagicMock
+
+def test_orders():
+    client = MagicMock()
+    assert client.get("/orders") is not None
+"""
+
+
+def test_without_a_project_file_paths_and_categories_follow_the_current_folder(
+    workspace, cli, monkeypatch
+) -> None:
+    workspace.write("tests/integration/test_orders.py", MOCKED)
+    monkeypatch.chdir(workspace.root)
+    text = cli("tests", "--no-cache")
+    assert "tests/integration/test_orders.py:4: NC004" in text.output
+    github = cli("tests", "--no-cache", "--format", "github")
+    assert "file=tests/integration/test_orders.py,line=4" in github.stdout
+    # Narrowing the path changes what is reported, not which rules apply where.
+    narrow = cli("tests/integration/test_orders.py", "--no-cache", "--format", "json")
+    findings = json.loads(narrow.stdout)["findings"]
+    assert [(f["rule"], f["path"], f["line"]) for f in findings] == [
+        ("NC004", "tests/integration/test_orders.py", 1),
+        ("NC004", "tests/integration/test_orders.py", 4),
+    ]
+
+
+def test_a_monorepo_package_is_reported_from_the_repository_root(
+    workspace, cli, monkeypatch
+) -> None:
+    (workspace.root / ".git").mkdir(parents=True)
+    workspace.write(
+        "packages/httpx/pyproject.toml", '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
+    )
+    workspace.write("packages/httpx/tests/test_client.py", "def test_get():\n    pass\n")
+    monkeypatch.chdir(workspace.root)
+    github = cli("packages/httpx/tests", "--no-cache", "--format", "github")
+    assert github.exit_code == 1
+    assert "file=packages/httpx/tests/test_client.py,line=1" in github.stdout
+    sarif = json.loads(cli("packages/httpx/tests", "--no-cache", "--format", "sarif").stdout)
+    run = sarif["runs"][0]
+    location = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert location["uri"] == "packages/httpx/tests/test_client.py"
+    assert run["originalUriBaseIds"]["SRCROOT"]["uri"] == workspace.root.resolve().as_uri() + "/"
+
+    monkeypatch.chdir(workspace.root / "packages" / "httpx" / "tests")
+    inside = cli("--no-cache")
+    assert "test_client.py:1: NC002" in inside.output
+    assert "tests/test_client.py" not in inside.output
+    sarif_inside = json.loads(cli("--no-cache", "--format", "sarif").stdout)["runs"][0]
+    uri = sarif_inside["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri == "packages/httpx/tests/test_client.py"
+    assert Path(workspace.root, uri).is_file()
