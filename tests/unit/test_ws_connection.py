@@ -21,6 +21,7 @@ class StalledSocket:
     def __init__(self) -> None:
         self.sent_attempts = 0
         self.closed_with: tuple[int, str] | None = None
+        self.reading = asyncio.Event()
         self._never = asyncio.Event()
 
     async def send_text(self, text: str) -> None:
@@ -28,6 +29,7 @@ class StalledSocket:
         await self._never.wait()
 
     async def receive(self) -> dict[str, Any]:
+        self.reading.set()
         await self._never.wait()
         return {"type": "websocket.disconnect"}
 
@@ -41,15 +43,18 @@ async def test_full_send_queue_closes_the_connection_with_slow_consumer() -> Non
     platform = SimpleNamespace(settings=settings)
     connection = Connection(socket, "usr_x", time.time() + 60, platform)  # type: ignore[arg-type]
     serving = asyncio.create_task(connection.serve())
+    await socket.reading.wait()  # serve() is in its read loop, waiting for the client
 
-    # The writer can hold at most one frame in its blocked send; the rest must fit the queue.
+    # The writer holds one frame in its blocked send; the rest must fit the queue.
     for number in range(settings.ws_send_queue + 2):
         connection.send({"type": "pong", "n": number})
+        await asyncio.sleep(0)  # let the writer take its first frame
     await asyncio.wait_for(serving, timeout=5)
 
     assert socket.closed_with is not None
     assert socket.closed_with[0] == CloseCode.SLOW_CONSUMER
-    assert socket.sent_attempts <= 1
+    assert socket.sent_attempts == 1
+    assert not serving.cancelled()  # the abort's cancel was absorbed, not passed on
 
 
 class ScriptedSocket(StalledSocket):

@@ -32,6 +32,7 @@ class Reader:
     """Stands in for the connection: the "database" holds what was committed."""
 
     def __init__(self, stored: int) -> None:
+        self.closed = False
         self.stored = stored
         self.sent: list[int] = []
         self.reads: list[int] = []
@@ -114,3 +115,15 @@ async def test_a_stopped_follow_sends_nothing_more() -> None:
     follow.stop()
     await publish(bus, reader, 2)
     assert reader.sent == [1]
+
+
+async def test_a_replay_of_a_deleted_thread_stops_instead_of_reading_forever() -> None:
+    bus, reader = InMemoryEventBus(), Reader(stored=1)
+    failures: list[BaseException] = []
+    reader.follow_failed = lambda follow, exc: failures.append(exc)  # type: ignore[method-assign]
+    follow = _Follow(reader, bus, THREAD, 1)  # type: ignore[arg-type]
+    await bus.publish([event(3)])  # a gap; then the thread and its events are deleted
+    await replayed(follow)
+    assert reader.reads == [1]
+    assert [type(exc) for exc in failures] == [LookupError]
+    follow.stop()

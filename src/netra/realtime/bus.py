@@ -8,12 +8,14 @@ fast, not durable.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 from netra.realtime.events import AgentEvent
 
+log = logging.getLogger(__name__)
 Listener = Callable[[AgentEvent], None]
 
 
@@ -50,7 +52,10 @@ class InMemoryEventBus:
         listeners = self._listeners
         for event in events:
             for listener in listeners.get(event.thread_id, ()):
-                listener(event)
+                try:
+                    listener(event)
+                except Exception:  # one broken subscriber must not cost the others events
+                    log.exception("a listener of %s failed", event.thread_id)
 
     def listen(self, thread_id: str, listener: Listener) -> Callable[[], None]:
         # Copy on write: a listener may stop listening (itself or another) during publish.

@@ -98,18 +98,21 @@ class Connection:
             if self._close is None:
                 await self._read_loop()
         except asyncio.CancelledError:
-            if self._close is None:  # not abort(): the server is stopping
+            # abort() cancels once; anything more (or a cancel without abort) is the
+            # server stopping, and must go on.
+            if self._close is None or task.uncancel() > 0:
                 raise
-            task.uncancel()
         finally:
             self._closed = True
             if self._expiry is not None:
                 self._expiry.cancel()
-            replays = [follow.stop() for follow in self._follows.values()]
+            self._task = None  # a late abort() must not cancel whoever runs next
+            stopping = [follow.stop() for follow in self._follows.values()]
             self._follows.clear()
             if self._writer is not None:
                 self._writer.cancel()
-            await asyncio.gather(*(r for r in replays if r is not None), return_exceptions=True)
+                stopping.append(self._writer)
+            await asyncio.gather(*(t for t in stopping if t is not None), return_exceptions=True)
         if self._close is not None:
             code, reason = self._close
             with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):
@@ -131,6 +134,11 @@ class Connection:
         self._expiry = asyncio.get_running_loop().call_later(
             delay, self.abort, CloseCode.UNAUTHORIZED, "token_expired"
         )
+
+    @property
+    def closed(self) -> bool:
+        """Nothing more is sent: the connection has ended, or its socket failed."""
+        return self._closed
 
     # -- sending ------------------------------------------------------------
     def send(self, frame: dict[str, Any]) -> None:
@@ -236,7 +244,8 @@ class Connection:
             elif isinstance(frame, SubscribeFrame):
                 await self._subscribe(frame)
             elif isinstance(frame, CancelFrame):
-                await self._platform.runs.cancel(self.user_id, frame.run_id)
+                # Shielded: a connection closed meanwhile must not leave a run half-ended.
+                await asyncio.shield(self._platform.runs.cancel(self.user_id, frame.run_id))
                 self.send({"type": "cancel_accepted", "run_id": frame.run_id})
             else:
                 self._reauthenticate(frame)
@@ -360,8 +369,11 @@ class _Follow:
     async def _replay(self) -> None:
         connection = self.connection
         try:
-            while True:
+            while not connection.closed:
+                heard = self.heard  # committed before this read began, so in what it reads
                 page = await connection.read_events(self.thread_id, self.last)
+                if not page and heard > self.last:  # yet not there: the thread was deleted
+                    raise LookupError(f"thread {self.thread_id} is gone")
                 for event in page:
                     await connection.send_when_room(event.frame)
                     self.last = event.seq

@@ -14,9 +14,10 @@ never appears in its message.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,8 +171,9 @@ class OpenAIChatModel:
             completions = self._endpoint.client.chat.completions
             async with completions.with_streaming_response.create(**request) as response:
                 try:
-                    async for chunk in _sse_data(response.iter_lines()):
-                        await _absorb(turn, chunk, stream)
+                    async with contextlib.aclosing(_sse_data(response.iter_lines())) as chunks:
+                        async for chunk in chunks:
+                            await _absorb(turn, chunk, stream)
                 except httpx2.TimeoutException:  # mid-stream, as the client's own stream says
                     raise openai.APITimeoutError(request=response.http_request) from None
                 except httpx2.RequestError:
@@ -225,7 +227,7 @@ class _StreamError(Exception):
     """The endpoint sent an error object in the middle of the stream."""
 
 
-async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
+async def _sse_data(lines: AsyncIterator[str]) -> AsyncGenerator[dict[str, Any], None]:
     """The JSON objects a server-sent event stream carries, up to `data: [DONE]`.
 
     An event's `data:` lines are joined (the SSE rule); other fields and comments
