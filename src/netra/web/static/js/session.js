@@ -5,11 +5,20 @@
 // careful: one refresh at a time in this tab (a shared promise) and across tabs
 // (a Web Lock, where the browser has them); inside the lock a tab first checks
 // whether another tab already rotated the token and, if so, adopts that pair.
+//
+// That check cannot read localStorage: it is not coherent across tabs (Chromium
+// hands a write to the other tabs' processes asynchronously, so a tab can still
+// read the spent token after the tab that rotated it released the lock, present
+// it, and revoke the login). The session is therefore mirrored in IndexedDB,
+// whose transactions are ordered for the whole origin: a write that completed
+// before the lock was released is seen by a read started after it was granted.
 
 import { describeError } from "./words.js";
 
 const STORAGE_KEY = "netra.session";
 const LOCK_NAME = "netra.refresh";
+const MIRROR_DB = "netra";
+const MIRROR_STORE = "session";
 // Refresh when less than this share of the access token's life is left.
 const REFRESH_AHEAD = 0.2;
 
@@ -33,6 +42,42 @@ function readStored() {
   } catch {
     return null;
   }
+}
+
+let mirrorDb = null;
+
+function openMirror() {
+  return new Promise((resolve) => {
+    if (!window.indexedDB) return resolve(null);
+    const open = indexedDB.open(MIRROR_DB, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore(MIRROR_STORE);
+    open.onsuccess = () => resolve(open.result);
+    open.onerror = () => resolve(null);
+  });
+}
+
+/** Run one request on the mirror; resolves when its transaction has committed. */
+async function onMirror(mode, action) {
+  mirrorDb ||= openMirror();
+  const db = await mirrorDb;
+  if (!db) throw new Error("IndexedDB is not available");
+  return new Promise((resolve, reject) => {
+    const transaction = db.transaction(MIRROR_STORE, mode);
+    const request = action(transaction.objectStore(MIRROR_STORE));
+    transaction.oncomplete = () => resolve(request.result);
+    transaction.onerror = transaction.onabort = () => reject(transaction.error);
+  });
+}
+
+function writeMirror(session) {
+  // A signed-out record (not a deleted one) tells "logged out" from "never mirrored".
+  return onMirror("readwrite", (store) => store.put({ session }, "current")).catch(() => {});
+}
+
+/** The stored session as every tab sees it now: the mirror, else localStorage. */
+async function readCoherent() {
+  const record = await onMirror("readonly", (store) => store.get("current")).catch(() => null);
+  return record ? record.session : readStored();
 }
 
 function fromBody(body) {
@@ -101,23 +146,25 @@ export class Session {
     return this.current && this.current.user;
   }
 
+  /** Store the session (or its end); resolves once every tab would read it. */
   save(session) {
     this.current = session;
     if (session) localStorage.setItem(STORAGE_KEY, JSON.stringify(session));
     else localStorage.removeItem(STORAGE_KEY);
     this.schedule();
+    return writeMirror(session);
   }
 
   async register(email, password, displayName) {
     const body = { email, password };
     if (displayName) body.display_name = displayName;
-    this.save(fromBody(await request("POST", "/api/auth/register", { body })));
+    await this.save(fromBody(await request("POST", "/api/auth/register", { body })));
     this.onChange(this.current, "signed_in");
   }
 
   async login(email, password) {
     const body = { email, password };
-    this.save(fromBody(await request("POST", "/api/auth/login", { body })));
+    await this.save(fromBody(await request("POST", "/api/auth/login", { body })));
     this.onChange(this.current, "signed_in");
   }
 
@@ -166,7 +213,7 @@ export class Session {
   }
 
   async rotate(spent) {
-    const stored = readStored();
+    const stored = await readCoherent();
     if (!stored) {
       this.end("signed_out_elsewhere");
       throw new SessionEnded("signed out");
@@ -190,7 +237,7 @@ export class Session {
       }
       throw error; // offline or a server hiccup: keep the login and try again later
     }
-    if (!readStored()) {
+    if (!(await readCoherent())) {
       // Logged out (here or in another tab) while the request was out. That logout
       // revoked the whole login; storing the new pair would sign the page back in.
       // Revoke it too, in case the logout request itself never reached the server.
@@ -198,7 +245,7 @@ export class Session {
         .catch(() => {});
       throw new SessionEnded("signed out");
     }
-    this.save(fromBody(body));
+    await this.save(fromBody(body)); // before the lock is released
     this.onChange(this.current, "rotated");
   }
 
