@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -124,10 +125,20 @@ def test_event_frame_has_the_design_envelope() -> None:
     assert not event.is_terminal
 
 
+class Calls:
+    """A bus listener that calls a function with each event."""
+
+    def __init__(self, deliver: Callable[[AgentEvent], object]) -> None:
+        self.deliver = deliver
+
+    def resync(self) -> None:
+        raise AssertionError("the in-process bus never misses an event")
+
+
 async def test_listeners_are_called_in_order_and_stop_for_good(bus: InMemoryEventBus) -> None:
     heard: list[tuple[str, int]] = []
-    stop_first = bus.listen(THREAD_A, lambda event: heard.append(("first", event.seq)))
-    stop_second = bus.listen(THREAD_A, lambda event: heard.append(("second", event.seq)))
+    stop_first = bus.listen(THREAD_A, Calls(lambda event: heard.append(("first", event.seq))))
+    stop_second = bus.listen(THREAD_A, Calls(lambda event: heard.append(("second", event.seq))))
     await bus.publish([make_event(THREAD_A, 1), make_event(THREAD_B, 1)])
     stop_first()
     await bus.publish([make_event(THREAD_A, 2)])
@@ -143,8 +154,8 @@ async def test_a_listener_may_stop_itself_while_it_is_being_called(bus: InMemory
         heard.append(event.seq)
         stop()
 
-    stop = bus.listen(THREAD_A, once)
-    others = bus.listen(THREAD_A, lambda event: heard.append(-event.seq))
+    stop = bus.listen(THREAD_A, Calls(once))
+    others = bus.listen(THREAD_A, Calls(lambda event: heard.append(-event.seq)))
     await bus.publish([make_event(THREAD_A, 1), make_event(THREAD_A, 2)])
     others()
     assert heard == [1, -1, -2]

@@ -16,7 +16,19 @@ from typing import Protocol
 from netra.realtime.events import AgentEvent
 
 log = logging.getLogger(__name__)
-Listener = Callable[[AgentEvent], None]
+
+
+class Listener(Protocol):
+    """What follows one thread's live events. Neither method may block or raise."""
+
+    def deliver(self, event: AgentEvent) -> None:
+        """One committed event of the thread, in seq order as published."""
+        ...
+
+    def resync(self) -> None:
+        """Events may have been missed (a fan-out outage or a trimmed stream): read
+        the log from the last event seen. Never called by the in-process bus."""
+        ...
 
 
 class EventBus(Protocol):
@@ -27,8 +39,8 @@ class EventBus(Protocol):
         ...
 
     def listen(self, thread_id: str, listener: Listener) -> Callable[[], None]:
-        """Call `listener` with each event of the thread published from now on, in
-        order; returns the function that stops it. A listener must not block or raise."""
+        """Give `listener` each event of the thread published from now on, in order;
+        returns the function that stops it."""
         ...
 
     def subscribe(
@@ -53,7 +65,7 @@ class InMemoryEventBus:
         for event in events:
             for listener in listeners.get(event.thread_id, ()):
                 try:
-                    listener(event)
+                    listener.deliver(event)
                 except Exception:  # one broken subscriber must not cost the others events
                     log.exception("a listener of %s failed", event.thread_id)
 
@@ -75,7 +87,7 @@ class InMemoryEventBus:
     async def subscribe(self, thread_id: str) -> AsyncIterator[asyncio.Queue[AgentEvent]]:
         """The thread's live events on an unbounded queue (the bus never drops one)."""
         queue: asyncio.Queue[AgentEvent] = asyncio.Queue()
-        stop = self.listen(thread_id, queue.put_nowait)
+        stop = self.listen(thread_id, _QueueListener(queue))
         try:
             yield queue
         finally:
@@ -83,3 +95,16 @@ class InMemoryEventBus:
 
     async def close(self) -> None:
         self._listeners.clear()
+
+
+class _QueueListener:
+    __slots__ = ("queue",)
+
+    def __init__(self, queue: asyncio.Queue[AgentEvent]) -> None:
+        self.queue = queue
+
+    def deliver(self, event: AgentEvent) -> None:
+        self.queue.put_nowait(event)
+
+    def resync(self) -> None:
+        pass  # the in-process bus never misses an event

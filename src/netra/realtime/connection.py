@@ -348,7 +348,7 @@ class _Follow:
         self.replay: asyncio.Task[None] | None = None
         # Listening starts before any history is read: every event is either in the
         # history read or heard live (or both, and then the seq check drops it).
-        self._unlisten: Callable[[], None] | None = bus.listen(thread_id, self.deliver)
+        self._unlisten: Callable[[], None] | None = bus.listen(thread_id, self)
 
     def deliver(self, event: AgentEvent) -> None:
         seq = event.seq
@@ -361,6 +361,10 @@ class _Follow:
             self.connection.send_text(event.frame)
         elif seq > self.last:  # a gap on the bus: fill it from the database
             self.heard = seq
+            self.start_replay()
+
+    def resync(self) -> None:
+        if self._unlisten is not None and self.replay is None:
             self.start_replay()
 
     def start_replay(self) -> None:
