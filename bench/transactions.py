@@ -27,6 +27,7 @@ from netra.db.repositories import (
     append_events,
     store_run,
 )
+from netra.testing.fixtures import TEST_INSTANCE, standing_lease
 
 
 async def _time(name: str, count: int, step: Callable[[], Awaitable[None]]) -> None:
@@ -45,7 +46,16 @@ async def main(count: int) -> None:
 
         async def new_run() -> StoredRun:
             stored = await db.run_transaction(
-                lambda c: store_run(c, user.id, "-", None, "bench", title="-", history_limit=1)
+                lambda c: store_run(
+                    c,
+                    user.id,
+                    "-",
+                    None,
+                    "bench",
+                    title="-",
+                    history_limit=1,
+                    lease=standing_lease(),
+                )
             )
             assert stored is not None
             return stored
@@ -65,13 +75,19 @@ async def main(count: int) -> None:
                 await session.execute(text("SELECT 1"))
 
         async def append_event() -> None:
-            await db.run_transaction(lambda connection: append_events(connection, one))
+            await db.run_transaction(
+                lambda connection: append_events(connection, one, TEST_INSTANCE)
+            )
 
         async def append_batch() -> None:
-            await db.run_transaction(lambda connection: append_events(connection, fifty))
+            await db.run_transaction(
+                lambda connection: append_events(connection, fifty, TEST_INSTANCE)
+            )
 
         async def append_big_batch() -> None:
-            await db.run_transaction(lambda connection: append_events(connection, five_hundred))
+            await db.run_transaction(
+                lambda connection: append_events(connection, five_hundred, TEST_INSTANCE)
+            )
 
         async def store() -> None:
             await new_run()

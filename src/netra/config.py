@@ -63,7 +63,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     database_url: str | None = None
-    redis_url: str | None = None  # not supported yet: startup refuses it rather than ignore it
+    # Several instances on one PostgreSQL: fan-out, state and cancel notices go through it.
+    redis_url: str | None = None
+    redis_stream_length: int = Field(
+        10_000, ge=100, description="entries kept per event stream shard"
+    )
+    redis_shards: int = Field(8, ge=1, le=1024, description="event streams, by thread")
     auto_migrate: bool | None = None  # default: on for SQLite, off for PostgreSQL
     secret_key: SecretStr | None = None
 
@@ -93,6 +98,9 @@ class Settings(BaseSettings):
     default_agent: str = "assistant"
     run_timeout: float = Field(120.0, gt=0, description="seconds")
     max_steps: int = Field(8, ge=1, le=100)
+
+    # Runs are leased to the instance executing them (README "Several instances").
+    run_lease_ttl: float = Field(15.0, ge=1, description="seconds a lease lasts unrenewed")
 
     ws_auth_timeout: float = Field(10.0, gt=0, description="seconds")
     ws_max_frame_bytes: int = Field(64 * 1024, ge=1024)
@@ -137,6 +145,13 @@ class Settings(BaseSettings):
         raise ValueError(
             f"unsupported database {scheme!r}; use postgresql+asyncpg://... or sqlite+aiosqlite://..."
         )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected a URL such as redis://localhost:6379/0")
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -216,6 +231,23 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"NETRA_SECRET_KEY is required when NETRA_ENV={self.env}; generate one with "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _redis_needs_a_shared_database_and_secret(self) -> Settings:
+        if self.redis_url is None:
+            return self
+        if self.is_sqlite:
+            raise ValueError(
+                "NETRA_REDIS_URL is set but the database is SQLite, which only one process "
+                "can serve; set NETRA_DATABASE_URL to a PostgreSQL database to run several "
+                "instances, or unset NETRA_REDIS_URL"
+            )
+        if self.secret_key is None:
+            raise ValueError(
+                "NETRA_SECRET_KEY is required with NETRA_REDIS_URL: every instance must "
+                "accept the tokens the others sign, so they need the same key"
             )
         return self
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,10 +21,11 @@ from netra.db import migrate
 from netra.db.engine import Database
 from netra.db.lock import DatabaseInUse, DatabaseLock
 from netra.files import private_dir
+from netra.ids import new_id
 from netra.quotas import PerUserQuota
 from netra.realtime.bus import EventBus, InMemoryEventBus
 from netra.realtime.log import EventLogWriter
-from netra.runs import RunService, RunSupervisor, recover_orphaned_runs
+from netra.runs import RunLeases, RunService, RunSupervisor
 from netra.state.store import MemoryStateStore, StateStore
 
 log = logging.getLogger("netra.lifecycle")
@@ -46,10 +49,12 @@ class Platform:
     registry: AgentRegistry
     supervisor: RunSupervisor
     runs: RunService
-    lock: DatabaseLock
+    lock: DatabaseLock | None  # held while this is the only instance the database may have
+    instance_id: str
     connections: PerUserQuota  # open WebSockets per user
     started_at: float = field(default_factory=time.time)
     phases: list[tuple[str, float]] = field(default_factory=list)
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 async def _prepare_schema(settings: Settings, db: Database) -> None:
@@ -73,11 +78,6 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
         log.info("startup phase %s done", name)
 
     began = time.perf_counter()
-    if settings.redis_url is not None:
-        raise StartupError(
-            "NETRA_REDIS_URL is set, but this version of Netra has only the in-process event "
-            "bus and state, so it runs as a single instance; unset NETRA_REDIS_URL"
-        )
     private_dir(settings.data_dir)
     key = settings.signing_key()
     done("data_dir_and_secret", began)
@@ -89,7 +89,8 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
         began = time.perf_counter()
         state: StateStore = MemoryStateStore()
         bus: EventBus = InMemoryEventBus()
-        events = EventLogWriter(db, bus)
+        instance_id = new_id("srv")
+        events = EventLogWriter(db, bus, instance_id)
         tokens = AccessTokens(key, settings.access_token_ttl)
         auth = AuthService(
             db,
@@ -104,27 +105,34 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
         registry = registry or registry_from_settings(settings)
         contexts = ExecutionContextFactory(events, state)
         engine = AgentEngine(settings.max_steps)
+        leases = RunLeases(
+            db, instance_id, settings.run_lease_ttl, single_instance=lock is not None
+        )
         supervisor = RunSupervisor(
             db,
             registry,
             contexts,
             engine,
             settings.run_timeout,
+            leases=leases,
+            bus=bus,
             max_runs_per_user=settings.max_active_runs_per_user,
         )
         runs = RunService(db, registry, supervisor, settings.default_agent)
         done("services", began)
 
         began = time.perf_counter()
-        # This process holds the database alone: anything still active was cut off by a crash.
-        recovered = await recover_orphaned_runs(db, supervisor)
-        if recovered:
-            log.warning("ended %d run(s) interrupted by the previous shutdown", recovered)
+        if lock is not None:
+            # This process holds the database alone: anything active was cut off by a crash.
+            # (Among several instances, the lease sweep ends the runs of one that is gone.)
+            recovered = await supervisor.recover()
+            if recovered:
+                log.warning("ended %d run(s) interrupted by the previous shutdown", recovered)
         done("recover_runs", began)
     except BaseException:
         await _close_database(db, lock)
         raise
-    return Platform(
+    platform = Platform(
         settings,
         db,
         state,
@@ -136,18 +144,25 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
         supervisor,
         runs,
         lock,
+        instance_id,
         PerUserQuota(settings.max_connections_per_user),
         phases=phases,
     )
+    platform.background.append(
+        asyncio.create_task(supervisor.keep_leases(), name="netra-run-leases")
+    )
+    return platform
 
 
-async def _open_database(settings: Settings) -> tuple[Database, DatabaseLock]:
-    """Connect, claim the database for this process, and check or migrate its schema."""
+async def _open_database(settings: Settings) -> tuple[Database, DatabaseLock | None]:
+    """Connect, claim the database for this process unless it shares it with other
+    instances (through Redis), and check or migrate its schema."""
     db = Database(settings.resolved_database_url)
     lock: DatabaseLock | None = None
     try:
         await db.ping()
-        lock = await DatabaseLock.acquire(db)
+        if settings.redis_url is None:  # in-process fan-out: one instance only
+            lock = await DatabaseLock.acquire(db)
         await _prepare_schema(settings, db)
     except BaseException as exc:  # also when cancelled: the lock must not outlive us
         await _close_database(db, lock)
@@ -164,8 +179,15 @@ async def stop(platform: Platform) -> None:
     try:
         await platform.supervisor.shutdown()
     finally:
+        for task in platform.background:  # leases were renewed while runs were ending
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         try:
             await platform.events.close()  # every run's last events are committed
+            if platform.lock is None:
+                # Runs that did not end in time: another instance may claim them at once.
+                await platform.supervisor.leases.release()
             await platform.bus.close()
             await platform.state.close()
             await platform.registry.close()

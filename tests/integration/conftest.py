@@ -28,6 +28,7 @@ from netra.db.repositories import (
     append_events,
     store_run,
 )
+from netra.testing.fixtures import TEST_INSTANCE, standing_lease
 from netra.testing.services import PostgresService, create_database, drop_database
 
 #: A fixed signing key, long enough for Settings' minimum, so no key file is generated.
@@ -106,7 +107,14 @@ def store() -> StoreRun:
     ) -> StoredRun:
         stored = await database.run_transaction(
             lambda c: store_run(
-                c, owner_id, text, thread_id, "assistant", title=text[:60], history_limit=40
+                c,
+                owner_id,
+                text,
+                thread_id,
+                "assistant",
+                title=text[:60],
+                history_limit=40,
+                lease=standing_lease(),
             )
         )
         if stored is None:
@@ -132,7 +140,7 @@ def append() -> AppendEvents:
         end: RunEnd | None = None,
     ) -> list[int]:
         batch = [RunEvents(run_id, thread_id, [NewEvent(t, d, encoded(d)) for t, d in events], end)]
-        (result,) = await database.run_transaction(lambda c: append_events(c, batch))
+        (result,) = await database.run_transaction(lambda c: append_events(c, batch, TEST_INSTANCE))
         if result == THREAD_GONE:
             raise LookupError(f"thread {thread_id} does not exist")
         assert not isinstance(result, str), result

@@ -24,6 +24,7 @@ from netra.realtime.bus import InMemoryEventBus
 from netra.realtime.emitter import RunEmitter
 from netra.realtime.events import AgentEvent, EventType
 from netra.realtime.log import EventLogError, EventLogWriter, RunAlreadyEnded
+from netra.testing.fixtures import TEST_INSTANCE, standing_lease
 from netra.testing.ws import EventValidator
 
 HANG_GUARD = 30  # seconds; reached only if something hangs, which is itself the failure
@@ -66,7 +67,7 @@ async def install_poison(db: Database, condition: str, action: str = "refuse") -
 @pytest.fixture
 async def log_and_bus(db: Database) -> AsyncIterator[tuple[EventLogWriter, InMemoryEventBus]]:
     bus = InMemoryEventBus()
-    log = EventLogWriter(db, bus)
+    log = EventLogWriter(db, bus, TEST_INSTANCE)
     try:
         yield log, bus
     finally:
@@ -81,7 +82,14 @@ async def writer(log_and_bus: tuple[EventLogWriter, InMemoryEventBus]) -> EventL
 async def new_run(db: Database, owner: User) -> tuple[Thread, Run]:
     stored = await db.run_transaction(
         lambda c: store_run(
-            c, owner.id, "hello", None, "assistant", title="a thread", history_limit=1
+            c,
+            owner.id,
+            "hello",
+            None,
+            "assistant",
+            title="a thread",
+            history_limit=1,
+            lease=standing_lease(),
         )
     )
     assert stored is not None

@@ -16,6 +16,7 @@ from netra.errors import AppError
 from netra.lifecycle import Platform, start, stop
 from netra.realtime.events import AgentEvent
 from netra.runs import RunTicket
+from netra.testing.fixtures import standing_lease
 from netra.testing.ws import EventValidator
 
 CALCULATION = "What is 12 * (3 + 4)?"
@@ -64,7 +65,16 @@ async def run_live(
 async def add_abandoned_run(db: Database, owner_id: str, text: str) -> Run:
     """A stored, queued run that nothing executes: what a crash right after the commit leaves."""
     stored = await db.run_transaction(
-        lambda c: store_run(c, owner_id, text, None, "assistant", title=text[:60], history_limit=40)
+        lambda c: store_run(
+            c,
+            owner_id,
+            text,
+            None,
+            "assistant",
+            title=text[:60],
+            history_limit=40,
+            lease=standing_lease(),
+        )
     )
     assert stored is not None
     async with db.read() as session:

@@ -44,8 +44,9 @@ from netra.ids import new_id
 from netra.realtime.bus import InMemoryEventBus
 from netra.realtime.events import AgentEvent, EventType
 from netra.realtime.log import EventLogWriter
-from netra.runs import RunService, RunSupervisor, RunTicket
+from netra.runs import RunLeases, RunService, RunSupervisor, RunTicket
 from netra.state.store import MemoryStateStore
+from netra.testing.fixtures import TEST_INSTANCE, standing_lease
 from netra.testing.ws import EventValidator, Frame
 
 HANG_GUARD = 15.0  # seconds; only ever reached when a run hangs, which is itself the failure
@@ -224,10 +225,17 @@ async def make_world(sqlite_url: str) -> AsyncIterator[MakeWorld]:
                 AGENT, "test agent", model="scripted", tools=tuple(t.name for t in tools)
             )
             registry = AgentRegistry([spec], tools, {"scripted": lambda: model})
-        events = EventLogWriter(db, bus)
+        events = EventLogWriter(db, bus, TEST_INSTANCE)
         contexts = ExecutionContextFactory(events, state)
         supervisor = RunSupervisor(
-            db, registry, contexts, AgentEngine(max_steps), run_timeout, max_runs_per_user=100
+            db,
+            registry,
+            contexts,
+            AgentEngine(max_steps),
+            run_timeout,
+            leases=RunLeases(db, TEST_INSTANCE, ttl=15, single_instance=True),
+            bus=bus,
+            max_runs_per_user=100,
         )
         runs = RunService(db, registry, supervisor, AGENT)
         async with db.session() as session:
@@ -606,7 +614,9 @@ async def test_ending_a_run_whose_end_is_stored_publishes_it_again(
     # stored, and nobody published it.
     world = await make_world(ScriptedModel(answer("x")))
     stored = await world.db.run_transaction(
-        lambda c: store_run(c, world.user_id, "hi", None, AGENT, title="t", history_limit=1)
+        lambda c: store_run(
+            c, world.user_id, "hi", None, AGENT, title="t", history_limit=1, lease=standing_lease()
+        )
     )
     assert stored is not None
     batch = [
@@ -617,7 +627,7 @@ async def test_ending_a_run_whose_end_is_stored_publishes_it_again(
             RunEnd("completed"),
         )
     ]
-    await world.db.run_transaction(lambda c: append_events(c, batch))
+    await world.db.run_transaction(lambda c: append_events(c, batch, TEST_INSTANCE))
     run = await world.run_row(stored.run_id)
     async with world.bus.subscribe(stored.thread_id) as queue:
         ended = await world.supervisor.end_abandoned(

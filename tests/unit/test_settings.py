@@ -268,3 +268,39 @@ def test_trusted_proxies_are_a_comma_separated_list_of_addresses(make_env) -> No
     message = config_error(make_env, NETRA_TRUSTED_PROXIES="127.0.0.1,proxy.local")
     assert "NETRA_TRUSTED_PROXIES" in message
     assert "'proxy.local' is not an IP address" in message
+
+
+PG = "postgresql://netra@db/netra"
+SECRET = "k" * 48
+
+
+def test_redis_with_sqlite_is_refused_and_says_why(make_env: MakeEnv) -> None:
+    message = config_error(make_env, NETRA_REDIS_URL="redis://localhost:6379/0")
+    assert "NETRA_REDIS_URL" in message
+    assert "SQLite" in message
+    assert "PostgreSQL" in message
+
+
+def test_redis_needs_the_secret_every_instance_shares(make_env: MakeEnv) -> None:
+    message = config_error(make_env, NETRA_DATABASE_URL=PG, NETRA_REDIS_URL="redis://r:6379/0")
+    assert "NETRA_SECRET_KEY is required with NETRA_REDIS_URL" in message
+
+
+def test_redis_with_postgresql_and_a_secret_is_accepted(make_env: MakeEnv) -> None:
+    settings = settings_from(
+        make_env,
+        NETRA_DATABASE_URL=PG,
+        NETRA_REDIS_URL="redis://r:6379/0",
+        NETRA_SECRET_KEY=SECRET,
+        NETRA_RUN_LEASE_TTL="5",
+    )
+    assert settings.redis_url == "redis://r:6379/0"
+    assert settings.run_lease_ttl == 5.0
+
+
+def test_a_redis_url_must_be_one(make_env: MakeEnv) -> None:
+    message = config_error(
+        make_env, NETRA_DATABASE_URL=PG, NETRA_SECRET_KEY=SECRET, NETRA_REDIS_URL="localhost:6379"
+    )
+    assert "NETRA_REDIS_URL" in message
+    assert "redis://" in message

@@ -20,6 +20,7 @@ from netra.ids import new_id
 from netra.realtime.bus import InMemoryEventBus
 from netra.realtime.log import EventLogWriter
 from netra.state.store import MemoryStateStore
+from netra.testing.fixtures import TEST_INSTANCE
 
 MakeContext = Callable[[str], UserExecutionContext]
 
@@ -28,7 +29,9 @@ MakeContext = Callable[[str], UserExecutionContext]
 async def make_context(tmp_path: Path) -> AsyncIterator[MakeContext]:
     """Contexts from the real factory; the tools here never touch the (unmigrated) database."""
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")
-    factory = ExecutionContextFactory(EventLogWriter(db, InMemoryEventBus()), MemoryStateStore())
+    factory = ExecutionContextFactory(
+        EventLogWriter(db, InMemoryEventBus(), TEST_INSTANCE), MemoryStateStore()
+    )
 
     def make(user_id: str) -> UserExecutionContext:
         return factory.create(user_id, new_id("thr"), new_id("run"), "assistant")

@@ -2,9 +2,10 @@
 
 With the in-process event bus, a run's events reach only connections of the
 process executing it, and startup ends any run still marked active. Both are
-right only while a single process uses the database, so the process holds
-this lock for its whole life: an advisory lock on PostgreSQL, a lock file
-beside the SQLite file. Either is released by the OS if the process dies.
+right only while a single process uses the database, so without Redis the
+process holds this lock for its whole life: an advisory lock on PostgreSQL, a
+lock file beside the SQLite file. Either is released by the OS if the process
+dies. With Redis (PostgreSQL only) there is no lock: run leases take its place.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ class DatabaseLock:
     @classmethod
     async def acquire(cls, db: Database) -> DatabaseLock:
         busy = (
-            "another Netra process is already serving this database; while events and state "
-            "are in-process, only one instance may use it"
+            "another Netra process is already serving this database; with events and state "
+            "in-process, only one instance may use it (on PostgreSQL, set NETRA_REDIS_URL "
+            "to run several)"
         )
         if db.engine.dialect.name == "sqlite":
             path = _sqlite_path(db)

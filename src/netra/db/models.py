@@ -87,6 +87,11 @@ class Run(Base):
     usage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The instance executing the run, until when; every event write is fenced by it.
+    lease_owner: Mapped[str | None] = mapped_column(String(32))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by a cancel on any instance; the lease holder acts on it.
+    cancel_reason: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         # One active run per thread: events of a thread have a single writer,
@@ -95,6 +100,13 @@ class Run(Base):
             "uq_runs_one_active_per_thread",
             "thread_id",
             unique=True,
+            sqlite_where=text("status IN ('queued', 'running')"),
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+        # The sweep for runs whose instance is gone.
+        Index(
+            "ix_runs_active_lease",
+            "lease_expires_at",
             sqlite_where=text("status IN ('queued', 'running')"),
             postgresql_where=text("status IN ('queued', 'running')"),
         ),

@@ -11,7 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Row, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Row,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.db.engine import EncodedJSON
@@ -262,18 +272,20 @@ class StoredEvent:
 
 
 #: Why a run's events were not appended (the rest of the batch still was).
-RUN_ENDED = "run_ended"  # the run has ended (another writer ended it first)
+RUN_ENDED = "run_ended"  # the run has ended, or another instance holds its lease
 THREAD_GONE = "thread_gone"  # the thread was deleted
 
 _ACTIVE = Run.status.in_(ACTIVE_RUN_STATUSES)
+# The fence: only the instance holding a run's lease writes for it.
+_LEASED = Run.lease_owner == bindparam("b_lease_owner")
 _START_RUN = (
     update(Run)
-    .where(Run.id == bindparam("run_id"), Run.status == "queued")
+    .where(Run.id == bindparam("run_id"), Run.status == "queued", _LEASED)
     .values(status="running")
 )
 _END_RUN = (
     update(Run)
-    .where(Run.id == bindparam("run_id"), _ACTIVE)
+    .where(Run.id == bindparam("run_id"), _ACTIVE, _LEASED)
     .values(
         status=bindparam("b_status"),
         error_code=bindparam("b_error_code"),
@@ -286,7 +298,8 @@ _SELECT_EVENTS = select(
 )
 # The UPDATE takes the thread's row lock (PostgreSQL) or happens under the one writer
 # (SQLite), so seq numbers are consecutive, and a rollback leaves no hole. A run's
-# events are fenced by its status in the same statement: none follows its end.
+# events are fenced by its status and lease in the same statement: none follows its
+# end, and an instance that lost the lease writes nothing.
 _ADVANCE_SEQ = (
     update(Thread)
     .where(Thread.id == bindparam("thread_id"))
@@ -294,7 +307,7 @@ _ADVANCE_SEQ = (
     .returning(Thread.last_seq)
 )
 _ADVANCE_SEQ_FENCED = _ADVANCE_SEQ.where(
-    select(Run.id).where(Run.id == bindparam("run_id"), _ACTIVE).exists()
+    select(Run.id).where(Run.id == bindparam("run_id"), _ACTIVE, _LEASED).exists()
 )
 # The terminal event's statement: its run was just ended (and locked) by _END_RUN.
 _ADVANCE_SEQ_AND_TOUCH = _ADVANCE_SEQ.values(
@@ -306,14 +319,16 @@ _INSERT_MESSAGE = insert(Message)
 
 
 def append_events(
-    connection: Connection, batch: Sequence[RunEvents]
+    connection: Connection, batch: Sequence[RunEvents], lease_owner: str
 ) -> list[list[StoredEvent] | str]:
-    """Append every run's events of a batch in the caller's transaction.
+    """Append every run's events of a batch in the caller's transaction, for the
+    instance `lease_owner`.
 
     Returns, per run, its stored events or why it was refused (RUN_ENDED,
     THREAD_GONE): a refused run writes nothing and does not fail the others. A run
-    that has ended can write nothing more; its terminal event also ends it (status,
-    usage, and the answer as an assistant message).
+    that has ended, or whose lease another instance holds, can write nothing more;
+    its terminal event also ends it (status, usage, and the answer as an assistant
+    message).
     Synchronous Core, run through `Database.run_transaction`; the events are
     inserted in one executemany. Threads are locked in id order, so two writers
     (instances, later) cannot deadlock on them.
@@ -333,12 +348,13 @@ def append_events(
                     "b_error_code": end.error_code,
                     "b_usage": end.usage,
                     "b_now": now,
+                    "b_lease_owner": lease_owner,
                 },
             )
             if not ended.rowcount:
                 continue  # RUN_ENDED
         elif run.starts:
-            connection.execute(_START_RUN, {"run_id": run.run_id})
+            connection.execute(_START_RUN, {"run_id": run.run_id, "b_lease_owner": lease_owner})
         n = len(run.events)
         if end is not None:
             last = connection.scalar(
@@ -346,7 +362,13 @@ def append_events(
             )
         else:
             last = connection.scalar(
-                _ADVANCE_SEQ_FENCED, {"thread_id": run.thread_id, "n": n, "run_id": run.run_id}
+                _ADVANCE_SEQ_FENCED,
+                {
+                    "thread_id": run.thread_id,
+                    "n": n,
+                    "run_id": run.run_id,
+                    "b_lease_owner": lease_owner,
+                },
             )
         if last is None:
             gone = connection.scalar(_THREAD_EXISTS, {"thread_id": run.thread_id}) is None
@@ -386,6 +408,14 @@ def append_events(
 
 
 @dataclass(frozen=True, slots=True)
+class Lease:
+    """The claim of one instance on the runs it executes, until `expires_at`."""
+
+    owner: str  # the instance's id
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StoredRun:
     """A run just stored, with what it needs to execute."""
 
@@ -420,6 +450,7 @@ def store_run(
     *,
     title: str,
     history_limit: int,
+    lease: Lease,
     run_id: str | None = None,
 ) -> StoredRun | None:
     """Store a queued run and its user message, on a new thread if `thread_id` is None.
@@ -465,6 +496,8 @@ def store_run(
             "input_text": text,
             "status": "queued",
             "created_at": now,
+            "lease_owner": lease.owner,
+            "lease_expires_at": lease.expires_at,
         },
     )
     connection.execute(
@@ -512,7 +545,98 @@ async def set_run_status(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def orphaned_runs(session: AsyncSession) -> Sequence[Run]:
-    """Runs still marked active: after a crash of the only instance, nobody will finish them."""
-    rows = await session.scalars(select(Run).where(Run.status.in_(ACTIVE_RUN_STATUSES)))
-    return rows.all()
+@dataclass(frozen=True, slots=True)
+class ClaimedRun:
+    """A run whose lease this instance just took over from an instance that is gone."""
+
+    id: str
+    thread_id: str
+    agent: str
+    input_text: str
+    cancel_reason: str | None
+
+
+_CLAIMABLE = or_(Run.lease_expires_at.is_(None), Run.lease_expires_at < bindparam("cutoff"))
+_CLAIM_RUNS = (
+    update(Run)
+    .where(_ACTIVE)
+    .values(
+        lease_owner=bindparam("owner"),
+        lease_expires_at=bindparam("expires_at", type_=Run.__table__.c.lease_expires_at.type),
+    )
+    .returning(Run.id, Run.thread_id, Run.agent, Run.input_text, Run.cancel_reason)
+)
+
+
+def claim_runs(
+    connection: Connection,
+    lease: Lease,
+    *,
+    expired_before: datetime | None,
+    run_id: str | None = None,
+    skip: Sequence[str] = (),
+) -> list[ClaimedRun]:
+    """Take over active runs whose lease expired before `expired_before` (any lease
+    when None: the caller knows no other instance is alive), or just `run_id`, but
+    none of `skip` (the runs the caller executes).
+
+    The UPDATE is the claim: of two instances sweeping at once, each run goes to one.
+    """
+    statement = _CLAIM_RUNS
+    values: dict[str, Any] = {"owner": lease.owner, "expires_at": lease.expires_at}
+    if expired_before is not None:
+        statement = statement.where(_CLAIMABLE)
+        values["cutoff"] = expired_before
+    if skip:
+        statement = statement.where(Run.id.not_in(bindparam("skip", expanding=True)))
+        values["skip"] = list(skip)
+    if run_id is not None:
+        statement = statement.where(Run.id == bindparam("run_id"))
+        values["run_id"] = run_id
+    return [ClaimedRun(*row) for row in connection.execute(statement, values)]
+
+
+_RENEW_LEASES = (
+    update(Run)
+    .where(
+        Run.lease_owner == bindparam("owner"),
+        Run.id.in_(bindparam("run_ids", expanding=True)),
+        _ACTIVE,
+    )
+    .values(lease_expires_at=bindparam("expires_at", type_=Run.__table__.c.lease_expires_at.type))
+    .returning(Run.id, Run.cancel_reason)
+)
+
+
+def renew_leases(
+    connection: Connection, lease: Lease, run_ids: Sequence[str]
+) -> dict[str, str | None]:
+    """Extend this instance's lease on `run_ids`; returns the runs it still holds, each
+    with the cancel asked for it on some instance (or None)."""
+    if not run_ids:
+        return {}
+    rows = connection.execute(
+        _RENEW_LEASES,
+        {"owner": lease.owner, "expires_at": lease.expires_at, "run_ids": list(run_ids)},
+    )
+    return {run_id: reason for run_id, reason in rows}
+
+
+def release_leases(connection: Connection, owner: str) -> int:
+    """Let any instance claim this instance's active runs at once (it is stopping)."""
+    result = connection.execute(
+        update(Run).where(Run.lease_owner == owner, _ACTIVE).values(lease_expires_at=None)
+    )
+    return int(result.rowcount)
+
+
+_REQUEST_CANCEL = (
+    update(Run)
+    .where(Run.id == bindparam("run_id"), _ACTIVE, Run.cancel_reason.is_(None))
+    .values(cancel_reason=bindparam("reason"))
+)
+
+
+def request_cancel(connection: Connection, run_id: str, reason: str) -> None:
+    """Record that the run is to be cancelled (the first reason asked for stays)."""
+    connection.execute(_REQUEST_CANCEL, {"run_id": run_id, "reason": reason})

@@ -47,6 +47,15 @@ class EventBus(Protocol):
         self, thread_id: str
     ) -> AbstractAsyncContextManager[asyncio.Queue[AgentEvent]]: ...
 
+    async def notify_cancel(self, thread_id: str, run_id: str, reason: str) -> None:
+        """Tell the other instances that a run is to be cancelled (the request itself is
+        durable in the database; this only makes its owner act at once)."""
+        ...
+
+    def on_cancel(self, handler: Callable[[str, str], None]) -> None:
+        """Have `handler(run_id, reason)` called for each cancel another instance asks."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -92,6 +101,12 @@ class InMemoryEventBus:
             yield queue
         finally:
             stop()
+
+    async def notify_cancel(self, thread_id: str, run_id: str, reason: str) -> None:
+        pass  # there is no other instance to tell
+
+    def on_cancel(self, handler: Callable[[str, str], None]) -> None:
+        pass  # and none that would ask
 
     async def close(self) -> None:
         self._listeners.clear()

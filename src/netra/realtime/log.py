@@ -93,12 +93,14 @@ class EventLogWriter:
         self,
         db: Database,
         bus: EventBus,
+        lease_owner: str,
         *,
         max_batch: int = MAX_BATCH,
         max_pending: int = MAX_PENDING,
     ) -> None:
         self._db = db
         self._bus = bus
+        self._lease_owner = lease_owner  # this instance: its writes are fenced by its leases
         self._max_batch = max_batch
         self._max_pending = max_pending
         self._pending: list[_Entry] = []
@@ -206,7 +208,7 @@ class EventLogWriter:
     async def _append(self, groups: Sequence[_Group]) -> list[list[StoredEvent] | str]:
         specs = [group.spec() for group in groups]
         results = await self._db.run_transaction(
-            lambda connection: append_events(connection, specs)
+            lambda connection: append_events(connection, specs, self._lease_owner)
         )
         self.transactions += 1
         self.events_written += sum(len(r) for r in results if not isinstance(r, str))

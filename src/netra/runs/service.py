@@ -15,7 +15,6 @@ from netra.db.models import ACTIVE_RUN_STATUSES, Run
 from netra.db.repositories import RunRepository, StoredRun, ThreadRepository, store_run
 from netra.errors import AppError, not_found
 from netra.ids import new_id
-from netra.realtime.events import EventType
 from netra.runs.supervisor import RunSupervisor, RunTicket
 
 MAX_MESSAGE_CHARS = 16_000
@@ -106,6 +105,8 @@ class RunService:
     async def _store(
         self, run_id: str, user_id: str, text: str, thread_id: str | None, agent: str
     ) -> RunTicket:
+        lease = self._supervisor.leases.lease()
+
         def store(connection: Connection) -> StoredRun | None:
             return store_run(
                 connection,
@@ -115,6 +116,7 @@ class RunService:
                 agent,
                 title=text[:TITLE_CHARS],
                 history_limit=HISTORY_MESSAGES,
+                lease=lease,
                 run_id=run_id,
             )
 
@@ -144,9 +146,7 @@ class RunService:
             raise AppError(409, "run_not_active", f"the run already ended ({run.status})")
         if self._supervisor.cancel(run_id, reason):
             return run.thread_id
-        # Active in the database but executing nowhere: with the in-process bus this is
-        # the only instance, so nobody else will end it.
-        if await self._supervisor.end_abandoned(run, EventType.AGENT_CANCELLED, {"reason": reason}):
+        if await self._supervisor.cancel_elsewhere(run_id, reason):
             return run.thread_id
         raise AppError(409, "run_not_active", "the run already ended")
 
@@ -169,11 +169,12 @@ class RunService:
 
     async def _end_now(self, run: Run) -> None:
         """Cancel an active run and return once its terminal event is stored."""
-        reason = {"reason": "cancelled_by_user"}
-        if self._supervisor.cancel(run.id, reason["reason"]):
+        reason = "cancelled_by_user"
+        if self._supervisor.cancel(run.id, reason):
             await self._supervisor.finished(run.id)
-        else:  # stored as active but executing nowhere (see cancel)
-            await self._supervisor.end_abandoned(run, EventType.AGENT_CANCELLED, reason)
+        elif await self._supervisor.cancel_elsewhere(run.id, reason):
+            # Executing on another instance: it acts at once, or at its next renewal.
+            await self._supervisor.wait_ended(run.id, timeout=2 * self._supervisor.leases.ttl)
 
 
 def _is_active_run_conflict(exc: IntegrityError) -> bool:

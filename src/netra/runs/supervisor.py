@@ -7,19 +7,21 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from netra.agents.context import ExecutionContextFactory
 from netra.agents.engine import AgentEngine, StepLimitError
 from netra.agents.models.base import ChatMessage, ModelError
 from netra.agents.registry import AgentRegistry
 from netra.db.engine import Database
-from netra.db.models import Run
-from netra.db.repositories import RunEnd, orphaned_runs, run_events
+from netra.db.models import ACTIVE_RUN_STATUSES, Run
+from netra.db.repositories import RunEnd, run_events
 from netra.quotas import PerUserQuota
+from netra.realtime.bus import EventBus
 from netra.realtime.emitter import RunEmitter
 from netra.realtime.events import TERMINAL_EVENTS, EventType
 from netra.realtime.log import EventLogError, RunAlreadyEnded
+from netra.runs.leases import RunLeases
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,27 @@ STORAGE_ERROR = {
     "code": "storage_error",
     "message": "the run's events could not be stored; see the server logs",
 }
+INSTANCE_LOST = {
+    "code": "instance_lost",
+    "message": "the server executing this run stopped before it finished",
+}
+INTERRUPTED = {
+    "code": "interrupted",
+    "message": "the server stopped while this run was in progress",
+}
+
+
+class AbandonedRun(Protocol):
+    """What ending a run that nothing executes needs to know of it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def thread_id(self) -> str: ...
+    @property
+    def agent(self) -> str: ...
+    @property
+    def input_text(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -62,9 +85,14 @@ class RunSupervisor:
         engine: AgentEngine,
         run_timeout: float,
         *,
+        leases: RunLeases,
+        bus: EventBus,
         max_runs_per_user: int,
     ) -> None:
         self._db = db
+        self.leases = leases
+        self._bus = bus
+        bus.on_cancel(self._cancel_asked)
         # A user's run holds a slot from admit() until its task ends.
         self._per_user = PerUserQuota(max_runs_per_user)
         self._registry = registry
@@ -162,7 +190,94 @@ class RunSupervisor:
         for run in self._runs.values():
             log.warning("%s did not finish within %g s of shutdown", run.task.get_name(), grace)
 
-    async def end_abandoned(self, run: Run, type_: EventType, data: dict[str, Any]) -> bool:
+    async def cancel_elsewhere(self, run_id: str, reason: str) -> bool:
+        """Cancel a run that is not executing here. A live instance executing it is
+        asked (durably, and told at once through the fan-out); a run nobody executes
+        is claimed and ended here. False if it had already ended."""
+        await self.leases.request_cancel(run_id, reason)
+        claimed = await self.leases.claim(run_id)
+        if claimed is not None:
+            data = {"reason": claimed.cancel_reason or reason}
+            return await self.end_abandoned(claimed, EventType.AGENT_CANCELLED, data)
+        async with self._db.read() as session:
+            run = await session.get(Run, run_id)
+        if run is None or run.status not in ACTIVE_RUN_STATUSES:
+            return False
+        await self._bus.notify_cancel(run.thread_id, run_id, run.cancel_reason or reason)
+        return True
+
+    def _cancel_asked(self, run_id: str, reason: str) -> None:
+        """Another instance asked to cancel a run (it may be executing here)."""
+        self.cancel(run_id, reason)
+
+    async def wait_ended(self, run_id: str, timeout: float) -> bool:
+        """Wait until the run has ended, wherever it executes; False on timeout."""
+        if run_id in self._runs:
+            await self.finished(run_id)
+            return True
+        loop = asyncio.get_running_loop()
+        deadline, pause = loop.time() + timeout, 0.02
+        while True:
+            async with self._db.read() as session:
+                run = await session.get(Run, run_id)
+            if run is None or run.status not in ACTIVE_RUN_STATUSES:
+                return True
+            if loop.time() + pause > deadline:
+                return False
+            await asyncio.sleep(pause)  # another instance is ending it
+            pause = min(pause * 2, 0.5)
+
+    async def keep_leases(self) -> None:
+        """Until cancelled: renew the leases of the runs executing here and act on the
+        cancels asked for them; with other instances about, end the runs of any
+        instance that stopped renewing its own."""
+        while True:
+            await asyncio.sleep(self.leases.interval)
+            try:
+                await self.renew_leases()
+                if not self.leases.single_instance:
+                    await self.sweep()
+            except Exception:  # the database is unreachable: try again next time
+                log.exception("renewing or sweeping run leases failed")
+
+    async def renew_leases(self) -> None:
+        executing = [*self._runs, *self._admitting]
+        held = await self.leases.renew(executing)
+        for run_id in executing:
+            if run_id not in held and run_id in self._runs:
+                # Claimed by another instance (ours had expired): its writes are refused.
+                log.warning("run %s: its lease was taken over; stopping it here", run_id)
+                self.cancel(run_id, "lease_lost")
+            elif reason := held.get(run_id):
+                self.cancel(run_id, reason)
+
+    async def sweep(self) -> int:
+        """End the runs whose instance is gone; returns how many were ended here."""
+        claimed = await self.leases.claim_expired([*self._runs, *self._admitting])
+        ended = 0
+        for run in claimed:
+            if run.cancel_reason is not None:
+                type_, data = EventType.AGENT_CANCELLED, {"reason": run.cancel_reason}
+            else:
+                type_, data = EventType.AGENT_ERROR, INSTANCE_LOST
+            try:
+                ended += await self.end_abandoned(run, type_, data)
+            except Exception:  # its lease expires again, and the next sweep retries
+                log.exception("run %s: ending it after its instance was lost failed", run.id)
+        if ended:
+            log.warning("ended %d run(s) of an instance that stopped", ended)
+        return ended
+
+    async def recover(self) -> int:
+        """The only instance, starting: end every run left active by the previous one."""
+        ended = 0
+        for run in await self.leases.claim_all():
+            ended += await self.end_abandoned(run, EventType.AGENT_ERROR, INTERRUPTED)
+        return ended
+
+    async def end_abandoned(
+        self, run: AbandonedRun, type_: EventType, data: dict[str, Any]
+    ) -> bool:
         """End a run that no task is executing. False if it had already ended."""
         if run.id in self._runs:
             raise RuntimeError(f"run {run.id} is executing here; cancel it instead")
@@ -332,16 +447,3 @@ class RunSupervisor:
         except RunAlreadyEnded:
             return False
         return True
-
-
-async def recover_orphaned_runs(db: Database, supervisor: RunSupervisor) -> int:
-    """End runs left active by a crash. Only safe when this is the only instance."""
-    async with db.read() as session:
-        runs = list(await orphaned_runs(session))
-    interrupted = {
-        "code": "interrupted",
-        "message": "the server stopped while this run was in progress",
-    }
-    for run in runs:
-        await supervisor.end_abandoned(run, EventType.AGENT_ERROR, interrupted)
-    return len(runs)

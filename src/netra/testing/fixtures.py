@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from netra.db import migrate
 from netra.db.engine import create_engine
+from netra.db.repositories import Lease
 
 DEFAULT_PASSWORD = "correct horse battery"
 
@@ -59,3 +61,12 @@ async def migrated(url: str) -> str:
     finally:
         await engine.dispose()
     return url
+
+
+#: The instance id that tests writing the event log directly write as.
+TEST_INSTANCE = "srv_tests"
+
+
+def standing_lease(owner: str = TEST_INSTANCE) -> Lease:
+    """A lease that outlasts any test, for runs stored and written outside a server."""
+    return Lease(owner, datetime(2100, 1, 1, tzinfo=UTC))
