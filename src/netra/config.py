@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # Several instances on one PostgreSQL: fan-out, state and cancel notices go through it.
     redis_url: str | None = None
+    redis_prefix: str = Field("netra:", min_length=1, description="of every key Netra uses")
     redis_stream_length: int = Field(
         10_000, ge=100, description="entries kept per event stream shard"
     )

@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.asyncio import Redis
+
 from netra.agents.catalog import registry_from_settings
 from netra.agents.context import ExecutionContextFactory
 from netra.agents.engine import AgentEngine
@@ -25,6 +27,7 @@ from netra.ids import new_id
 from netra.quotas import PerUserQuota
 from netra.realtime.bus import EventBus, InMemoryEventBus
 from netra.realtime.log import EventLogWriter
+from netra.realtime.redis_bus import READ_BLOCK_MS, RedisEventBus
 from netra.runs import RunLeases, RunService, RunSupervisor
 from netra.state.store import MemoryStateStore, StateStore
 
@@ -51,6 +54,7 @@ class Platform:
     runs: RunService
     lock: DatabaseLock | None  # held while this is the only instance the database may have
     instance_id: str
+    redis: Redis | None  # shared by the instances with NETRA_REDIS_URL
     connections: PerUserQuota  # open WebSockets per user
     started_at: float = field(default_factory=time.time)
     phases: list[tuple[str, float]] = field(default_factory=list)
@@ -85,11 +89,18 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
     began = time.perf_counter()
     db, lock = await _open_database(settings)
     done("database", began)
+    instance_id = new_id("srv")
+    redis: Redis | None = None
+    bus: EventBus
     try:
         began = time.perf_counter()
+        if settings.redis_url is None:
+            bus = InMemoryEventBus()
+        else:
+            redis, bus = await _open_redis(settings, instance_id)
+            done("redis", began)
+            began = time.perf_counter()
         state: StateStore = MemoryStateStore()
-        bus: EventBus = InMemoryEventBus()
-        instance_id = new_id("srv")
         events = EventLogWriter(db, bus, instance_id)
         tokens = AccessTokens(key, settings.access_token_ttl)
         auth = AuthService(
@@ -130,7 +141,12 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
                 log.warning("ended %d run(s) interrupted by the previous shutdown", recovered)
         done("recover_runs", began)
     except BaseException:
-        await _close_database(db, lock)
+        try:
+            if redis is not None:
+                await bus.close()
+                await redis.aclose()
+        finally:
+            await _close_database(db, lock)
         raise
     platform = Platform(
         settings,
@@ -145,6 +161,7 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
         runs,
         lock,
         instance_id,
+        redis,
         PerUserQuota(settings.max_connections_per_user),
         phases=phases,
     )
@@ -152,6 +169,34 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
         asyncio.create_task(supervisor.keep_leases(), name="netra-run-leases")
     )
     return platform
+
+
+async def _open_redis(settings: Settings, instance_id: str) -> tuple[Redis, RedisEventBus]:
+    assert settings.redis_url is not None
+    client = Redis.from_url(
+        settings.redis_url,
+        decode_responses=True,
+        socket_connect_timeout=2,  # an unreachable Redis fails fast: followers poll meanwhile
+        socket_timeout=READ_BLOCK_MS / 1000 + 4,
+        health_check_interval=30,
+    )
+    bus = RedisEventBus(
+        client,
+        instance_id,
+        shards=settings.redis_shards,
+        max_length=settings.redis_stream_length,
+        prefix=settings.redis_prefix,
+    )
+    try:
+        await bus.start()
+    except BaseException as exc:
+        await client.aclose()
+        if isinstance(exc, Exception):
+            raise StartupError(
+                f"Redis at {redact_url(settings.redis_url)} is not usable: {exc}"
+            ) from exc
+        raise
+    return client, bus
 
 
 async def _open_database(settings: Settings) -> tuple[Database, DatabaseLock | None]:
@@ -189,6 +234,8 @@ async def stop(platform: Platform) -> None:
                 # Runs that did not end in time: another instance may claim them at once.
                 await platform.supervisor.leases.release()
             await platform.bus.close()
+            if platform.redis is not None:
+                await platform.redis.aclose()
             await platform.state.close()
             await platform.registry.close()
         finally:
@@ -214,14 +261,18 @@ async def readiness(platform: Platform, details: bool = False) -> dict[str, Any]
     except Exception as exc:
         components["database"] = {"status": "error", "error": type(exc).__name__}
     components["database"]["latency_ms"] = round((time.perf_counter() - began) * 1000, 2)
-    components["events"] = {"status": "ok", "backend": "memory"}
+    if isinstance(platform.bus, RedisEventBus):
+        # Without Redis, followers poll the database: slower, not down.
+        components["events"] = {"status": platform.bus.status, "backend": "redis"}
+    else:
+        components["events"] = {"status": "ok", "backend": "memory"}
     components["state"] = {"status": "ok", "backend": "memory"}
     components["agents"] = {
         # A stopping process refuses new runs; report it so load balancers drain it.
         "status": "stopping" if platform.supervisor.closing else "ok",
         "agents": platform.registry.names(),
     }
-    ready = all(c["status"] == "ok" for c in components.values())
+    ready = all(c["status"] in {"ok", "degraded"} for c in components.values())
     report: dict[str, Any] = {"status": "ready" if ready else "not_ready"}
     if not details:
         report["components"] = {name: {"status": c["status"]} for name, c in components.items()}

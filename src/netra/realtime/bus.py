@@ -70,6 +70,10 @@ class InMemoryEventBus:
         self._listeners: dict[str, list[Listener]] = {}
 
     async def publish(self, events: Sequence[AgentEvent]) -> None:
+        self.dispatch(events)
+
+    def dispatch(self, events: Sequence[AgentEvent]) -> None:
+        """Hand each event to the listeners of its thread, now."""
         listeners = self._listeners
         for event in events:
             for listener in listeners.get(event.thread_id, ()):
@@ -77,6 +81,21 @@ class InMemoryEventBus:
                     listener.deliver(event)
                 except Exception:  # one broken subscriber must not cost the others events
                     log.exception("a listener of %s failed", event.thread_id)
+
+    def has_listeners(self, thread_id: str) -> bool:
+        return thread_id in self._listeners
+
+    def resync(self, thread_id: str) -> None:
+        """Tell the thread's listeners that they may have missed events."""
+        for listener in self._listeners.get(thread_id, ()):
+            try:
+                listener.resync()
+            except Exception:
+                log.exception("a listener of %s failed to resync", thread_id)
+
+    def resync_all(self) -> None:
+        for thread_id in list(self._listeners):
+            self.resync(thread_id)
 
     def listen(self, thread_id: str, listener: Listener) -> Callable[[], None]:
         # Copy on write: a listener may stop listening (itself or another) during publish.

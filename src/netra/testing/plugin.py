@@ -274,6 +274,47 @@ def netra_server_factory(
 
 
 @pytest.fixture
+def netra_cluster(
+    pytestconfig: pytest.Config,
+    netra_process_env: IsolatedEnvironment,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres: PostgresService,
+    redis_service: RedisService,
+    redis_prefix: str,
+) -> Iterator[Callable[..., list[NetraServer]]]:
+    """Start instances that share a PostgreSQL database of this test's own and the
+    shared Redis (under this test's key prefix): `netra_cluster(2, settings={...})`.
+    Calling it again adds instances to the same cluster; all stop after the test."""
+    if pytestconfig.getoption("netra_base_url"):
+        pytest.skip("starts its own server processes; not run against --netra-base-url")
+    name = f"netra_cluster_{_worker_id(pytestconfig)}_{secrets.token_hex(4)}"
+    url = asyncio.run(create_database(postgres, name, template=postgres.template))
+    shared = {
+        "NETRA_DATABASE_URL": url,
+        "NETRA_REDIS_URL": redis_service.url,
+        "NETRA_REDIS_PREFIX": redis_prefix,
+        "NETRA_SECRET_KEY": secrets.token_urlsafe(48),
+    }
+    started: list[NetraServer] = []
+
+    def start(count: int = 1, settings: dict[str, str] | None = None) -> list[NetraServer]:
+        servers = []
+        for _ in range(count):
+            directory = tmp_path_factory.mktemp("netra-instance")
+            server = NetraServer(netra_process_env, directory, {**shared, **(settings or {})})
+            started.append(server.start())
+            servers.append(server)
+        return servers
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+        asyncio.run(drop_database(postgres, name))
+
+
+@pytest.fixture
 async def http(netra_server: Server) -> AsyncIterator[httpx.AsyncClient]:
     """A real HTTP client for the shared server."""
     async with httpx.AsyncClient(base_url=netra_server.base_url, timeout=30) as client:

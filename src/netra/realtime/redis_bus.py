@@ -1,0 +1,243 @@
+"""Fan-out over Redis Streams: every instance hears every committed event.
+
+A committed batch is delivered to this instance's listeners at once, then
+appended to Redis in the background, one stream entry per thread of the batch on
+the shard stream of its thread (`{prefix}events:{n}`), holding the events' wire
+frames as they were encoded at commit. Every instance reads every shard from
+where it left off and hands the entries of the threads it has listeners for to
+them; its own entries it skips, having delivered them already.
+
+Redis is a fan-out cache, never the source of truth. Streams are trimmed to
+about `max_length` entries each. Whenever an instance may have missed entries,
+its listeners are told to `resync` (read the log from the last event they saw):
+when its reader reconnects, when a stream was trimmed past its position, and when
+another instance could not append its events (it says so once Redis is back).
+While Redis is unreachable, the listeners are told to resync every
+`poll_interval` seconds, so they poll the database, and reconnecting backs off.
+
+Cancel notices travel on the same streams: the durable request is in the
+database (see `netra.runs.leases`); the notice only makes the run's owner act at
+once instead of at its next lease renewal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any, cast
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from netra.realtime.bus import InMemoryEventBus, Listener
+from netra.realtime.events import AgentEvent, EventType
+
+log = logging.getLogger(__name__)
+#: XREAD's answer (RESP2, decoded): per stream, its entries as (id, fields).
+_Entries = list[tuple[str, list[tuple[str, dict[str, str]]]]]
+
+#: Entries read per stream per round trip.
+READ_COUNT = 500
+#: How long one read waits for new entries, in milliseconds.
+READ_BLOCK_MS = 1000
+#: Batches waiting to be appended before newer ones are dropped (and resynced).
+MAX_OUTBOX = 10_000
+#: Reconnecting after an error waits this long at first, doubling up to the maximum.
+RETRY_FIRST, RETRY_MAX = 0.2, 10.0
+
+
+def _stream_id(entry_id: str) -> tuple[int, int]:
+    millis, _, sequence = entry_id.partition("-")
+    return int(millis), int(sequence or 0)
+
+
+def _event(frame: str) -> AgentEvent:
+    envelope = orjson.loads(frame)
+    return AgentEvent(
+        EventType(envelope["type"]),
+        envelope["event_id"],
+        envelope["thread_id"],
+        envelope["run_id"],
+        envelope["seq"],
+        datetime.fromisoformat(envelope["ts"]),
+        envelope["data"],
+        frame=frame,
+    )
+
+
+class RedisEventBus:
+    """The event bus of one instance among several that share a Redis."""
+
+    def __init__(
+        self,
+        client: Redis,
+        instance_id: str,
+        *,
+        shards: int,
+        max_length: int,
+        prefix: str = "netra:",
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._client = client  # created with decode_responses=True
+        self._instance = instance_id
+        self._keys = [f"{prefix}events:{n}" for n in range(shards)]
+        self._max_length = max_length
+        self._poll_interval = poll_interval
+        self._local = InMemoryEventBus()
+        self._on_cancel: Callable[[str, str], None] | None = None
+        self._outbox: list[dict[str, str]] = []
+        self._outbox_ready = asyncio.Event()
+        self._unsent: set[str] = set()  # threads whose events other instances may lack
+        self._tasks: list[asyncio.Task[None]] = []
+        self.connected = False  # the reader's last round trip succeeded
+
+    async def start(self) -> None:
+        """Begin reading every shard from its current end; raises if Redis is down."""
+        positions = await self._ends()
+        self.connected = True
+        self._tasks = [
+            asyncio.create_task(self._read(positions), name="netra-redis-reader"),
+            asyncio.create_task(self._send(), name="netra-redis-sender"),
+        ]
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.connected else "degraded"
+
+    # -- the EventBus interface ----------------------------------------------
+    async def publish(self, events: Sequence[AgentEvent]) -> None:
+        await self._local.publish(events)
+        by_thread: dict[str, list[str]] = {}
+        for event in events:
+            by_thread.setdefault(event.thread_id, []).append(event.frame)
+        for thread_id, frames in by_thread.items():
+            self._queue({"i": self._instance, "t": thread_id, "f": "\n".join(frames)})
+
+    def listen(self, thread_id: str, listener: Listener) -> Callable[[], None]:
+        return self._local.listen(thread_id, listener)
+
+    def subscribe(self, thread_id: str) -> AbstractAsyncContextManager[asyncio.Queue[AgentEvent]]:
+        return self._local.subscribe(thread_id)
+
+    async def notify_cancel(self, thread_id: str, run_id: str, reason: str) -> None:
+        self._queue({"i": self._instance, "t": thread_id, "c": run_id, "r": reason})
+
+    def on_cancel(self, handler: Callable[[str, str], None]) -> None:
+        self._on_cancel = handler
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await self._local.close()
+
+    # -- appending -------------------------------------------------------------
+    def _queue(self, entry: dict[str, str]) -> None:
+        if len(self._outbox) >= MAX_OUTBOX:  # Redis is slower than we write: resync them
+            self._unsent.add(entry["t"])
+            return
+        self._outbox.append(entry)
+        self._outbox_ready.set()
+
+    def _key(self, thread_id: str) -> str:
+        return self._keys[zlib.crc32(thread_id.encode()) % len(self._keys)]
+
+    async def _send(self) -> None:
+        """Append queued entries in order, one pipeline per round; on failure the
+        threads concerned are marked, and their listeners elsewhere resynced later."""
+        pause = RETRY_FIRST
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            if self._unsent:  # Redis is back: tell the others what they may lack
+                for thread_id in self._unsent:
+                    self._outbox.insert(0, {"i": self._instance, "t": thread_id, "s": "1"})
+                self._unsent = set()
+            entries, self._outbox = self._outbox, []
+            try:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for entry in entries:
+                        fields: dict[Any, Any] = entry
+                        pipe.xadd(self._key(entry["t"]), fields, maxlen=self._max_length)
+                    await pipe.execute()
+            except (RedisError, OSError) as exc:
+                log.warning("appending %d entries to Redis failed: %s", len(entries), exc)
+                self._unsent.update(entry["t"] for entry in entries if "f" in entry)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RETRY_MAX)
+                self._outbox_ready.set()  # try again, with what was queued meanwhile
+            else:
+                pause = RETRY_FIRST
+
+    # -- reading ---------------------------------------------------------------
+    async def _ends(self) -> dict[str, str]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for key in self._keys:
+                pipe.xrevrange(key, count=1)
+            lasts = await pipe.execute()
+        return {
+            key: last[0][0] if last else "0-0" for key, last in zip(self._keys, lasts, strict=True)
+        }
+
+    async def _read(self, positions: dict[Any, Any]) -> None:
+        pause = RETRY_FIRST
+        while True:
+            try:
+                response = cast(
+                    _Entries,
+                    await self._client.xread(positions, count=READ_COUNT, block=READ_BLOCK_MS),
+                )
+            except (RedisError, OSError) as exc:
+                if self.connected:
+                    log.warning("Redis is unreachable (%s); followers poll the database", exc)
+                    self.connected = False
+                self._local.resync_all()
+                await asyncio.sleep(min(pause, self._poll_interval))
+                pause = min(pause * 2, RETRY_MAX)
+                continue
+            if not self.connected:
+                log.warning("Redis is reachable again")
+                self.connected = True
+                self._local.resync_all()  # whatever was published meanwhile
+                self._outbox_ready.set()
+            pause = RETRY_FIRST
+            # Trimming keeps at least max_length entries, all newer than anything it
+            # dropped: only a read that comes back that full can have lost entries.
+            full = min(READ_COUNT, self._max_length)
+            for key, entries in response or ():
+                if len(entries) >= full and await self._trimmed_past(key, positions[key]):
+                    self._local.resync_all()
+                for _, fields in entries:
+                    self._dispatch(fields)
+                positions[key] = entries[-1][0]
+
+    async def _trimmed_past(self, key: str, position: str) -> bool:
+        """Whether entries after `position` may have been trimmed before this reader
+        saw them (the oldest entry kept is newer than `position`)."""
+        info: dict[str, Any] = await self._client.xinfo_stream(key)
+        first = info.get("first-entry")
+        return first is not None and _stream_id(first[0]) > _stream_id(position)
+
+    def _dispatch(self, fields: dict[str, str]) -> None:
+        if fields.get("i") == self._instance:
+            return
+        thread_id = fields.get("t", "")
+        if "c" in fields:
+            if self._on_cancel is not None:
+                self._on_cancel(fields["c"], fields.get("r", "cancelled"))
+        elif "s" in fields:
+            self._local.resync(thread_id)
+        elif self._local.has_listeners(thread_id):
+            try:
+                events = [_event(frame) for frame in fields["f"].split("\n")]
+            except (KeyError, ValueError):
+                log.exception("an unreadable entry for thread %s", thread_id)
+                self._local.resync(thread_id)
+                return
+            self._local.dispatch(events)
