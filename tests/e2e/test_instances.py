@@ -168,9 +168,7 @@ async def test_events_on_both_instances_arrive_in_order_for_concurrent_runs(
         other = await WsClient.connect(follower.ws_url, user.access_token)
         try:
             first = await runner.start_run("What is 2 + 3?")
-            await other.send(
-                {"type": "subscribe", "thread_id": first["thread_id"], "after_seq": 0}
-            )
+            await other.send({"type": "subscribe", "thread_id": first["thread_id"], "after_seq": 0})
             await runner.events_until_terminal(first["run_id"])
             second = await runner.start_run("What is 4 * 5?", thread_id=first["thread_id"])
             await runner.events_until_terminal(second["run_id"])
