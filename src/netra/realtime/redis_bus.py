@@ -11,7 +11,8 @@ Redis is a fan-out cache, never the source of truth. Streams are trimmed to
 about `max_length` entries each. Whenever an instance may have missed entries,
 its listeners are told to `resync` (read the log from the last event they saw):
 when its reader reconnects, when a stream was trimmed past its position, and when
-another instance could not append its events (it says so once Redis is back).
+another instance had to give up appending some events (it says so once Redis is
+back; until then it keeps what it could not append, up to MAX_OUTBOX entries).
 While Redis is unreachable, the listeners are told to resync every
 `poll_interval` seconds, so they poll the database, and reconnecting backs off.
 
@@ -23,6 +24,7 @@ once instead of at its next lease renewal.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import zlib
 from collections.abc import Callable, Sequence
@@ -92,13 +94,15 @@ class RedisEventBus:
         self._on_cancel: Callable[[str, str], None] | None = None
         self._outbox: list[dict[str, str]] = []
         self._outbox_ready = asyncio.Event()
+        self._reconnected = asyncio.Event()  # ends the sender's back-off at once
         self._unsent: set[str] = set()  # threads whose events other instances may lack
         self._tasks: list[asyncio.Task[None]] = []
         self.connected = False  # the reader's last round trip succeeded
 
-    async def start(self) -> None:
-        """Begin reading every shard from its current end; raises if Redis is down."""
-        positions = await self._ends()
+    async def start(self, positions: dict[str, str] | None = None) -> None:
+        """Begin reading every shard from its current end (or from `positions`, as
+        `ends()` gave them earlier); raises if Redis is unreachable."""
+        positions = positions or await self.ends()
         self.connected = True
         self._tasks = [
             asyncio.create_task(self._read(positions), name="netra-redis-reader"),
@@ -141,23 +145,25 @@ class RedisEventBus:
     def _queue(self, entry: dict[str, str]) -> None:
         if len(self._outbox) >= MAX_OUTBOX:  # Redis is slower than we write: resync them
             self._unsent.add(entry["t"])
-            return
-        self._outbox.append(entry)
+        else:
+            self._outbox.append(entry)
         self._outbox_ready.set()
 
     def _key(self, thread_id: str) -> str:
         return self._keys[zlib.crc32(thread_id.encode()) % len(self._keys)]
 
     async def _send(self) -> None:
-        """Append queued entries in order, one pipeline per round; on failure the
-        threads concerned are marked, and their listeners elsewhere resynced later."""
+        """Append queued entries in order, one pipeline per round. Entries that fail are
+        kept and sent again first (a duplicate is harmless: followers drop a seq they
+        have had); past MAX_OUTBOX the oldest give way, and the instances that may lack
+        their events are told to resync instead."""
         pause = RETRY_FIRST
         while True:
             await self._outbox_ready.wait()
             self._outbox_ready.clear()
-            if self._unsent:  # Redis is back: tell the others what they may lack
-                for thread_id in self._unsent:
-                    self._outbox.insert(0, {"i": self._instance, "t": thread_id, "s": "1"})
+            if self._unsent:
+                notices = [{"i": self._instance, "t": t, "s": "1"} for t in self._unsent]
+                self._outbox[:0] = notices
                 self._unsent = set()
             entries, self._outbox = self._outbox, []
             try:
@@ -168,15 +174,21 @@ class RedisEventBus:
                     await pipe.execute()
             except (RedisError, OSError) as exc:
                 log.warning("appending %d entries to Redis failed: %s", len(entries), exc)
-                self._unsent.update(entry["t"] for entry in entries if "f" in entry)
-                await asyncio.sleep(pause)
+                self._outbox[:0] = entries
+                if (overflow := len(self._outbox) - MAX_OUTBOX) > 0:
+                    dropped, self._outbox = self._outbox[:overflow], self._outbox[overflow:]
+                    self._unsent.update(entry["t"] for entry in dropped)
+                self._reconnected.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._reconnected.wait(), pause)
                 pause = min(pause * 2, RETRY_MAX)
-                self._outbox_ready.set()  # try again, with what was queued meanwhile
+                self._outbox_ready.set()
             else:
                 pause = RETRY_FIRST
 
     # -- reading ---------------------------------------------------------------
-    async def _ends(self) -> dict[str, str]:
+    async def ends(self) -> dict[str, str]:
+        """Where each shard's stream ends now."""
         async with self._client.pipeline(transaction=False) as pipe:
             for key in self._keys:
                 pipe.xrevrange(key, count=1)
@@ -205,7 +217,7 @@ class RedisEventBus:
                 log.warning("Redis is reachable again")
                 self.connected = True
                 self._local.resync_all()  # whatever was published meanwhile
-                self._outbox_ready.set()
+                self._reconnected.set()
             pause = RETRY_FIRST
             # Trimming keeps at least max_length entries, all newer than anything it
             # dropped: only a read that comes back that full can have lost entries.

@@ -83,11 +83,12 @@ def obtain_redis(env: IsolatedEnvironment) -> RedisService:
     return start_redis(*found)
 
 
-def start_redis(binary: Path, source: str) -> RedisService:
-    """Start a memory-only Redis on a free loopback port and wait until it answers PING."""
+def start_redis(binary: Path, source: str, port: int | None = None) -> RedisService:
+    """Start a memory-only Redis on a loopback port (a free one unless given: a test
+    restarts a server on the port it had) and wait until it answers PING."""
     began = time.perf_counter()
     data_dir = make_service_dir("netra-redis-")
-    port = free_port()
+    port = port or free_port()
     command = [str(binary), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir)]
     command += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
     try:
