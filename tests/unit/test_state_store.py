@@ -294,7 +294,7 @@ async def test_a_list_and_a_value_are_not_mistaken_for_each_other(
     await store.set("value", "text")
     with pytest.raises(StateTypeError, match="'list' does not hold a single value"):
         await store.get("list")
-    with pytest.raises(StateTypeError, match="'list' does not hold a single value"):
+    with pytest.raises(StateTypeError, match="'list' does not hold a counter"):
         await store.incr("list", ttl=10)
     with pytest.raises(StateTypeError, match="'value' does not hold a list"):
         await store.append("value", 1, max_items=5)

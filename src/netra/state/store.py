@@ -163,13 +163,13 @@ class MemoryStateStore:
     async def incr(self, key: str, ttl: float, amount: int = 1) -> int:
         check_ttl(ttl)
         check_amount(amount)
-        item = self._value(key)
+        item = self._live(key)
         if item is None:
             if amount <= 0:
                 return 0
             self._data[key] = (str(amount), self._expire_at(key, ttl))
             return amount
-        if not _COUNTER.fullmatch(item[0]):
+        if isinstance(item[0], list) or not _COUNTER.fullmatch(item[0]):
             raise StateTypeError(key, "a counter")
         count = max(0, int(item[0]) + amount)
         self._data[key] = (str(count), item[1])
