@@ -33,12 +33,11 @@ _CHILDREN: dict[str, frozenset[str]] = {
 
 
 def _check_id(kind: str, scope_id: object) -> str:
-    if not is_valid(scope_id, _ID_PREFIX[kind]):
-        raise ValueError(
-            f"invalid state scope: a {kind} scope needs a {_ID_PREFIX[kind]}_ id, not {scope_id!r}"
-        )
-    assert isinstance(scope_id, str)
-    return scope_id
+    if isinstance(scope_id, str) and is_valid(scope_id, _ID_PREFIX[kind]):
+        return scope_id
+    raise ValueError(
+        f"invalid state scope: a {kind} scope needs a {_ID_PREFIX[kind]}_ id, not {scope_id!r}"
+    )
 
 
 class ScopedState:
