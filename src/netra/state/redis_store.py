@@ -6,7 +6,11 @@ PEXPIRE). The two operations that read and then write (`incr`, `append`) are Lua
 scripts, so Redis runs each as one step and concurrent updates are never lost.
 
 The store does not own its client: the lifecycle opens and closes it. Errors
-are redis-py's (ConnectionError, TimeoutError), raised as the client raises them.
+are redis-py's (ConnectionError, TimeoutError), raised as the client raises them;
+how soon depends on the client, so give it `socket_connect_timeout`,
+`socket_timeout` and a short `retry` (with redis-py's defaults a refused
+connection is retried for about 4.5 s, and a server that stops answering is
+waited for without end).
 """
 
 from __future__ import annotations
