@@ -9,19 +9,7 @@ import pytest
 
 from netra.env import IsolatedEnvironment
 from netra.state.store import MemoryStateStore
-
-
-class FakeClock:
-    """A monotonic clock that only moves when a test advances it."""
-
-    def __init__(self, start: float = 1_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from netra.testing.clock import FakeClock
 
 
 class RecordingStream:

@@ -12,7 +12,7 @@ from netra.quotas import PerUserQuota
 from netra.state.store import MemoryStateStore
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from netra.testing.clock import FakeClock
 
 MAX, WINDOW, DELAY = 5, 300, 2.0
 

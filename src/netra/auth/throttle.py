@@ -11,12 +11,15 @@ Failed logins are counted three ways, so that an attacker cannot lock the owner 
   gets in with the right password, only later.
 
 A throttled attempt is refused before anything is counted for it, so it creates
-no key; each key expires with its window.
+no key; each key expires with its window. The counters are the state store's atomic
+`incr`, in its global scope, so instances sharing a Redis count together and
+concurrent attempts cannot slip under a limit.
 """
 
 from __future__ import annotations
 
 from netra.errors import AppError
+from netra.state.scopes import ScopedState
 from netra.state.store import StateStore
 
 #: Failures per window allowed per client address, as a multiple of the per-account limit.
@@ -35,7 +38,7 @@ class LoginThrottle:
     def __init__(
         self, state: StateStore, max_failures: int, window: int, max_delay: float = MAX_DELAY
     ) -> None:
-        self._state = state
+        self._state = ScopedState(state, "global")
         self._max = max_failures
         self._window = window
         self._max_delay = max_delay
@@ -87,7 +90,7 @@ class RegistrationThrottle:
     WINDOW = 3600
 
     def __init__(self, state: StateStore, per_hour: int) -> None:
-        self._state = state
+        self._state = ScopedState(state, "global")
         self._per_hour = per_hour
 
     async def admit(self, client: str) -> None:

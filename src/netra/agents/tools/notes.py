@@ -1,4 +1,8 @@
-"""notes: remembers short notes for the user, in the user's own state scope."""
+"""notes: remembers short notes for the user, in the user's own state scope.
+
+The notes are one capped list, added to with the store's atomic append: two runs
+of the same user adding notes at once both keep theirs.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +21,8 @@ KEY = "notes"
 
 async def _run(ctx: UserExecutionContext, args: dict[str, Any]) -> dict[str, Any]:
     action = args.get("action", "list")
-    notes: list[str] = list(await ctx.user_state.get(KEY) or [])
     if action == "list":
-        return {"notes": notes}
+        return {"notes": await ctx.user_state.items(KEY)}
     if action == "clear":
         await ctx.user_state.delete(KEY)
         return {"notes": []}
@@ -30,9 +33,7 @@ async def _run(ctx: UserExecutionContext, args: dict[str, Any]) -> dict[str, Any
         raise ToolError("`text` must be a non-empty string")
     if len(text) > MAX_NOTE_LENGTH:
         raise ToolError(f"a note is at most {MAX_NOTE_LENGTH} characters")
-    notes = [*notes, text.strip()][-MAX_NOTES:]
-    await ctx.user_state.set(KEY, notes)
-    return {"notes": notes}
+    return {"notes": await ctx.user_state.append(KEY, text.strip(), MAX_NOTES)}
 
 
 NOTES = Tool(
