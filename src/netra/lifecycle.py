@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from netra.agents.catalog import registry_from_settings
 from netra.agents.context import ExecutionContextFactory
@@ -29,7 +31,7 @@ from netra.realtime.bus import EventBus, InMemoryEventBus
 from netra.realtime.log import EventLogWriter
 from netra.realtime.redis_bus import READ_BLOCK_MS, RedisEventBus
 from netra.runs import RunLeases, RunService, RunSupervisor
-from netra.state.store import MemoryStateStore, StateStore
+from netra.state import StateStore, open_state
 
 log = logging.getLogger("netra.lifecycle")
 
@@ -100,7 +102,7 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
             redis, bus = await _open_redis(settings, instance_id)
             done("redis", began)
             began = time.perf_counter()
-        state: StateStore = MemoryStateStore()
+        state = open_state(redis, prefix=settings.redis_prefix)
         events = EventLogWriter(db, bus, instance_id)
         tokens = AccessTokens(key, settings.access_token_ttl)
         auth = AuthService(
@@ -179,6 +181,9 @@ async def _open_redis(settings: Settings, instance_id: str) -> tuple[Redis, Redi
         socket_connect_timeout=2,  # an unreachable Redis fails fast: followers poll meanwhile
         socket_timeout=READ_BLOCK_MS / 1000 + 4,
         health_check_interval=30,
+        # Once, at once: a pooled connection to a Redis that restarted fails its first
+        # use. An outage is the fan-out's to handle, not a retry loop's.
+        retry=Retry(NoBackoff(), 1),
     )
     bus = RedisEventBus(
         client,
@@ -264,9 +269,10 @@ async def readiness(platform: Platform, details: bool = False) -> dict[str, Any]
     if isinstance(platform.bus, RedisEventBus):
         # Without Redis, followers poll the database: slower, not down.
         components["events"] = {"status": platform.bus.status, "backend": "redis"}
+        components["state"] = {"status": platform.bus.status, "backend": "redis"}
     else:
         components["events"] = {"status": "ok", "backend": "memory"}
-    components["state"] = {"status": "ok", "backend": "memory"}
+        components["state"] = {"status": "ok", "backend": "memory"}
     components["agents"] = {
         # A stopping process refuses new runs; report it so load balancers drain it.
         "status": "stopping" if platform.supervisor.closing else "ok",

@@ -182,3 +182,23 @@ async def test_events_on_both_instances_arrive_in_order_for_concurrent_runs(
         assert other_events == runner_events
         assert [e["seq"] for e in other_events] == list(range(1, len(other_events) + 1))
         event_validator.assert_valid(other_events)
+
+
+async def test_state_is_shared_by_the_instances_and_still_per_user(netra_cluster: Cluster) -> None:
+    a, b = netra_cluster(2)
+    alice, bob = await register_user(a.base_url), await register_user(a.base_url)
+    alice_on_a = await WsClient.connect(a.ws_url, alice.access_token)
+    alice_on_b = await WsClient.connect(b.ws_url, alice.access_token)
+    bob_on_b = await WsClient.connect(b.ws_url, bob.access_token)
+    try:
+        saved = await alice_on_a.start_run("remember the vault code is 1234")
+        await alice_on_a.events_until_terminal(saved["run_id"])
+        asked = await alice_on_b.start_run("what are my notes?")
+        answer = (await alice_on_b.events_until_terminal(asked["run_id"]))[-1]
+        asked_by_bob = await bob_on_b.start_run("what are my notes?")
+        bobs = (await bob_on_b.events_until_terminal(asked_by_bob["run_id"]))[-1]
+    finally:
+        for client in (alice_on_a, alice_on_b, bob_on_b):
+            await client.close()
+    assert "the vault code is 1234" in answer["data"]["text"]
+    assert bobs["data"]["text"] == "You have no notes yet."
