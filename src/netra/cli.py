@@ -7,11 +7,14 @@ commands that need them, so `netra check` and `--help` start quickly.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
     from netra.config import Settings
 
 app = typer.Typer(help="Netra: real-time multi-user AI agent chat.", no_args_is_help=True)
@@ -70,8 +73,9 @@ def serve(
     _say(f"Netra {settings.env}: serving on [bold]{where}[/bold]")
     _say(f"  data dir: {settings.data_dir.resolve()}")
     _say(f"  database: {redact_url(settings.resolved_database_url)}")
+    netra_app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        netra_app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
@@ -86,10 +90,30 @@ def serve(
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies),
     )
-    server = uvicorn.Server(config)
+    server = _server(config, netra_app)
     server.run()
     if not server.started:
         raise typer.Exit(3)
+
+
+def _server(config: uvicorn.Config, netra_app: FastAPI) -> uvicorn.Server:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn, but on SIGTERM the runs end and their events reach the connected
+        clients before uvicorn closes the WebSockets (it would close them with 1012)."""
+
+        async def shutdown(self, sockets: list[Any] | None = None) -> None:
+            from netra.lifecycle import drain
+
+            for listening in self.servers:
+                listening.close()  # no new connections while draining
+            platform = getattr(netra_app.state, "platform", None)
+            if platform is not None:
+                await drain(platform)
+            await super().shutdown(sockets)
+
+    return Server(config)
 
 
 @db_app.command("upgrade")

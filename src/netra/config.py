@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     run_timeout: float = Field(120.0, gt=0, description="seconds")
     max_steps: int = Field(8, ge=1, le=100)
 
+    shutdown_grace: float = Field(
+        10.0, ge=0, description="seconds runs in progress get to finish on SIGTERM"
+    )
     # Runs are leased to the instance executing them (README "Several instances").
     run_lease_ttl: float = Field(15.0, ge=1, description="seconds a lease lasts unrenewed")
 

@@ -28,6 +28,8 @@ from netra.files import private_dir
 from netra.ids import new_id
 from netra.quotas import PerUserQuota
 from netra.realtime.bus import EventBus, InMemoryEventBus
+from netra.realtime.connection import Connection
+from netra.realtime.frames import CloseCode
 from netra.realtime.log import EventLogWriter
 from netra.realtime.redis_bus import READ_BLOCK_MS, RedisEventBus
 from netra.runs import RunLeases, RunService, RunSupervisor
@@ -61,6 +63,7 @@ class Platform:
     started_at: float = field(default_factory=time.time)
     phases: list[tuple[str, float]] = field(default_factory=list)
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    live: set[Connection] = field(default_factory=set)  # open WebSockets
 
 
 async def _prepare_schema(settings: Settings, db: Database) -> None:
@@ -224,10 +227,22 @@ async def _open_database(settings: Settings) -> tuple[Database, DatabaseLock | N
     return db, lock
 
 
+async def drain(platform: Platform) -> None:
+    """The first part of a graceful stop, while the sockets are still open: refuse new
+    runs, let runs in progress end (within NETRA_SHUTDOWN_GRACE, then cancelled), send
+    each connected client every event it follows, then close its WebSocket with 1001."""
+    await platform.supervisor.shutdown(platform.settings.shutdown_grace)
+    closing = [
+        connection.close_after_sending(CloseCode.GOING_AWAY, "server_shutdown", timeout=5)
+        for connection in list(platform.live)
+    ]
+    await asyncio.gather(*closing)
+
+
 async def stop(platform: Platform) -> None:
     """Graceful shutdown: end local runs (with their terminal events), then close resources."""
     try:
-        await platform.supervisor.shutdown()
+        await platform.supervisor.shutdown(platform.settings.shutdown_grace)
     finally:
         for task in platform.background:  # leases were renewed while runs were ending
             task.cancel()

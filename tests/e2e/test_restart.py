@@ -28,7 +28,8 @@ async def _history(base_url: str, user: TestUser, thread_id: str) -> list[dict]:
 
 
 async def test_graceful_stop_cancels_running_runs(netra_server_factory, tmp_path: Path) -> None:
-    server = netra_server_factory(data_dir=tmp_path / "data")
+    # The run waits 120 s: it does not finish within the grace, so it is cancelled.
+    server = netra_server_factory({"NETRA_SHUTDOWN_GRACE": "1"}, data_dir=tmp_path / "data")
     user = await register_user(server.base_url)
     accepted = await _start_long_run(server.ws_url, user)
 

@@ -646,7 +646,7 @@ async def test_shutdown_cancels_running_runs_with_a_terminal_event(
     world = await make_world(ScriptedModel(call("block")), tools=(blocking.tool,))
     async with world.live("block until shutdown") as (ticket, queue):
         await asyncio.wait_for(blocking.started.wait(), HANG_GUARD)
-        await world.supervisor.shutdown(grace=HANG_GUARD)
+        await world.supervisor.shutdown(grace=0, cancel_wait=HANG_GUARD)
         events = await until_terminal(queue)
     await check_stream(world, ticket, events, event_validator)
     assert events[-1]["data"] == {"reason": "server_shutdown"}
@@ -655,6 +655,24 @@ async def test_shutdown_cancels_running_runs_with_a_terminal_event(
     with pytest.raises(AppError) as refused:
         await world.start("one more")
     assert (refused.value.status, refused.value.code) == (503, "shutting_down")
+
+
+async def test_shutdown_lets_a_run_end_by_itself_within_the_grace(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    blocking = BlockingTool()
+    world = await make_world(ScriptedModel(call("block"), answer("done")), tools=(blocking.tool,))
+    async with world.live("finishes while the server stops") as (ticket, queue):
+        await asyncio.wait_for(blocking.started.wait(), HANG_GUARD)
+        stopping = asyncio.create_task(world.supervisor.shutdown(grace=HANG_GUARD))
+        await asyncio.sleep(0)  # let shutdown begin: new runs are refused from here
+        assert world.supervisor.closing
+        blocking.never.set()  # the tool returns during the grace
+        events = await until_terminal(queue)
+        await asyncio.wait_for(stopping, HANG_GUARD)
+    await check_stream(world, ticket, events, event_validator)
+    assert events[-1]["type"] == "agent_completed"
+    assert world.supervisor.active == 0
 
 
 async def test_another_users_run_cannot_be_cancelled(make_world: MakeWorld) -> None:

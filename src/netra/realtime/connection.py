@@ -127,6 +127,13 @@ class Connection:
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
 
+    async def close_after_sending(self, code: int, reason: str, timeout: float) -> None:
+        """Send what is queued (waiting at most `timeout` s for the client), then close."""
+        writer = self._writer
+        if writer is not None:
+            await asyncio.wait({writer}, timeout=timeout)
+        self.abort(code, reason)
+
     def _expire_at(self, expires_at: float) -> None:
         if self._expiry is not None:
             self._expiry.cancel()

@@ -64,9 +64,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         limit = platform.connections.limit
         await websocket.close(CloseCode.TOO_MANY_CONNECTIONS, f"over {limit} connections")
         return
+    connection = Connection(websocket, claims.user_id, claims.expires_at, platform)
+    platform.live.add(connection)
     try:
-        connection = Connection(websocket, claims.user_id, claims.expires_at, platform)
         connection.send({"type": "auth_ok", "user_id": claims.user_id})
         await connection.serve()
     finally:
+        platform.live.discard(connection)
         platform.connections.release(claims.user_id)

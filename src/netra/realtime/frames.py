@@ -16,7 +16,8 @@ class CloseCode(IntEnum):
     """Close codes the server uses; documented in the README."""
 
     NORMAL = 1000
-    SERVICE_RESTART = 1012  # the server is shutting down (sent by uvicorn); reconnect
+    GOING_AWAY = 1001  # the server is stopping, every event of the client's runs sent
+    SERVICE_RESTART = 1012  # the server stopped before it could close cleanly; reconnect
     MESSAGE_TOO_BIG = 1009  # a frame larger than NETRA_WS_MAX_FRAME_BYTES
     UNAUTHORIZED = 4401  # bad or missing token, or first frame not `auth`
     AUTH_TIMEOUT = 4408  # no auth frame within NETRA_WS_AUTH_TIMEOUT

@@ -95,6 +95,7 @@ class RedisEventBus:
         self._outbox: list[dict[str, str]] = []
         self._outbox_ready = asyncio.Event()
         self._reconnected = asyncio.Event()  # ends the sender's back-off at once
+        self._drained = asyncio.Event()  # the sender has sent all it was given
         self._unsent: set[str] = set()  # threads whose events other instances may lack
         self._tasks: list[asyncio.Task[None]] = []
         self.connected = False  # the reader's last round trip succeeded
@@ -134,7 +135,13 @@ class RedisEventBus:
     def on_cancel(self, handler: Callable[[str, str], None]) -> None:
         self._on_cancel = handler
 
-    async def close(self) -> None:
+    async def close(self, flush_timeout: float = 5.0) -> None:
+        """Send what is queued (other instances' followers wait for it), then stop."""
+        if self._tasks and (self._outbox or self._unsent):
+            self._drained.clear()
+            self._outbox_ready.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), flush_timeout)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -185,6 +192,8 @@ class RedisEventBus:
                 self._outbox_ready.set()
             else:
                 pause = RETRY_FIRST
+                if not self._outbox and not self._unsent:
+                    self._drained.set()
 
     # -- reading ---------------------------------------------------------------
     async def ends(self) -> dict[str, str]:

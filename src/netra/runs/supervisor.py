@@ -172,23 +172,29 @@ class RunSupervisor:
         if run is not None:
             await asyncio.wait({run.task})  # never raises, and leaves the task alone if we stop
 
-    async def shutdown(self, grace: float = 10.0) -> None:
-        """Refuse new runs, cancel local ones; each still ends with agent_cancelled."""
+    async def shutdown(self, grace: float = 10.0, cancel_wait: float = 10.0) -> None:
+        """Refuse new runs; give local ones `grace` seconds to finish, then cancel the
+        rest (each still ends with agent_cancelled) and wait `cancel_wait` more."""
         self._closing = True
+        await self._wait_for_runs(grace, cancel=False)
+        await self._wait_for_runs(cancel_wait, cancel=True)
+        for run in self._runs.values():
+            log.warning("%s did not end within %g s of shutdown", run.task.get_name(), grace)
+
+    async def _wait_for_runs(self, timeout: float, *, cancel: bool) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + grace
+        deadline = loop.time() + timeout
         # Loop: a run being stored as shutdown began is launched (already cancelled)
         # while we wait, and must end before the database closes.
         while (self._runs or self._admitting) and (left := deadline - loop.time()) > 0:
-            for run_id in list(self._runs):
-                self.cancel(run_id, "server_shutdown")
+            if cancel:
+                for run_id in list(self._runs):
+                    self.cancel(run_id, "server_shutdown")
             self._changed.clear()
             waits: list[asyncio.Future[Any]] = [run.task for run in self._runs.values()]
             waits.append(asyncio.ensure_future(self._changed.wait()))
             await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
             waits[-1].cancel()
-        for run in self._runs.values():
-            log.warning("%s did not finish within %g s of shutdown", run.task.get_name(), grace)
 
     async def cancel_elsewhere(self, run_id: str, reason: str) -> bool:
         """Cancel a run that is not executing here. A live instance executing it is

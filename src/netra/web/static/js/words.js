@@ -69,6 +69,7 @@ export function describeClose(code, why = null) {
   if (why === "no_answer") return "The server did not answer";
   if (!code) return "Can't reach the server";
   const reasons = {
+    1001: "The server is restarting",
     1012: "The server is restarting",
     4401: "The session token needs renewing",
     4408: "The server waited too long to hear from this page",
