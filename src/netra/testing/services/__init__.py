@@ -22,6 +22,7 @@ from netra.testing.services.process import free_port
 from netra.testing.services.redis import (
     REDIS_URL_VAR,
     RedisService,
+    RestartableRedis,
     obtain_redis,
     redis_binary,
     start_redis,
@@ -32,6 +33,7 @@ __all__ = [
     "REDIS_URL_VAR",
     "PostgresService",
     "RedisService",
+    "RestartableRedis",
     "ServicePool",
     "ServiceUnavailable",
     "create_database",

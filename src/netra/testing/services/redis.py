@@ -122,3 +122,27 @@ def _answers_ping(port: int) -> bool:
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
         return False
+
+
+class RestartableRedis:
+    """A Redis of one test's own that it can stop and start again on the same port
+    (an outage, then recovery); `url` stays the same."""
+
+    def __init__(self, binary: Path, source: str) -> None:
+        self._binary, self._source = binary, source
+        self._service: RedisService | None = start_redis(binary, source)
+        self.port = self._service.port
+        self.url = self._service.url
+
+    @property
+    def running(self) -> bool:
+        return self._service is not None
+
+    def stop(self) -> None:
+        if self._service is not None:
+            self._service.stop()
+            self._service = None
+
+    def start(self) -> None:
+        if self._service is None:
+            self._service = start_redis(self._binary, self._source, port=self.port)
