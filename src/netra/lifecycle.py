@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,77 +80,83 @@ async def _prepare_schema(settings: Settings, db: Database) -> None:
         )
 
 
-async def start(settings: Settings, registry: AgentRegistry | None = None) -> Platform:
-    """Run the startup phases in order; any failure raises StartupError saying what to do."""
-    phases: list[tuple[str, float]] = []
+class _Phases:
+    """Times each startup phase, and names the phase in any error it raises."""
 
-    def done(name: str, began: float) -> None:
-        phases.append((name, round((time.perf_counter() - began) * 1000, 1)))
+    def __init__(self) -> None:
+        self.timings: list[tuple[str, float]] = []
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        except StartupError as exc:
+            raise StartupError(f"startup phase {name}: {exc}") from exc.__cause__
+        except BaseException:
+            log.error("startup phase %s failed", name)
+            raise
+        self.timings.append((name, round((time.perf_counter() - began) * 1000, 1)))
         log.info("startup phase %s done", name)
 
-    began = time.perf_counter()
-    private_dir(settings.data_dir)
-    key = settings.signing_key()
-    done("data_dir_and_secret", began)
 
-    began = time.perf_counter()
-    db, lock = await _open_database(settings)
-    done("database", began)
+async def start(settings: Settings, registry: AgentRegistry | None = None) -> Platform:
+    """Run the startup phases in order; any failure raises StartupError saying what to do."""
+    phase = _Phases()
+    with phase("data_dir_and_secret"):
+        private_dir(settings.data_dir)
+        key = settings.signing_key()
+    with phase("database"):
+        db, lock = await _open_database(settings)
     instance_id = new_id("srv")
     redis: Redis | None = None
-    bus: EventBus
+    bus: EventBus = InMemoryEventBus()
     try:
-        began = time.perf_counter()
-        if settings.redis_url is None:
-            bus = InMemoryEventBus()
-        else:
-            redis, bus = await _open_redis(settings, instance_id)
-            done("redis", began)
-            began = time.perf_counter()
-        state = open_state(redis, prefix=settings.redis_prefix)
-        events = EventLogWriter(db, bus, instance_id)
-        tokens = AccessTokens(key, settings.access_token_ttl)
-        auth = AuthService(
-            db,
-            state if redis is None else FallbackStateStore(state),
-            Passwords(),
-            tokens,
-            refresh_ttl=settings.refresh_token_ttl,
-            max_failures=settings.login_max_failures,
-            failure_window=settings.login_window,
-            registrations_per_hour=settings.registrations_per_hour,
-        )
-        registry = registry or registry_from_settings(settings)
-        contexts = ExecutionContextFactory(events, state)
-        engine = AgentEngine(settings.max_steps)
-        leases = RunLeases(
-            db, instance_id, settings.run_lease_ttl, single_instance=lock is not None
-        )
-        supervisor = RunSupervisor(
-            db,
-            registry,
-            contexts,
-            engine,
-            settings.run_timeout,
-            leases=leases,
-            bus=bus,
-            max_runs_per_user=settings.max_active_runs_per_user,
-        )
-        runs = RunService(db, registry, supervisor, settings.default_agent)
-        done("services", began)
-
-        began = time.perf_counter()
-        if lock is not None:
-            # This process holds the database alone: anything active was cut off by a crash.
-            # (Among several instances, the lease sweep ends the runs of one that is gone.)
-            recovered = await supervisor.recover()
-            if recovered:
-                log.warning("ended %d run(s) interrupted by the previous shutdown", recovered)
-        done("recover_runs", began)
+        if settings.redis_url is not None:
+            with phase("redis"):
+                redis, bus = await _open_redis(settings, instance_id)
+        with phase("services"):
+            state = open_state(redis, prefix=settings.redis_prefix)
+            events = EventLogWriter(db, bus, instance_id)
+            tokens = AccessTokens(key, settings.access_token_ttl)
+            auth = AuthService(
+                db,
+                state if redis is None else FallbackStateStore(state),
+                Passwords(),
+                tokens,
+                refresh_ttl=settings.refresh_token_ttl,
+                max_failures=settings.login_max_failures,
+                failure_window=settings.login_window,
+                registrations_per_hour=settings.registrations_per_hour,
+            )
+            registry = registry or registry_from_settings(settings)
+            contexts = ExecutionContextFactory(events, state)
+            engine = AgentEngine(settings.max_steps)
+            leases = RunLeases(
+                db, instance_id, settings.run_lease_ttl, single_instance=lock is not None
+            )
+            supervisor = RunSupervisor(
+                db,
+                registry,
+                contexts,
+                engine,
+                settings.run_timeout,
+                leases=leases,
+                bus=bus,
+                max_runs_per_user=settings.max_active_runs_per_user,
+            )
+            runs = RunService(db, registry, supervisor, settings.default_agent)
+        with phase("recover_runs"):
+            if lock is not None:
+                # The only instance: anything active was cut off by a crash. (Among
+                # several instances, the lease sweep ends the runs of one that is gone.)
+                recovered = await supervisor.recover()
+                if recovered:
+                    log.warning("ended %d run(s) interrupted by the previous shutdown", recovered)
     except BaseException:
         try:
+            await bus.close()
             if redis is not None:
-                await bus.close()
                 await redis.aclose()
         finally:
             await _close_database(db, lock)
@@ -169,7 +176,7 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
         instance_id,
         redis,
         PerUserQuota(settings.max_connections_per_user),
-        phases=phases,
+        phases=phase.timings,
     )
     platform.background.append(
         asyncio.create_task(supervisor.keep_leases(), name="netra-run-leases")

@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from netra.config import Settings
 from netra.db.engine import Database, EncodedJSON
 from netra.db.models import Run, User
@@ -21,8 +23,9 @@ from netra.db.repositories import (
     store_run,
 )
 from netra.db.types import utcnow
-from netra.lifecycle import start, stop
+from netra.lifecycle import StartupError, start, stop
 from netra.runs import RunLeases
+from netra.testing.services import free_port
 
 DEAD = "srv_dead"  # an instance that stopped renewing its leases
 ALIVE = "srv_alive"
@@ -210,3 +213,11 @@ async def test_the_only_instance_ends_every_run_it_finds_active_at_startup(
         await stop(second)
     assert run is not None
     assert (run.status, run.error_code) == ("failed", "interrupted")
+
+
+async def test_an_unreachable_redis_stops_startup_naming_the_phase(
+    postgres_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(postgres_url, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(StartupError, match=r"^startup phase redis: Redis at redis://127"):
+        await start(settings)
