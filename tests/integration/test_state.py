@@ -40,6 +40,7 @@ from netra.state import (
     open_state,
 )
 from netra.testing.clock import FakeClock
+from netra.testing.fixtures import TEST_INSTANCE
 from netra.testing.services import RedisService
 
 #: How long a wait for Redis's clock may take before the test fails instead of hanging.
@@ -391,7 +392,7 @@ async def test_concurrent_notes_of_one_user_are_all_kept(engine: Engine, tmp_pat
     # Each run has its own context (and, on Redis, its own client), as runs on several
     # instances would. A read-modify-write of the list would keep only some of them.
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")  # the tool never touches it
-    events = EventLogWriter(db, InMemoryEventBus())
+    events = EventLogWriter(db, InMemoryEventBus(), TEST_INSTANCE)
     factories = [ExecutionContextFactory(events, handle) for handle in engine.handles]
     user_id = new_id("usr")
 
@@ -412,7 +413,9 @@ async def test_a_run_context_scopes_state_by_user_thread_and_run(
     engine: Engine, tmp_path: Path
 ) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")
-    factory = ExecutionContextFactory(EventLogWriter(db, InMemoryEventBus()), engine.store, 30)
+    factory = ExecutionContextFactory(
+        EventLogWriter(db, InMemoryEventBus(), TEST_INSTANCE), engine.store, 30
+    )
     user_id, thread = new_id("usr"), new_id("thr")
     try:
         first = factory.create(user_id, thread, new_id("run"), "assistant")
