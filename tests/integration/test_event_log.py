@@ -24,6 +24,7 @@ from netra.realtime.bus import InMemoryEventBus
 from netra.realtime.emitter import RunEmitter
 from netra.realtime.events import AgentEvent, EventType
 from netra.realtime.log import EventLogError, EventLogWriter, RunAlreadyEnded
+from netra.testing.bus import live_events
 from netra.testing.fixtures import TEST_INSTANCE, standing_lease
 from netra.testing.ws import EventValidator
 
@@ -121,7 +122,9 @@ async def test_one_transaction_carries_every_runs_pending_events(
     runs = [await new_run(db, owner) for _ in range(3)]
     emitters = [RunEmitter(writer, thread.id, run.id) for thread, run in runs]
     subscriptions = AsyncExitStack()
-    live = [await subscriptions.enter_async_context(bus.subscribe(thread.id)) for thread, _ in runs]
+    live = [
+        await subscriptions.enter_async_context(live_events(bus, thread.id)) for thread, _ in runs
+    ]
 
     # Nothing below waits until the ends, so the writer finds every delta queued at once.
     for emitter in emitters:
@@ -240,7 +243,7 @@ async def test_a_run_whose_batch_fails_mid_run_ends_with_agent_error(
     try:
         async with platform.db.session() as session:
             thread = await ThreadRepository(session, owner.id).add("poisoned")
-        async with platform.bus.subscribe(thread.id) as queue:
+        async with live_events(platform.bus, thread.id) as queue:
             ticket = await platform.runs.start(owner.id, "What is 12 * (3 + 4)?", thread.id)
             live: list[Frame] = []
             while not live or live[-1]["type"] not in ("agent_completed", "agent_error"):

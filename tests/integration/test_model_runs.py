@@ -14,6 +14,7 @@ from netra.config import Settings
 from netra.db.repositories import ThreadRepository, UserRepository
 from netra.lifecycle import Platform, start, stop
 from netra.realtime.events import AgentEvent
+from netra.testing.bus import live_events
 from netra.testing.fake_openai import (
     RECORDED_ANSWER,
     RECORDED_TOOL_CALL,
@@ -60,7 +61,7 @@ async def run_to_the_end(platform: Platform, text: str) -> list[dict[str, Any]]:
     user_id = await new_user(platform)
     async with platform.db.session() as session:
         thread_id = (await ThreadRepository(session, user_id).add("t")).id
-    async with platform.bus.subscribe(thread_id) as queue:
+    async with live_events(platform.bus, thread_id) as queue:
         await platform.runs.start(user_id, text, thread_id)
         events: list[AgentEvent] = []
         while not events or not events[-1].is_terminal:

@@ -16,6 +16,7 @@ from netra.errors import AppError
 from netra.lifecycle import Platform, start, stop
 from netra.realtime.events import AgentEvent
 from netra.runs import RunTicket
+from netra.testing.bus import live_events
 from netra.testing.fixtures import standing_lease
 from netra.testing.ws import EventValidator
 
@@ -56,7 +57,7 @@ async def run_live(
     if thread_id is None:
         async with platform.db.session() as session:
             thread_id = (await ThreadRepository(session, user.id).add(text[:60])).id
-    async with platform.bus.subscribe(thread_id) as queue:
+    async with live_events(platform.bus, thread_id) as queue:
         ticket = await platform.runs.start(user.id, text, thread_id)
         events = await asyncio.wait_for(until_terminal(queue), RUN_TIMEOUT)
     return ticket, [event.to_frame() for event in events]
@@ -173,7 +174,7 @@ async def test_cancelling_an_abandoned_queued_run_ends_it(
     user = await add_user(platform.db)
     queued = await add_abandoned_run(platform.db, user.id, CALCULATION)
 
-    async with platform.bus.subscribe(queued.thread_id) as queue:
+    async with live_events(platform.bus, queued.thread_id) as queue:
         assert await platform.runs.cancel(user.id, queued.id) == queued.thread_id
         events = await asyncio.wait_for(until_terminal(queue), RUN_TIMEOUT)
     live = [event.to_frame() for event in events]

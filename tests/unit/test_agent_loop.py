@@ -46,6 +46,7 @@ from netra.realtime.events import AgentEvent, EventType
 from netra.realtime.log import EventLogWriter
 from netra.runs import RunLeases, RunService, RunSupervisor, RunTicket
 from netra.state.store import MemoryStateStore
+from netra.testing.bus import live_events
 from netra.testing.fixtures import TEST_INSTANCE, standing_lease
 from netra.testing.ws import EventValidator, Frame
 
@@ -158,7 +159,7 @@ class World:
     ) -> AsyncIterator[tuple[RunTicket, asyncio.Queue[AgentEvent]]]:
         """Start a run while already subscribed to its thread, so no live event is missed."""
         thread_id = thread_id or await self.new_thread()
-        async with self.bus.subscribe(thread_id) as queue:
+        async with live_events(self.bus, thread_id) as queue:
             yield await self.start(text, agent, thread_id), queue
 
     async def run(
@@ -590,7 +591,7 @@ async def test_a_cancel_between_storing_and_launching_a_run_starts_it_cancelled(
     world = await make_world(ScriptedModel(answer("never said")))
     thread_id = await world.new_thread()
     accepted: list[bool] = []
-    async with world.bus.subscribe(thread_id) as queue:
+    async with live_events(world.bus, thread_id) as queue:
         # on_stored runs after the commit and before the launch: the window a cancel
         # from another request can fall in.
         ticket = await world.runs.start(
@@ -629,7 +630,7 @@ async def test_ending_a_run_whose_end_is_stored_publishes_it_again(
     ]
     await world.db.run_transaction(lambda c: append_events(c, batch, TEST_INSTANCE))
     run = await world.run_row(stored.run_id)
-    async with world.bus.subscribe(stored.thread_id) as queue:
+    async with live_events(world.bus, stored.thread_id) as queue:
         ended = await world.supervisor.end_abandoned(
             run, EventType.AGENT_ERROR, {"code": "storage_error", "message": "m"}
         )

@@ -11,6 +11,7 @@ import pytest
 from netra.ids import new_id
 from netra.realtime.bus import InMemoryEventBus
 from netra.realtime.events import AgentEvent, EventType
+from netra.testing.bus import live_events
 
 THREAD_A = new_id("thr")
 THREAD_B = new_id("thr")
@@ -41,7 +42,7 @@ def bus() -> InMemoryEventBus:
 
 
 async def test_subscriber_gets_only_its_threads_events(bus: InMemoryEventBus) -> None:
-    async with bus.subscribe(THREAD_A) as a, bus.subscribe(THREAD_B) as b:
+    async with live_events(bus, THREAD_A) as a, live_events(bus, THREAD_B) as b:
         published = [make_event(t, seq) for seq in (1, 2, 3) for t in (THREAD_A, THREAD_B)]
         for event in published:
             await bus.publish([event])
@@ -52,7 +53,7 @@ async def test_subscriber_gets_only_its_threads_events(bus: InMemoryEventBus) ->
 
 
 async def test_every_subscriber_of_a_thread_gets_every_event(bus: InMemoryEventBus) -> None:
-    async with bus.subscribe(THREAD_A) as first, bus.subscribe(THREAD_A) as second:
+    async with live_events(bus, THREAD_A) as first, live_events(bus, THREAD_A) as second:
         events = [make_event(THREAD_A, seq) for seq in range(1, 6)]
         for event in events:
             await bus.publish([event])
@@ -62,13 +63,13 @@ async def test_every_subscriber_of_a_thread_gets_every_event(bus: InMemoryEventB
 
 async def test_publish_without_subscribers_is_a_no_op(bus: InMemoryEventBus) -> None:
     await bus.publish([make_event(THREAD_A, 1)])
-    async with bus.subscribe(THREAD_A) as queue:
+    async with live_events(bus, THREAD_A) as queue:
         assert queue.empty()  # the bus is live only; history comes from the database
 
 
 async def test_unsubscribe_on_exit(bus: InMemoryEventBus) -> None:
-    async with bus.subscribe(THREAD_A) as stays:
-        async with bus.subscribe(THREAD_A) as leaves:
+    async with live_events(bus, THREAD_A) as stays:
+        async with live_events(bus, THREAD_A) as leaves:
             await bus.publish([make_event(THREAD_A, 1)])
         await bus.publish([make_event(THREAD_A, 2)])
         assert [e.seq for e in drain(leaves)] == [1]
@@ -78,7 +79,7 @@ async def test_unsubscribe_on_exit(bus: InMemoryEventBus) -> None:
 async def test_unsubscribe_even_when_the_subscriber_fails(bus: InMemoryEventBus) -> None:
     queue: asyncio.Queue[AgentEvent] | None = None
     with pytest.raises(RuntimeError, match="consumer crashed"):
-        async with bus.subscribe(THREAD_A) as queue:
+        async with live_events(bus, THREAD_A) as queue:
             raise RuntimeError("consumer crashed")
     assert queue is not None
     await bus.publish([make_event(THREAD_A, 1)])
@@ -86,22 +87,22 @@ async def test_unsubscribe_even_when_the_subscriber_fails(bus: InMemoryEventBus)
 
 
 async def test_resubscribing_after_everyone_left_works(bus: InMemoryEventBus) -> None:
-    async with bus.subscribe(THREAD_A):
+    async with live_events(bus, THREAD_A):
         pass
-    async with bus.subscribe(THREAD_A) as queue:
+    async with live_events(bus, THREAD_A) as queue:
         await bus.publish([make_event(THREAD_A, 1)])
         assert [e.seq for e in drain(queue)] == [1]
 
 
 async def test_close_stops_delivery(bus: InMemoryEventBus) -> None:
-    async with bus.subscribe(THREAD_A) as queue:
+    async with live_events(bus, THREAD_A) as queue:
         await bus.close()
         await bus.publish([make_event(THREAD_A, 1)])
         assert queue.empty()
 
 
 async def test_waiting_subscriber_is_woken_by_publish(bus: InMemoryEventBus) -> None:
-    async with bus.subscribe(THREAD_A) as queue:
+    async with live_events(bus, THREAD_A) as queue:
         blocking = asyncio.Event()
 
         async def wait_for_one() -> AgentEvent:

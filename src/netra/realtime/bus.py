@@ -7,10 +7,8 @@ fast, not durable.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from netra.realtime.events import AgentEvent
@@ -42,10 +40,6 @@ class EventBus(Protocol):
         """Give `listener` each event of the thread published from now on, in order;
         returns the function that stops it."""
         ...
-
-    def subscribe(
-        self, thread_id: str
-    ) -> AbstractAsyncContextManager[asyncio.Queue[AgentEvent]]: ...
 
     async def notify_cancel(self, thread_id: str, run_id: str, reason: str) -> None:
         """Tell the other instances that a run is to be cancelled (the request itself is
@@ -111,16 +105,6 @@ class InMemoryEventBus:
 
         return stop
 
-    @asynccontextmanager
-    async def subscribe(self, thread_id: str) -> AsyncIterator[asyncio.Queue[AgentEvent]]:
-        """The thread's live events on an unbounded queue (the bus never drops one)."""
-        queue: asyncio.Queue[AgentEvent] = asyncio.Queue()
-        stop = self.listen(thread_id, _QueueListener(queue))
-        try:
-            yield queue
-        finally:
-            stop()
-
     async def notify_cancel(self, thread_id: str, run_id: str, reason: str) -> None:
         pass  # there is no other instance to tell
 
@@ -129,16 +113,3 @@ class InMemoryEventBus:
 
     async def close(self) -> None:
         self._listeners.clear()
-
-
-class _QueueListener:
-    __slots__ = ("queue",)
-
-    def __init__(self, queue: asyncio.Queue[AgentEvent]) -> None:
-        self.queue = queue
-
-    def deliver(self, event: AgentEvent) -> None:
-        self.queue.put_nowait(event)
-
-    def resync(self) -> None:
-        pass  # the in-process bus never misses an event

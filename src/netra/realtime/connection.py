@@ -3,7 +3,8 @@
 An idle connection is this object, its read loop (the ASGI task itself) and a
 timer for its token's expiry; thousands of them must stay cheap. Frames to send
 go on a bounded deque drained by a writer task that exists only while frames are
-pending, and the threads a connection follows call it directly from the bus.
+pending. The connection is the sink of a `ThreadFollower` per thread it follows,
+which calls it directly from the bus with each live event.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from netra.auth.tokens import TokenError
 from netra.db.repositories import ThreadRepository
 from netra.errors import AppError
 from netra.realtime.events import AgentEvent
+from netra.realtime.follow import ThreadFollower, read_thread_events
 from netra.realtime.frames import (
     AuthFrame,
     CancelFrame,
@@ -34,14 +36,10 @@ from netra.realtime.frames import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from netra.lifecycle import Platform
-    from netra.realtime.bus import EventBus
     from netra.runs.supervisor import RunTicket
 
 log = logging.getLogger(__name__)
-REPLAY_PAGE = 500
 
 
 class Connection:
@@ -83,7 +81,7 @@ class Connection:
         self._outbox: deque[str] | None = None  # frames to send; only while there are some
         self._writer: asyncio.Task[None] | None = None  # only while the outbox has frames
         self._room: asyncio.Future[None] | None = None  # only while a replay waits for room
-        self._follows: dict[str, _Follow] = {}
+        self._follows: dict[str, ThreadFollower] = {}
         # Token bucket: a burst of 2 s worth of frames, refilled at the configured rate.
         self._tokens = 2.0 * platform.settings.ws_max_frames_per_second
         self._refilled = time.monotonic()
@@ -107,7 +105,7 @@ class Connection:
             if self._expiry is not None:
                 self._expiry.cancel()
             self._task = None  # a late abort() must not cancel whoever runs next
-            stopping = [follow.stop() for follow in self._follows.values()]
+            stopping = [follower.stop() for follower in self._follows.values()]
             self._follows.clear()
             if self._writer is not None:
                 self._writer.cancel()
@@ -152,8 +150,12 @@ class Connection:
         """Queue a frame for the client without waiting."""
         self.send_text(orjson.dumps(frame).decode())
 
+    def send_event(self, event: AgentEvent) -> None:
+        """Queue an event's frame (encoded once, shared by every subscriber) without waiting."""
+        self.send_text(event.frame)
+
     def send_text(self, text: str) -> None:
-        """Queue an encoded frame (an event's, shared by every subscriber) without waiting."""
+        """Queue an encoded frame without waiting."""
         if self._closed:
             return
         outbox = self._outbox
@@ -186,8 +188,8 @@ class Connection:
                 self._room.set_result(None)
                 self._room = None
 
-    async def send_when_room(self, text: str) -> None:
-        """Queue a history frame once the queue is at most half full.
+    async def send_event_when_room(self, event: AgentEvent) -> None:
+        """Queue a history event's frame once the queue is at most half full.
 
         History is bulk the client asked for: it waits for the client to read, and
         leaves the other half of the queue to live events, pongs and replies, which
@@ -201,7 +203,7 @@ class Connection:
             if not done:
                 self.abort(CloseCode.SLOW_CONSUMER, "send queue overflow: client too slow")
                 raise asyncio.CancelledError
-        self.send_text(text)
+        self.send_text(event.frame)
 
     # -- reading ------------------------------------------------------------
     async def _read_loop(self) -> None:
@@ -308,103 +310,25 @@ class Connection:
         previous = self._follows.pop(thread_id, None)
         if previous is not None:
             previous.stop()
-        follow = _Follow(self, self._platform.bus, thread_id, after_seq)
-        self._follows[thread_id] = follow
-        if replay:
-            follow.start_replay()
+        follower = ThreadFollower(self._platform.bus, thread_id, after_seq, self, replay=replay)
+        self._follows[thread_id] = follower
 
-    def follow_failed(self, follow: _Follow, exc: BaseException) -> None:
-        log.error("following %s failed", follow.thread_id, exc_info=exc)
-        if self._follows.get(follow.thread_id) is follow:
-            del self._follows[follow.thread_id]
-        follow.stop()
+    def follow_failed(self, follower: ThreadFollower, exc: BaseException) -> None:
+        """Tell the client that live events of the thread stopped (the follower has)."""
+        log.error("following %s failed", follower.thread_id, exc_info=exc)
+        if self._follows.get(follower.thread_id) is follower:
+            del self._follows[follower.thread_id]
         self.send(
             {
                 "type": "error",
                 "code": "subscription_failed",
                 "message": "live events of this thread stopped; subscribe again with after_seq",
-                "thread_id": follow.thread_id,
+                "thread_id": follower.thread_id,
             }
         )
 
-    async def read_events(self, thread_id: str, after_seq: int) -> list[AgentEvent]:
-        async with self._platform.db.read() as session:
-            page = await ThreadRepository(session, self.user_id).events(
-                thread_id, after_seq=after_seq, limit=REPLAY_PAGE
-            )
-        return [AgentEvent.from_record(record) for record in page]
-
-
-class _Follow:
-    """One thread a connection follows.
-
-    Live events come straight from the bus while they arrive in seq order. A gap, or
-    a subscribe asking for history, starts a replay task that reads the database
-    until it has caught up with what the bus has shown meanwhile.
-    """
-
-    __slots__ = ("_unlisten", "connection", "heard", "last", "replay", "thread_id")
-
-    def __init__(
-        self, connection: Connection, bus: EventBus, thread_id: str, after_seq: int
-    ) -> None:
-        self.connection = connection
-        self.thread_id = thread_id
-        self.last = after_seq  # the last seq sent to the client
-        self.heard = after_seq  # the highest seq the bus has shown during a replay
-        self.replay: asyncio.Task[None] | None = None
-        # Listening starts before any history is read: every event is either in the
-        # history read or heard live (or both, and then the seq check drops it).
-        self._unlisten: Callable[[], None] | None = bus.listen(thread_id, self)
-
-    def deliver(self, event: AgentEvent) -> None:
-        seq = event.seq
-        if self._unlisten is None:  # stopped during the publish that is calling it
-            return
-        if self.replay is not None:
-            self.heard = max(self.heard, seq)
-        elif seq == self.last + 1:
-            self.last = seq
-            self.connection.send_text(event.frame)
-        elif seq > self.last:  # a gap on the bus: fill it from the database
-            self.heard = seq
-            self.start_replay()
-
-    def resync(self) -> None:
-        if self._unlisten is not None and self.replay is None:
-            self.start_replay()
-
-    def start_replay(self) -> None:
-        self.replay = asyncio.create_task(self._replay())
-
-    async def _replay(self) -> None:
-        connection = self.connection
-        try:
-            while not connection.closed:
-                heard = self.heard  # committed before this read began, so in what it reads
-                page = await connection.read_events(self.thread_id, self.last)
-                if not page and heard > self.last:  # yet not there: the thread was deleted
-                    raise LookupError(f"thread {self.thread_id} is gone")
-                for event in page:
-                    await connection.send_when_room(event.frame)
-                    self.last = event.seq
-                # Nothing awaits between this check and live delivery taking over.
-                if len(page) < REPLAY_PAGE and self.heard <= self.last:
-                    self.replay = None
-                    return
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self.replay = None
-            connection.follow_failed(self, exc)
-
-    def stop(self) -> asyncio.Task[None] | None:
-        """Stop listening and replaying; returns the replay task being cancelled, if any."""
-        if self._unlisten is not None:
-            self._unlisten()
-            self._unlisten = None
-        replay, self.replay = self.replay, None
-        if replay is not None and replay is not asyncio.current_task():
-            replay.cancel()
-            return replay
-        return None
+    async def read_events(self, thread_id: str, after_seq: int, limit: int) -> list[AgentEvent]:
+        """The user's stored events of the thread after `after_seq` (for its follower)."""
+        return await read_thread_events(
+            self._platform.db, self.user_id, thread_id, after_seq, limit
+        )

@@ -28,7 +28,6 @@ import contextlib
 import logging
 import zlib
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, cast
 
@@ -125,9 +124,6 @@ class RedisEventBus:
 
     def listen(self, thread_id: str, listener: Listener) -> Callable[[], None]:
         return self._local.listen(thread_id, listener)
-
-    def subscribe(self, thread_id: str) -> AbstractAsyncContextManager[asyncio.Queue[AgentEvent]]:
-        return self._local.subscribe(thread_id)
 
     async def notify_cancel(self, thread_id: str, run_id: str, reason: str) -> None:
         self._queue({"i": self._instance, "t": thread_id, "c": run_id, "r": reason})

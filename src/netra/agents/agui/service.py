@@ -14,7 +14,9 @@ reveals nothing and cannot be claimed. Each user's own ids are theirs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections import deque
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from ag_ui.core import RunAgentInput, TextPart, UserMessage
@@ -26,11 +28,14 @@ from netra.errors import AppError, not_found
 from netra.ids import is_valid
 from netra.realtime.bus import EventBus
 from netra.realtime.events import AgentEvent
+from netra.realtime.follow import ThreadFollower, read_thread_events
 from netra.runs import RunService, RunTicket
 
+log = logging.getLogger(__name__)
 TITLE_CHARS = 60
 EXTERNAL_ID_CHARS = 200  # the length of threads.external_id
-HISTORY_PAGE = 500
+#: A run's events waiting for a slow SSE reader before reading more of its history waits.
+STREAM_ROOM = 500
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,84 @@ async def claim_thread(db: Database, user_id: str, requested: str, title: str) -
         return found.id
 
 
+class RunStreamFailed(Exception):
+    """Following the run failed before its terminal event (the run itself goes on)."""
+
+
+class RunStream:
+    """A `ThreadFollower`'s sink for one AG-UI response: the run's events, up to its
+    terminal one, kept in order until the SSE stream takes them.
+
+    Live events are always kept (a run's are bounded by its step limit and timeout);
+    a replay waits while `room` events are waiting to be taken.
+    """
+
+    def __init__(self, db: Database, user_id: str, run_id: str, room: int = STREAM_ROOM) -> None:
+        self.run_id = run_id
+        self.closed = False  # the terminal event is in, following failed, or the stream ended
+        self.failure: BaseException | None = None
+        self._db = db
+        self._user_id = user_id
+        self._room = room
+        self._events: deque[AgentEvent] = deque()
+        self._arrived: asyncio.Future[None] | None = None  # the stream waiting for an event
+        self._drained: asyncio.Future[None] | None = None  # a replay waiting for room
+
+    # -- the follower's side ------------------------------------------------
+    def send_event(self, event: AgentEvent) -> None:
+        if self.closed or event.run_id != self.run_id:
+            return
+        self._events.append(event)
+        if event.is_terminal:  # nothing after it belongs to this response
+            self.closed = True
+        _wake(self._arrived)
+
+    async def send_event_when_room(self, event: AgentEvent) -> None:
+        while len(self._events) >= self._room and not self.closed:
+            self._drained = asyncio.get_running_loop().create_future()
+            await self._drained
+        self.send_event(event)
+
+    async def read_events(self, thread_id: str, after_seq: int, limit: int) -> list[AgentEvent]:
+        return await read_thread_events(self._db, self._user_id, thread_id, after_seq, limit)
+
+    def follow_failed(self, follower: ThreadFollower, exc: BaseException) -> None:
+        log.error("following %s for an AG-UI stream failed", follower.thread_id, exc_info=exc)
+        self.failure = exc
+        self.closed = True
+        _wake(self._arrived)
+
+    # -- the stream's side --------------------------------------------------
+    async def next(self, idle: float | None = None) -> AgentEvent | None:
+        """The run's next event, or None after `idle` seconds without one.
+
+        Raises RunStreamFailed once the events before the failure have been taken.
+        """
+        while not self._events:
+            if self.failure is not None:
+                raise RunStreamFailed(f"following run {self.run_id} failed") from self.failure
+            self._arrived = arrived = asyncio.get_running_loop().create_future()
+            done, _ = await asyncio.wait((arrived,), timeout=idle)
+            self._arrived = None
+            if not done:
+                return None
+        event = self._events.popleft()
+        if len(self._events) < self._room:
+            _wake(self._drained)
+        return event
+
+    def close(self) -> None:
+        """The stream has ended: nothing more is kept, and a waiting replay goes on (to stop)."""
+        self.closed = True
+        self._events.clear()
+        _wake(self._drained)
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
 async def follow_run(
     db: Database,
     bus: EventBus,
@@ -113,49 +196,23 @@ async def follow_run(
     run_id: str,
     after_seq: int,
     idle: float | None = None,
-) -> AsyncIterator[AgentEvent | None]:
-    """The run's events with seq > after_seq, history first then live, ending with its
-    terminal event. Yields None after `idle` seconds without one (for keep-alives).
+) -> AsyncGenerator[AgentEvent | None, None]:
+    """The run's events with seq > after_seq, each once and in order, ending with its
+    terminal event; None after `idle` seconds without one (for keep-alives).
 
-    Subscribes before reading history, as the WebSocket does: every event is in the
-    history read or arrives live, and the seq check drops what is in both.
+    The thread is followed the way every transport follows one (`ThreadFollower`):
+    what is stored first, then live, gaps and the bus's resyncs filled from the log.
+    Raises RunStreamFailed if that fails before the terminal event. Close the
+    iterator (`contextlib.aclosing`) to stop following at once.
     """
-    async with bus.subscribe(thread_id) as live:
-        last = after_seq
+    stream = RunStream(db, user_id, run_id)
+    follower = ThreadFollower(bus, thread_id, after_seq, stream, replay=True)
+    try:
         while True:
-            backlog = await _history(db, user_id, thread_id, last)
-            for event in backlog:
-                last = event.seq
-                if event.run_id == run_id:
-                    yield event
-                    if event.is_terminal:
-                        return
-            while True:
-                try:
-                    event = await asyncio.wait_for(live.get(), idle)
-                except TimeoutError:
-                    yield None
-                    continue
-                if event.seq <= last:
-                    continue
-                if event.seq > last + 1:  # a gap on the bus: read it from the database
-                    live.put_nowait(event)
-                    break
-                last = event.seq
-                if event.run_id == run_id:
-                    yield event
-                    if event.is_terminal:
-                        return
-
-
-async def _history(db: Database, user_id: str, thread_id: str, after_seq: int) -> list[AgentEvent]:
-    events: list[AgentEvent] = []
-    while True:
-        async with db.read() as session:
-            page = await ThreadRepository(session, user_id).events(
-                thread_id, after_seq=after_seq, limit=HISTORY_PAGE
-            )
-        events.extend(AgentEvent.from_record(record) for record in page)
-        if len(page) < HISTORY_PAGE:
-            return events
-        after_seq = page[-1].seq
+            event = await stream.next(idle)
+            yield event
+            if event is not None and event.is_terminal:
+                return
+    finally:
+        stream.close()
+        follower.stop()

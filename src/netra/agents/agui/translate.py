@@ -19,6 +19,7 @@ find the thread over /ws when it named it by its own id).
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from ag_ui.core import (
@@ -122,6 +123,12 @@ class AguiTranslator:
                 )
                 return [*self._close_text(common), cancelled]
         return []  # an event type this protocol has no place for
+
+    def failed(self, code: str, message: str) -> list[BaseEvent]:
+        """RUN_ERROR ending a stream that cannot go on, when no persisted event ends it
+        (so it has no `metadata.netra`); a text message left open is closed first."""
+        common: dict[str, Any] = {"timestamp": int(time.time() * 1000)}
+        return [*self._close_text(common), RunErrorEvent(message=message, code=code, **common)]
 
     def _delta(self, message_id: str, delta: str, common: dict[str, Any]) -> list[BaseEvent]:
         events: list[BaseEvent] = []

@@ -8,13 +8,14 @@ the wire format. A client that disconnects does not cancel the run.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 from ag_ui.core import RunAgentInput
 from ag_ui.encoder import EventEncoder
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from netra.agents.agui.service import follow_run, start_run
+from netra.agents.agui.service import RunStreamFailed, follow_run, start_run
 from netra.agents.agui.translate import AguiTranslator
 from netra.api.deps import PlatformDep, UserId
 from netra.api.openapi import BODY, error_responses
@@ -75,11 +76,20 @@ async def run_agent(run_input: AguiInput, user_id: UserId, platform: PlatformDep
             ticket.start_seq,
             idle=KEEPALIVE_SECONDS,
         )
-        async for event in events:
-            if event is None:
-                yield ": keepalive\n\n"
-                continue
-            for agui_event in translator.translate(event):
+        try:
+            async with aclosing(events):  # a client that leaves stops the following at once
+                async for event in events:
+                    if event is None:
+                        yield ": keepalive\n\n"
+                        continue
+                    for agui_event in translator.translate(event):
+                        yield encoder.encode(agui_event)
+        except RunStreamFailed:
+            message = (
+                "this stream stopped following the run, which goes on; its events are at "
+                f"GET /api/threads/{ticket.thread_id}/events"
+            )
+            for agui_event in translator.failed("subscription_failed", message):
                 yield encoder.encode(agui_event)
 
     return EventStream(

@@ -1,0 +1,372 @@
+"""ThreadFollower on the real databases: replay, then live, each event once and in order.
+
+Events are committed to the real log and then published, as the event log
+writer does; `OutageBus` is a real in-process bus whose fan-out can lose events
+and then say so (`resync`), as the Redis fan-out does after an outage. Each
+follower's sink reads the log through `read_thread_events`, as the WebSocket
+connection and the AG-UI stream do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+
+import pytest
+
+from netra.agents.agui.service import RunStreamFailed, follow_run
+from netra.db.engine import Database
+from netra.db.models import User
+from netra.db.repositories import RunEnd, StoredRun, ThreadRepository
+from netra.realtime.events import AgentEvent
+from netra.realtime.follow import ThreadFollower, read_thread_events
+from netra.testing.bus import OutageBus
+
+HANG_GUARD = 30  # seconds; reached only if something hangs, which is itself the failure
+# The `store` and `append` fixtures of conftest.py.
+StoreRun = Callable[..., Awaitable[StoredRun]]
+AppendEvents = Callable[..., Awaitable[list[int]]]
+
+
+class LogSink:
+    """A follower's sink that keeps what it is given and reads the real log.
+
+    `hold_reads` makes each read wait, after its query, until `release_reads` is set:
+    the read's snapshot is taken, and the test commits or publishes meanwhile.
+    `room` cleared makes a replay wait before handing over its next event.
+    """
+
+    def __init__(self, db: Database, owner_id: str) -> None:
+        self.db = db
+        self.owner_id = owner_id
+        self.closed = False
+        self.events: list[AgentEvent] = []
+        self.reads: list[int] = []
+        self.failures: list[BaseException] = []
+        self.hold_reads = False
+        self.read_done = asyncio.Event()
+        self.release_reads = asyncio.Event()
+        self.room = asyncio.Event()
+        self.room.set()
+        self.waiting_for_room = asyncio.Event()
+
+    @property
+    def seqs(self) -> list[int]:
+        return [event.seq for event in self.events]
+
+    def send_event(self, event: AgentEvent) -> None:
+        self.events.append(event)
+
+    async def send_event_when_room(self, event: AgentEvent) -> None:
+        if not self.room.is_set():
+            self.waiting_for_room.set()
+            await self.room.wait()
+        self.events.append(event)
+
+    async def read_events(self, thread_id: str, after_seq: int, limit: int) -> list[AgentEvent]:
+        self.reads.append(after_seq)
+        page = await read_thread_events(self.db, self.owner_id, thread_id, after_seq, limit)
+        if self.hold_reads:
+            self.read_done.set()
+            await self.release_reads.wait()
+            self.read_done.clear()
+            self.release_reads.clear()
+        return page
+
+    def follow_failed(self, follower: ThreadFollower, exc: BaseException) -> None:
+        self.failures.append(exc)
+
+
+@dataclass
+class FollowedThread:
+    """One run's thread on the real database, written the way the event log writer does."""
+
+    db: Database
+    owner_id: str
+    thread_id: str
+    run_id: str
+    bus: OutageBus
+    append: AppendEvents
+
+    async def commit(self, count: int, end: bool = False) -> list[AgentEvent]:
+        """Commit `count` events of the run (the last one terminal with `end`) and
+        return them as stored; nothing is published."""
+        events = [("agent_thinking", {"text": f"step {n}"}) for n in range(count)]
+        if end:
+            events[-1] = ("agent_completed", {"message_id": "msg_1", "text": "done", "usage": {}})
+        seqs = await self.append(
+            self.db,
+            self.thread_id,
+            self.run_id,
+            *events,
+            end=RunEnd("completed") if end else None,
+        )
+        stored = await read_thread_events(
+            self.db, self.owner_id, self.thread_id, seqs[0] - 1, len(seqs)
+        )
+        assert [event.seq for event in stored] == seqs
+        return stored
+
+    async def publish(self, events: Sequence[AgentEvent]) -> None:
+        await self.bus.publish(events)
+
+    async def commit_and_publish(self, count: int, end: bool = False) -> list[AgentEvent]:
+        events = await self.commit(count, end)
+        await self.publish(events)
+        return events
+
+    def follower(self, sink: LogSink, after_seq: int, *, replay: bool) -> ThreadFollower:
+        return ThreadFollower(self.bus, self.thread_id, after_seq, sink, replay=replay)
+
+
+@pytest.fixture
+async def thread(
+    db: Database,
+    add_user: Callable[..., Awaitable[User]],
+    store: StoreRun,
+    append: AppendEvents,
+) -> FollowedThread:
+    owner = await add_user(db)
+    stored = await store(db, owner.id)
+    return FollowedThread(db, owner.id, stored.thread_id, stored.run_id, OutageBus(), append)
+
+
+@pytest.fixture
+def sink(db: Database, thread: FollowedThread) -> LogSink:
+    return LogSink(db, thread.owner_id)
+
+
+async def replayed(follower: ThreadFollower) -> None:
+    while (task := follower.replay) is not None:
+        await asyncio.wait_for(task, HANG_GUARD)
+
+
+async def test_history_then_live_each_event_once_in_order(
+    thread: FollowedThread, sink: LogSink
+) -> None:
+    await thread.commit_and_publish(3)  # before anyone followed
+    follower = thread.follower(sink, 1, replay=True)
+    await replayed(follower)
+    await thread.commit_and_publish(2)
+    follower.stop()
+    assert sink.seqs == [2, 3, 4, 5]
+    assert sink.reads == [1]  # live events in order went straight through
+    assert [e.to_frame() for e in sink.events] == [
+        e.to_frame()
+        for e in await read_thread_events(thread.db, thread.owner_id, thread.thread_id, 1, 100)
+    ]
+
+
+async def test_a_gap_on_the_bus_is_filled_from_the_log(
+    thread: FollowedThread, sink: LogSink
+) -> None:
+    follower = thread.follower(sink, 0, replay=False)
+    await thread.commit_and_publish(2)
+    lost = await thread.commit(2)  # committed, and their publish never reached the bus
+    await thread.commit_and_publish(1)  # 5: after a gap
+    await replayed(follower)
+    await thread.commit_and_publish(1)
+    follower.stop()
+    assert sink.seqs == [1, 2, 3, 4, 5, 6]
+    assert [e.event_id for e in sink.events[2:4]] == [e.event_id for e in lost]
+    assert sink.reads == [2]
+
+
+async def test_a_resync_replays_exactly_the_missed_events(
+    thread: FollowedThread, sink: LogSink
+) -> None:
+    follower = thread.follower(sink, 0, replay=False)
+    await thread.commit_and_publish(2)
+    thread.bus.outage()
+    await thread.commit_and_publish(3)  # 3..5: lost by the fan-out
+    assert [e.seq for e in thread.bus.lost] == [3, 4, 5]
+    thread.bus.recover()  # and it says so
+    await replayed(follower)
+    await thread.commit_and_publish(1)
+    follower.stop()
+    assert sink.seqs == [1, 2, 3, 4, 5, 6]
+    assert sink.reads == [2]
+
+
+async def test_a_resync_during_a_replay_reads_what_its_read_could_not_see(
+    thread: FollowedThread, sink: LogSink
+) -> None:
+    await thread.commit(2)
+    sink.hold_reads = True
+    follower = thread.follower(sink, 0, replay=True)
+    await asyncio.wait_for(sink.read_done.wait(), HANG_GUARD)  # the read saw 1..2
+    thread.bus.outage()
+    await thread.commit_and_publish(1)  # 3: after the read, and lost
+    thread.bus.recover()
+    sink.hold_reads = False
+    sink.release_reads.set()
+    await replayed(follower)
+    follower.stop()
+    assert sink.seqs == [1, 2, 3]
+    assert sink.reads == [0, 2]
+
+
+async def test_events_both_replayed_and_heard_live_are_delivered_once(
+    thread: FollowedThread, sink: LogSink
+) -> None:
+    first = await thread.commit(2)
+    sink.hold_reads = True
+    follower = thread.follower(sink, 0, replay=True)
+    await asyncio.wait_for(sink.read_done.wait(), HANG_GUARD)  # the read saw 1..2
+    third = await thread.commit(1)
+    await thread.publish(first + third)  # 1..3 heard during the replay (1..2 published late)
+    sink.hold_reads = False
+    sink.release_reads.set()
+    await replayed(follower)
+    await thread.publish(first + third)  # published again, as a republished end is
+    fourth = await thread.commit_and_publish(1)
+    follower.stop()
+    assert sink.seqs == [1, 2, 3, 4]
+    assert [e.event_id for e in sink.events] == [e.event_id for e in first + third + fourth]
+    assert sink.reads == [0, 2]
+
+
+async def test_stopping_during_a_replay_sends_nothing_more_and_stops_listening(
+    thread: FollowedThread, sink: LogSink
+) -> None:
+    await thread.commit(3)
+    sink.room.clear()
+    follower = thread.follower(sink, 0, replay=True)
+    assert thread.bus.listeners == 1
+    await asyncio.wait_for(sink.waiting_for_room.wait(), HANG_GUARD)  # 1 is waiting for room
+    stopping = follower.stop()
+    assert stopping is not None
+    await asyncio.wait_for(asyncio.gather(stopping, return_exceptions=True), HANG_GUARD)
+    sink.room.set()
+    await thread.commit_and_publish(1)
+    follower.resync()  # a late resync of a stopped follower reads nothing
+    assert follower.replay is None
+    assert stopping.cancelled()
+    assert sink.events == []
+    assert thread.bus.listeners == 0
+    assert sink.reads == [0]
+
+
+async def test_stopping_while_a_replay_reads_sends_nothing(
+    thread: FollowedThread, sink: LogSink
+) -> None:
+    await thread.commit(2)
+    sink.hold_reads = True
+    follower = thread.follower(sink, 0, replay=True)
+    await asyncio.wait_for(sink.read_done.wait(), HANG_GUARD)
+    stopping = follower.stop()
+    assert stopping is not None
+    await asyncio.wait_for(asyncio.gather(stopping, return_exceptions=True), HANG_GUARD)
+    await thread.commit_and_publish(1)
+    assert (sink.events, sink.failures, thread.bus.listeners) == ([], [], 0)
+
+
+async def test_a_follower_of_a_deleted_thread_fails_once_and_stops(
+    thread: FollowedThread, sink: LogSink
+) -> None:
+    follower = thread.follower(sink, 0, replay=False)
+    events = await thread.commit_and_publish(3)
+    async with thread.db.session() as session:
+        assert await ThreadRepository(session, thread.owner_id).delete(thread.thread_id)
+    thread.bus.outage()  # the fan-out may have lost events, then the thread was deleted
+    thread.bus.recover()
+    await thread.publish([*events, events[-1]])  # stale copies: dropped
+    await replayed(follower)  # it read nothing, and nothing was missing
+    assert sink.failures == []
+    # A gap the log no longer holds: the thread is gone.
+    await thread.publish([replace(events[-1], seq=5, frame="")])
+    await replayed(follower)
+    assert [type(exc) for exc in sink.failures] == [LookupError]
+    assert follower.stopped
+    assert thread.bus.listeners == 0
+    assert sink.seqs == [1, 2, 3]
+
+
+# -- AG-UI's stream follows a run through the same follower ----------------------------------
+
+
+async def test_an_agui_stream_gets_every_event_of_its_run_once_across_a_resync(
+    thread: FollowedThread,
+) -> None:
+    events = follow_run(
+        thread.db, thread.bus, thread.owner_id, thread.thread_id, thread.run_id, after_seq=0
+    )
+    started = await thread.commit(1)  # before the stream listened: read from the log
+    await thread.publish(started)
+    seen = _events([await _next(events)])
+    thread.bus.outage()
+    await thread.commit_and_publish(3)  # lost
+    thread.bus.recover()
+    await thread.commit_and_publish(2, end=True)  # heard during (or after) the replay
+    await thread.publish(started)  # a stale copy
+    seen.extend(_events([event async for event in events]))
+    assert [e.seq for e in seen] == [1, 2, 3, 4, 5, 6]
+    assert seen[-1].is_terminal
+    assert thread.bus.listeners == 0  # the stream's end stopped its follower
+    stored = await read_thread_events(thread.db, thread.owner_id, thread.thread_id, 0, 100)
+    assert [e.event_id for e in seen] == [e.event_id for e in stored]
+
+
+async def test_an_agui_stream_keeps_to_its_run_and_ends_with_it(
+    thread: FollowedThread, store: StoreRun
+) -> None:
+    await thread.commit_and_publish(2, end=True)  # an earlier run of the thread
+    later = await store(thread.db, thread.owner_id, "again", thread.thread_id)
+    events = follow_run(
+        thread.db, thread.bus, thread.owner_id, thread.thread_id, later.run_id, later.start_seq
+    )
+    waiting = asyncio.ensure_future(_next(events))  # listening, and replaying from later's start
+    thread.run_id = later.run_id
+    await thread.commit_and_publish(2, end=True)
+    first = await asyncio.wait_for(waiting, HANG_GUARD)
+    rest = [event async for event in events]
+    assert [(e.seq, e.run_id) for e in _events([first, *rest])] == [
+        (3, later.run_id),
+        (4, later.run_id),
+    ]
+    assert thread.bus.listeners == 0
+
+
+async def test_an_idle_agui_stream_yields_none_and_a_closed_one_stops_following(
+    thread: FollowedThread,
+) -> None:
+    events = follow_run(
+        thread.db,
+        thread.bus,
+        thread.owner_id,
+        thread.thread_id,
+        thread.run_id,
+        after_seq=0,
+        idle=0.01,
+    )
+    assert await _next(events) is None  # nothing yet: a keep-alive
+    assert thread.bus.listeners == 1
+    await events.aclose()  # the client left
+    assert thread.bus.listeners == 0
+
+
+async def test_an_agui_stream_of_a_deleted_thread_fails_after_what_it_had(
+    thread: FollowedThread,
+) -> None:
+    events = follow_run(
+        thread.db, thread.bus, thread.owner_id, thread.thread_id, thread.run_id, after_seq=0
+    )
+    published = await thread.commit_and_publish(1)
+    assert [e.seq for e in _events([await _next(events)])] == [1]
+    async with thread.db.session() as session:
+        assert await ThreadRepository(session, thread.owner_id).delete(thread.thread_id)
+    await thread.publish([replace(published[0], seq=3, frame="")])  # a gap
+    with pytest.raises(RunStreamFailed):
+        await asyncio.wait_for(_next(events), HANG_GUARD)
+    assert thread.bus.listeners == 0
+
+
+async def _next(events: AsyncGenerator[AgentEvent | None, None]) -> AgentEvent | None:
+    return await asyncio.wait_for(anext(events), HANG_GUARD)
+
+
+def _events(events: Sequence[AgentEvent | None]) -> list[AgentEvent]:
+    """The events, with no keep-alive (None) among them."""
+    assert None not in events
+    return [event for event in events if event is not None]
