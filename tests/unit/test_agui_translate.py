@@ -151,6 +151,19 @@ def test_an_error_closes_the_open_message_then_ends_with_run_error() -> None:
     assert events[-1].code == "model_timeout"
 
 
+def test_a_stream_that_stops_following_closes_the_open_message_then_ends_with_run_error() -> None:
+    translator = AguiTranslator("thr_client", "run_client")
+    events = [
+        e for event in netra_events(STARTED, delta("Part")) for e in translator.translate(event)
+    ]
+    events += translator.failed("subscription_failed", "stopped following")
+
+    assert order_problems(events) == []
+    assert [e.type for e in events][-2:] == [T.TEXT_MESSAGE_END, T.RUN_ERROR]
+    assert (events[-1].code, events[-1].metadata) == ("subscription_failed", None)
+    assert translator.failed("subscription_failed", "again")[0].type == T.RUN_ERROR  # none open
+
+
 def test_a_cancelled_run_finishes_with_the_cancelled_outcome() -> None:
     events = translate(STARTED, ("agent_cancelled", {"reason": "cancelled_by_user"}))
 

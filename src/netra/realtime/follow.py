@@ -132,9 +132,7 @@ class ThreadFollower:
                 # Nothing awaits between this check and live delivery taking over.
                 if len(page) < REPLAY_PAGE and self.heard <= self.last and not self._reread:
                     return
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
+        except Exception as exc:  # a cancellation (stop()) is not one: it ends quietly
             self.stop()
             sink.follow_failed(self, exc)
         finally:
