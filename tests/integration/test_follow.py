@@ -10,18 +10,23 @@ connection and the AG-UI stream do.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 
 import pytest
+import redis.asyncio
 
 from netra.agents.agui.service import RunStreamFailed, follow_run
 from netra.db.engine import Database
 from netra.db.models import User
 from netra.db.repositories import RunEnd, StoredRun, ThreadRepository
+from netra.ids import new_id
 from netra.realtime.events import AgentEvent
 from netra.realtime.follow import ThreadFollower, read_thread_events
+from netra.realtime.redis_bus import RedisEventBus
 from netra.testing.bus import OutageBus
+from netra.testing.services.redis import RedisService
 
 HANG_GUARD = 30  # seconds; reached only if something hangs, which is itself the failure
 # The `store` and `append` fixtures of conftest.py.
@@ -50,6 +55,7 @@ class LogSink:
         self.room = asyncio.Event()
         self.room.set()
         self.waiting_for_room = asyncio.Event()
+        self.given = asyncio.Event()  # set with each event given
 
     @property
     def seqs(self) -> list[int]:
@@ -57,12 +63,14 @@ class LogSink:
 
     def send_event(self, event: AgentEvent) -> None:
         self.events.append(event)
+        self.given.set()
 
     async def send_event_when_room(self, event: AgentEvent) -> None:
         if not self.room.is_set():
             self.waiting_for_room.set()
             await self.room.wait()
         self.events.append(event)
+        self.given.set()
 
     async def read_events(self, thread_id: str, after_seq: int, limit: int) -> list[AgentEvent]:
         self.reads.append(after_seq)
@@ -370,3 +378,100 @@ def _events(events: Sequence[AgentEvent | None]) -> list[AgentEvent]:
     """The events, with no keep-alive (None) among them."""
     assert None not in events
     return [event for event in events if event is not None]
+
+
+# -- on the real Redis fan-out: a reader behind a trimmed stream resyncs -----------------------
+
+
+class LastHeard:
+    """A bus listener that tells when the event with seq `last` has been heard."""
+
+    def __init__(self, last: int) -> None:
+        self.last = last
+        self.heard = asyncio.Event()
+
+    def deliver(self, event: AgentEvent) -> None:
+        if event.seq == self.last:
+            self.heard.set()
+
+    def resync(self) -> None:
+        pass  # it only watches the stream
+
+
+@dataclass
+class Instances:
+    """Buses of instances sharing one Redis with one short stream (about 100 entries)."""
+
+    writer: RedisEventBus  # started
+    reader: RedisEventBus  # not started: start it from `behind`, and it is behind
+    behind: dict[str, str]  # where the stream ended before anything was written
+    appended: LastHeard  # tells when the last event is in the stream
+
+
+@asynccontextmanager
+async def redis_instances(
+    url: str, prefix: str, thread_id: str, last: int
+) -> AsyncIterator[Instances]:
+    clients = [redis.asyncio.Redis.from_url(url, decode_responses=True) for _ in range(3)]
+    writer, reader, watcher = (
+        RedisEventBus(client, new_id("srv"), shards=1, max_length=100, prefix=prefix)
+        for client in clients
+    )
+    await writer.start()
+    await watcher.start()
+    appended = LastHeard(last)
+    watcher.listen(thread_id, appended)  # keeps up with the stream
+    try:
+        yield Instances(writer, reader, await reader.ends(), appended)
+    finally:
+        for bus in (writer, reader, watcher):
+            await bus.close()
+        for client in clients:
+            await client.aclose()
+
+
+async def test_on_redis_a_follower_behind_a_trimmed_stream_gets_each_event_once(
+    thread: FollowedThread, sink: LogSink, redis_service: RedisService, redis_prefix: str
+) -> None:
+    async with redis_instances(redis_service.url, redis_prefix, thread.thread_id, 400) as fanout:
+        follower = ThreadFollower(fanout.reader, thread.thread_id, 0, sink, replay=False)
+        events = await thread.commit(400, end=True)
+        for event in events:  # 400 entries, one per event, on a stream kept to about 100
+            await fanout.writer.publish([event])
+        await asyncio.wait_for(fanout.appended.heard.wait(), HANG_GUARD)
+        await fanout.reader.start(fanout.behind)  # the start of its stream is gone
+        while sink.seqs[-1:] != [400]:
+            await asyncio.wait_for(_changed(sink), HANG_GUARD)
+        await replayed(follower)
+        follower.stop()
+    assert sink.seqs == list(range(1, 401))
+    assert sink.reads[:1] == [0]  # what the stream lost was read from the log
+
+
+async def test_on_redis_an_agui_stream_across_a_resync_gets_its_whole_run_once(
+    thread: FollowedThread, redis_service: RedisService, redis_prefix: str
+) -> None:
+    async with redis_instances(redis_service.url, redis_prefix, thread.thread_id, 400) as fanout:
+        events = follow_run(
+            thread.db, fanout.reader, thread.owner_id, thread.thread_id, thread.run_id, 0
+        )
+        first = asyncio.ensure_future(_next(events))  # listening, and reading the empty log
+        stored = await thread.commit(400, end=True)
+        for event in stored:
+            await fanout.writer.publish([event])
+        await asyncio.wait_for(fanout.appended.heard.wait(), HANG_GUARD)
+        await fanout.reader.start(fanout.behind)
+        seen = _events([await asyncio.wait_for(first, HANG_GUARD)])
+        seen += _events([event async for event in events])
+    assert [e.seq for e in seen] == list(range(1, 401))
+    assert [e.event_id for e in seen] == [e.event_id for e in stored]
+    assert seen[-1].is_terminal
+
+
+async def _changed(sink: LogSink) -> None:
+    """Until the sink is given another event."""
+    count = len(sink.events)
+    sink.given.clear()
+    while len(sink.events) == count:
+        await sink.given.wait()
+        sink.given.clear()
