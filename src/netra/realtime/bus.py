@@ -25,7 +25,7 @@ class Listener(Protocol):
 
     def resync(self) -> None:
         """Events may have been missed (a fan-out outage or a trimmed stream): read
-        the log from the last event seen. Never called by the in-process bus."""
+        the log from the last event seen. (The in-process bus alone never misses one.)"""
         ...
 
 
