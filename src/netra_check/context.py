@@ -17,6 +17,7 @@ from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 from netra_check.astutil import (
+    BUILTIN_METHODS,
     Buckets,
     FunctionNode,
     NameMatcher,
@@ -396,14 +397,46 @@ class FileContext:
         return found
 
     def qualify(self, names: Iterable[str]) -> tuple[str, ...]:
-        """Called names, each imported one as the dotted name it was imported as, sorted.
+        """Called names (see `callee_ref`) as the project pass follows them, sorted.
 
+        A name whose head was imported becomes the dotted name it was imported as:
         `check_reply` after `from tests.helpers import check_reply` is
-        `tests.helpers.check_reply`, so the project pass can follow it to that
-        module's function rather than to any function of that name.
+        `tests.helpers.check_reply`, `checks.verify` after `from tests import checks`
+        is `tests.checks.verify`, and `Checker().verify` after `from tests.helpers
+        import Checker` is `tests.helpers.Checker.verify`; the project pass follows
+        such a name to that function or method rather than to any of that name. An
+        attribute of anything else (a local object) is its last part, and dropped when
+        that is a built-in container's method (`items.append`). This module's own
+        functions and classes are qualified the same way.
         """
         imports = self.imports
-        return tuple(sorted(q if "." in (q := imports.get(name, name)) else name for name in names))
+        local = self.local_names
+        out: set[str] = set()
+        for name in names:
+            head, dot, rest = name.partition(".")
+            origin = imports.get(head) or local.get(head)
+            if origin is not None and (dot or "." in origin):
+                out.add(origin + dot + rest)
+            elif not dot:
+                out.add(name)
+            elif (attr := rest.rpartition(".")[2]) not in BUILTIN_METHODS:
+                out.add(attr)
+        # Interned: the same few thousand names recur across a suite, and the cache's pickle
+        # then stores each once (it shares objects, not equal strings).
+        return tuple(sorted(map(sys.intern, out)))
+
+    @cached_property
+    def local_names(self) -> dict[str, str]:
+        """This module's top-level functions and classes as their dotted names
+        (`tests.unit.test_x.helper`), so a call to one follows this module's definition."""
+        modules = module_names(self.rel)
+        if not modules:
+            return {}
+        return {
+            d.name: f"{modules[-1]}.{d.name}"
+            for d in self.definitions
+            if d.kind in ("function", "class") and d.qualname == d.name
+        }
 
     def qualified(self, node: ast.AST) -> str | None:
         """The dotted name of an expression with its first part resolved through the imports.

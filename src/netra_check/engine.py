@@ -131,8 +131,9 @@ def _helper_facts(ctx: FileContext) -> list[HelperFact]:
                 names.update(parameter_names(node))  # fixtures run the fixtures they request
             callees = ctx.qualify(names)
         facts.append(HelperFact(node.name, asserts, callees))
-        if definition.kind == "function" and not definition.is_test:  # as it is imported
-            facts.extend(HelperFact(f"{m}.{node.name}", asserts, callees) for m in modules)
+        if not definition.is_test:  # as imported: `pkg.mod.helper`, `pkg.mod.Class.method`
+            qualname = definition.qualname
+            facts.extend(HelperFact(f"{m}.{qualname}", asserts, callees) for m in modules)
         alias = fixture_alias(node)
         if alias is not None:
             facts.append(HelperFact(alias, asserts, callees))

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from netra_check.astutil import is_assert_name
+from netra_check.astutil import BUILTIN_METHODS, is_assert_name, last_part
 from netra_check.config import CheckConfig
 from netra_check.context import name_matcher
 from netra_check.model import FileResult
@@ -52,7 +52,7 @@ class Project:
         known = self._by_name_memo.get(name)
         if known is None:
             matcher = self._helper_matcher
-            known = (matcher is not None and matcher(name)) or (
+            known = (matcher is not None and (matcher(name) or matcher(last_part(name)))) or (
                 is_assert_name(name) and name not in self.defined_names
             )
             self._by_name_memo[name] = known
@@ -93,11 +93,14 @@ class Project:
         return frozenset(asserting)
 
     def resolve(self, name: str) -> str:
-        """An imported name (`tests.helpers.check`) as the helper it names if the repository
-        defines that module, else by its last part (a library's, or one not scanned)."""
+        """A qualified name (`tests.helpers.check`, `tests.helpers.Checker.verify`) as the
+        helper it names if the repository defines it, else by its last part (a library's,
+        or one not scanned), except a built-in container's method name (`os.path.join`,
+        `fixture_session().pop`): that is left qualified, so it matches no helper."""
         if "." not in name or name in self.defined_names:
             return name
-        return name.rpartition(".")[2]
+        last = last_part(name)
+        return name if last in BUILTIN_METHODS else last
 
     def reaches_assertion(self, names: Iterable[str]) -> bool:
         """Whether calling any of `names` runs an assertion."""

@@ -8,9 +8,12 @@ What it does:
     `assert_*` call, no `raise AssertionError`, and no call to a helper or fixture
     that asserts. Assertions that never run do not count: after `return` in the
     same block, under `if False:`, in a nested function nobody calls, and a bare
-    `pytest.raises(E)` statement that is never entered. A name imported from a
-    scanned module is followed to that module's function (`from tests.logs import
-    check_reply` is not the `check_reply` of another module); other helpers are
+    `pytest.raises(E)` statement that is never entered. A helper named through
+    the imports is followed to that module's definition: `check_reply()` after
+    `from tests.logs import check_reply`, `logs.check_reply()` after `from tests
+    import logs`, `Checker().verify()` after `from tests.checks import Checker`
+    are those functions and that method, not others of the same name; so is a
+    function or class of the test module itself. Other helpers are
     followed by name through every function, fixture and test in the scanned test
     code and testing packages, transitively (a test that calls `check_reply()` which calls
     `assert_event_order()` is fine, and so is one that calls `self.test_other()`).
