@@ -470,14 +470,50 @@ class FileContext:
             has_init = any(
                 isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__" for stmt in node.body
             )
-            collected = (
-                self.role.is_test_file
+            collectable = (
+                definition.qualname == node.name
                 and _is_test_class(node, self.config.python_classes)
                 and not has_init
             )
+            collected = self.role.is_test_file and collectable
             bases = tuple(name.rsplit(".", 1)[-1] for b in node.bases if (name := dotted_name(b)))
-            facts.append(ClassFact(node.name, bases, tests, collected))
+            facts.append(ClassFact(node.name, bases, tests, collected, collectable))
         return facts
+
+    def class_imports(self) -> tuple[tuple[str, str], ...]:
+        """`(module, name)` for each module-level `from module import name` that may bring a
+        test class into this module's namespace: star imports (name "*"), and names pytest
+        would collect as classes (`from tests.base import TestShared`)."""
+        found: list[tuple[str, str]] = []
+        package = self.rel.split("/")[:-1]
+        classes = self.config.python_classes
+        for stmt in self.module.statements:
+            if not isinstance(stmt, ast.ImportFrom):
+                continue
+            parts = [stmt.module] if stmt.module else []
+            if stmt.level:
+                parts = [*package[: max(len(package) - stmt.level + 1, 0)], *parts]
+            module = ".".join(parts)
+            for alias in stmt.names:
+                local = alias.asname or alias.name
+                # A private alias (`import X as _X`) is how suites keep a class uncollected.
+                if alias.name == "*" or (
+                    not local.startswith("_") and matches_option(local, classes)
+                ):
+                    found.append((module, alias.name))
+        return tuple(found)
+
+    def exports(self) -> tuple[str, ...] | None:
+        """The module's `__all__` when it is a literal list or tuple of strings."""
+        for stmt in self.module.statements:
+            if (
+                isinstance(stmt, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in stmt.targets)
+                and isinstance(stmt.value, ast.List | ast.Tuple)
+            ):
+                names = [e.value for e in stmt.value.elts if isinstance(e, ast.Constant)]
+                return tuple(n for n in names if isinstance(n, str))
+        return None
 
     @property
     def module(self) -> Definition:

@@ -62,7 +62,9 @@ class CheckResult:
 
 def class_tests(project: Project) -> int:
     """Tests in collected classes, counted as pytest does: each collected class also runs
-    the tests it inherits (bases found by name, in the same file first)."""
+    the tests it inherits (bases found by name, in the same file first), and a test module
+    also collects the test classes it imports (`from pkg.suite import *`, followed through
+    the scanned modules' own star imports and `__all__`)."""
     by_name: dict[str, list[tuple[str, ClassFact]]] = {}
     for path in sorted(project.results):
         for fact in project.results[path].classes:
@@ -72,23 +74,67 @@ def class_tests(project: Project) -> int:
         found = by_name.get(name, [])
         return next((f for p, f in found if p == path), found[0][1] if found else None)
 
+    def count(fact: ClassFact, path: str) -> int:
+        names: set[str] = set()
+        seen: set[int] = set()
+        pending = [fact]
+        while pending:
+            current = pending.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            names.update(current.tests)
+            pending.extend(b for n in current.bases if (b := base_of(n, path)) is not None)
+        return len(names)
+
     total = 0
     for path in sorted(project.results):
-        for fact in project.results[path].classes:
-            if not fact.collected:
-                continue
-            names: set[str] = set()
-            seen: set[int] = set()
-            pending = [fact]
-            while pending:
-                current = pending.pop()
-                if id(current) in seen:
-                    continue
-                seen.add(id(current))
-                names.update(current.tests)
-                pending.extend(b for n in current.bases if (b := base_of(n, path)) is not None)
-            total += len(names)
+        result = project.results[path]
+        for fact in result.classes:
+            if fact.collected:
+                total += count(fact, path)
+        if result.test_file and result.class_imports:
+            own = {fact.name for fact in result.classes if fact.collectable}
+            for name, (origin, fact) in imported_classes(project, path).items():
+                if name not in own:
+                    total += count(fact, origin)
     return total
+
+
+def imported_classes(project: Project, path: str) -> dict[str, tuple[str, ClassFact]]:
+    """The test classes a module's imports put in its namespace: name -> (defining path, class)."""
+    modules: dict[str, str] | None = project.memo.get("modules")
+    if modules is None:
+        modules = {m: p for p in sorted(project.results) for m in module_names(p)}
+        project.memo["modules"] = modules
+    found: dict[str, tuple[str, ClassFact]] = {}
+
+    def visit(module_path: str, wanted: str, stack: tuple[str, ...]) -> None:
+        """Find `wanted` (a class name, or "*": every public one) in a module's namespace."""
+        result = project.results[module_path]
+        if wanted == "*" and result.exports is not None:
+            for name in result.exports:  # `__all__` is what a star import takes
+                visit(module_path, name, stack)
+            return
+        for fact in result.classes:
+            if fact.collectable and (
+                fact.name == wanted or (wanted == "*" and not fact.name.startswith("_"))
+            ):
+                found.setdefault(fact.name, (module_path, fact))
+        for module, name in result.class_imports:
+            target = modules.get(module)
+            if target is None or target in stack:
+                continue
+            if name == "*":
+                visit(target, wanted, (*stack, target))
+            elif wanted in ("*", name):
+                visit(target, name, (*stack, target))
+
+    for module, name in project.results[path].class_imports:
+        target = modules.get(module)
+        if target is not None and target != path:
+            visit(target, name, (path, target))
+    return found
 
 
 def active_rules(config: CheckConfig) -> list[Rule]:
@@ -170,8 +216,10 @@ def analyze_source(rel: str, data: bytes, role: FileRole, config: CheckConfig) -
             result.tests = sum(1 for t in ctx.tests if t.kind == "function")
             if role.is_support:
                 result.classes = ctx.class_facts()
-            if role.is_support:
                 result.helpers = _helper_facts(ctx)
+                result.class_imports = ctx.class_imports()
+                result.exports = ctx.exports()
+                result.test_file = role.is_test_file
     except RecursionError:
         # A tree Python could parse but too deep for the rules: report it, keep going.
         result = _too_deep(ctx, config)

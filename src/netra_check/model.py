@@ -73,6 +73,9 @@ class ClassFact(NamedTuple):
     bases: tuple[str, ...]  # last component of each base's name
     tests: tuple[str, ...]  # its own methods that are tests when the class is collected
     collected: bool
+    # A top-level class pytest collects from any test module whose namespace holds it
+    # (`from pkg.suite import *`), wherever it is defined.
+    collectable: bool = False
 
 
 @dataclass(slots=True)
@@ -86,6 +89,11 @@ class FileResult:
     tests: int = 0  # module-level test functions; class tests are counted with ClassFact
     classes: list[ClassFact] = field(default_factory=list)
     parsed: bool = True
+    test_file: bool = False
+    # (module, name) of `from module import name` (name "*" for a star import), for the
+    # classes a test module collects from other modules; `__all__` when it is a literal.
+    class_imports: tuple[tuple[str, str], ...] = ()
+    exports: tuple[str, ...] | None = None
 
 
 class Rule:

@@ -165,6 +165,72 @@ def test_inherited_tests_are_counted_in_every_collected_subclass(workspace) -> N
     assert workspace.scan().tests == 5
 
 
+def test_test_classes_a_module_imports_are_collected_there_too(workspace) -> None:
+    # SQLAlchemy's test/dialect/test_suite.py is `from sqlalchemy.testing.suite import *`:
+    # pytest collects every test class that puts in the module's namespace.
+    workspace.write(
+        "lib/shop/testing/suite/__init__.py",
+        """
+        from .test_orders import *
+        from .test_stock import *
+        """,
+    )
+    workspace.write(
+        "lib/shop/testing/suite/test_orders.py",
+        """
+        class OrdersBase:
+            def test_listed(self):
+                assert listed()
+
+        class TestOrders(OrdersBase):
+            def test_placed(self):
+                assert placed()
+
+        class _TestHidden:
+            def test_hidden(self):
+                assert hidden()
+        """,
+    )
+    workspace.write(
+        "lib/shop/testing/suite/test_stock.py",
+        """
+        __all__ = ["TestStock"]
+
+        class TestStock:
+            def test_counted(self):
+                assert counted()
+
+        class TestNotExported:
+            def test_left_out(self):
+                assert left_out()
+        """,
+    )
+    workspace.write(
+        "lib/shop/testing/shared.py",
+        """
+        class TestShared:
+            def test_one(self):
+                assert one()
+
+            def test_two(self):
+                assert two()
+        """,
+    )
+    workspace.write("tests/test_suite.py", "from shop.testing.suite import *\n")
+    workspace.write(
+        "tests/test_explicit.py",
+        """
+        from shop.testing.shared import TestShared
+        from shop.testing.shared import TestShared as _Kept
+        """,
+    )
+    # tests/test_suite.py: TestOrders 2 (one inherited), TestStock 1; tests/test_explicit.py:
+    # TestShared 2; a private alias, a private class and a name not in __all__ are not taken.
+    # The suite's own modules are not test files (not under testpaths' python_files).
+    workspace.write("pyproject.toml", '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')
+    assert workspace.scan().tests == 5
+
+
 def test_collect_with_pytest_finds_what_a_conftest_hook_adds(workspace, cli) -> None:
     # Real pytest in a subprocess: a conftest hook collects spec_*.py, which no setting says.
     workspace.write(
