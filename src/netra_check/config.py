@@ -92,6 +92,12 @@ class CheckConfig:
     extra_python_classes: tuple[str, ...] = ()
     extra_python_functions: tuple[str, ...] = ()
     extra_python_files: tuple[str, ...] = ()
+    # Class decorators a plugin turns into one collected copy of the class per positional
+    # argument (SQLAlchemy's `testing.combinations` on a class); stacked ones multiply.
+    class_parametrizers: tuple[str, ...] = ()
+    # Base classes whose subclasses a plugin collects whatever their name (SQLAlchemy's
+    # collects every subclass of fixtures.TestBase).
+    extra_python_bases: tuple[str, ...] = ()
     support_paths: tuple[str, ...] = (
         "**/testing/**",
         "**/testutils/**",
@@ -149,6 +155,8 @@ _STR_LISTS = {
     "extra_python_classes",
     "extra_python_functions",
     "extra_python_files",
+    "class_parametrizers",
+    "extra_python_bases",
     "support_paths",
     "script_paths",
     "ci_files",

@@ -454,6 +454,7 @@ class FileContext:
     def class_facts(self) -> list[ClassFact]:
         """Every class with its bases and test methods, for counting inherited tests."""
         facts = []
+        parametrizers = bool(self.config.class_parametrizers)
         for definition in self.definitions:
             node = definition.node
             if definition.kind != "class" or not isinstance(node, ast.ClassDef):
@@ -470,15 +471,31 @@ class FileContext:
             has_init = any(
                 isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__" for stmt in node.body
             )
-            collectable = (
-                definition.qualname == node.name
-                and _is_test_class(node, self.config.python_classes)
-                and not has_init
-            )
+            candidate = definition.qualname == node.name and not has_init
+            collectable = candidate and _is_test_class(node, self.config.python_classes)
             collected = self.role.is_test_file and collectable
-            bases = tuple(name.rsplit(".", 1)[-1] for b in node.bases if (name := dotted_name(b)))
-            facts.append(ClassFact(node.name, bases, tests, collected, collectable))
+            local = self.local_names
+            bases = tuple(local.get(name, name) for b in node.bases if (name := self.qualified(b)))
+            copies = self._copies(node) if parametrizers else 1
+            candidate = candidate and not node.name.startswith("_")
+            facts.append(
+                ClassFact(node.name, bases, tests, collected, collectable, copies, candidate)
+            )
         return facts
+
+    def _copies(self, node: ast.ClassDef) -> int:
+        """How many copies of the class the configured class parametrizers make (a product)."""
+        wanted = self.config.class_parametrizers
+        copies = 1
+        for decorator in node.decorator_list:
+            if not isinstance(decorator, ast.Call):
+                continue
+            func = decorator.func
+            named = dotted_name(func) in wanted or self.qualified(func) in wanted
+            args = decorator.args
+            if named and args and not any(isinstance(a, ast.Starred) for a in args):
+                copies *= len(args)
+        return copies
 
     def class_imports(self) -> tuple[tuple[str, str], ...]:
         """`(module, name)` for each module-level `from module import name` that may bring a

@@ -70,28 +70,60 @@ def class_tests(project: Project) -> int:
         for fact in project.results[path].classes:
             by_name.setdefault(fact.name, []).append((path, fact))
 
-    def base_of(name: str, path: str) -> ClassFact | None:
+    modules = _module_paths(project)
+
+    def base_of(base: str, path: str, fact: ClassFact) -> tuple[str, ClassFact] | None:
+        # `tests.bases.Checks` is that module's class when it is scanned; otherwise the
+        # last part by name, in the same file first (never the class itself).
+        module, _, name = base.rpartition(".")
         found = by_name.get(name, [])
-        return next((f for p, f in found if p == path), found[0][1] if found else None)
+        origin = modules.get(module)
+        if origin is not None:
+            exact = next(((p, f) for p, f in found if p == origin), None)
+            if exact is not None:
+                return exact
+        others = [(p, f) for p, f in found if f is not fact]
+        return next(((p, f) for p, f in others if p == path), others[0] if others else None)
 
     def count(fact: ClassFact, path: str) -> int:
         names: set[str] = set()
         seen: set[int] = set()
-        pending = [fact]
+        pending = [(path, fact)]
         while pending:
-            current = pending.pop()
+            where, current = pending.pop()
             if id(current) in seen:
                 continue
             seen.add(id(current))
             names.update(current.tests)
-            pending.extend(b for n in current.bases if (b := base_of(n, path)) is not None)
-        return len(names)
+            pending.extend(b for n in current.bases if (b := base_of(n, where, current)))
+        return len(names) * fact.copies
+
+    wanted_bases = frozenset(project.config.extra_python_bases)
+
+    def derives(fact: ClassFact, path: str) -> bool:
+        """Whether the class derives from one of `extra_python_bases` (through scanned bases)."""
+        seen: set[int] = set()
+        pending = [(path, fact)]
+        while pending:
+            where, current = pending.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            for base in current.bases:
+                if base in wanted_bases or base.rpartition(".")[2] in wanted_bases:
+                    return True
+                found = base_of(base, where, current)
+                if found is not None:
+                    pending.append(found)
+        return False
 
     total = 0
     for path in sorted(project.results):
         result = project.results[path]
         for fact in result.classes:
-            if fact.collected:
+            if fact.collected or (
+                wanted_bases and result.test_file and fact.candidate and derives(fact, path)
+            ):
                 total += count(fact, path)
         if result.test_file and result.class_imports:
             own = {fact.name for fact in result.classes if fact.collectable}
@@ -101,12 +133,18 @@ def class_tests(project: Project) -> int:
     return total
 
 
-def imported_classes(project: Project, path: str) -> dict[str, tuple[str, ClassFact]]:
-    """The test classes a module's imports put in its namespace: name -> (defining path, class)."""
+def _module_paths(project: Project) -> dict[str, str]:
+    """Dotted module name -> path of every scanned file (memoised per run)."""
     modules: dict[str, str] | None = project.memo.get("modules")
     if modules is None:
         modules = {m: p for p in sorted(project.results) for m in module_names(p)}
         project.memo["modules"] = modules
+    return modules
+
+
+def imported_classes(project: Project, path: str) -> dict[str, tuple[str, ClassFact]]:
+    """The test classes a module's imports put in its namespace: name -> (defining path, class)."""
+    modules = _module_paths(project)
     found: dict[str, tuple[str, ClassFact]] = {}
 
     def visit(module_path: str, wanted: str, stack: tuple[str, ...]) -> None:

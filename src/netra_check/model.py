@@ -70,12 +70,18 @@ class ClassFact(NamedTuple):
     """A class as pytest's collection sees it: a collected class runs its bases' tests too."""
 
     name: str
-    bases: tuple[str, ...]  # last component of each base's name
+    # Each base as written, its first part resolved through the imports or to this module:
+    # `shop.testing.fixtures.TestBase` for `fixtures.TestBase` after `from shop.testing
+    # import fixtures`, `tests.test_x.Base` for a class `Base` of tests/test_x.py.
+    bases: tuple[str, ...]
     tests: tuple[str, ...]  # its own methods that are tests when the class is collected
     collected: bool
     # A top-level class pytest collects from any test module whose namespace holds it
     # (`from pkg.suite import *`), wherever it is defined.
     collectable: bool = False
+    copies: int = 1  # collected copies a plugin makes of it (see `class_parametrizers`)
+    # Top-level, public, no `__init__`: collected by name, or by base (`extra_python_bases`).
+    candidate: bool = False
 
 
 @dataclass(slots=True)

@@ -260,3 +260,97 @@ def test_collect_with_pytest_reports_a_collection_error(workspace, cli) -> None:
     result = cli(str(workspace.root), "--no-cache", "--collect-with-pytest")
     assert result.exit_code == 2
     assert "pytest --collect-only" in result.output
+
+
+def test_a_base_imported_under_another_name_gives_its_tests(workspace) -> None:
+    # SQLAlchemy's test_tm_future_annotations.py:
+    # `from .test_typed_mapping import MappedColumnTest as _MappedColumnTest`, then
+    # `class MappedColumnTest(_MappedColumnTest)` runs the base's tests and its own.
+    workspace.write(
+        "tests/test_typed.py",
+        """
+        class TestMapped:
+            def test_column(self):
+                assert column()
+
+            def test_type(self):
+                assert type_()
+        """,
+    )
+    workspace.write(
+        "tests/test_future.py",
+        """
+        from tests.test_typed import TestMapped as _TestMapped
+
+        class TestMapped(_TestMapped):
+            def test_future(self):
+                assert future()
+        """,
+    )
+    # tests/test_typed.py: 2; tests/test_future.py: 2 inherited + 1 of its own.
+    assert workspace.scan().tests == 5
+
+
+def test_class_parametrizers_make_a_copy_of_the_class_per_argument(workspace) -> None:
+    source = """
+        from sqlalchemy import testing
+
+        @testing.combinations(("joins",), ("unions",), ("none",), argnames="style")
+        @testing.combinations((True,), (False,), argnames="lazy")
+        class TestRoundTrip:
+            def test_roundtrip(self):
+                assert roundtrip()
+
+        @testing.combinations(*STYLES)
+        class TestUnknown:
+            def test_unknown(self):
+                assert unknown()
+        """
+    workspace.write("tests/test_poly.py", source)
+    assert workspace.scan().tests == 2  # without the setting: one class each
+    workspace.write(
+        "pyproject.toml",
+        '[tool.netra.check]\nclass-parametrizers = ["sqlalchemy.testing.combinations"]\n',
+    )
+    # SQLAlchemy's plugin: 3 x 2 copies of TestRoundTrip; a starred argument list is unknown.
+    assert workspace.scan().tests == 7
+
+
+def test_extra_python_bases_collect_subclasses_whatever_their_name(workspace) -> None:
+    # SQLAlchemy's plugin collects every public subclass of fixtures.TestBase.
+    workspace.write(
+        "lib/shop/testing/fixtures.py",
+        """
+        class TestBase:
+            pass
+
+        class MappedTest(TestBase):
+            def test_mapped(self):
+                assert mapped()
+        """,
+    )
+    workspace.write(
+        "tests/test_cascade.py",
+        """
+        from shop.testing import fixtures
+
+        class O2MCascadeDeleteOrphan(fixtures.MappedTest):
+            def test_orphan(self):
+                assert orphan()
+
+        class _Hidden(fixtures.TestBase):
+            def test_hidden(self):
+                assert hidden()
+
+        class Unrelated:
+            def test_unrelated(self):
+                assert unrelated()
+        """,
+    )
+    assert workspace.scan().tests == 0  # no class is named Test*
+    workspace.write(
+        "pyproject.toml",
+        '[tool.netra.check]\nextra-python-bases = ["shop.testing.fixtures.TestBase"]\n',
+    )
+    # O2MCascadeDeleteOrphan: its own test and the one it inherits; _Hidden is private.
+    assert workspace.scan().tests == 2
