@@ -419,3 +419,46 @@ def test_a_helper_of_the_test_module_is_its_own_not_one_elsewhere(workspace) -> 
         """,
     )
     assert workspace.lines("NC003") == [("tests/test_replies.py", 4)]
+
+
+def test_helpers_that_call_each_other_are_judged_through_the_cycle(workspace) -> None:
+    # retry() and attempt() call each other; only attempt() reaches validate() (followed
+    # last). Asked about attempt() first, retry() is met on the way round: it must not be
+    # remembered as checking nothing.
+    workspace.write(
+        "tests/helpers.py",
+        """
+        def attempt(reply, tries):
+            if tries:
+                retry(reply, tries - 1)
+            validate(reply)
+
+        def retry(reply, tries):
+            attempt(reply, tries)
+
+        def validate(reply):
+            assert reply["ok"]
+
+        def loop_a(reply):
+            loop_b(reply)
+
+        def loop_b(reply):
+            loop_a(reply)
+        """,
+    )
+    workspace.write(
+        "tests/test_retries.py",
+        """
+        from tests.helpers import attempt, loop_a, retry
+
+        def test_attempt():
+            attempt(send(), 2)
+
+        def test_retry():
+            retry(send(), 2)
+
+        def test_loop_only():
+            loop_a(send())
+        """,
+    )
+    assert workspace.lines("NC003") == [("tests/test_retries.py", 9)]
