@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from netra_check.errors import CheckError
 from netra_check.pytest_config import PytestConfigError, read_settings
 
 SEVERITIES = ("error", "warning", "off")
@@ -70,7 +71,7 @@ ALWAYS_EXCLUDED_DIRS = frozenset(
 )
 
 
-class ConfigError(Exception):
+class ConfigError(CheckError):
     """The configuration cannot be used; the message says which key and how to fix it."""
 
 

@@ -162,6 +162,16 @@ class Project:
 
     def reaches_assertion(self, names: Iterable[str]) -> bool:
         """Whether calling any of `names` runs an assertion."""
-        resolve = self.resolve
-        asserts = self.asserts
-        return any(asserts(resolve(name)) for name in names)
+        # The memo lookups inline: a large suite asks this for tens of thousands of names.
+        resolved = self._resolved
+        known = self._asserting
+        for name in names:
+            target = resolved.get(name)
+            if target is None:
+                target = self.resolve(name)
+            answer = known.get(target)
+            if answer is None:
+                answer = self.asserts(target)
+            if answer:
+                return True
+        return False
