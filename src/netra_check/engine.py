@@ -254,7 +254,7 @@ def analyze_source(rel: str, data: bytes, role: FileRole, config: CheckConfig) -
             result.tests = sum(1 for t in ctx.tests if t.kind == "function")
             if role.is_support:
                 result.classes = ctx.class_facts()
-                result.helpers = _helper_facts(ctx)
+                result.helpers = [(f.name, f.asserts, f.callees) for f in _helper_facts(ctx)]
                 result.class_imports = ctx.class_imports()
                 result.exports = ctx.exports()
                 result.test_file = role.is_test_file

@@ -11,7 +11,7 @@ from typing import Any
 from netra_check.astutil import BUILTIN_METHODS, is_assert_name, last_part
 from netra_check.config import CheckConfig
 from netra_check.context import name_matcher
-from netra_check.model import FileResult, HelperFact
+from netra_check.model import FileResult
 
 # Helper chains longer than this are not followed to the end: counted as asserting.
 _MAX_DEPTH = 200
@@ -65,12 +65,12 @@ class Project:
         return {}
 
     @cached_property
-    def _helpers(self) -> dict[str, list[HelperFact]]:
-        """Every helper fact by the name it is called by."""
-        found: dict[str, list[HelperFact]] = {}
+    def _helpers(self) -> dict[str, list[tuple[bool, tuple[str, ...]]]]:
+        """(asserts, callees) of every helper (see HelperFact), by the name it is called by."""
+        found: dict[str, list[tuple[bool, tuple[str, ...]]]] = {}
         for result in self.results.values():
-            for helper in result.helpers:
-                found.setdefault(helper.name, []).append(helper)
+            for name, asserts, callees in result.helpers:
+                found.setdefault(name, []).append((asserts, callees))
         return found
 
     @cached_property
@@ -121,11 +121,11 @@ class Project:
         settled = True
         answer = False
         resolve = self.resolve
-        for helper in helpers:
-            if helper.asserts:
+        for asserts, callees in helpers:
+            if asserts:
                 answer = True
                 break
-            for callee in helper.callees:
+            for callee in callees:
                 found, done = self._visit(resolve(callee), active, visited, depth + 1)
                 if found:
                     answer = True
