@@ -63,8 +63,15 @@ TEST_DEPS = {
 }
 # Collection a suite's own pytest plugin adds, told to netra check the documented way.
 NETRA_CONFIG = {
-    # sqlalchemy.testing.plugin.pytestplugin collects classes named *Test.
-    "SQLAlchemy": 'extra-python-classes = ["*Test"]\nconventions = false\n',
+    # sqlalchemy.testing.plugin.pytestplugin collects classes named *Test and every public
+    # subclass of fixtures.TestBase, and makes a copy of a class per argument of a
+    # class-level @testing.combinations.
+    "SQLAlchemy": (
+        'extra-python-classes = ["*Test"]\n'
+        'extra-python-bases = ["sqlalchemy.testing.fixtures.TestBase"]\n'
+        'class-parametrizers = ["sqlalchemy.testing.combinations"]\n'
+        "conventions = false\n"
+    ),
 }
 # SQLAlchemy's addopts has -v: one more -q to get one node id per line.
 COLLECT_ARGS = {"SQLAlchemy": ["-q"]}

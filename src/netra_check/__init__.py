@@ -6,3 +6,5 @@ lives in `command` (`netra-check`, and `netra check` delegates to it); the
 engine (walk, parse once, cache, parallelise) in `engine`; one rule per module
 in `rules/`; output formats in `reporters/`. See docs/check.md.
 """
+
+__version__ = "0.1.0"  # also the version of the netra-check distribution (packages/netra-check)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from netra_check.command import main
+from netra_check.command import console
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

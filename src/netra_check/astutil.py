@@ -130,8 +130,10 @@ BUILTIN_METHODS = frozenset(
 
 
 def callee_ref(call: ast.Call) -> str | None:
-    """The name a call is followed by: a plain name, a method on `self`/`cls`, or a method
-    on another object unless it is a built-in container's method (see BUILTIN_METHODS)."""
+    """The name a call is followed by: a plain name, a method on `self`/`cls`, the dotted
+    name of an attribute of a name (`checks.verify`, `Checker().verify`: the file's
+    imports decide what its head is, see `FileContext.qualify`), or a method on another
+    object unless it is a built-in container's method (see BUILTIN_METHODS)."""
     func = call.func
     if isinstance(func, ast.Name):
         return func.id
@@ -139,8 +141,16 @@ def callee_ref(call: ast.Call) -> str | None:
         owner = func.value
         if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
             return func.attr
+        dotted = dotted_name(func)
+        if dotted is not None:
+            return dotted
         return None if func.attr in BUILTIN_METHODS else func.attr
     return None
+
+
+def last_part(name: str) -> str:
+    """`verify` for `tests.checks.verify`."""
+    return name.rpartition(".")[2]
 
 
 def is_constant_expr(node: ast.expr) -> bool:
@@ -734,7 +744,7 @@ def scan_statements(
         name = callee_ref(value)
         if name is not None:
             called.add(name)
-            if kind is ast.Expr and is_assert_name(name):
+            if kind is ast.Expr and is_assert_name(last_part(name)):
                 names.add(name)
     return False, names, called
 

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from netra_check.errors import CheckError
 from netra_check.model import Finding
 
 BASELINE_VERSION = 1
 
 
-class BaselineError(Exception):
+class BaselineError(CheckError):
     """The baseline file cannot be read; the message says why."""
 
 

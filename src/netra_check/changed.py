@@ -5,8 +5,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from netra_check.errors import CheckError
 
-class ChangedFilesError(Exception):
+
+class ChangedFilesError(CheckError):
     """git could not say what changed; the message says why."""
 
 

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from netra_check.errors import CheckError
+
 if TYPE_CHECKING:
     from netra_check.baseline import BaselineComparison
     from netra_check.config import CheckConfig
@@ -30,7 +32,7 @@ class OutputFormat(enum.StrEnum):
     github = "github"
 
 
-class UsageError(Exception):
+class UsageError(CheckError):
     """The command line cannot be carried out as given."""
 
 
@@ -82,6 +84,10 @@ def _baseline(
     baseline entries inside its scope, and rewrites only those: entries for paths
     it did not check are neither counted as fixed nor dropped.
     """
+    if baseline is None:
+        if update:
+            raise UsageError("--update-baseline needs --baseline FILE")
+        return None, None
     from collections import Counter
 
     from netra_check.baseline import (
@@ -93,10 +99,6 @@ def _baseline(
     )
     from netra_check.engine import in_scope
 
-    if baseline is None:
-        if update:
-            raise UsageError("--update-baseline needs --baseline FILE")
-        return None, None
     exists = baseline.exists()
     entries = load_entries(baseline) if exists and (only is not None or not update) else []
     inside, outside = (
@@ -128,7 +130,6 @@ def run(
     collect_with_pytest: bool = False,
 ) -> tuple[int, str, str | None]:
     """Run a check and render it: (exit code, report, note for stderr). Raises on bad input."""
-    from netra_check.changed import changed_files
     from netra_check.config import load_config
     from netra_check.engine import run_check
     from netra_check.reporters import render, shown_findings
@@ -146,6 +147,8 @@ def run(
         files, pytest_tests = collect(root)
         config = replace(config, collected=tuple(sorted(files)))
     if changed or base is not None:
+        from netra_check.changed import changed_files
+
         names = changed_files(root, base or "HEAD")
         if only is not None:
             names = [n for n in names if any(n == p or n.startswith(p + "/") for p in only)]
@@ -241,11 +244,6 @@ def _positive(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line `argv` (default: sys.argv[1:]); returns the exit code."""
-    from netra_check.baseline import BaselineError
-    from netra_check.changed import ChangedFilesError
-    from netra_check.config import ConfigError
-    from netra_check.pytest_collect import CollectError
-
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -267,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             jobs=args.jobs,
             collect_with_pytest=args.collect_with_pytest,
         )
-    except (UsageError, ConfigError, BaselineError, ChangedFilesError, CollectError) as exc:
+    except CheckError as exc:  # UsageError, ConfigError, BaselineError, ...
         print(f"netra check: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.output is not None:
@@ -282,5 +280,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def console() -> None:
-    """The `netra-check` console script."""
+    """The `netra-check` console script (and `python -m netra_check`)."""
+    # One short run: the cyclic collector would only rescan the cache's many small objects
+    # (none of them in a cycle) each time the run allocates; the process frees all at exit.
+    import gc
+
+    gc.disable()
     sys.exit(main())

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from netra_check.errors import CheckError
 from netra_check.pytest_config import PytestConfigError, read_settings
 
 SEVERITIES = ("error", "warning", "off")
@@ -70,7 +71,7 @@ ALWAYS_EXCLUDED_DIRS = frozenset(
 )
 
 
-class ConfigError(Exception):
+class ConfigError(CheckError):
     """The configuration cannot be used; the message says which key and how to fix it."""
 
 
@@ -92,6 +93,12 @@ class CheckConfig:
     extra_python_classes: tuple[str, ...] = ()
     extra_python_functions: tuple[str, ...] = ()
     extra_python_files: tuple[str, ...] = ()
+    # Class decorators a plugin turns into one collected copy of the class per positional
+    # argument (SQLAlchemy's `testing.combinations` on a class); stacked ones multiply.
+    class_parametrizers: tuple[str, ...] = ()
+    # Base classes whose subclasses a plugin collects whatever their name (SQLAlchemy's
+    # collects every subclass of fixtures.TestBase).
+    extra_python_bases: tuple[str, ...] = ()
     support_paths: tuple[str, ...] = (
         "**/testing/**",
         "**/testutils/**",
@@ -149,6 +156,8 @@ _STR_LISTS = {
     "extra_python_classes",
     "extra_python_functions",
     "extra_python_files",
+    "class_parametrizers",
+    "extra_python_bases",
     "support_paths",
     "script_paths",
     "ci_files",

@@ -17,6 +17,7 @@ from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 from netra_check.astutil import (
+    BUILTIN_METHODS,
     Buckets,
     FunctionNode,
     NameMatcher,
@@ -396,14 +397,46 @@ class FileContext:
         return found
 
     def qualify(self, names: Iterable[str]) -> tuple[str, ...]:
-        """Called names, each imported one as the dotted name it was imported as, sorted.
+        """Called names (see `callee_ref`) as the project pass follows them, sorted.
 
+        A name whose head was imported becomes the dotted name it was imported as:
         `check_reply` after `from tests.helpers import check_reply` is
-        `tests.helpers.check_reply`, so the project pass can follow it to that
-        module's function rather than to any function of that name.
+        `tests.helpers.check_reply`, `checks.verify` after `from tests import checks`
+        is `tests.checks.verify`, and `Checker().verify` after `from tests.helpers
+        import Checker` is `tests.helpers.Checker.verify`; the project pass follows
+        such a name to that function or method rather than to any of that name. An
+        attribute of anything else (a local object) is its last part, and dropped when
+        that is a built-in container's method (`items.append`). This module's own
+        functions and classes are qualified the same way.
         """
         imports = self.imports
-        return tuple(sorted(q if "." in (q := imports.get(name, name)) else name for name in names))
+        local = self.local_names
+        out: set[str] = set()
+        for name in names:
+            head, dot, rest = name.partition(".")
+            origin = imports.get(head) or local.get(head)
+            if origin is not None and (dot or "." in origin):
+                out.add(origin + dot + rest)
+            elif not dot:
+                out.add(name)
+            elif (attr := rest.rpartition(".")[2]) not in BUILTIN_METHODS:
+                out.add(attr)
+        # Interned: the same few thousand names recur across a suite, and the cache's pickle
+        # then stores each once (it shares objects, not equal strings).
+        return tuple(sorted(map(sys.intern, out)))
+
+    @cached_property
+    def local_names(self) -> dict[str, str]:
+        """This module's top-level functions and classes as their dotted names
+        (`tests.unit.test_x.helper`), so a call to one follows this module's definition."""
+        modules = module_names(self.rel)
+        if not modules:
+            return {}
+        return {
+            d.name: f"{modules[-1]}.{d.name}"
+            for d in self.definitions
+            if d.kind in ("function", "class") and d.qualname == d.name
+        }
 
     def qualified(self, node: ast.AST) -> str | None:
         """The dotted name of an expression with its first part resolved through the imports.
@@ -421,6 +454,7 @@ class FileContext:
     def class_facts(self) -> list[ClassFact]:
         """Every class with its bases and test methods, for counting inherited tests."""
         facts = []
+        parametrizers = bool(self.config.class_parametrizers)
         for definition in self.definitions:
             node = definition.node
             if definition.kind != "class" or not isinstance(node, ast.ClassDef):
@@ -437,14 +471,66 @@ class FileContext:
             has_init = any(
                 isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__" for stmt in node.body
             )
-            collected = (
-                self.role.is_test_file
-                and _is_test_class(node, self.config.python_classes)
-                and not has_init
+            candidate = definition.qualname == node.name and not has_init
+            collectable = candidate and _is_test_class(node, self.config.python_classes)
+            collected = self.role.is_test_file and collectable
+            local = self.local_names
+            bases = tuple(local.get(name, name) for b in node.bases if (name := self.qualified(b)))
+            copies = self._copies(node) if parametrizers else 1
+            candidate = candidate and not node.name.startswith("_")
+            facts.append(
+                ClassFact(node.name, bases, tests, collected, collectable, copies, candidate)
             )
-            bases = tuple(name.rsplit(".", 1)[-1] for b in node.bases if (name := dotted_name(b)))
-            facts.append(ClassFact(node.name, bases, tests, collected))
         return facts
+
+    def _copies(self, node: ast.ClassDef) -> int:
+        """How many copies of the class the configured class parametrizers make (a product)."""
+        wanted = self.config.class_parametrizers
+        copies = 1
+        for decorator in node.decorator_list:
+            if not isinstance(decorator, ast.Call):
+                continue
+            func = decorator.func
+            named = dotted_name(func) in wanted or self.qualified(func) in wanted
+            args = decorator.args
+            if named and args and not any(isinstance(a, ast.Starred) for a in args):
+                copies *= len(args)
+        return copies
+
+    def class_imports(self) -> tuple[tuple[str, str], ...]:
+        """`(module, name)` for each module-level `from module import name` that may bring a
+        test class into this module's namespace: star imports (name "*"), and names pytest
+        would collect as classes (`from tests.base import TestShared`)."""
+        found: list[tuple[str, str]] = []
+        package = self.rel.split("/")[:-1]
+        classes = self.config.python_classes
+        for stmt in self.module.statements:
+            if not isinstance(stmt, ast.ImportFrom):
+                continue
+            parts = [stmt.module] if stmt.module else []
+            if stmt.level:
+                parts = [*package[: max(len(package) - stmt.level + 1, 0)], *parts]
+            module = ".".join(parts)
+            for alias in stmt.names:
+                local = alias.asname or alias.name
+                # A private alias (`import X as _X`) is how suites keep a class uncollected.
+                if alias.name == "*" or (
+                    not local.startswith("_") and matches_option(local, classes)
+                ):
+                    found.append((module, alias.name))
+        return tuple(found)
+
+    def exports(self) -> tuple[str, ...] | None:
+        """The module's `__all__` when it is a literal list or tuple of strings."""
+        for stmt in self.module.statements:
+            if (
+                isinstance(stmt, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in stmt.targets)
+                and isinstance(stmt.value, ast.List | ast.Tuple)
+            ):
+                names = [e.value for e in stmt.value.elts if isinstance(e, ast.Constant)]
+                return tuple(n for n in names if isinstance(n, str))
+        return None
 
     @property
     def module(self) -> Definition:

@@ -186,7 +186,10 @@ class Classifier:
                 or directory.split("/")[0] == "testing"  # pytest's own layout
             )
             separate = bool(directory) and (
-                any((self.root / directory / name).is_file() for name in _OWN_PYTEST_FILES)
+                any(
+                    os.path.isfile(f"{self._root_posix}/{directory}/{name}")
+                    for name in _OWN_PYTEST_FILES
+                )
                 or self._directory_facts(directory.rpartition("/")[0])[3]
             )
             facts = (category, in_test_dir, prefix.startswith(self._scripts), separate)

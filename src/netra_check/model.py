@@ -70,9 +70,18 @@ class ClassFact(NamedTuple):
     """A class as pytest's collection sees it: a collected class runs its bases' tests too."""
 
     name: str
-    bases: tuple[str, ...]  # last component of each base's name
+    # Each base as written, its first part resolved through the imports or to this module:
+    # `shop.testing.fixtures.TestBase` for `fixtures.TestBase` after `from shop.testing
+    # import fixtures`, `tests.test_x.Base` for a class `Base` of tests/test_x.py.
+    bases: tuple[str, ...]
     tests: tuple[str, ...]  # its own methods that are tests when the class is collected
     collected: bool
+    # A top-level class pytest collects from any test module whose namespace holds it
+    # (`from pkg.suite import *`), wherever it is defined.
+    collectable: bool = False
+    copies: int = 1  # collected copies a plugin makes of it (see `class_parametrizers`)
+    # Top-level, public, no `__init__`: collected by name, or by base (`extra_python_bases`).
+    candidate: bool = False
 
 
 @dataclass(slots=True)
@@ -81,11 +90,18 @@ class FileResult:
 
     findings: list[Finding] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
-    helpers: list[HelperFact] = field(default_factory=list)
+    # HelperFact's fields as a plain tuple: the cache holds tens of thousands of them, and a
+    # plain tuple loads several times faster than a NamedTuple (whose __new__ is Python).
+    helpers: list[tuple[str, bool, tuple[str, ...]]] = field(default_factory=list)
     suppressions: dict[int, frozenset[str]] = field(default_factory=dict)
     tests: int = 0  # module-level test functions; class tests are counted with ClassFact
     classes: list[ClassFact] = field(default_factory=list)
     parsed: bool = True
+    test_file: bool = False
+    # (module, name) of `from module import name` (name "*" for a star import), for the
+    # classes a test module collects from other modules; `__all__` when it is a literal.
+    class_imports: tuple[tuple[str, str], ...] = ()
+    exports: tuple[str, ...] | None = None
 
 
 class Rule:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from netra_check.astutil import is_assert_name
+from netra_check.astutil import BUILTIN_METHODS, is_assert_name, last_part
 from netra_check.config import CheckConfig
 from netra_check.context import name_matcher
 from netra_check.model import FileResult
+
+# Helper chains longer than this are not followed to the end: counted as asserting.
+_MAX_DEPTH = 200
 
 
 @dataclass
@@ -36,7 +38,7 @@ class Project:
     @cached_property
     def defined_names(self) -> frozenset[str]:
         """Names of every helper, fixture and method defined in the scanned support code."""
-        return frozenset(h.name for r in self.results.values() for h in r.helpers)
+        return frozenset(self._helpers)
 
     @cached_property
     def _helper_matcher(self) -> Callable[[str], bool] | None:
@@ -52,8 +54,8 @@ class Project:
         known = self._by_name_memo.get(name)
         if known is None:
             matcher = self._helper_matcher
-            known = (matcher is not None and matcher(name)) or (
-                is_assert_name(name) and name not in self.defined_names
+            known = (matcher is not None and (matcher(name) or matcher(last_part(name)))) or (
+                is_assert_name(name) and name not in self._helpers
             )
             self._by_name_memo[name] = known
         return known
@@ -63,44 +65,113 @@ class Project:
         return {}
 
     @cached_property
-    def asserting_names(self) -> frozenset[str]:
-        """Names of helpers and fixtures that assert, directly or through other helpers.
-
-        A name imported from a scanned module is that module's function; other names
-        are matched by name, and when two helpers share a name and one of them
-        asserts, the name counts as asserting (the scanner errs towards silence
-        rather than false alarms).
-        """
-        callers: dict[str, set[str]] = defaultdict(set)
-        asserting: set[str] = set()
-        by_name = self._asserts_by_name
-        resolve = self.resolve
+    def _helpers(self) -> dict[str, list[tuple[bool, tuple[str, ...]]]]:
+        """(asserts, callees) of every helper (see HelperFact), by the name it is called by."""
+        found: dict[str, list[tuple[bool, tuple[str, ...]]]] = {}
         for result in self.results.values():
-            for helper in result.helpers:
-                callees = [resolve(c) for c in helper.callees]
-                if helper.asserts or any(by_name(c) for c in callees):
-                    asserting.add(helper.name)
-                else:
-                    for callee in callees:
-                        callers[callee].add(helper.name)
-        queue = list(asserting)
-        while queue:
-            name = queue.pop()
-            for caller in callers.pop(name, ()):
-                if caller not in asserting:
-                    asserting.add(caller)
-                    queue.append(caller)
-        return frozenset(asserting)
+            for name, asserts, callees in result.helpers:
+                found.setdefault(name, []).append((asserts, callees))
+        return found
+
+    @cached_property
+    def _asserting(self) -> dict[str, bool]:
+        return {}
+
+    def asserts(self, name: str) -> bool:
+        """Whether calling the helper `name` (resolved) runs an assertion, directly or through
+        the helpers it calls, transitively.
+
+        Decided on demand, for the names tests reach, and memoised. When two helpers share
+        a name and one of them asserts, the name counts as asserting (the scanner errs
+        towards silence rather than false alarms); so does a chain too long to follow.
+        """
+        known = self._asserting.get(name)
+        if known is not None:
+            return known
+        visited: list[str] = []
+        answer, _ = self._visit(name, set(), visited, 0)
+        if not answer:
+            # Nothing reachable from `name` asserts, so nothing the search met does either,
+            # including the names whose answer leaned on one still being decided.
+            self._asserting.update(dict.fromkeys(visited, False))
+        self._asserting[name] = answer
+        return answer
+
+    def _visit(
+        self, name: str, active: set[str], visited: list[str], depth: int
+    ) -> tuple[bool, bool]:
+        """(asserts, settled): not settled when the answer leaned on a name still being
+        decided higher up a cycle, so a False may not be memoised yet."""
+        known = self._asserting.get(name)
+        if known is not None:
+            return known, True
+        if self._asserts_by_name(name):
+            self._asserting[name] = True
+            return True, True
+        if name in active:
+            return False, False
+        if depth > _MAX_DEPTH:
+            return True, False
+        helpers = self._helpers.get(name)
+        if not helpers:
+            self._asserting[name] = False
+            return False, True
+        active.add(name)
+        visited.append(name)
+        settled = True
+        answer = False
+        resolve = self.resolve
+        for asserts, callees in helpers:
+            if asserts:
+                answer = True
+                break
+            for callee in callees:
+                found, done = self._visit(resolve(callee), active, visited, depth + 1)
+                if found:
+                    answer = True
+                    break
+                settled = settled and done
+            if answer:
+                break
+        active.discard(name)
+        if answer or settled:
+            self._asserting[name] = answer
+        return answer, answer or settled
 
     def resolve(self, name: str) -> str:
-        """An imported name (`tests.helpers.check`) as the helper it names if the repository
-        defines that module, else by its last part (a library's, or one not scanned)."""
-        if "." not in name or name in self.defined_names:
+        """Memoised `_resolve`."""
+        memo = self._resolved
+        found = memo.get(name)
+        if found is None:
+            found = memo[name] = self._resolve(name)
+        return found
+
+    @cached_property
+    def _resolved(self) -> dict[str, str]:
+        return {}
+
+    def _resolve(self, name: str) -> str:
+        """A qualified name (`tests.helpers.check`, `tests.helpers.Checker.verify`) as the
+        helper it names if the repository defines it, else by its last part (a library's,
+        or one not scanned), except a built-in container's method name (`os.path.join`,
+        `fixture_session().pop`): that is left qualified, so it matches no helper."""
+        if "." not in name or name in self._helpers:
             return name
-        return name.rpartition(".")[2]
+        last = last_part(name)
+        return name if last in BUILTIN_METHODS else last
 
     def reaches_assertion(self, names: Iterable[str]) -> bool:
         """Whether calling any of `names` runs an assertion."""
-        asserting = self.asserting_names
-        resolve = self.resolve
-        return any((n := resolve(name)) in asserting or self._asserts_by_name(n) for name in names)
+        # The memo lookups inline: a large suite asks this for tens of thousands of names.
+        resolved = self._resolved
+        known = self._asserting
+        for name in names:
+            target = resolved.get(name)
+            if target is None:
+                target = self.resolve(name)
+            answer = known.get(target)
+            if answer is None:
+                answer = self.asserts(target)
+            if answer:
+                return True
+        return False

@@ -13,8 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from netra_check.errors import CheckError
 
-class CollectError(Exception):
+
+class CollectError(CheckError):
     """pytest could not be asked, or could not collect; the message says why."""
 
 

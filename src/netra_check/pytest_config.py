@@ -18,7 +18,11 @@ What it says: the collection settings (`testpaths`, `norecursedirs`,
 
 from __future__ import annotations
 
-import configparser
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import configparser
+
 import fnmatch
 import os
 import re
@@ -102,6 +106,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _read_ini(path: Path) -> configparser.ConfigParser:
+    import configparser  # only for tox.ini and setup.cfg
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read_string(path.read_text(encoding="utf-8"), source=str(path))

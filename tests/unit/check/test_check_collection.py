@@ -165,6 +165,72 @@ def test_inherited_tests_are_counted_in_every_collected_subclass(workspace) -> N
     assert workspace.scan().tests == 5
 
 
+def test_test_classes_a_module_imports_are_collected_there_too(workspace) -> None:
+    # SQLAlchemy's test/dialect/test_suite.py is `from sqlalchemy.testing.suite import *`:
+    # pytest collects every test class that puts in the module's namespace.
+    workspace.write(
+        "lib/shop/testing/suite/__init__.py",
+        """
+        from .test_orders import *
+        from .test_stock import *
+        """,
+    )
+    workspace.write(
+        "lib/shop/testing/suite/test_orders.py",
+        """
+        class OrdersBase:
+            def test_listed(self):
+                assert listed()
+
+        class TestOrders(OrdersBase):
+            def test_placed(self):
+                assert placed()
+
+        class _TestHidden:
+            def test_hidden(self):
+                assert hidden()
+        """,
+    )
+    workspace.write(
+        "lib/shop/testing/suite/test_stock.py",
+        """
+        __all__ = ["TestStock"]
+
+        class TestStock:
+            def test_counted(self):
+                assert counted()
+
+        class TestNotExported:
+            def test_left_out(self):
+                assert left_out()
+        """,
+    )
+    workspace.write(
+        "lib/shop/testing/shared.py",
+        """
+        class TestShared:
+            def test_one(self):
+                assert one()
+
+            def test_two(self):
+                assert two()
+        """,
+    )
+    workspace.write("tests/test_suite.py", "from shop.testing.suite import *\n")
+    workspace.write(
+        "tests/test_explicit.py",
+        """
+        from shop.testing.shared import TestShared
+        from shop.testing.shared import TestShared as _Kept
+        """,
+    )
+    # tests/test_suite.py: TestOrders 2 (one inherited), TestStock 1; tests/test_explicit.py:
+    # TestShared 2; a private alias, a private class and a name not in __all__ are not taken.
+    # The suite's own modules are not test files (not under testpaths' python_files).
+    workspace.write("pyproject.toml", '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')
+    assert workspace.scan().tests == 5
+
+
 def test_collect_with_pytest_finds_what_a_conftest_hook_adds(workspace, cli) -> None:
     # Real pytest in a subprocess: a conftest hook collects spec_*.py, which no setting says.
     workspace.write(
@@ -194,3 +260,97 @@ def test_collect_with_pytest_reports_a_collection_error(workspace, cli) -> None:
     result = cli(str(workspace.root), "--no-cache", "--collect-with-pytest")
     assert result.exit_code == 2
     assert "pytest --collect-only" in result.output
+
+
+def test_a_base_imported_under_another_name_gives_its_tests(workspace) -> None:
+    # SQLAlchemy's test_tm_future_annotations.py:
+    # `from .test_typed_mapping import MappedColumnTest as _MappedColumnTest`, then
+    # `class MappedColumnTest(_MappedColumnTest)` runs the base's tests and its own.
+    workspace.write(
+        "tests/test_typed.py",
+        """
+        class TestMapped:
+            def test_column(self):
+                assert column()
+
+            def test_type(self):
+                assert type_()
+        """,
+    )
+    workspace.write(
+        "tests/test_future.py",
+        """
+        from tests.test_typed import TestMapped as _TestMapped
+
+        class TestMapped(_TestMapped):
+            def test_future(self):
+                assert future()
+        """,
+    )
+    # tests/test_typed.py: 2; tests/test_future.py: 2 inherited + 1 of its own.
+    assert workspace.scan().tests == 5
+
+
+def test_class_parametrizers_make_a_copy_of_the_class_per_argument(workspace) -> None:
+    source = """
+        from sqlalchemy import testing
+
+        @testing.combinations(("joins",), ("unions",), ("none",), argnames="style")
+        @testing.combinations((True,), (False,), argnames="lazy")
+        class TestRoundTrip:
+            def test_roundtrip(self):
+                assert roundtrip()
+
+        @testing.combinations(*STYLES)
+        class TestUnknown:
+            def test_unknown(self):
+                assert unknown()
+        """
+    workspace.write("tests/test_poly.py", source)
+    assert workspace.scan().tests == 2  # without the setting: one class each
+    workspace.write(
+        "pyproject.toml",
+        '[tool.netra.check]\nclass-parametrizers = ["sqlalchemy.testing.combinations"]\n',
+    )
+    # SQLAlchemy's plugin: 3 x 2 copies of TestRoundTrip; a starred argument list is unknown.
+    assert workspace.scan().tests == 7
+
+
+def test_extra_python_bases_collect_subclasses_whatever_their_name(workspace) -> None:
+    # SQLAlchemy's plugin collects every public subclass of fixtures.TestBase.
+    workspace.write(
+        "lib/shop/testing/fixtures.py",
+        """
+        class TestBase:
+            pass
+
+        class MappedTest(TestBase):
+            def test_mapped(self):
+                assert mapped()
+        """,
+    )
+    workspace.write(
+        "tests/test_cascade.py",
+        """
+        from shop.testing import fixtures
+
+        class O2MCascadeDeleteOrphan(fixtures.MappedTest):
+            def test_orphan(self):
+                assert orphan()
+
+        class _Hidden(fixtures.TestBase):
+            def test_hidden(self):
+                assert hidden()
+
+        class Unrelated:
+            def test_unrelated(self):
+                assert unrelated()
+        """,
+    )
+    assert workspace.scan().tests == 0  # no class is named Test*
+    workspace.write(
+        "pyproject.toml",
+        '[tool.netra.check]\nextra-python-bases = ["shop.testing.fixtures.TestBase"]\n',
+    )
+    # O2MCascadeDeleteOrphan: its own test and the one it inherits; _Hidden is private.
+    assert workspace.scan().tests == 2

@@ -328,3 +328,137 @@ def test_an_imported_helper_is_judged_by_its_own_module(workspace) -> None:
         """,
     )
     assert workspace.lines("NC003") == [("tests/test_replies.py", 4)]
+
+
+def test_a_module_attribute_is_followed_to_that_modules_function(workspace) -> None:
+    workspace.write("tests/checks.py", "def check_reply(reply):\n    assert reply['ok']\n")
+    workspace.write("tests/logs.py", "def check_reply(reply):\n    print('reply', reply)\n")
+    workspace.write(
+        "tests/test_replies.py",
+        """
+        import tests.logs
+        from tests import checks, logs
+
+        def test_logged_only():
+            logs.check_reply(send())
+
+        def test_logged_through_the_package():
+            tests.logs.check_reply(send())
+
+        def test_verified():
+            checks.check_reply(send())
+        """,
+    )
+    assert workspace.lines("NC003") == [
+        ("tests/test_replies.py", 4),
+        ("tests/test_replies.py", 7),
+    ]
+
+
+def test_a_module_function_named_like_a_list_method_is_followed(workspace) -> None:
+    # `session.pop()` on an unknown object is not followed, but `checks.count()` names a
+    # function of a scanned module.
+    workspace.write("tests/checks.py", "def count(rows, n):\n    assert len(rows) == n\n")
+    workspace.write(
+        "tests/test_rows.py",
+        """
+        from tests import checks
+
+        def test_counted():
+            checks.count(load(), 3)
+
+        def test_popped():
+            rows = load()
+            rows.pop()
+        """,
+    )
+    assert workspace.lines("NC003") == [("tests/test_rows.py", 6)]
+
+
+def test_a_method_of_an_imported_class_is_followed_to_that_class(workspace) -> None:
+    workspace.write(
+        "tests/helpers.py",
+        """
+        class Checker:
+            def verify(self, reply):
+                assert reply["ok"]
+
+        class Recorder:
+            def verify(self, reply):
+                self.seen = reply
+        """,
+    )
+    workspace.write(
+        "tests/test_replies.py",
+        """
+        from tests.helpers import Checker, Recorder
+
+        def test_checked():
+            Checker().verify(send())
+
+        def test_recorded_only():
+            Recorder().verify(send())
+
+        def test_checked_unbound():
+            Checker.verify(None, send())
+        """,
+    )
+    assert workspace.lines("NC003") == [("tests/test_replies.py", 6)]
+
+
+def test_a_helper_of_the_test_module_is_its_own_not_one_elsewhere(workspace) -> None:
+    workspace.write("tests/checks.py", "def check(reply):\n    assert reply['ok']\n")
+    workspace.write(
+        "tests/test_replies.py",
+        """
+        def check(reply):
+            print(reply)
+
+        def test_logged_only():
+            check(send())
+        """,
+    )
+    assert workspace.lines("NC003") == [("tests/test_replies.py", 4)]
+
+
+def test_helpers_that_call_each_other_are_judged_through_the_cycle(workspace) -> None:
+    # retry() and attempt() call each other; only attempt() reaches validate() (followed
+    # last). Asked about attempt() first, retry() is met on the way round: it must not be
+    # remembered as checking nothing.
+    workspace.write(
+        "tests/helpers.py",
+        """
+        def attempt(reply, tries):
+            if tries:
+                retry(reply, tries - 1)
+            validate(reply)
+
+        def retry(reply, tries):
+            attempt(reply, tries)
+
+        def validate(reply):
+            assert reply["ok"]
+
+        def loop_a(reply):
+            loop_b(reply)
+
+        def loop_b(reply):
+            loop_a(reply)
+        """,
+    )
+    workspace.write(
+        "tests/test_retries.py",
+        """
+        from tests.helpers import attempt, loop_a, retry
+
+        def test_attempt():
+            attempt(send(), 2)
+
+        def test_retry():
+            retry(send(), 2)
+
+        def test_loop_only():
+            loop_a(send())
+        """,
+    )
+    assert workspace.lines("NC003") == [("tests/test_retries.py", 9)]
