@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,10 @@ from netra.state import StateStore, open_state
 from netra.state.fallback import FallbackStateStore
 
 log = logging.getLogger("netra.lifecycle")
+#: Seconds /ready waits for the database before it calls it unreachable.
+READY_TIMEOUT = 2.0
+#: Seconds each closing step of a shutdown may take.
+STOP_STEP_TIMEOUT = 10.0
 
 
 class StartupError(Exception):
@@ -58,7 +62,7 @@ class Platform:
     registry: AgentRegistry
     supervisor: RunSupervisor
     runs: RunService
-    lock: DatabaseLock | None  # held while this is the only instance the database may have
+    lock: DatabaseLock  # exclusive: the only instance; shared: one of several on Redis
     instance_id: str
     redis: Redis | None  # shared by the instances with NETRA_REDIS_URL
     connections: PerUserQuota  # open WebSockets per user
@@ -66,6 +70,7 @@ class Platform:
     phases: list[tuple[str, float]] = field(default_factory=list)
     background: list[asyncio.Task[None]] = field(default_factory=list)
     live: set[Connection] = field(default_factory=set)  # open WebSockets
+    throttles: StateStore | None = None  # what the login throttles count on
 
 
 async def _prepare_schema(settings: Settings, db: Database) -> None:
@@ -117,11 +122,12 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
                 redis, bus = await _open_redis(settings, instance_id)
         with phase("services"):
             state = open_state(redis, prefix=settings.redis_prefix)
+            throttles = state if redis is None else FallbackStateStore(state)
             events = EventLogWriter(db, bus, instance_id)
             tokens = AccessTokens(key, settings.access_token_ttl)
             auth = AuthService(
                 db,
-                state if redis is None else FallbackStateStore(state),
+                throttles,
                 Passwords(),
                 tokens,
                 refresh_ttl=settings.refresh_token_ttl,
@@ -133,7 +139,7 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
             contexts = ExecutionContextFactory(events, state)
             engine = AgentEngine(settings.max_steps)
             leases = RunLeases(
-                db, instance_id, settings.run_lease_ttl, single_instance=lock is not None
+                db, instance_id, settings.run_lease_ttl, single_instance=not lock.shared
             )
             supervisor = RunSupervisor(
                 db,
@@ -147,7 +153,7 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
             )
             runs = RunService(db, registry, supervisor, settings.default_agent)
         with phase("recover_runs"):
-            if lock is not None:
+            if not lock.shared:
                 # The only instance: anything active was cut off by a crash. (Among
                 # several instances, the lease sweep ends the runs of one that is gone.)
                 recovered = await supervisor.recover()
@@ -177,6 +183,7 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
         redis,
         PerUserQuota(settings.max_connections_per_user),
         phases=phase.timings,
+        throttles=throttles,
     )
     platform.background.append(
         asyncio.create_task(supervisor.keep_leases(), name="netra-run-leases")
@@ -215,15 +222,15 @@ async def _open_redis(settings: Settings, instance_id: str) -> tuple[Redis, Redi
     return client, bus
 
 
-async def _open_database(settings: Settings) -> tuple[Database, DatabaseLock | None]:
-    """Connect, claim the database for this process unless it shares it with other
-    instances (through Redis), and check or migrate its schema."""
+async def _open_database(settings: Settings) -> tuple[Database, DatabaseLock]:
+    """Connect, claim the database (alone, or shared with the other instances on the
+    same Redis), and check or migrate its schema."""
     db = Database(settings.resolved_database_url)
     lock: DatabaseLock | None = None
     try:
         await db.ping()
-        if settings.redis_url is None:  # in-process fan-out: one instance only
-            lock = await DatabaseLock.acquire(db)
+        # In-process fan-out: one instance only. Through Redis: any number, all sharing.
+        lock = await DatabaseLock.acquire(db, shared=settings.redis_url is not None)
         await _prepare_schema(settings, db)
     except BaseException as exc:  # also when cancelled: the lock must not outlive us
         await _close_database(db, lock)
@@ -248,26 +255,32 @@ async def drain(platform: Platform) -> None:
 
 
 async def stop(platform: Platform) -> None:
-    """Graceful shutdown: end local runs (with their terminal events), then close resources."""
+    """Graceful shutdown: end local runs (with their terminal events), then close every
+    resource, each in turn even if another failed; no step waits without bound."""
     try:
         await platform.supervisor.shutdown(platform.settings.shutdown_grace)
     finally:
         for task in platform.background:  # leases were renewed while runs were ending
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        try:
-            await platform.events.close()  # every run's last events are committed
-            if platform.lock is None:
-                # Runs that did not end in time: another instance may claim them at once.
-                await platform.supervisor.leases.release()
-            await platform.bus.close()
-            if platform.redis is not None:
-                await platform.redis.aclose()
-            await platform.state.close()
-            await platform.registry.close()
-        finally:
-            await _close_database(platform.db, platform.lock)
+        await asyncio.gather(*platform.background, return_exceptions=True)
+        steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            ("event log", platform.events.close),  # every run's last events are committed
+            ("event bus", platform.bus.close),
+            ("state", platform.state.close),
+            ("agents", platform.registry.close),
+        ]
+        if platform.lock.shared:
+            # Runs that did not end in time: another instance may claim them at once.
+            steps.insert(1, ("run leases", platform.supervisor.leases.release))
+        if platform.redis is not None:
+            steps.append(("Redis", platform.redis.aclose))
+        for name, step in steps:
+            try:
+                async with asyncio.timeout(STOP_STEP_TIMEOUT):
+                    await step()
+            except Exception:
+                log.exception("closing the %s failed", name)
+        await _close_database(platform.db, platform.lock)
 
 
 async def _close_database(db: Database, lock: DatabaseLock | None) -> None:
@@ -284,7 +297,8 @@ async def readiness(platform: Platform, details: bool = False) -> dict[str, Any]
     components: dict[str, dict[str, Any]] = {}
     began = time.perf_counter()
     try:
-        await platform.db.ping()
+        async with asyncio.timeout(READY_TIMEOUT):
+            await platform.db.ping()
         components["database"] = {"status": "ok", "backend": platform.db.engine.dialect.name}
     except Exception as exc:
         components["database"] = {"status": "error", "error": type(exc).__name__}
@@ -292,7 +306,9 @@ async def readiness(platform: Platform, details: bool = False) -> dict[str, Any]
     if isinstance(platform.bus, RedisEventBus):
         # Without Redis, followers poll the database: slower, not down.
         components["events"] = {"status": platform.bus.status, "backend": "redis"}
-        components["state"] = {"status": platform.bus.status, "backend": "redis"}
+        throttles = platform.throttles
+        failing = isinstance(throttles, FallbackStateStore) and throttles.failing
+        components["state"] = {"status": "degraded" if failing else "ok", "backend": "redis"}
     else:
         components["events"] = {"status": "ok", "backend": "memory"}
         components["state"] = {"status": "ok", "backend": "memory"}

@@ -14,6 +14,7 @@ from netra.testing.ws import EventValidator, WsClient
 
 Cluster = Callable[..., list[NetraServer]]
 LEASE_TTL = 3.0  # seconds: a lost instance's runs end within this plus one sweep
+TERMINAL = {"agent_completed", "agent_error", "agent_cancelled"}
 
 
 async def test_a_run_started_on_one_instance_is_seen_live_on_the_other(
@@ -68,10 +69,14 @@ async def test_a_client_resumes_on_the_other_instance_with_no_gap(
     event_validator.assert_same_history(combined, stored.json())
 
 
+# A lease far longer than the tests: only the notice through Redis can end these runs in time.
+NO_RENEWAL_SOON = {"NETRA_RUN_LEASE_TTL": "600"}
+
+
 async def test_a_run_on_one_instance_is_cancelled_through_the_other(
     netra_cluster: Cluster, event_validator: EventValidator
 ) -> None:
-    a, b = netra_cluster(2)
+    a, b = netra_cluster(2, settings=NO_RENEWAL_SOON)
     user = await register_user(a.base_url)
     client = await WsClient.connect(b.ws_url, user.access_token)
     try:
@@ -97,7 +102,7 @@ async def test_a_run_on_one_instance_is_cancelled_through_the_other(
 async def test_a_websocket_cancel_on_one_instance_ends_a_run_on_the_other(
     netra_cluster: Cluster,
 ) -> None:
-    a, b = netra_cluster(2)
+    a, b = netra_cluster(2, settings=NO_RENEWAL_SOON)
     user = await register_user(a.base_url)
     runner = await WsClient.connect(b.ws_url, user.access_token)
     canceller = await WsClient.connect(a.ws_url, user.access_token)
@@ -143,17 +148,28 @@ async def test_the_runs_of_a_killed_instance_are_ended_by_a_survivor(
 async def test_starting_an_instance_leaves_the_runs_of_live_ones_alone(
     netra_cluster: Cluster,
 ) -> None:
-    (a,) = netra_cluster(1, settings={"NETRA_RUN_LEASE_TTL": str(LEASE_TTL)})
+    settings = {"NETRA_RUN_LEASE_TTL": str(LEASE_TTL)}
+    (a,) = netra_cluster(1, settings=settings)
     user = await register_user(a.base_url)
     client = await WsClient.connect(a.ws_url, user.access_token)
     try:
-        accepted = await client.start_run("wait 2 seconds please")
+        long = await client.start_run("wait 120 seconds")
         await client.recv_type("tool_executing")
-        netra_cluster(1, settings={"NETRA_RUN_LEASE_TTL": str(LEASE_TTL)})  # B starts meanwhile
-        events = await client.events_until_terminal(accepted["run_id"])
+        (b,) = netra_cluster(1, settings=settings)  # B starts while A's run is going
+        # A second run that lasts almost three leases: by its end B has swept many times.
+        short = await client.start_run(f"wait {LEASE_TTL * 3:g} seconds please")
+        await client.events_until_terminal(short["run_id"], timeout=LEASE_TTL * 10)
+        async with httpx.AsyncClient(base_url=b.base_url) as http:
+            response = await http.post(f"/api/runs/{long['run_id']}/cancel", headers=user.headers)
+        events = [e for e in client.events() if e["run_id"] == long["run_id"]]
+        if events[-1]["type"] not in TERMINAL:
+            events += await client.events_until_terminal(long["run_id"], timeout=LEASE_TTL * 5)
     finally:
         await client.close()
-    assert events[-1]["type"] == "agent_completed"
+    # Still A's run when B was asked to cancel it: ended by the user, not as lost.
+    assert response.status_code == 202
+    assert events[-1]["type"] == "agent_cancelled"
+    assert events[-1]["data"]["reason"] == "cancelled_by_user"
 
 
 async def test_events_on_both_instances_arrive_in_order_for_concurrent_runs(

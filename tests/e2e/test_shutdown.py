@@ -19,11 +19,11 @@ TERMINAL = {"agent_completed", "agent_error", "agent_cancelled"}
 async def test_sigterm_ends_every_run_once_and_each_client_receives_the_end_live(
     netra_server_factory, event_validator: EventValidator
 ) -> None:
-    server = netra_server_factory({"NETRA_SHUTDOWN_GRACE": "3"})
+    server = netra_server_factory({"NETRA_SHUTDOWN_GRACE": "10"})
     users = await asyncio.gather(*(register_user(server.base_url) for _ in range(CLIENTS)))
     clients = [await WsClient.connect(server.ws_url, user.access_token) for user in users]
-    # Half finish within the grace; the other half would take two minutes.
-    texts = ["wait 1 seconds please" if i % 2 else "wait 120 seconds" for i in range(CLIENTS)]
+    # Half finish well within the grace; the other half would take two minutes.
+    texts = ["wait 2 seconds please" if i % 2 else "wait 120 seconds" for i in range(CLIENTS)]
     accepted = [await c.start_run(text) for c, text in zip(clients, texts, strict=True)]
     await asyncio.gather(*(c.recv_type("tool_executing", timeout=30) for c in clients))
 

@@ -87,6 +87,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "database_url": database_url,
             "data_dir": tmp_path / "data",
             "secret_key": SIGNING_KEY,
+            "shutdown_grace": 0,  # runs left going are cancelled at once when a test stops
         }
         values.update(overrides)
         return Settings(**values)

@@ -25,7 +25,7 @@ from netra.db.repositories import (
 from netra.db.types import utcnow
 from netra.lifecycle import StartupError, start, stop
 from netra.runs import RunLeases
-from netra.testing.services import free_port
+from netra.testing.services import RedisService, free_port
 
 DEAD = "srv_dead"  # an instance that stopped renewing its leases
 ALIVE = "srv_alive"
@@ -221,3 +221,57 @@ async def test_an_unreachable_redis_stops_startup_naming_the_phase(
     settings = make_settings(postgres_url, redis_url=f"redis://127.0.0.1:{free_port()}/0")
     with pytest.raises(StartupError, match=r"^startup phase redis: Redis at redis://127"):
         await start(settings)
+
+
+async def test_an_instance_sweeps_only_after_renewing_without_a_miss_for_a_whole_lease(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    # After a database outage every lease has expired, live instances' too: the first
+    # instance back must give the others a whole lease to renew before it sweeps.
+    ttl = 600.0  # the background renewal never runs during this test
+    platform = await start(make_settings(database_url, run_lease_ttl=ttl))
+    try:
+        user = await add_user(platform.db)
+        stored = await store_leased(platform.db, user, expired(DEAD))
+
+        await platform.supervisor.maintain_leases(now=1000.0)  # healthy from now on
+        async with platform.db.read() as session:
+            still = await session.get(Run, stored.run_id)
+            assert still is not None
+            assert still.status == "queued"
+        await platform.supervisor.maintain_leases(now=1000.0 + ttl)
+        async with platform.db.read() as session:
+            ended = await session.get(Run, stored.run_id)
+    finally:
+        await stop(platform)
+    assert ended is not None
+    assert (ended.status, ended.error_code) == ("failed", "instance_lost")
+
+
+async def test_instances_with_and_without_redis_never_serve_one_database_together(
+    postgres_url: str,
+    make_settings: Callable[..., Settings],
+    redis_service: RedisService,
+    redis_prefix: str,
+) -> None:
+    shared = make_settings(postgres_url, redis_url=redis_service.url, redis_prefix=redis_prefix)
+    alone = make_settings(postgres_url)
+
+    first = await start(shared)
+    try:
+        second = await start(shared)  # instances on Redis run side by side
+        await stop(second)
+        # One without Redis would end their live runs as if they were its own crash's.
+        with pytest.raises(StartupError, match="set NETRA_REDIS_URL on every instance"):
+            await start(alone)
+    finally:
+        await stop(first)
+
+    only = await start(alone)
+    try:
+        with pytest.raises(StartupError, match="without NETRA_REDIS_URL is serving"):
+            await start(shared)
+    finally:
+        await stop(only)

@@ -307,7 +307,7 @@ async def test_stop_right_after_launch_still_ends_the_run_with_agent_cancelled(
     make_settings: Callable[..., Settings],
     add_user: Callable[..., Awaitable[User]],
 ) -> None:
-    platform = await start(make_settings(database_url, shutdown_grace=0))
+    platform = await start(make_settings(database_url))
     try:
         user = await add_user(platform.db)
         # start() launches without awaiting anything after the commit, so the run's

@@ -249,7 +249,7 @@ async def make_world(sqlite_url: str) -> AsyncIterator[MakeWorld]:
 
     yield make
     for world in worlds:
-        await world.supervisor.shutdown()
+        await world.supervisor.shutdown(grace=0)
         await world.events.close()
         await world.bus.close()
         await world.db.dispose()

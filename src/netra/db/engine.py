@@ -66,7 +66,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, **_JSON, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, **_JSON, **kwargs)
+    # Bounded waits: an unreachable server fails a request, a renewal or a shutdown
+    # step instead of hanging it (asyncpg's connect timeout, then one per statement).
+    timeouts = {"timeout": 5, "command_timeout": 60}
+    return create_async_engine(
+        url, pool_size=10, max_overflow=20, connect_args=timeouts, **_JSON, **kwargs
+    )
 
 
 class Database:

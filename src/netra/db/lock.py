@@ -5,7 +5,9 @@ process executing it, and startup ends any run still marked active. Both are
 right only while a single process uses the database, so without Redis the
 process holds this lock for its whole life: an advisory lock on PostgreSQL, a
 lock file beside the SQLite file. Either is released by the OS if the process
-dies. With Redis (PostgreSQL only) there is no lock: run leases take its place.
+dies. Instances with Redis (PostgreSQL only) hold the same advisory lock shared:
+they run side by side (run leases keep them apart), and an instance without
+Redis, which would end their runs as its own crash's, cannot start among them.
 """
 
 from __future__ import annotations
@@ -26,44 +28,55 @@ class DatabaseInUse(Exception):
     """Another Netra process already holds the database."""
 
 
+_ALONE = (
+    "another Netra process is already serving this database; with events and state "
+    "in-process, only one instance may use it (on PostgreSQL, set NETRA_REDIS_URL on "
+    "every instance to run several)"
+)
+_SERVED_ALONE = (
+    "a Netra instance without NETRA_REDIS_URL is serving this database alone; stop it, "
+    "or give it the same NETRA_REDIS_URL, before starting instances that share it"
+)
+
+
 class DatabaseLock:
-    def __init__(self, connection: AsyncConnection | None, lock_fd: int | None) -> None:
+    def __init__(
+        self, connection: AsyncConnection | None, lock_fd: int | None, *, shared: bool = False
+    ) -> None:
         self._connection = connection
         self._lock_fd = lock_fd
+        self.shared = shared  # held by instances that share the database through Redis
 
     @classmethod
-    async def acquire(cls, db: Database) -> DatabaseLock:
-        busy = (
-            "another Netra process is already serving this database; with events and state "
-            "in-process, only one instance may use it (on PostgreSQL, set NETRA_REDIS_URL "
-            "to run several)"
-        )
+    async def acquire(cls, db: Database, *, shared: bool = False) -> DatabaseLock:
         if db.engine.dialect.name == "sqlite":
+            if shared:
+                raise ValueError("SQLite is served by one process only")
             path = _sqlite_path(db)
             fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                raise DatabaseInUse(f"{busy} ({path})") from None
+                raise DatabaseInUse(f"{_ALONE} ({path})") from None
             return cls(None, fd)
         connection = await db.engine.connect()
-        held = await connection.scalar(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
-        )
+        function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+        held = await connection.scalar(text(f"SELECT {function}(:key)"), {"key": ADVISORY_KEY})
         # The lock belongs to the session, not the transaction: commit, so the holder is
         # not "idle in transaction" (which servers often time out, dropping the lock).
         await connection.commit()
         if not held:
             await connection.close()
-            raise DatabaseInUse(busy)
-        return cls(connection, None)
+            raise DatabaseInUse(_SERVED_ALONE if shared else _ALONE)
+        return cls(connection, None, shared=shared)
 
     async def release(self) -> None:
         if self._connection is not None:
             try:
+                function = "pg_advisory_unlock_shared" if self.shared else "pg_advisory_unlock"
                 await self._connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY}
+                    text(f"SELECT {function}(:key)"), {"key": ADVISORY_KEY}
                 )
                 await self._connection.commit()
                 await self._connection.close()

@@ -126,10 +126,16 @@ class Connection:
             self._task.cancel()
 
     async def close_after_sending(self, code: int, reason: str, timeout: float) -> None:
-        """Send what is queued (waiting at most `timeout` s for the client), then close."""
+        """Send what the followed threads still have to send (replays included) and what
+        is queued, waiting at most `timeout` s in all, then close with `code`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        replays = {f.replay for f in self._follows.values() if f.replay is not None}
+        if replays:
+            await asyncio.wait(replays, timeout=timeout)
         writer = self._writer
-        if writer is not None:
-            await asyncio.wait({writer}, timeout=timeout)
+        if writer is not None and (left := deadline - loop.time()) > 0:
+            await asyncio.wait({writer}, timeout=left)
         self.abort(code, reason)
 
     def _expire_at(self, expires_at: float) -> None:

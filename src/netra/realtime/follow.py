@@ -16,8 +16,11 @@ with everything heard meanwhile, then live delivery takes over again.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy.exc import DBAPIError
 
 from netra.db.repositories import ThreadRepository
 from netra.realtime.events import AgentEvent
@@ -26,8 +29,11 @@ if TYPE_CHECKING:
     from netra.db.engine import Database
     from netra.realtime.bus import EventBus
 
+log = logging.getLogger(__name__)
 #: Events read from the log at a time.
 REPLAY_PAGE = 500
+#: Reads of one page tried before a follower gives up (backing off from 0.25 s).
+READ_ATTEMPTS = 4
 
 
 class FollowSink(Protocol):
@@ -121,7 +127,7 @@ class ThreadFollower:
             while not (sink.closed or self._unlisten is None):
                 heard = self.heard  # committed before this read begins, so in what it reads
                 self._reread = False
-                page = await sink.read_events(self.thread_id, self.last, REPLAY_PAGE)
+                page = await self._read_page()
                 if not page and heard > self.last:  # heard, yet not there: the thread is gone
                     raise LookupError(f"thread {self.thread_id} is gone")
                 for event in page:
@@ -138,6 +144,19 @@ class ThreadFollower:
         finally:
             if self.replay is asyncio.current_task():
                 self.replay = None
+
+    async def _read_page(self) -> Sequence[AgentEvent]:
+        """The next page of the log; a failing read (a database failing over, a pool
+        exhausted for a moment) is tried again a few times before the follower gives up."""
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                return await self.sink.read_events(self.thread_id, self.last, REPLAY_PAGE)
+            except (DBAPIError, OSError, TimeoutError):
+                if attempt == READ_ATTEMPTS - 1:
+                    raise
+                log.warning("reading %s failed; trying again", self.thread_id, exc_info=True)
+                await asyncio.sleep(0.25 * 2**attempt)
+        raise AssertionError("unreachable")
 
     def stop(self) -> asyncio.Task[None] | None:
         """Stop listening and replaying; returns the replay task being cancelled, if any

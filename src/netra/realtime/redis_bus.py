@@ -97,7 +97,9 @@ class RedisEventBus:
         self._drained = asyncio.Event()  # the sender has sent all it was given
         self._unsent: set[str] = set()  # threads whose events other instances may lack
         self._tasks: list[asyncio.Task[None]] = []
-        self.connected = False  # the reader's last round trip succeeded
+        self._drained.set()
+        self.connected = False  # the reader's last round worked
+        self.sending = True  # the sender's last append worked
 
     async def start(self, positions: dict[str, str] | None = None) -> None:
         """Begin reading every shard from its current end (or from `positions`, as
@@ -105,13 +107,21 @@ class RedisEventBus:
         positions = positions or await self.ends()
         self.connected = True
         self._tasks = [
-            asyncio.create_task(self._read(positions), name="netra-redis-reader"),
+            asyncio.create_task(self._read(dict(positions)), name="netra-redis-reader"),
             asyncio.create_task(self._send(), name="netra-redis-sender"),
         ]
+        for task in self._tasks:
+            task.add_done_callback(self._stopped)
+
+    def _stopped(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:  # a bug: say so loudly
+            log.error("%s stopped", task.get_name(), exc_info=task.exception())
+            self.connected = self.sending = False
 
     @property
     def status(self) -> str:
-        return "ok" if self.connected else "degraded"
+        """ok, or degraded while reading or appending fails (followers poll the log)."""
+        return "ok" if self.connected and self.sending else "degraded"
 
     # -- the EventBus interface ----------------------------------------------
     async def publish(self, events: Sequence[AgentEvent]) -> None:
@@ -132,9 +142,9 @@ class RedisEventBus:
         self._on_cancel = handler
 
     async def close(self, flush_timeout: float = 5.0) -> None:
-        """Send what is queued (other instances' followers wait for it), then stop."""
-        if self._tasks and (self._outbox or self._unsent):
-            self._drained.clear()
+        """Send what is queued or being sent (other instances' followers wait for it),
+        then stop."""
+        if self._tasks and not self._drained.is_set():
             self._outbox_ready.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained.wait(), flush_timeout)
@@ -146,10 +156,11 @@ class RedisEventBus:
 
     # -- appending -------------------------------------------------------------
     def _queue(self, entry: dict[str, str]) -> None:
-        if len(self._outbox) >= MAX_OUTBOX:  # Redis is slower than we write: resync them
-            self._unsent.add(entry["t"])
-        else:
+        self._drained.clear()
+        if len(self._outbox) < MAX_OUTBOX:
             self._outbox.append(entry)
+        elif "f" in entry:  # Redis is slower than we write: its followers resync instead
+            self._unsent.add(entry["t"])
         self._outbox_ready.set()
 
     def _key(self, thread_id: str) -> str:
@@ -158,8 +169,8 @@ class RedisEventBus:
     async def _send(self) -> None:
         """Append queued entries in order, one pipeline per round. Entries that fail are
         kept and sent again first (a duplicate is harmless: followers drop a seq they
-        have had); past MAX_OUTBOX the oldest give way, and the instances that may lack
-        their events are told to resync instead."""
+        have had). Past MAX_OUTBOX entries, events are no longer kept: the threads
+        concerned get a resync notice once Redis answers again."""
         pause = RETRY_FIRST
         while True:
             await self._outbox_ready.wait()
@@ -170,23 +181,27 @@ class RedisEventBus:
                 self._unsent = set()
             entries, self._outbox = self._outbox, []
             try:
-                async with self._client.pipeline(transaction=False) as pipe:
-                    for entry in entries:
-                        fields: dict[Any, Any] = entry
-                        pipe.xadd(self._key(entry["t"]), fields, maxlen=self._max_length)
-                    await pipe.execute()
+                if entries:
+                    async with self._client.pipeline(transaction=False) as pipe:
+                        for entry in entries:
+                            fields: dict[Any, Any] = entry
+                            pipe.xadd(self._key(entry["t"]), fields, maxlen=self._max_length)
+                        await pipe.execute()
             except (RedisError, OSError) as exc:
-                log.warning("appending %d entries to Redis failed: %s", len(entries), exc)
+                if self.sending:
+                    log.warning("appending to Redis failed (%s); retrying", exc)
+                    self.sending = False
                 self._outbox[:0] = entries
-                if (overflow := len(self._outbox) - MAX_OUTBOX) > 0:
-                    dropped, self._outbox = self._outbox[:overflow], self._outbox[overflow:]
-                    self._unsent.update(entry["t"] for entry in dropped)
+                if len(self._outbox) > MAX_OUTBOX:
+                    self._unsent.update(e["t"] for e in self._outbox if "f" in e)
+                    self._outbox = [e for e in self._outbox if "f" not in e]
                 self._reconnected.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._reconnected.wait(), pause)
                 pause = min(pause * 2, RETRY_MAX)
                 self._outbox_ready.set()
             else:
+                self.sending = True
                 pause = RETRY_FIRST
                 if not self._outbox and not self._unsent:
                     self._drained.set()
@@ -203,36 +218,48 @@ class RedisEventBus:
         }
 
     async def _read(self, positions: dict[Any, Any]) -> None:
-        pause = RETRY_FIRST
+        """Read every shard until cancelled. While a round fails (Redis, or a bug in
+        handling an entry), the followers poll the log every poll_interval, and Redis
+        is tried again after a pause that doubles up to RETRY_MAX."""
+        loop = asyncio.get_running_loop()
+        pause, retry_at = RETRY_FIRST, 0.0
         while True:
-            try:
-                response = cast(
-                    _Entries,
-                    await self._client.xread(positions, count=READ_COUNT, block=READ_BLOCK_MS),
-                )
-            except (RedisError, OSError) as exc:
-                if self.connected:
-                    log.warning("Redis is unreachable (%s); followers poll the database", exc)
-                    self.connected = False
+            if self.connected or loop.time() >= retry_at:
+                try:
+                    await self._read_round(positions)
+                    pause = RETRY_FIRST
+                    continue
+                except Exception as exc:
+                    if self.connected:
+                        log.warning("reading Redis failed (%r); followers poll the log", exc)
+                        self.connected = False
+                    retry_at, pause = loop.time() + pause, min(pause * 2, RETRY_MAX)
+            self._local.resync_all()
+            await asyncio.sleep(self._poll_interval)
+
+    async def _read_round(self, positions: dict[Any, Any]) -> None:
+        response = cast(
+            _Entries,
+            await self._client.xread(positions, count=READ_COUNT, block=READ_BLOCK_MS),
+        )
+        if not self.connected:
+            log.warning("Redis is reachable again")
+            self.connected = True
+            self._local.resync_all()  # whatever was published meanwhile
+            self._reconnected.set()
+        # Trimming keeps at least max_length entries, all newer than anything it dropped:
+        # only a read that comes back that full can have lost entries.
+        full = min(READ_COUNT, self._max_length)
+        for key, entries in response or ():
+            if len(entries) >= full and await self._trimmed_past(key, positions[key]):
                 self._local.resync_all()
-                await asyncio.sleep(min(pause, self._poll_interval))
-                pause = min(pause * 2, RETRY_MAX)
-                continue
-            if not self.connected:
-                log.warning("Redis is reachable again")
-                self.connected = True
-                self._local.resync_all()  # whatever was published meanwhile
-                self._reconnected.set()
-            pause = RETRY_FIRST
-            # Trimming keeps at least max_length entries, all newer than anything it
-            # dropped: only a read that comes back that full can have lost entries.
-            full = min(READ_COUNT, self._max_length)
-            for key, entries in response or ():
-                if len(entries) >= full and await self._trimmed_past(key, positions[key]):
-                    self._local.resync_all()
-                for _, fields in entries:
+            for _, fields in entries:
+                try:
                     self._dispatch(fields)
-                positions[key] = entries[-1][0]
+                except Exception:  # one bad entry must not stop the fan-out
+                    log.exception("an unreadable Redis entry on %s", key)
+                    self._local.resync(fields.get("t", ""))
+            positions[key] = entries[-1][0]
 
     async def _trimmed_past(self, key: str, position: str) -> bool:
         """Whether entries after `position` may have been trimmed before this reader
@@ -244,17 +271,11 @@ class RedisEventBus:
     def _dispatch(self, fields: dict[str, str]) -> None:
         if fields.get("i") == self._instance:
             return
-        thread_id = fields.get("t", "")
+        thread_id = fields["t"]
         if "c" in fields:
             if self._on_cancel is not None:
                 self._on_cancel(fields["c"], fields.get("r", "cancelled"))
         elif "s" in fields:
             self._local.resync(thread_id)
         elif self._local.has_listeners(thread_id):
-            try:
-                events = [_event(frame) for frame in fields["f"].split("\n")]
-            except (KeyError, ValueError):
-                log.exception("an unreadable entry for thread %s", thread_id)
-                self._local.resync(thread_id)
-                return
-            self._local.dispatch(events)
+            self._local.dispatch([_event(frame) for frame in fields["f"].split("\n")])

@@ -105,6 +105,8 @@ class RunSupervisor:
         self._admitting: dict[str, str | None] = {}
         self._changed = asyncio.Event()  # a run was admitted or finished
         self._closing = False
+        self._stopping: asyncio.Future[None] | None = None
+        self._healthy_since: float | None = None  # leases renewed without a miss since
 
     @property
     def active(self) -> int:
@@ -174,12 +176,20 @@ class RunSupervisor:
 
     async def shutdown(self, grace: float = 10.0, cancel_wait: float = 10.0) -> None:
         """Refuse new runs; give local ones `grace` seconds to finish, then cancel the
-        rest (each still ends with agent_cancelled) and wait `cancel_wait` more."""
+        rest (each still ends with agent_cancelled) and wait `cancel_wait` more. Calling
+        it again waits for the same shutdown."""
         self._closing = True
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop_runs(grace, cancel_wait))
+        await asyncio.shield(self._stopping)
+
+    async def _stop_runs(self, grace: float, cancel_wait: float) -> None:
         await self._wait_for_runs(grace, cancel=False)
         await self._wait_for_runs(cancel_wait, cancel=True)
         for run in self._runs.values():
-            log.warning("%s did not end within %g s of shutdown", run.task.get_name(), grace)
+            log.warning(
+                "%s did not end within %g s of shutdown", run.task.get_name(), grace + cancel_wait
+            )
 
     async def _wait_for_runs(self, timeout: float, *, cancel: bool) -> None:
         loop = asyncio.get_running_loop()
@@ -234,27 +244,46 @@ class RunSupervisor:
             pause = min(pause * 2, 0.5)
 
     async def keep_leases(self) -> None:
-        """Until cancelled: renew the leases of the runs executing here and act on the
-        cancels asked for them; with other instances about, end the runs of any
-        instance that stopped renewing its own."""
+        """Until cancelled: `maintain_leases` every lease interval."""
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.leases.interval)
             try:
-                await self.renew_leases()
-                if not self.leases.single_instance:
-                    await self.sweep()
+                async with asyncio.timeout(self.leases.interval):
+                    await self.maintain_leases(loop.time())
             except Exception:  # the database is unreachable: try again next time
                 log.exception("renewing or sweeping run leases failed")
+
+    async def maintain_leases(self, now: float) -> None:
+        """Renew the leases of the runs executing here and act on the cancels asked for
+        them; then end the runs of any instance that stopped renewing its own.
+
+        Only after this instance has itself renewed without a miss for a whole lease
+        (`now` is the loop's clock): after a database outage every instance's leases
+        have expired, and the first to sweep must not end the runs of the others
+        before they could renew.
+        """
+        try:
+            await self.renew_leases()
+        except BaseException:
+            self._healthy_since = None
+            raise
+        if self._healthy_since is None:
+            self._healthy_since = now
+        if not self._closing and now - self._healthy_since >= self.leases.ttl:
+            await self.sweep()
 
     async def renew_leases(self) -> None:
         executing = [*self._runs, *self._admitting]
         held = await self.leases.renew(executing)
         for run_id in executing:
-            if run_id not in held and run_id in self._runs:
-                # Claimed by another instance (ours had expired): its writes are refused.
-                log.warning("run %s: its lease was taken over; stopping it here", run_id)
-                self.cancel(run_id, "lease_lost")
-            elif reason := held.get(run_id):
+            local = self._runs.get(run_id)
+            if run_id not in held:
+                if local is not None and not local.finishing:
+                    # Claimed by another instance (ours had expired): its writes are refused.
+                    log.warning("run %s: its lease was taken over; stopping it here", run_id)
+                    self.cancel(run_id, "lease_lost")
+            elif reason := held[run_id]:
                 self.cancel(run_id, reason)
 
     async def sweep(self) -> int:

@@ -9,6 +9,7 @@ as notes, stays on Redis alone: writing it locally would lose it.)
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -18,27 +19,46 @@ from netra.state.store import MemoryStateStore, StateStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: Seconds before Redis is tried again after a failure, doubling up to MAX_PAUSE.
+FIRST_PAUSE, MAX_PAUSE = 1.0, 30.0
 
 
 class FallbackStateStore:
-    """`primary` while it answers; `fallback` (in memory) while it raises RedisError."""
+    """`primary` while it answers; `fallback` (in memory) while it raises RedisError.
 
-    def __init__(self, primary: StateStore, fallback: StateStore | None = None) -> None:
+    A circuit breaker: after a failure, calls go straight to the fallback for a pause
+    (doubling up to MAX_PAUSE) before Redis is tried again, so a dead Redis costs a
+    login nothing and is not hammered.
+    """
+
+    def __init__(
+        self,
+        primary: StateStore,
+        fallback: StateStore | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._primary = primary
         self._fallback = fallback or MemoryStateStore()
-        self._failing = False
+        self._clock = clock
+        self.failing = False
+        self._pause = FIRST_PAUSE
+        self._retry_at = 0.0
 
     async def _call(self, operation: Callable[[StateStore], Awaitable[T]]) -> T:
+        if self.failing and self._clock() < self._retry_at:
+            return await operation(self._fallback)
         try:
             result = await operation(self._primary)
         except (RedisError, OSError) as exc:
-            if not self._failing:
+            if not self.failing:
                 log.warning("state on Redis is unreachable (%s); counting in memory", exc)
-                self._failing = True
+                self.failing = True
+            self._retry_at = self._clock() + self._pause
+            self._pause = min(self._pause * 2, MAX_PAUSE)
             return await operation(self._fallback)
-        if self._failing:
+        if self.failing:
             log.warning("state on Redis is reachable again")
-            self._failing = False
+            self.failing, self._pause = False, FIRST_PAUSE
         return result
 
     async def get(self, key: str) -> Any | None:
