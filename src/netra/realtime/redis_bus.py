@@ -150,7 +150,8 @@ class RedisEventBus:
                 await asyncio.wait_for(self._drained.wait(), flush_timeout)
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=flush_timeout)
         self._tasks = []
         await self._local.close()
 
