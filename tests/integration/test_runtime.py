@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import pytest
 
 from netra.config import Settings
@@ -13,7 +14,7 @@ from netra.db.engine import Database
 from netra.db.models import Run, User
 from netra.db.repositories import RunEnd, RunRepository, ThreadRepository, store_run
 from netra.errors import AppError
-from netra.lifecycle import Platform, start, stop
+from netra.lifecycle import Platform, readiness, start, stop
 from netra.realtime.events import AgentEvent
 from netra.runs import RunTicket
 from netra.testing.bus import live_events
@@ -369,3 +370,32 @@ async def test_a_run_stored_as_shutdown_begins_still_ends_with_agent_cancelled(
         await stop(restarted)
     assert [e["type"] for e in history] == ["agent_started", "agent_cancelled"]
     assert history[-1]["data"] == {"reason": "server_shutdown"}
+
+
+async def test_runs_go_on_after_postgresql_drops_every_connection(
+    postgres_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    # What a server restart or failover does to the pool: every pooled connection dies.
+    platform = await start(make_settings(postgres_url))
+    try:
+        user = await add_user(platform.db)
+        first, _ = await run_live(platform, user, CALCULATION)
+        admin = await asyncpg.connect(postgres_url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            dropped = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await admin.close()
+        assert dropped >= 1
+
+        ready = await readiness(platform)
+        _, frames = await run_live(platform, user, CALCULATION, first.thread_id)
+    finally:
+        await stop(platform)
+    assert ready["status"] == "ready"
+    assert frames[-1]["type"] == "agent_completed"
+    assert frames[-1]["data"]["text"].endswith("= 84")

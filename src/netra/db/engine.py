@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import orjson
 from sqlalchemy import Connection, Engine, event, make_url, text
 from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -128,15 +129,25 @@ class Database:
         the write turn, in the writer thread with all its statements in one hop. An
         error from `work` means nothing was written; an error from the COMMIT raises
         CommitFailed, since the outcome is then unknown.
+
+        On PostgreSQL, a connection found dead before the COMMIT (the server restarted,
+        failed over, or dropped it) wrote nothing: the work runs once more, on a fresh
+        connection (SQLAlchemy discards the pool's other connections of that age).
         """
         if not self.is_sqlite:
-            async with self.engine.connect() as connection:
-                result = await connection.run_sync(work)
+            for attempt in range(2):
                 try:
-                    await connection.commit()
-                except Exception as exc:
-                    raise CommitFailed(str(exc)) from exc
-                return result
+                    async with self.engine.connect() as connection:
+                        result = await connection.run_sync(work)
+                        try:
+                            await connection.commit()
+                        except Exception as exc:
+                            raise CommitFailed(str(exc)) from exc
+                        return result
+                except DBAPIError as exc:
+                    if attempt or not exc.connection_invalidated:
+                        raise
+            raise AssertionError("unreachable")
         async with self.writing():
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._writer_thread(), self._sqlite_work, work)
@@ -162,8 +173,15 @@ class Database:
             return result
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        """One round trip; a pooled connection found dead is replaced once."""
+        for attempt in range(2):
+            try:
+                async with self.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+                return
+            except DBAPIError as exc:
+                if attempt or not exc.connection_invalidated:
+                    raise
 
     async def dispose(self) -> None:
         if self._sqlite_thread is not None:
