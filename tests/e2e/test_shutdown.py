@@ -54,3 +54,40 @@ async def test_sigterm_ends_every_run_once_and_each_client_receives_the_end_live
         else:
             assert events[-1]["type"] == "agent_completed"
         event_validator.assert_valid(client.events())
+
+
+async def test_sigterm_to_one_instance_and_its_runs_end_live_on_the_other_too(
+    netra_cluster, event_validator: EventValidator
+) -> None:
+    a, b = netra_cluster(2, settings={"NETRA_SHUTDOWN_GRACE": "5"})
+    users = await asyncio.gather(*(register_user(a.base_url) for _ in range(20)))
+    runners = [await WsClient.connect(a.ws_url, user.access_token) for user in users]
+    watchers = [await WsClient.connect(b.ws_url, user.access_token) for user in users]
+    accepted = [await runner.start_run("wait 120 seconds") for runner in runners]
+    await asyncio.gather(*(r.recv_type("tool_executing", timeout=30) for r in runners))
+    for watcher, run in zip(watchers, accepted, strict=True):
+        await watcher.send({"type": "subscribe", "thread_id": run["thread_id"], "after_seq": 0})
+
+    assert a.process is not None
+    a.process.send_signal(signal.SIGTERM)
+    on_a = await asyncio.gather(
+        *(
+            r.events_until_terminal(run["run_id"], timeout=60)
+            for r, run in zip(runners, accepted, strict=True)
+        )
+    )
+    on_b = await asyncio.gather(
+        *(
+            w.events_until_terminal(run["run_id"], timeout=60)
+            for w, run in zip(watchers, accepted, strict=True)
+        )
+    )
+    for watcher in watchers:
+        await watcher.close()
+
+    for ended_on_a, seen_on_b, watcher in zip(on_a, on_b, watchers, strict=True):
+        assert ended_on_a[-1]["type"] == "agent_cancelled"
+        assert ended_on_a[-1]["data"]["reason"] == "server_shutdown"
+        assert seen_on_b[-1] == ended_on_a[-1]  # the same end, heard live through Redis
+        assert sum(e["type"] in TERMINAL for e in watcher.events()) == 1
+        event_validator.assert_valid(watcher.events())
