@@ -12,9 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Integer,
     Row,
+    Select,
     bindparam,
     delete,
     insert,
@@ -557,15 +559,16 @@ class ClaimedRun:
 
 
 _CLAIMABLE = or_(Run.lease_expires_at.is_(None), Run.lease_expires_at < bindparam("cutoff"))
-_CLAIM_RUNS = (
-    update(Run)
-    .where(_ACTIVE)
-    .values(
-        lease_owner=bindparam("owner"),
-        lease_expires_at=bindparam("expires_at", type_=Run.__table__.c.lease_expires_at.type),
-    )
-    .returning(Run.id, Run.thread_id, Run.agent, Run.input_text, Run.cancel_reason)
-)
+_LEASE_EXPIRY = bindparam("expires_at", type_=Run.__table__.c.lease_expires_at.type)
+_CHOSEN = Run.id.in_(bindparam("chosen", expanding=True))
+
+
+def _lock_in_thread_order(connection: Connection, query: Select[Any], **values: Any) -> list[str]:
+    """Lock the runs `query` selects, in thread order: the order the event log writer
+    locks them in, so that renewing or claiming never deadlocks with a batch of events
+    (PostgreSQL; SQLite has one writer). Locked rows are then updated by a statement of
+    their own, which sees them as they are now."""
+    return list(connection.scalars(query.order_by(Run.thread_id), values))
 
 
 def claim_runs(
@@ -580,30 +583,41 @@ def claim_runs(
     when None: the caller knows no other instance is alive), or just `run_id`, but
     none of `skip` (the runs the caller executes).
 
-    The UPDATE is the claim: of two instances sweeping at once, each run goes to one.
+    Of two instances sweeping at once, each run goes to one; a run whose row another
+    transaction holds is left for the next sweep.
     """
-    statement = _CLAIM_RUNS
-    values: dict[str, Any] = {"owner": lease.owner, "expires_at": lease.expires_at}
+    conditions: list[ColumnElement[bool]] = [_ACTIVE]
+    values: dict[str, Any] = {}
     if expired_before is not None:
-        statement = statement.where(_CLAIMABLE)
+        conditions.append(_CLAIMABLE)
         values["cutoff"] = expired_before
-    if skip:
-        statement = statement.where(Run.id.not_in(bindparam("skip", expanding=True)))
-        values["skip"] = list(skip)
     if run_id is not None:
-        statement = statement.where(Run.id == bindparam("run_id"))
+        conditions.append(Run.id == bindparam("run_id"))
         values["run_id"] = run_id
-    return [ClaimedRun(*row) for row in connection.execute(statement, values)]
+    if skip:
+        conditions.append(Run.id.not_in(bindparam("skip", expanding=True)))
+        values["skip"] = list(skip)
+    claimable = select(Run.id).where(*conditions)
+    chosen = _lock_in_thread_order(
+        connection, claimable.with_for_update(skip_locked=True), **values
+    )
+    if not chosen:
+        return []
+    rows = connection.execute(
+        update(Run)
+        .where(_CHOSEN, *conditions)
+        .values(lease_owner=bindparam("owner"), lease_expires_at=_LEASE_EXPIRY)
+        .returning(Run.id, Run.thread_id, Run.agent, Run.input_text, Run.cancel_reason),
+        {**values, "chosen": chosen, "owner": lease.owner, "expires_at": lease.expires_at},
+    )
+    return [ClaimedRun(*row) for row in rows]
 
 
+_OWN = (Run.lease_owner == bindparam("owner"), _ACTIVE)
 _RENEW_LEASES = (
     update(Run)
-    .where(
-        Run.lease_owner == bindparam("owner"),
-        Run.id.in_(bindparam("run_ids", expanding=True)),
-        _ACTIVE,
-    )
-    .values(lease_expires_at=bindparam("expires_at", type_=Run.__table__.c.lease_expires_at.type))
+    .where(_CHOSEN, *_OWN)
+    .values(lease_expires_at=_LEASE_EXPIRY)
     .returning(Run.id, Run.cancel_reason)
 )
 
@@ -615,9 +629,14 @@ def renew_leases(
     with the cancel asked for it on some instance (or None)."""
     if not run_ids:
         return {}
+    mine = select(Run.id).where(Run.id.in_(bindparam("run_ids", expanding=True)), *_OWN)
+    chosen = _lock_in_thread_order(
+        connection, mine.with_for_update(), run_ids=list(run_ids), owner=lease.owner
+    )
+    if not chosen:
+        return {}
     rows = connection.execute(
-        _RENEW_LEASES,
-        {"owner": lease.owner, "expires_at": lease.expires_at, "run_ids": list(run_ids)},
+        _RENEW_LEASES, {"chosen": chosen, "owner": lease.owner, "expires_at": lease.expires_at}
     )
     return {run_id: reason for run_id, reason in rows}
 

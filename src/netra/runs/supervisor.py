@@ -251,8 +251,8 @@ class RunSupervisor:
             try:
                 async with asyncio.timeout(self.leases.interval):
                     await self.maintain_leases(loop.time())
-            except Exception:  # the database is unreachable: try again next time
-                log.exception("renewing or sweeping run leases failed")
+            except Exception as exc:  # the database is unreachable: try again next time
+                log.exception("renewing or sweeping run leases failed: %r", exc)
 
     async def maintain_leases(self, now: float) -> None:
         """Renew the leases of the runs executing here and act on the cancels asked for
@@ -274,9 +274,11 @@ class RunSupervisor:
             await self.sweep()
 
     async def renew_leases(self) -> None:
-        executing = [*self._runs, *self._admitting]
-        held = await self.leases.renew(executing)
-        for run_id in executing:
+        # Launched runs are stored; a run still being admitted may not be yet, so its
+        # absence from what the renewal found says nothing.
+        launched = list(self._runs)
+        held = await self.leases.renew([*launched, *self._admitting])
+        for run_id in launched:
             local = self._runs.get(run_id)
             if run_id not in held:
                 if local is not None and not local.finishing:
