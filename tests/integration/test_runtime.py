@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import make_url
 
 from netra.config import Settings
 from netra.db.engine import Database
@@ -399,3 +400,29 @@ async def test_runs_go_on_after_postgresql_drops_every_connection(
     assert ready["status"] == "ready"
     assert frames[-1]["type"] == "agent_completed"
     assert frames[-1]["data"]["text"].endswith("= 84")
+
+
+async def test_ready_says_not_ready_while_postgresql_refuses_and_ready_once_it_is_back(
+    postgres_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    platform = await start(make_settings(postgres_url))
+    url = make_url(postgres_url)
+    name = url.database
+    # From the maintenance database: a database cannot refuse connections to itself.
+    admin = await asyncpg.connect(
+        url.set(drivername="postgresql", database="postgres").render_as_string(False)
+    )
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+        )
+        refused = await readiness(platform)
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        back = await readiness(platform)
+    finally:
+        await admin.close()
+        await stop(platform)
+    assert refused["status"] == "not_ready"  # GET /ready answers 503
+    assert refused["components"]["database"]["status"] == "error"
+    assert back["status"] == "ready"
