@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from sqlalchemy import Connection
@@ -35,6 +36,7 @@ class RunService:
         self._registry = registry
         self._supervisor = supervisor
         self._default_agent = default_agent
+        self._abandoning: set[asyncio.Task[None]] = set()  # cancels of runs left by their client
 
     async def start(
         self,
@@ -149,6 +151,24 @@ class RunService:
         if await self._supervisor.cancel_elsewhere(run_id, reason):
             return run.thread_id
         raise AppError(409, "run_not_active", "the run already ended")
+
+    def abandon(self, user_id: str, run_id: str, reason: str = "cancelled_by_user") -> None:
+        """The client that started the run and was following it left before its end:
+        cancel it, as a front end that aborts expects. Called from code being torn down
+        (a stream cancelled with its connection), so nothing here is awaited: a run
+        executing here is asked at once; one executing elsewhere, in a task of its own.
+        A run that ended meanwhile is left alone, and so are runs while the server
+        stops (its shutdown gives them their grace, and ends them itself)."""
+        if self._supervisor.closing or self._supervisor.cancel(run_id, reason):
+            return
+        task = asyncio.create_task(self._cancel_quietly(user_id, run_id, reason))
+        self._abandoning.add(task)
+        task.add_done_callback(self._abandoning.discard)
+
+    async def _cancel_quietly(self, user_id: str, run_id: str, reason: str) -> None:
+        # It ended (or its thread went) meanwhile: nothing to cancel.
+        with contextlib.suppress(AppError):
+            await self.cancel(user_id, run_id, reason)
 
     async def delete_thread(self, user_id: str, thread_id: str) -> None:
         """Delete the user's thread. A run in progress there is cancelled and its end

@@ -2,7 +2,9 @@
 
 The run is an ordinary Netra run: the same engine, the same persisted events,
 visible over /ws and GET /api/threads/{id}/events. This endpoint only changes
-the wire format. A client that disconnects does not cancel the run.
+the wire format. A client that disconnects before the run's end (an AG-UI
+`abortRun()`, a closed tab) cancels it, as a REST cancel would: the run ends
+with agent_cancelled and the thread takes the next message.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ async def run_agent(run_input: AguiInput, user_id: UserId, platform: PlatformDep
             ticket.start_seq,
             idle=KEEPALIVE_SECONDS,
         )
+        answered = False  # the client got the run's end, or was told where to find it
         try:
             async with aclosing(events):  # a client that leaves stops the following at once
                 async for event in events:
@@ -84,13 +87,18 @@ async def run_agent(run_input: AguiInput, user_id: UserId, platform: PlatformDep
                         continue
                     for agui_event in translator.translate(event):
                         yield encoder.encode(agui_event)
+            answered = True
         except RunStreamFailed:
+            answered = True
             message = (
                 "this stream stopped following the run, which goes on; its events are at "
                 f"GET /api/threads/{ticket.thread_id}/events"
             )
             for agui_event in translator.failed("subscription_failed", message):
                 yield encoder.encode(agui_event)
+        finally:
+            if not answered:  # the client went away (or the server is stopping) mid-run
+                platform.runs.abandon(user_id, ticket.run_id)
 
     return EventStream(
         stream(),
