@@ -435,8 +435,25 @@ async def test_several_tool_calls_in_one_turn_each_complete(
     ticket, events = await world.run("go")
     await check_stream(world, ticket, events, event_validator, require_critical=True)
     completed = [e["data"] for e in events if e["type"] == "tool_completed"]
-    assert [c["tool_call_id"] for c in completed] == [c.id for c in calls]
+    executing = [e["data"] for e in events if e["type"] == "tool_executing"]
+    # Each call runs under a Netra id of its own; the model's id is kept beside it.
+    assert [c["provider_call_id"] for c in executing] == [c.id for c in calls]
+    assert [c["tool_call_id"] for c in completed] == [c["tool_call_id"] for c in executing]
+    assert len({c["tool_call_id"] for c in executing}) == 3
     assert ["error" in c for c in completed] == [False, True, False]
+
+
+async def test_a_provider_that_reuses_a_call_id_gets_distinct_netra_ids(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    reused = ModelTurn(tool_calls=(ToolCall("call_1", "echo", {}),))
+    world = await make_world(ScriptedModel(reused, reused, answer("twice")))
+    ticket, events = await world.run("go")
+    await check_stream(world, ticket, events, event_validator, require_critical=True)
+    executing = [e["data"] for e in events if e["type"] == "tool_executing"]
+    assert [c["provider_call_id"] for c in executing] == ["call_1", "call_1"]
+    assert len({c["tool_call_id"] for c in executing}) == 2
+    assert all(c["tool_call_id"].startswith("tc_") for c in executing)
 
 
 async def test_too_large_calculator_result_is_a_tool_error_not_a_failed_run(

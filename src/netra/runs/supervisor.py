@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from netra.agents.context import ExecutionContextFactory
 from netra.agents.engine import AgentEngine, StepLimitError
-from netra.agents.models.base import ChatMessage, ModelError
+from netra.agents.models.base import ChatMessage, ModelError, ToolSpec
 from netra.agents.registry import AgentRegistry
 from netra.db.engine import Database
 from netra.db.models import ACTIVE_RUN_STATUSES, Run
@@ -64,6 +64,7 @@ class RunTicket:
     text: str
     start_seq: int  # the thread's last seq before this run: its events come after
     history: Sequence[ChatMessage] = ()  # the thread's recent messages, this run's last
+    client_tools: Sequence[ToolSpec] = ()  # tools the client runs itself (AG-UI's `tools`)
 
 
 @dataclass
@@ -349,17 +350,32 @@ class RunSupervisor:
                 raise asyncio.CancelledError
             agent = self._registry.build(ticket.agent)
             async with deadline:
-                answer = await self._engine.run(ctx, agent, list(ticket.history))
-            usage = answer.usage.as_dict()
+                answer = await self._engine.run(
+                    ctx, agent, list(ticket.history), ticket.client_tools
+                )
+            usage = answer.usage.as_dict() if answer.usage is not None else None
+            data: dict[str, Any] = {
+                "message_id": answer.message_id,
+                "text": answer.text,
+                "usage": usage,
+            }
+            stored_id: str | None = answer.message_id
+            if answer.turn is not None:
+                # The run waits for the client's tools: the turn is kept in the event (a
+                # follow-up run continues from it), not as a message of the thread.
+                data["client_tool_calls"] = [
+                    {"tool_call_id": call.id, "tool": call.name, "args": call.arguments}
+                    for call in answer.client_calls
+                ]
+                data["turn"] = answer.turn.as_data()
+                stored_id = None
             await self._finish(
                 ticket,
                 local,
                 ctx.emitter,
                 EventType.AGENT_COMPLETED,
-                {"message_id": answer.message_id, "text": answer.text, "usage": usage},
-                RunEnd(
-                    "completed", usage=usage, message_id=answer.message_id, message_text=answer.text
-                ),
+                data,
+                RunEnd("completed", usage=usage, message_id=stored_id, message_text=answer.text),
             )
         except asyncio.CancelledError:
             reason = local.cancel_reason or "cancelled"
