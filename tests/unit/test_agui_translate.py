@@ -291,7 +291,40 @@ def test_the_request_is_the_last_user_message_and_an_optional_agent() -> None:
 
     request = AguiRequest.from_input(run_input(messages, forwarded_props={"agent": "helper"}))
 
-    assert request == AguiRequest(text="What is\n2+2?", agent="helper")
+    assert request == AguiRequest(
+        text="What is\n2+2?", agent="helper", earlier=(("user", "first"), ("assistant", "ok"))
+    )
+
+
+def test_client_tools_are_read_and_trailing_tool_messages_are_their_results() -> None:
+    messages = [
+        UserMessage(id="1", content="pick a colour"),
+        {
+            "id": "2",
+            "role": "assistant",
+            "toolCalls": [
+                {"id": "tc_a", "type": "function", "function": {"name": "pick", "arguments": "{}"}}
+            ],
+        },
+        {"id": "3", "role": "tool", "toolCallId": "tc_a", "content": "blue"},
+    ]
+    tools = [{"name": "pick", "description": "Ask the user", "parameters": {"type": "object"}}]
+
+    request = AguiRequest.from_input(run_input(messages, tools=tools))
+
+    assert request.tool_results == {"tc_a": "blue"}
+    assert request.text == ""
+    assert [(t.name, t.description) for t in request.tools] == [("pick", "Ask the user")]
+
+
+def test_a_client_tool_with_a_name_no_model_accepts_is_refused() -> None:
+    tools = [{"name": "no spaces!", "description": "x", "parameters": {}}]
+
+    with pytest.raises(AppError) as caught:
+        AguiRequest.from_input(run_input([UserMessage(id="1", content="hi")], tools=tools))
+
+    assert caught.value.status == 422
+    assert "no spaces!" in caught.value.message
 
 
 def test_an_input_without_a_user_message_is_refused() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -195,6 +195,36 @@ class ThreadRepository:
             .order_by(Message.created_at, Message.id)
         )
         return rows.all()
+
+    async def add_messages(self, thread_id: str, messages: Sequence[tuple[str, str]]) -> None:
+        """Add earlier messages (role, text) to a thread, oldest first, dated just
+        before now so that they come before anything the thread says next."""
+        now = utcnow()
+        for index, (role, text) in enumerate(messages):
+            self.session.add(
+                Message(
+                    id=new_id("msg"),
+                    thread_id=thread_id,
+                    role=role,
+                    text=text,
+                    created_at=now - timedelta(microseconds=len(messages) - index),
+                )
+            )
+        await self.session.flush()
+
+    async def last_run_end(self, thread_id: str) -> Row[Any] | None:
+        """The terminal event of the thread's latest ended run, if any."""
+        row = await self.session.execute(
+            _SELECT_EVENTS.join(Thread, Thread.id == Event.thread_id)
+            .where(
+                Event.thread_id == thread_id,
+                Thread.owner_id == self.owner_id,
+                Event.type.in_(("agent_completed", "agent_error", "agent_cancelled")),
+            )
+            .order_by(Event.seq.desc())
+            .limit(1)
+        )
+        return row.first()
 
     async def events(
         self, thread_id: str, after_seq: int = 0, limit: int = 1000
@@ -454,12 +484,15 @@ def store_run(
     history_limit: int,
     lease: Lease,
     run_id: str | None = None,
+    user_message: bool = True,
 ) -> StoredRun | None:
     """Store a queued run and its user message, on a new thread if `thread_id` is None.
 
     None if `thread_id` is not one of the owner's threads. A thread that already
     has an active run raises IntegrityError (the unique index on active runs).
     Synchronous Core, run through `Database.run_transaction`: one hop on SQLite.
+    Without `user_message` the text is the run's input only (a run that continues
+    from the results of a client's tools): no message is stored for it.
     """
     now = utcnow()
     history: list[tuple[str, str]] = []
@@ -502,18 +535,19 @@ def store_run(
             "lease_expires_at": lease.expires_at,
         },
     )
-    connection.execute(
-        _INSERT_MESSAGE,
-        {
-            "id": new_id("msg"),
-            "thread_id": thread_id,
-            "role": "user",
-            "text": text,
-            "run_id": run_id,
-            "created_at": now,
-        },
-    )
-    history.append(("user", text))
+    if user_message:
+        connection.execute(
+            _INSERT_MESSAGE,
+            {
+                "id": new_id("msg"),
+                "thread_id": thread_id,
+                "role": "user",
+                "text": text,
+                "run_id": run_id,
+                "created_at": now,
+            },
+        )
+        history.append(("user", text))
     return StoredRun(run_id, thread_id, start_seq or 0, history)
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from netra.agents.models.base import ChatMessage
+from netra.agents.models.base import ChatMessage, ToolSpec
 from netra.agents.registry import AgentRegistry, UnknownAgentError
 from netra.db.engine import Database
 from netra.db.models import ACTIVE_RUN_STATUSES, Run
@@ -45,8 +46,16 @@ class RunService:
         thread_id: str | None = None,
         agent: str | None = None,
         on_stored: Callable[[RunTicket], None] | None = None,
+        *,
+        client_tools: Sequence[ToolSpec] = (),
+        resume: Sequence[ChatMessage] = (),
     ) -> RunTicket:
         """Store the user's message and a run (and a thread if needed), then launch it.
+
+        `client_tools` are offered to the model next to the agent's own (the client
+        runs them). With `resume` (a turn that called client tools, then their
+        results), the run continues that conversation: the model sees the thread's
+        history then `resume`, and `text` is only the run's input, stored as no message.
 
         `on_stored` is called between the two: nothing of the run has happened yet, so
         a caller can start following the thread there and miss nothing. Storing and
@@ -60,8 +69,9 @@ class RunService:
         run_id = new_id("run")
         if not self._supervisor.admit(user_id, run_id):
             raise _too_many_runs()
+        extra = _RunExtra(tuple(client_tools), tuple(resume))
         return await asyncio.shield(
-            self._store_and_launch(run_id, user_id, text, thread_id, agent, on_stored)
+            self._store_and_launch(run_id, user_id, text, thread_id, agent, on_stored, extra)
         )
 
     def check(self, user_id: str, text: str, agent: str | None) -> tuple[str, str]:
@@ -90,10 +100,11 @@ class RunService:
         thread_id: str | None,
         agent: str,
         on_stored: Callable[[RunTicket], None] | None,
+        extra: _RunExtra,
     ) -> RunTicket:
         launched = False
         try:
-            ticket = await self._store(run_id, user_id, text, thread_id, agent)
+            ticket = await self._store(run_id, user_id, text, thread_id, agent, extra)
             try:
                 if on_stored is not None:
                     on_stored(ticket)
@@ -105,7 +116,13 @@ class RunService:
             self._supervisor.admitted(user_id, run_id, launched)
 
     async def _store(
-        self, run_id: str, user_id: str, text: str, thread_id: str | None, agent: str
+        self,
+        run_id: str,
+        user_id: str,
+        text: str,
+        thread_id: str | None,
+        agent: str,
+        extra: _RunExtra,
     ) -> RunTicket:
         lease = self._supervisor.leases.lease()
 
@@ -120,6 +137,7 @@ class RunService:
                 history_limit=HISTORY_MESSAGES,
                 lease=lease,
                 run_id=run_id,
+                user_message=not extra.resume,
             )
 
         try:
@@ -134,8 +152,16 @@ class RunService:
             ChatMessage("user" if role == "user" else "assistant", said)
             for role, said in stored.history
         ]
+        history += extra.resume
         return RunTicket(
-            stored.run_id, stored.thread_id, user_id, agent, text, stored.start_seq, history
+            stored.run_id,
+            stored.thread_id,
+            user_id,
+            agent,
+            text,
+            stored.start_seq,
+            history,
+            extra.client_tools,
         )
 
     async def cancel(self, user_id: str, run_id: str, reason: str = "cancelled_by_user") -> str:
@@ -195,6 +221,12 @@ class RunService:
         elif await self._supervisor.cancel_elsewhere(run.id, reason):
             # Executing on another instance: it acts at once, or at its next renewal.
             await self._supervisor.wait_ended(run.id, timeout=2 * self._supervisor.leases.ttl)
+
+
+@dataclass(frozen=True)
+class _RunExtra:
+    client_tools: tuple[ToolSpec, ...] = ()
+    resume: tuple[ChatMessage, ...] = ()
 
 
 def _is_active_run_conflict(exc: IntegrityError) -> bool:
