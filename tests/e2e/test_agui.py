@@ -196,3 +196,27 @@ async def test_a_client_that_leaves_mid_run_cancels_it_and_the_thread_takes_the_
     assert_valid_run(after)
     assert isinstance(after[-1], RunFinishedEvent)
     assert "5" in after[-1].result["text"]
+
+
+async def test_the_next_message_sent_right_after_an_abort_is_accepted(
+    http: httpx.AsyncClient, make_user
+) -> None:
+    user = await make_user()
+    body = run_input("abort-then-ask", "Please wait for 30 seconds")
+
+    async with http.stream("POST", "/api/agui", json=body, headers=user.headers) as response:
+        assert response.status_code == 200
+        seen = ""
+        async for text in response.aiter_text():
+            seen += text
+            if '"TOOL_CALL_START"' in seen:
+                break
+    # At once, as a front end does after abortRun(): no 409 run_in_progress.
+    after = await run_agent(http, run_input("abort-then-ask", "What is 2 + 3?"), user.headers)
+
+    assert_valid_run(after)
+    assert "5" in after[-1].result["text"]
+    thread = after[0].metadata["netra"]["thread_id"]
+    events = (await http.get(f"/api/threads/{thread}/events", headers=user.headers)).json()
+    ends = [e for e in events if e["type"] in {"agent_cancelled", "agent_completed"}]
+    assert [e["type"] for e in ends] == ["agent_cancelled", "agent_completed"]

@@ -178,6 +178,18 @@ class RunService:
             return run.thread_id
         raise AppError(409, "run_not_active", "the run already ended")
 
+    async def wait_for_cancelled_run(self, user_id: str, thread_id: str) -> bool:
+        """If the thread's active run was asked to stop (by its client leaving, or a
+        cancel), wait until it has ended (its agent_cancelled is written at once) and
+        return True; False if the thread's run is not stopping, so it is really busy."""
+        async with self._db.read() as session:
+            active = await RunRepository(session, user_id).active_in_thread(thread_id)
+        if active is None:
+            return True  # it ended meanwhile
+        if not (self._supervisor.cancelling(active.id) or active.cancel_reason):
+            return False
+        return await self._supervisor.wait_ended(active.id, timeout=self._supervisor.leases.ttl)
+
     def abandon(self, user_id: str, run_id: str, reason: str = "cancelled_by_user") -> None:
         """The client that started the run and was following it left before its end:
         cancel it, as a front end that aborts expects. Called from code being torn down

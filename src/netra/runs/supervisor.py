@@ -169,6 +169,11 @@ class RunSupervisor:
                 run.task.cancel()
         return True
 
+    def cancelling(self, run_id: str) -> bool:
+        """True while a local run that was asked to stop has not ended yet."""
+        run = self._runs.get(run_id)
+        return run is not None and run.cancel_reason is not None
+
     async def finished(self, run_id: str) -> None:
         """Return once the local run `run_id` has ended (at once if it is not running here)."""
         run = self._runs.get(run_id)

@@ -151,6 +151,15 @@ async def start_run(
     # Refuse a bad request before a new thread is created for it.
     text, agent = runs.check(user_id, request.text, request.agent)
     thread_id = await claim_thread(db, user_id, run_input.thread_id, text, request.earlier)
+    try:
+        return await runs.start(user_id, text, thread_id, agent, client_tools=request.tools)
+    except AppError as exc:
+        # A front end that aborted a run sends its next message at once: if the run
+        # it left is still writing its end, that message waits for it, not a 409.
+        if exc.code != "run_in_progress" or not await runs.wait_for_cancelled_run(
+            user_id, thread_id
+        ):
+            raise
     return await runs.start(user_id, text, thread_id, agent, client_tools=request.tools)
 
 
