@@ -9,13 +9,14 @@ with agent_cancelled and the thread takes the next message.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 
 from ag_ui.core import RunAgentInput
 from ag_ui.encoder import EventEncoder
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from netra.agents.agui.service import RunStreamFailed, follow_run, start_run
 from netra.agents.agui.translate import AguiTranslator
@@ -34,7 +35,19 @@ class AguiInput(NulFree, RunAgentInput):
 
 
 class EventStream(StreamingResponse):
+    """An SSE response; `on_close`, if set, is called once it is over, however it ended:
+    streamed to the end, or cut short by a client that left (even before the first
+    event, when the stream's own code never runs)."""
+
     media_type = "text/event-stream"
+    on_close: Callable[[], None] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self.on_close is not None:
+                self.on_close()
 
 
 @router.post(
@@ -71,6 +84,7 @@ async def run_agent(
     ticket = await start_run(platform.runs, platform.db, user_id, run_input)
     translator = AguiTranslator(run_input.thread_id, run_input.run_id, run_input)
     encoder = EventEncoder()
+    answered = False  # the client got the run's end, or was told where to find it
 
     async def stream() -> AsyncIterator[str]:
         events = follow_run(
@@ -82,7 +96,7 @@ async def run_agent(
             ticket.start_seq,
             idle=KEEPALIVE_SECONDS,
         )
-        answered = False  # the client got the run's end, or was told where to find it
+        nonlocal answered
         try:
             async with aclosing(events):  # a client that leaves stops the following at once
                 async for event in events:
@@ -100,12 +114,15 @@ async def run_agent(
             )
             for agui_event in translator.failed("subscription_failed", message):
                 yield encoder.encode(agui_event)
-        finally:
-            if not answered:  # the client went away (or the server is stopping) mid-run
-                platform.runs.abandon(user_id, ticket.run_id)
 
-    return EventStream(
+    def closed() -> None:
+        if not answered:  # the client went away (or the server is stopping) mid-run
+            platform.runs.abandon(user_id, ticket.run_id)
+
+    response = EventStream(
         stream(),
         media_type=encoder.get_content_type(),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+    response.on_close = closed
+    return response
