@@ -3,10 +3,11 @@
 Two clients, in node (tests/e2e/agui_node, installed by `.ci/run` with `npm ci`):
 the official `@ag-ui/client` 1.x, and the copy that `@copilotkit/runtime` 1.75
 bundles (0.0.59, which sends no `protocolVersion`), loaded from the runtime's
-own node_modules. Each test runs `drive.mjs` against a real `netra serve` whose
-model is the local OpenAI-compatible endpoint, and checks every event with the
-`ag-ui-protocol` Python models too. Then a few things only the server can show
-(history, usage), over plain HTTP.
+own node_modules and holding an API token, as a runtime would. Each test runs
+`drive.mjs` against a real `netra serve` whose model is the local
+OpenAI-compatible endpoint, and checks every event with the `ag-ui-protocol`
+Python models too. Then a few things only the server can show (history,
+usage), over plain HTTP.
 """
 
 from __future__ import annotations
@@ -130,13 +131,25 @@ async def drive(
     tmp_path: Path,
     on_line: Callable[[Line, asyncio.subprocess.Process], Awaitable[None]] | None = None,
 ) -> list[Step]:
-    """Run `steps` with the node `client`; returns what it saw, step by step."""
+    """Run `steps` with the node `client`; returns what it saw, step by step.
+
+    The CopilotKit client authenticates as a CopilotKit runtime does, holding an API
+    token; the official one with the user's access token, as a browser app does.
+    """
+    token = user.access_token
+    if client == "copilotkit":
+        async with httpx.AsyncClient(base_url=server.server.base_url) as http:
+            made = await http.post(
+                "/api/me/api-tokens", json={"name": "copilotkit runtime"}, headers=user.headers
+            )
+        assert made.status_code == 201, made.text
+        token = made.json()["token"]
     scenario = tmp_path / f"scenario-{client}.json"
     scenario.write_text(
         json.dumps(
             {
                 "url": f"{server.server.base_url}/api/agui",
-                "token": user.access_token,
+                "token": token,
                 "threadId": thread_id,
                 "steps": steps,
             }
