@@ -82,6 +82,7 @@ class AgentEngine:
             stream = _EventStream(ctx, message_id, must_think=step == 0)
             turn = await agent.model.complete(messages, specs, stream)
             usage += turn.usage
+            ctx.meter.usage = usage
             if not stream.thought and (turn.thinking or step == 0):
                 await stream.thinking(turn.thinking or PLACEHOLDER_THOUGHT)
             if not turn.tool_calls:
