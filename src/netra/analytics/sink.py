@@ -70,6 +70,8 @@ class AnalyticsSink:
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
+        #: Set after every write attempt, failed or not (tests and monitors wait on it).
+        self.attempted = asyncio.Event()
         self._dropped_logged = 0
 
     @property
@@ -122,6 +124,7 @@ class AnalyticsSink:
         """A report on the last `days` days: `user_id`'s own records, or every user's
         (with a per-user breakdown) when it is None."""
         since = window_start(days)
+        await self._prepare()
         rows = await self.store.usage(since, user_id)
         return UsageReport.from_rows(days, since, rows, per_user=user_id is None)
 
@@ -145,6 +148,11 @@ class AnalyticsSink:
             self._idle.set()
             await self.store.close()
 
+    async def _prepare(self) -> None:
+        if not self._prepared:
+            await self.store.prepare()
+            self._prepared = True
+
     async def _write_forever(self) -> None:
         pause = FIRST_RETRY
         while True:
@@ -157,11 +165,10 @@ class AnalyticsSink:
                 continue
             batch = list(itertools.islice(self._buffer, self.batch_size))
             try:
-                if not self._prepared:
-                    await self.store.prepare()
-                    self._prepared = True
+                await self._prepare()
                 await self.store.write(batch)
             except Exception as exc:
+                self.attempted.set()
                 if not self.failing:
                     log.warning(
                         "analytics: writing %d run record(s) to %s failed (%s: %s); retrying "
@@ -179,6 +186,7 @@ class AnalyticsSink:
             for _ in batch:
                 self._buffer.popleft()
             self.written += len(batch)
+            self.attempted.set()
             pause = FIRST_RETRY
             if self.failing:
                 self.failing = False
