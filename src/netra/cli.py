@@ -189,6 +189,8 @@ def analytics(
     from rich.console import Console
 
     console = Console()
+    if not console.is_terminal:  # piped: room for whole user ids
+        console = Console(width=120)
     for table in report_tables(report):
         console.print(table)
 

@@ -38,7 +38,7 @@ def report_tables(report: UsageReport) -> list[Table]:
     ]
     for key, title, rows in groups:
         table = Table(title=f"{title}, last {report.days} days (since {report.since})")
-        table.add_column(key)
+        table.add_column(key, no_wrap=True)
         for column in _COLUMNS:
             table.add_column(column.replace("_", " "), justify="right")
         for name, totals in rows.items():
