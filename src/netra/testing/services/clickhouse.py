@@ -91,8 +91,11 @@ class ClickHouseService:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def clickhouse_command(env: IsolatedEnvironment) -> tuple[list[str], str] | None:
-    """How to run a ClickHouse server here, and where it was found."""
+def clickhouse_command(
+    env: IsolatedEnvironment, debian: Path = DEBIAN_SERVER
+) -> tuple[list[str], str] | None:
+    """How to run a ClickHouse server here, and where it was found (`debian`: where
+    Debian's package puts the server)."""
     path = env.get("PATH")
     on_path = shutil.which("clickhouse-server", path=path)
     if on_path:
@@ -100,17 +103,17 @@ def clickhouse_command(env: IsolatedEnvironment) -> tuple[list[str], str] | None
     multi_call = shutil.which("clickhouse", path=path)
     if multi_call:
         return [multi_call, "server"], "path"
-    if DEBIAN_SERVER.is_file():
-        return [str(DEBIAN_SERVER)], "debian"
+    if debian.is_file():
+        return [str(debian)], "debian"
     return None
 
 
-def obtain_clickhouse(env: IsolatedEnvironment) -> ClickHouseService:
+def obtain_clickhouse(env: IsolatedEnvironment, debian: Path = DEBIAN_SERVER) -> ClickHouseService:
     """A ClickHouse server for this test run, in the documented discovery order."""
     url = env.get(CLICKHOUSE_URL_VAR)
     if url:
         return ClickHouseService(url=url.rstrip("/"), source="url")
-    found = clickhouse_command(env)
+    found = clickhouse_command(env, debian)
     if found is None:
         raise ServiceUnavailable(INSTALL_HINT)
     return start_clickhouse(*found)
