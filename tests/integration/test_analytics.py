@@ -5,6 +5,7 @@ real runs leave (completed, failed, cancelled, recovered)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,16 +17,23 @@ from netra.analytics import AnalyticsSink, RunRecord
 from netra.analytics.clickhouse import ClickHouseAnalyticsStore
 from netra.analytics.sql import SqlAnalyticsStore
 from netra.config import Settings
-from netra.db.engine import Database
+from netra.db.engine import Database, EncodedJSON
 from netra.db.models import RunAnalytics, User
-from netra.db.repositories import ThreadRepository, store_run
+from netra.db.repositories import (
+    Lease,
+    NewEvent,
+    RunEvents,
+    ThreadRepository,
+    append_events,
+    store_run,
+)
 from netra.ids import new_id
 from netra.lifecycle import Platform, readiness, start, stop
 from netra.realtime.events import AgentEvent
 from netra.runs import RunTicket
 from netra.testing.bus import live_events
 from netra.testing.fixtures import standing_lease
-from netra.testing.services import RestartableClickHouse, clickhouse_query
+from netra.testing.services import RedisService, RestartableClickHouse, clickhouse_query
 
 TIMEOUT = 60  # a hang guard, not a speed claim
 CALCULATION = "What is 12 * (3 + 4)?"
@@ -399,3 +407,49 @@ async def test_runs_recorded_in_clickhouse_when_it_is_configured(
     assert stored.split() == [ticket.run_id, "completed", "1"]
     async with platform.db.read() as session:  # nothing went to the SQL table
         assert (await session.scalars(select(RunAnalytics))).all() == []
+
+
+async def test_two_instances_sweeping_one_lost_run_record_it_once(
+    postgres_url: str,
+    redis_service: RedisService,
+    redis_prefix: str,
+    make_platform: Callable[..., Awaitable[Platform]],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    shared = {"redis_url": redis_service.url, "redis_prefix": redis_prefix}
+    first = await make_platform(postgres_url, **shared)
+    second = await make_platform(postgres_url, **shared)
+    user = await add_user(first.db)
+    dead = Lease("srv_dead", datetime.now(UTC) - timedelta(seconds=1))
+    stored = await first.db.run_transaction(
+        lambda c: store_run(
+            c, user.id, "wait 60 seconds", None, "assistant", title="t", history_limit=4, lease=dead
+        )
+    )
+    assert stored is not None
+    events = [
+        ("agent_started", {"agent": "assistant", "input": "wait 60 seconds"}),
+        ("agent_thinking", {"text": "waiting"}),
+        ("tool_executing", {"tool_call_id": "tc_1", "tool": "timer", "args": {}}),
+    ]
+    batch = [
+        RunEvents(
+            stored.run_id,
+            stored.thread_id,
+            [NewEvent(t, d, EncodedJSON(json.dumps(d))) for t, d in events],
+            starts=True,
+        )
+    ]
+    await first.db.run_transaction(lambda c: append_events(c, batch, "srv_dead"))
+
+    ended = await asyncio.gather(first.supervisor.sweep(), second.supervisor.sweep())
+    assert sorted(ended) == [0, 1]
+    winner = first if ended[0] else second
+    record = await stored_record(winner, stored.run_id)  # one row in the shared table
+    loser = second if winner is first else first
+    async with asyncio.timeout(TIMEOUT):
+        await loser.analytics.flush()
+    assert (winner.analytics.written, loser.analytics.written) == (1, 0)
+    assert (record.outcome, record.error_code, record.tool_calls) == ("failed", "instance_lost", 1)
+    assert record.first_event_ms is not None
+    assert record.first_event_ms >= 0
