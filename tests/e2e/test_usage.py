@@ -4,6 +4,7 @@ SQL sink and on ClickHouse."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -56,7 +57,10 @@ async def test_each_user_sees_only_their_own_usage_and_the_operator_sees_all(
     netra_server_factory: Callable[..., NetraServer],
     tmp_path: Path,
 ) -> None:
-    settings = {"NETRA_DATA_DIR": str(tmp_path / "data")}  # the embedded default: SQLite
+    settings = {
+        "NETRA_DATA_DIR": str(tmp_path / "data"),  # the embedded default: SQLite
+        "NETRA_SHUTDOWN_GRACE": "0",  # a run still going at SIGTERM is cancelled at once
+    }
     if sink == "clickhouse":
         settings["NETRA_CLICKHOUSE_URL"] = request.getfixturevalue("clickhouse_url")
     server = netra_server_factory(settings, data_dir=tmp_path / "data")
@@ -64,16 +68,28 @@ async def test_each_user_sees_only_their_own_usage_and_the_operator_sees_all(
     alice_ends = await _runs(server, alice, "What is 12 * (3 + 4)?", "What is 2 + 2?")
     bob_ends = await _runs(server, bob, "What is 7 * 6?")
     assert [e["type"] for e in alice_ends + bob_ends] == ["agent_completed"] * 3
+    waiting = await WsClient.connect(server.ws_url, bob.access_token)
+    try:
+        accepted = await waiting.start_run("wait 60 seconds")
+        await waiting.recv_type("tool_executing")
+        # A graceful stop ends that run, then writes every buffered record (in a thread:
+        # this client keeps reading meanwhile).
+        await asyncio.to_thread(server.stop)
+        stopped = await waiting.events_until_terminal(accepted["run_id"])
+    finally:
+        await waiting.close()
+    assert stopped[-1]["data"] == {"reason": "server_shutdown"}
 
-    server.stop()  # a graceful stop writes every buffered record
     result = _netra_analytics(netra_env, settings, "--format", "json", "--days", "7")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     today = datetime.now(UTC).date().isoformat()
-    assert (report["days"], report["totals"]["runs"], report["totals"]["failures"]) == (7, 3, 0)
-    assert [(d["day"], d["runs"]) for d in report["by_day"]] == [(today, 3)]
-    assert [(a["agent"], a["runs"]) for a in report["by_agent"]] == [("assistant", 3)]
-    assert {u["user_id"]: u["runs"] for u in report["by_user"]} == {alice.id: 2, bob.id: 1}
+    totals = report["totals"]
+    assert (report["days"], totals["runs"], totals["failures"], totals["cancelled"]) == (7, 4, 0, 1)
+    assert [(d["day"], d["runs"]) for d in report["by_day"]] == [(today, 4)]
+    assert [(a["agent"], a["runs"]) for a in report["by_agent"]] == [("assistant", 4)]
+    by_user = {u["user_id"]: (u["runs"], u["cancelled"]) for u in report["by_user"]}
+    assert by_user == {alice.id: (2, 0), bob.id: (2, 1)}
     table = _netra_analytics(netra_env, settings)
     assert table.returncode == 0, table.stderr
     assert alice.id in table.stdout
@@ -81,22 +97,24 @@ async def test_each_user_sees_only_their_own_usage_and_the_operator_sees_all(
 
     server.start()
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
-        for user, ends in ((alice, alice_ends), (bob, bob_ends)):
+        for user, ends, cancelled in ((alice, alice_ends, 0), (bob, bob_ends, 1)):
             response = await http.get("/api/me/usage", headers=user.headers)
             assert response.status_code == 200, response.text
             usage = response.json()
             assert usage["days"] == 30
-            assert usage["totals"] == {
-                "runs": len(ends),
-                "failures": 0,
-                "cancelled": 0,
-                "tokens_in": sum(e["data"]["usage"]["prompt_tokens"] for e in ends),
-                "tokens_out": sum(e["data"]["usage"]["completion_tokens"] for e in ends),
-            }
-            assert [(d["day"], d["runs"]) for d in usage["by_day"]] == [(today, len(ends))]
-            assert [(a["agent"], a["runs"]) for a in usage["by_agent"]] == [
-                ("assistant", len(ends))
-            ]
+            runs = len(ends) + cancelled
+            assert usage["totals"]["runs"] == runs
+            assert (usage["totals"]["failures"], usage["totals"]["cancelled"]) == (0, cancelled)
+            # The cancelled run's model turn counts too: at least the completed runs' tokens.
+            tokens_in = sum(e["data"]["usage"]["prompt_tokens"] for e in ends)
+            tokens_out = sum(e["data"]["usage"]["completion_tokens"] for e in ends)
+            if cancelled:
+                assert usage["totals"]["tokens_in"] > tokens_in
+            else:
+                assert usage["totals"]["tokens_in"] == tokens_in
+                assert usage["totals"]["tokens_out"] == tokens_out
+            assert [(d["day"], d["runs"]) for d in usage["by_day"]] == [(today, runs)]
+            assert [(a["agent"], a["runs"]) for a in usage["by_agent"]] == [("assistant", runs)]
             assert "by_user" not in usage  # nobody else's ids, not even their own listed
 
 
