@@ -90,7 +90,9 @@ class ClickHouseAnalyticsStore:
         await self.execute(_CREATE.format(table=self.table))
 
     async def write(self, records: Sequence[RunRecord]) -> None:
-        # A failed INSERT of one block writes nothing, so the batch can be sent again.
+        # An INSERT that fails writes nothing (one block), so the batch is sent again. One
+        # whose answer was lost after it was applied (a timeout) is stored twice: a plain
+        # MergeTree does not deduplicate, and 18.16 has no insert deduplication for it.
         body = b"\n".join(orjson.dumps(_row(record)) for record in records)
         await self.execute(f"INSERT INTO {self.table} FORMAT JSONEachRow", body)
 
