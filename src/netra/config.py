@@ -75,6 +75,7 @@ class Settings(BaseSettings):
 
     access_token_ttl: int = Field(900, ge=30, description="seconds")
     refresh_token_ttl: int = Field(30 * 24 * 3600, ge=60, description="seconds")
+    api_tokens_per_user: int = Field(10, ge=1, description="API tokens in use at once")
     login_max_failures: int = Field(5, ge=1)
     login_window: int = Field(300, ge=1, description="seconds")
 

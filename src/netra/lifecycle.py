@@ -19,6 +19,7 @@ from netra.agents.context import ExecutionContextFactory
 from netra.agents.engine import AgentEngine
 from netra.agents.registry import AgentRegistry
 from netra.analytics import AnalyticsSink, open_analytics
+from netra.auth.api_tokens import ApiTokens
 from netra.auth.passwords import Passwords
 from netra.auth.service import AuthService
 from netra.auth.tokens import AccessTokens
@@ -60,6 +61,7 @@ class Platform:
     events: EventLogWriter
     tokens: AccessTokens
     auth: AuthService
+    api_tokens: ApiTokens
     registry: AgentRegistry
     supervisor: RunSupervisor
     runs: RunService
@@ -138,6 +140,7 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
                 failure_window=settings.login_window,
                 registrations_per_hour=settings.registrations_per_hour,
             )
+            api_tokens = ApiTokens(db, per_user=settings.api_tokens_per_user)
             registry = registry or registry_from_settings(settings)
             contexts = ExecutionContextFactory(events, state)
             engine = AgentEngine(settings.max_steps)
@@ -183,6 +186,7 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
         events,
         tokens,
         auth,
+        api_tokens,
         registry,
         supervisor,
         runs,

@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from netra.agents.agui.service import RunStreamFailed, follow_run, start_run
 from netra.agents.agui.translate import AguiTranslator
-from netra.api.deps import PlatformDep, UserId
+from netra.api.deps import AguiUserId, PlatformDep
 from netra.api.openapi import BODY, error_responses
 from netra.inputs import NulFree
 
@@ -56,8 +56,12 @@ class EventStream(StreamingResponse):
         },
     },
 )
-async def run_agent(run_input: AguiInput, user_id: UserId, platform: PlatformDep) -> EventStream:
+async def run_agent(
+    run_input: AguiInput, user_id: AguiUserId, platform: PlatformDep
+) -> EventStream:
     """Start the run, then stream its AG-UI events until RUN_FINISHED or RUN_ERROR.
+
+    Authenticated by an access token or by an API token (POST /api/me/api-tokens).
 
     Errors found before the run starts (bad input, another user's thread, a busy
     thread) are ordinary JSON error responses, not streams.

@@ -1,7 +1,7 @@
 """run_analytics: one record per finished run, for the SQL analytics sink
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-01 10:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from netra.db.types import UTCDateTime
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
