@@ -162,6 +162,7 @@ class AgentEngine:
             turn = await agent.model.complete(messages, specs, stream)
             if turn.usage is not None:
                 usage = turn.usage if usage is None else usage + turn.usage
+                ctx.meter.usage = usage  # analytics counts zero for a provider that says nothing
             if not stream.thought and (turn.thinking or step == 0):
                 if turn.thinking:
                     await stream.thinking(turn.thinking)
