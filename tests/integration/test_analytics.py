@@ -230,6 +230,29 @@ async def test_close_writes_what_is_buffered(
     assert (await reader.usage(1, user)).totals.runs == 3
 
 
+async def test_close_after_an_outage_writes_at_once_rather_than_after_the_back_off(
+    private_clickhouse: RestartableClickHouse, sinks: Callable[..., AnalyticsSink]
+) -> None:
+    clickhouse_query(private_clickhouse.url, "CREATE DATABASE netra")
+    # A back-off far longer than close() may wait: only a retry that close() asks for
+    # writes the records of an outage that ended just before a graceful stop.
+    sink = sinks(
+        ClickHouseAnalyticsStore(f"{private_clickhouse.url}/netra", timeout=2),
+        first_retry=3600,
+    )
+    private_clickhouse.stop()
+    user = new_id("usr")
+    for _ in range(3):
+        sink.record(run_record(user))
+    await until(sink, lambda: sink.failing)
+
+    private_clickhouse.start()
+    await sink.close(timeout=TIMEOUT)
+    assert (sink.written, sink.dropped) == (3, 0)
+    count = clickhouse_query(private_clickhouse.url, "SELECT count() FROM netra.run_analytics")
+    assert count.strip() == "3"
+
+
 # -- the records real runs leave ------------------------------------------------
 @pytest.fixture
 async def make_platform(
