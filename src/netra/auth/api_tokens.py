@@ -25,6 +25,8 @@ MAX_DAYS = 365
 #: Seconds between two writes of a token's `last_used_at`.
 TOUCH_EVERY = 60.0
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+#: What an API token sent anywhere but POST /api/agui is told (code `token_scope`).
+OUT_OF_SCOPE = "API tokens are accepted only by POST /api/agui; send an access token"
 
 
 def looks_like_api_token(token: str) -> bool:
