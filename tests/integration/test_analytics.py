@@ -33,7 +33,12 @@ from netra.realtime.events import AgentEvent
 from netra.runs import RunTicket
 from netra.testing.bus import live_events
 from netra.testing.fixtures import standing_lease
-from netra.testing.services import RedisService, RestartableClickHouse, clickhouse_query
+from netra.testing.services import (
+    ClickHouseService,
+    RedisService,
+    RestartableClickHouse,
+    clickhouse_query,
+)
 
 TIMEOUT = 60  # a hang guard, not a speed claim
 CALCULATION = "What is 12 * (3 + 4)?"
@@ -165,6 +170,16 @@ async def test_clickhouse_store_creates_a_monthly_mergetree_and_reports_each_use
     assert "PARTITION BY toYYYYMM(finished_at)" in created
     # A user id that tries to break out of its quotes is only a value.
     assert (await store.usage(datetime.now(UTC).date(), "x' OR '1'='1")) == []
+
+
+def test_the_test_services_query_a_clickhouse_url_that_carries_a_login(
+    clickhouse_service: ClickHouseService,
+) -> None:
+    # The form NETRA_TEST_CLICKHOUSE_URL is documented in: http://user:password@host:port.
+    with_login = clickhouse_service.url.replace("://", "://default:@", 1)
+    if clickhouse_service.source == "url":
+        with_login = clickhouse_service.url  # a given URL already carries its own login
+    assert clickhouse_query(with_login, "SELECT 40 + 2").strip() == "42"
 
 
 async def test_clickhouse_outage_loses_nothing_within_the_buffer(
