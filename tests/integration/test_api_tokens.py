@@ -45,7 +45,7 @@ async def test_a_token_stands_for_its_owner_long_after_an_access_token_would_exp
     assert stored.last_used_at == later
 
 
-async def test_a_token_used_within_the_minute_is_checked_without_waiting_for_the_writer(
+async def test_a_token_used_within_the_minute_is_checked_and_listed_without_the_writer(
     db: Database, api_tokens: ApiTokens, add_user
 ) -> None:
     user = await add_user(db)
@@ -63,6 +63,8 @@ async def test_a_token_used_within_the_minute_is_checked_without_waiting_for_the
     try:
         async with asyncio.timeout(HANG_GUARD):
             assert await api_tokens.authenticate(made.secret, "agui") == user.id
+            # Listing them is a read too.
+            assert [t.id for t in await api_tokens.usable(user.id)] == [made.record.id]
     finally:
         release.set()
         await writer

@@ -73,7 +73,8 @@ class ApiTokens:
         return NewApiToken(record, secret)
 
     async def usable(self, user_id: str) -> list[ApiToken]:
-        async with self._db.session() as session:
+        """The user's tokens in use, newest first (a read: it waits for no writer)."""
+        async with self._db.read() as session:
             return list(await ApiTokenRepository(session, user_id).usable(datetime.now(UTC)))
 
     async def revoke(self, user_id: str, token_id: str) -> None:
