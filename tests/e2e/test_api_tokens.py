@@ -4,14 +4,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
+import websockets
 from ag_ui.core import RunFinishedEvent
+from websockets.exceptions import ConnectionClosed
 
+from netra.realtime.frames import CloseCode
 from netra.testing.agui import assert_valid_run, run_agent
 from netra.testing.fixtures import error_of, register_user
 from netra.testing.plugin import Server
+from netra.testing.ws import WsClient
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -68,6 +73,36 @@ async def test_an_api_token_is_refused_everywhere_but_ag_ui(
     ]:
         refused = await http.request(method, path, json={"name": "x"}, headers=_bearer(secret))
         assert error_of(refused) == (401, "token_scope"), path
+
+
+async def test_an_api_token_opens_no_websocket_and_no_readiness_details(
+    netra_server: Server, http: httpx.AsyncClient, make_user
+) -> None:
+    user = await make_user()
+    secret = (await _make(http, user.headers)).json()["token"]
+    refused = await http.get("/ready", headers=_bearer(secret))
+    assert error_of(refused) == (401, "token_scope")
+
+    async def closed(connection: websockets.ClientConnection) -> tuple[int, str] | None:
+        try:
+            while True:
+                await asyncio.wait_for(connection.recv(), 10)
+        except ConnectionClosed as close:
+            return (close.rcvd.code, close.rcvd.reason) if close.rcvd else None
+
+    async with websockets.connect(netra_server.ws_url) as first_frame:
+        await first_frame.send(json.dumps({"type": "auth", "token": secret}))
+        assert await closed(first_frame) == (CloseCode.UNAUTHORIZED, "token_scope")
+    async with websockets.connect(netra_server.ws_url, additional_headers=_bearer(secret)) as up:
+        assert await closed(up) == (CloseCode.UNAUTHORIZED, "token_scope")
+    # Nor does it renew an open connection's authentication.
+    client = await WsClient.connect(netra_server.ws_url, user.access_token)
+    try:
+        await client.send({"type": "auth", "token": secret})
+        reply = await client.recv_type("error", "auth_ok")
+        assert (reply["type"], reply.get("code")) == ("error", "token_scope")
+    finally:
+        await client.close()
 
 
 async def test_a_revoked_token_is_refused_at_once_and_only_its_owner_can_revoke_it(

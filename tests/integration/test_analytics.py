@@ -33,7 +33,12 @@ from netra.realtime.events import AgentEvent
 from netra.runs import RunTicket
 from netra.testing.bus import live_events
 from netra.testing.fixtures import standing_lease
-from netra.testing.services import RedisService, RestartableClickHouse, clickhouse_query
+from netra.testing.services import (
+    ClickHouseService,
+    RedisService,
+    RestartableClickHouse,
+    clickhouse_query,
+)
 
 TIMEOUT = 60  # a hang guard, not a speed claim
 CALCULATION = "What is 12 * (3 + 4)?"
@@ -167,6 +172,16 @@ async def test_clickhouse_store_creates_a_monthly_mergetree_and_reports_each_use
     assert (await store.usage(datetime.now(UTC).date(), "x' OR '1'='1")) == []
 
 
+def test_the_test_services_query_a_clickhouse_url_that_carries_a_login(
+    clickhouse_service: ClickHouseService,
+) -> None:
+    # The form NETRA_TEST_CLICKHOUSE_URL is documented in: http://user:password@host:port.
+    with_login = clickhouse_service.url.replace("://", "://default:@", 1)
+    if clickhouse_service.source == "url":
+        with_login = clickhouse_service.url  # a given URL already carries its own login
+    assert clickhouse_query(with_login, "SELECT 40 + 2").strip() == "42"
+
+
 async def test_clickhouse_outage_loses_nothing_within_the_buffer(
     private_clickhouse: RestartableClickHouse, sinks: Callable[..., AnalyticsSink]
 ) -> None:
@@ -228,6 +243,29 @@ async def test_close_writes_what_is_buffered(
     assert (sink.written, sink.dropped) == (3, 0)
     reader = sinks(SqlAnalyticsStore(db))
     assert (await reader.usage(1, user)).totals.runs == 3
+
+
+async def test_close_after_an_outage_writes_at_once_rather_than_after_the_back_off(
+    private_clickhouse: RestartableClickHouse, sinks: Callable[..., AnalyticsSink]
+) -> None:
+    clickhouse_query(private_clickhouse.url, "CREATE DATABASE netra")
+    # A back-off far longer than close() may wait: only a retry that close() asks for
+    # writes the records of an outage that ended just before a graceful stop.
+    sink = sinks(
+        ClickHouseAnalyticsStore(f"{private_clickhouse.url}/netra", timeout=2),
+        first_retry=3600,
+    )
+    private_clickhouse.stop()
+    user = new_id("usr")
+    for _ in range(3):
+        sink.record(run_record(user))
+    await until(sink, lambda: sink.failing)
+
+    private_clickhouse.start()
+    await sink.close(timeout=TIMEOUT)
+    assert (sink.written, sink.dropped) == (3, 0)
+    count = clickhouse_query(private_clickhouse.url, "SELECT count() FROM netra.run_analytics")
+    assert count.strip() == "3"
 
 
 # -- the records real runs leave ------------------------------------------------

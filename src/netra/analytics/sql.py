@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, case, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from netra.analytics.records import RunRecord, UsageRow, UsageTotals
@@ -29,7 +29,18 @@ class SqlAnalyticsStore:
         self._insert = dialect.insert(_TABLE).on_conflict_do_nothing(index_elements=["run_id"])
 
     async def prepare(self) -> None:
-        """Nothing: the table comes with the schema (migration 0005)."""
+        """Check that the table is there (it comes with the schema, migration 0005), so
+        that `netra analytics` on a database never upgraded says what to do."""
+
+        def has_table(connection: Connection) -> bool:
+            return inspect(connection).has_table(RunAnalytics.__tablename__)
+
+        async with self._db.engine.connect() as connection:
+            if not await connection.run_sync(has_table):
+                raise RuntimeError(
+                    "the database has no run_analytics table: run `netra db upgrade`, or "
+                    "point NETRA_DATABASE_URL (or NETRA_DATA_DIR) at the server's database"
+                )
 
     async def write(self, records: Sequence[RunRecord]) -> None:
         rows = [record.as_row() for record in records]

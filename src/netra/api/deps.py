@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from netra.auth.api_tokens import looks_like_api_token
+from netra.auth.api_tokens import OUT_OF_SCOPE, looks_like_api_token
 from netra.auth.tokens import AccessTokens, TokenError
 from netra.errors import AppError
 from netra.lifecycle import Platform
@@ -34,12 +34,7 @@ def authenticate(headers: Mapping[str, str], tokens: AccessTokens) -> str:
     """The user id from `Authorization: Bearer <access token>`, or a 401."""
     token = bearer_token(headers)
     if looks_like_api_token(token):
-        raise AppError(
-            401,
-            "token_scope",
-            "API tokens are accepted only by POST /api/agui; send an access token",
-            _CHALLENGE,
-        )
+        raise AppError(401, "token_scope", OUT_OF_SCOPE, _CHALLENGE)
     try:
         return tokens.verify(token)
     except TokenError as exc:
