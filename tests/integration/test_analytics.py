@@ -11,14 +11,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from netra.analytics import AnalyticsSink, RunRecord
 from netra.analytics.clickhouse import ClickHouseAnalyticsStore
+from netra.analytics.sink import AnalyticsUnavailable
 from netra.analytics.sql import SqlAnalyticsStore
 from netra.config import Settings
 from netra.db.engine import Database, EncodedJSON
-from netra.db.models import RunAnalytics, User
+from netra.db.models import Event, Run, RunAnalytics, User
 from netra.db.repositories import (
     Lease,
     NewEvent,
@@ -27,6 +28,7 @@ from netra.db.repositories import (
     append_events,
     store_run,
 )
+from netra.db.types import utcnow
 from netra.ids import new_id
 from netra.lifecycle import Platform, readiness, start, stop
 from netra.realtime.events import AgentEvent
@@ -199,6 +201,8 @@ async def test_clickhouse_outage_loses_nothing_within_the_buffer(
     await until(sink, lambda: sink.failing)
     assert sink.status == "degraded"
     assert (sink.pending, sink.dropped) == (40, 0)
+    with pytest.raises(AnalyticsUnavailable, match="ConnectError"):  # what /api/me/usage 503s on
+        await sink.usage(1, user)
 
     private_clickhouse.start()
     async with asyncio.timeout(TIMEOUT):
@@ -410,9 +414,18 @@ async def test_a_run_recovered_at_startup_is_recorded_by_the_instance_that_ended
                 lease=standing_lease(),
             )
         )
+        assert stored is not None
+        # The crash was three hours before this restart.
+        async with db.session() as session:
+            hours_ago = utcnow() - timedelta(hours=3)
+            await session.execute(
+                update(Run).where(Run.id == stored.run_id).values(created_at=hours_ago)
+            )
+            await session.execute(
+                update(Event).where(Event.run_id == stored.run_id).values(ts=hours_ago)
+            )
     finally:
         await db.dispose()
-    assert stored is not None
 
     platform = await make_platform(database_url)  # the only instance: it ends the run
     record = await stored_record(platform, stored.run_id)
@@ -420,7 +433,8 @@ async def test_a_run_recovered_at_startup_is_recorded_by_the_instance_that_ended
     assert (record.outcome, record.error_code) == ("failed", "interrupted")
     assert (record.tokens_in, record.tokens_out, record.tool_calls) == (0, 0, 0)
     assert record.first_event_ms is None  # nothing came after agent_started
-    assert record.duration_ms >= 0
+    # It lasted until its last sign of work (agent_started), not until the restart.
+    assert record.duration_ms == 0
 
 
 async def test_runs_recorded_in_clickhouse_when_it_is_configured(

@@ -27,6 +27,10 @@ FIRST_RETRY = 0.2  # seconds before the first retry of a failed batch
 MAX_RETRY = 30.0  # the back-off doubles up to this
 
 
+class AnalyticsUnavailable(Exception):
+    """The store cannot be used now: unreachable, failing, or without its table."""
+
+
 class AnalyticsStore(Protocol):
     """Where records end up: `SqlAnalyticsStore` or `ClickHouseAnalyticsStore`."""
 
@@ -41,7 +45,8 @@ class AnalyticsStore(Protocol):
 
     async def usage(self, since: date, user_id: str | None) -> list[UsageRow]:
         """Aggregates of the records finished on or after `since`, per day and agent,
-        and per user when `user_id` is None; only `user_id`'s records otherwise."""
+        and per user when `user_id` is None; only `user_id`'s records otherwise.
+        Raises AnalyticsUnavailable when the store cannot answer."""
 
     async def close(self) -> None: ...
 

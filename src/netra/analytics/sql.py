@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from netra.analytics.records import RunRecord, UsageRow, UsageTotals
+from netra.analytics.sink import AnalyticsUnavailable
 from netra.db.engine import Database
 from netra.db.models import RunAnalytics
 
@@ -37,7 +39,7 @@ class SqlAnalyticsStore:
 
         async with self._db.engine.connect() as connection:
             if not await connection.run_sync(has_table):
-                raise RuntimeError(
+                raise AnalyticsUnavailable(
                     "the database has no run_analytics table: run `netra db upgrade`, or "
                     "point NETRA_DATABASE_URL (or NETRA_DATA_DIR) at the server's database"
                 )
@@ -69,9 +71,11 @@ class SqlAnalyticsStore:
         )
         if user_id is not None:  # a user's report reads only their own records
             query = query.where(t.user_id == user_id)
-        async with self._db.read() as session:
-            result = await session.execute(query)
-            rows = result.all()
+        try:
+            async with self._db.read() as session:
+                rows = (await session.execute(query)).all()
+        except (DBAPIError, OSError) as exc:
+            raise AnalyticsUnavailable(f"{type(exc).__name__}: {exc}") from exc
         usage = []
         for row in rows:
             *keys, runs, failures, cancelled, tokens_in, tokens_out = row
