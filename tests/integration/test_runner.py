@@ -157,7 +157,13 @@ def process_alive(pid: int) -> bool:
 @pytest.fixture
 def child_env(netra_env: IsolatedEnvironment) -> dict[str, str]:
     """The environment for `netra test`, without this run's own service URLs."""
-    hidden = ("NETRA_TEST_DATABASE_URL", "NETRA_TEST_REDIS_URL", "PYTEST_XDIST_WORKER", "CI")
+    hidden = (
+        "NETRA_TEST_DATABASE_URL",
+        "NETRA_TEST_REDIS_URL",
+        "NETRA_TEST_CLICKHOUSE_URL",
+        "PYTEST_XDIST_WORKER",
+        "CI",
+    )
     return {k: v for k, v in netra_env.as_dict().items() if k not in hidden}
 
 
@@ -298,7 +304,7 @@ def test_an_interrupted_run_leaves_no_process_dir_or_port_behind(
 
     assert runner.returncode == 2, output
     assert not process_alive(pytest_pid)
-    assert set(services) == {"postgres", "redis"}
+    assert set(services) == {"postgres", "redis", "clickhouse"}
     for service in services.values():
         assert not process_alive(service["pid"])
         assert not Path(service["data_dir"]).exists()

