@@ -16,6 +16,7 @@ from netra.agents.models.base import ChatMessage, ToolCall, Usage
 from netra.agents.registry import Agent
 from netra.agents.tools import ToolError
 from netra.ids import new_id
+from netra.observability import Observability
 from netra.realtime.events import EventType
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,9 @@ class AgentEngine:
     """Runs one agent for one run. Emits thinking, tool and answer-delta events and
     returns the answer; the caller (RunSupervisor) starts and ends the run."""
 
-    def __init__(self, max_steps: int) -> None:
+    def __init__(self, max_steps: int, obs: Observability | None = None) -> None:
         self.max_steps = max_steps
+        self._obs = obs or Observability()
 
     async def run(
         self, ctx: UserExecutionContext, agent: Agent, history: Sequence[ChatMessage]
@@ -78,9 +80,23 @@ class AgentEngine:
         usage = Usage()
         message_id = new_id("msg")
 
+        name, metrics = agent.spec.name, self._obs.metrics
         for step in range(self.max_steps):
             stream = _EventStream(ctx, message_id, must_think=step == 0)
-            turn = await agent.model.complete(messages, specs, stream)
+            began = time.perf_counter()
+            with self._obs.tracing.span("model call", {"netra.agent": name, "netra.step": step}):
+                try:
+                    turn = await agent.model.complete(messages, specs, stream)
+                except Exception:  # (a cancelled request is neither)
+                    metrics.model_called(name, time.perf_counter() - began, ok=False)
+                    raise
+            metrics.model_called(
+                name,
+                time.perf_counter() - began,
+                ok=True,
+                tokens_in=turn.usage.prompt_tokens,
+                tokens_out=turn.usage.completion_tokens,
+            )
             usage += turn.usage
             if not stream.thought and (turn.thinking or step == 0):
                 await stream.thinking(turn.thinking or PLACEHOLDER_THOUGHT)
@@ -101,17 +117,22 @@ class AgentEngine:
         started = time.perf_counter()
         outcome: dict[str, Any]
         tool = agent.tools.get(call.name)
-        try:
-            if tool is None:
-                raise ToolError(f"unknown tool {call.name!r}")
-            result = await tool.run(ctx, dict(call.arguments))
-            orjson.dumps(result)  # events and messages must hold it as JSON
-            outcome = {"result": result}
-        except ToolError as exc:
-            outcome = {"error": str(exc)}
-        except Exception as exc:  # a broken tool must not break the run
-            log.exception("tool %s failed in run %s", call.name, ctx.run_id)
-            outcome = {"error": f"{type(exc).__name__}: {exc}"}
+        # A label, so bounded: a name the model made up is not one of the agent's tools.
+        known = call.name if tool is not None else "unknown"
+        with self._obs.tracing.span("tool call", {"netra.tool": known}) as span:
+            try:
+                if tool is None:
+                    raise ToolError(f"unknown tool {call.name!r}")
+                result = await tool.run(ctx, dict(call.arguments))
+                orjson.dumps(result)  # events and messages must hold it as JSON
+                outcome = {"result": result}
+            except ToolError as exc:
+                outcome = {"error": str(exc)}
+            except Exception as exc:  # a broken tool must not break the run
+                log.exception("tool %s failed in run %s", call.name, ctx.run_id)
+                outcome = {"error": f"{type(exc).__name__}: {exc}"}
+            span.set_attribute("netra.outcome", "error" if "error" in outcome else "ok")
+        self._obs.metrics.tool_called(agent.spec.name, known, "error" not in outcome)
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
         await ctx.emitter.emit(
             EventType.TOOL_COMPLETED,

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from netra.auth.tokens import AccessTokens, TokenError
 from netra.errors import AppError
 from netra.lifecycle import Platform
+from netra.observability import logs
 
 
 async def get_platform(request: Request) -> Platform:
@@ -30,7 +31,9 @@ def authenticate(headers: Mapping[str, str], tokens: AccessTokens) -> str:
 
 
 async def current_user_id(request: Request, platform: PlatformDep) -> str:
-    return authenticate(request.headers, platform.tokens)
+    user_id = authenticate(request.headers, platform.tokens)
+    logs.bind(user_id=user_id)  # for the rest of the request (RequestContext unbinds)
+    return user_id
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]

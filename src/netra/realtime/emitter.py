@@ -34,6 +34,8 @@ class RunEmitter:
         self.open_tool_calls: dict[str, tuple[str, float]] = {}
         self.finished = False  # the terminal event is queued or written
         self.failure: EventLogError | None = None  # set by the writer
+        #: perf_counter when the run's first event after agent_started was emitted.
+        self.first_output_at: float | None = None
 
     async def emit(self, type_: EventType, data: dict[str, Any]) -> None:
         """Append one event; waits for the commit only where the contract says so."""
@@ -41,6 +43,8 @@ class RunEmitter:
             raise ValueError(f"{type_} ends the run: use end()")
         self._check()
         committed = self._writer.append(self, type_, data, wait=type_ in _WAIT_FOR_COMMIT)
+        if self.first_output_at is None and type_ is not EventType.AGENT_STARTED:
+            self.first_output_at = time.perf_counter()
         if type_ is EventType.TOOL_EXECUTING:
             self.open_tool_calls[data["tool_call_id"]] = (data["tool"], time.perf_counter())
         elif type_ is EventType.TOOL_COMPLETED:

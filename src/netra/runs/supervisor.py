@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from netra.agents.context import ExecutionContextFactory
@@ -16,6 +16,7 @@ from netra.agents.registry import AgentRegistry
 from netra.db.engine import Database
 from netra.db.models import ACTIVE_RUN_STATUSES, Run
 from netra.db.repositories import RunEnd, run_events
+from netra.observability import Observability, logs
 from netra.quotas import PerUserQuota
 from netra.realtime.bus import EventBus
 from netra.realtime.emitter import RunEmitter
@@ -72,6 +73,7 @@ class _LocalRun:
     started: bool = False  # _execute has begun, so cancelling the task is safe
     cancel_reason: str | None = None
     finishing: bool = False  # the terminal event is being written; too late to cancel
+    began: float = field(default_factory=time.perf_counter)  # launched
 
 
 class RunSupervisor:
@@ -88,8 +90,10 @@ class RunSupervisor:
         leases: RunLeases,
         bus: EventBus,
         max_runs_per_user: int,
+        obs: Observability | None = None,
     ) -> None:
         self._db = db
+        self._obs = obs or Observability()
         self.leases = leases
         self._bus = bus
         bus.on_cancel(self._cancel_asked)
@@ -147,6 +151,7 @@ class RunSupervisor:
         if reason is None and self._closing:
             reason = "server_shutdown"
         self._runs[ticket.run_id] = _LocalRun(task, cancel_reason=reason)
+        self._obs.metrics.run_started(ticket.agent)
         task.add_done_callback(lambda done: self._forget(ticket, done))
 
     def cancel(self, run_id: str, reason: str) -> bool:
@@ -322,9 +327,13 @@ class RunSupervisor:
             return True
         self._ending.add(run.id)
         try:
-            return await self._end_from_history(
+            ended = await self._end_from_history(
                 run.id, run.thread_id, run.agent, run.input_text, type_, data
             )
+            if ended:
+                outcome = "cancelled" if type_ is EventType.AGENT_CANCELLED else "failed"
+                self._obs.metrics.runs_ended.labels(run.agent, outcome).inc()
+            return ended
         finally:
             self._ending.discard(run.id)
 
@@ -337,6 +346,17 @@ class RunSupervisor:
             log.error("run %s could not record its end", run_id, exc_info=task.exception())
 
     async def _execute(self, ticket: RunTicket) -> None:
+        # The run's own task: whatever it logs carries its ids, its spans are the run's.
+        logs.bind(user_id=ticket.user_id, thread_id=ticket.thread_id, run_id=ticket.run_id)
+        attributes = {
+            "netra.agent": ticket.agent,
+            "netra.run_id": ticket.run_id,
+            "netra.thread_id": ticket.thread_id,
+        }
+        with self._obs.tracing.span("run", attributes):
+            await self._execute_run(ticket)
+
+    async def _execute_run(self, ticket: RunTicket) -> None:
         local = self._runs[ticket.run_id]
         local.started = True
         ctx = self._contexts.create(ticket.user_id, ticket.thread_id, ticket.run_id, ticket.agent)
@@ -428,6 +448,7 @@ class RunSupervisor:
         local.finishing = True
         try:
             await emitter.end(type_, data, end)
+            self._ended(ticket, local, emitter, end.status)
             return
         except RunAlreadyEnded:
             return
@@ -443,12 +464,22 @@ class RunSupervisor:
                     EventType.AGENT_ERROR,
                     STORAGE_ERROR,
                 )
+                self._ended(ticket, local, emitter, "failed")
                 return
             except Exception:
                 if attempt == TERMINAL_WRITE_ATTEMPTS - 1:
                     raise
                 log.warning("run %s: writing its end failed; retrying", ticket.run_id)
                 await asyncio.sleep(0.2 * 2**attempt)
+
+    def _ended(
+        self, ticket: RunTicket, local: _LocalRun, emitter: RunEmitter, outcome: str
+    ) -> None:
+        metrics = self._obs.metrics
+        metrics.run_ended(ticket.agent, outcome, time.perf_counter() - local.began)
+        if emitter.first_output_at is not None:
+            first = emitter.first_output_at - local.began
+            metrics.time_to_first_event.labels(ticket.agent).observe(first)
 
     async def _end_from_history(
         self,

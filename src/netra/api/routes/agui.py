@@ -76,6 +76,8 @@ async def run_agent(run_input: AguiInput, user_id: UserId, platform: PlatformDep
             ticket.start_seq,
             idle=KEEPALIVE_SECONDS,
         )
+        open_streams = platform.obs.metrics.connections.labels("agui")
+        open_streams.inc()
         try:
             async with aclosing(events):  # a client that leaves stops the following at once
                 async for event in events:
@@ -91,6 +93,8 @@ async def run_agent(run_input: AguiInput, user_id: UserId, platform: PlatformDep
             )
             for agui_event in translator.failed("subscription_failed", message):
                 yield encoder.encode(agui_event)
+        finally:
+            open_streams.dec()
 
     return EventStream(
         stream(),
