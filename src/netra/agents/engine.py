@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -131,8 +132,13 @@ class AgentEngine:
             except Exception as exc:  # a broken tool must not break the run
                 log.exception("tool %s failed in run %s", call.name, ctx.run_id)
                 outcome = {"error": f"{type(exc).__name__}: {exc}"}
+            except asyncio.CancelledError:  # the run was cancelled or timed out meanwhile
+                self._obs.metrics.tool_called(agent.spec.name, known, "cancelled")
+                raise
             span.set_attribute("netra.outcome", "error" if "error" in outcome else "ok")
-        self._obs.metrics.tool_called(agent.spec.name, known, "error" not in outcome)
+        self._obs.metrics.tool_called(
+            agent.spec.name, known, "error" if "error" in outcome else "ok"
+        )
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
         await ctx.emitter.emit(
             EventType.TOOL_COMPLETED,

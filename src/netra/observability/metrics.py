@@ -107,7 +107,7 @@ class Metrics:
         )
         self.tool_calls = Counter(
             "netra_tool_calls",
-            "Tool calls, by tool and outcome (ok, error)",
+            "Tool calls, by tool and outcome (ok, error, cancelled)",
             ["agent", "tool", "outcome"],
             registry=registry,
         )
@@ -152,8 +152,8 @@ class Metrics:
         if tokens_out:
             self.tokens.labels(agent, "out").inc(tokens_out)
 
-    def tool_called(self, agent: str, tool: str, ok: bool) -> None:
-        self.tool_calls.labels(agent, tool, "ok" if ok else "error").inc()
+    def tool_called(self, agent: str, tool: str, outcome: str) -> None:
+        self.tool_calls.labels(agent, tool, outcome).inc()
 
     def refusal(self, status: int, reason: str) -> None:
         """An HTTP refusal: 429 counts as throttled, 413 as refused; others not at all."""
