@@ -304,6 +304,7 @@ async def test_a_run_is_traced_as_run_then_model_and_tool_calls(netra_server_fac
     EventValidator().assert_valid(events, require_critical=True)
     run = _one(spans, "run", **{"netra.run_id": run_id})
     assert run.attributes["netra.agent"] == "assistant"
+    assert run.attributes["netra.outcome"] == "completed"
     assert run.attributes["netra.thread_id"] == accepted["thread_id"]
     assert run.resource["service.name"] == "netra"
     models = [s for s in spans if s.name == "model call" and s.parent_span_id == run.span_id]

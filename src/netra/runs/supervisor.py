@@ -74,6 +74,7 @@ class _LocalRun:
     cancel_reason: str | None = None
     finishing: bool = False  # the terminal event is being written; too late to cancel
     began: float = field(default_factory=time.perf_counter)  # launched
+    outcome: str = "unrecorded"  # completed, failed or cancelled, once its end is written
 
 
 class RunSupervisor:
@@ -353,8 +354,10 @@ class RunSupervisor:
             "netra.run_id": ticket.run_id,
             "netra.thread_id": ticket.thread_id,
         }
-        with self._obs.tracing.span("run", attributes):
+        local = self._runs[ticket.run_id]
+        with self._obs.tracing.span("run", attributes) as span:
             await self._execute_run(ticket)
+            span.set_attribute("netra.outcome", local.outcome)
 
     async def _execute_run(self, ticket: RunTicket) -> None:
         local = self._runs[ticket.run_id]
@@ -475,6 +478,7 @@ class RunSupervisor:
     def _ended(
         self, ticket: RunTicket, local: _LocalRun, emitter: RunEmitter, outcome: str
     ) -> None:
+        local.outcome = outcome
         metrics = self._obs.metrics
         metrics.run_ended(ticket.agent, outcome, time.perf_counter() - local.began)
         if emitter.first_output_at is not None:
