@@ -11,21 +11,14 @@ components are fixed words. No user, thread or run id is ever a label.
 
 from __future__ import annotations
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    disable_created_metrics,
-)
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 __all__ = ["COMPONENT_STATUSES", "CONTENT_TYPE_LATEST", "Metrics"]
-
-# No `*_created` series (a timestamp per counter and histogram): they double what a
-# scrape carries and say nothing a restart's reset does not. (prometheus-client's switch
-# is process-wide; every Netra app wants it the same way.)
-disable_created_metrics()  # type: ignore[no-untyped-call]
 
 #: Seconds: from a few milliseconds (an event) to the default run timeout.
 _RUN_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -35,11 +28,26 @@ _BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
 COMPONENT_STATUSES = ("ok", "degraded", "stopping", "error")
 
 
+class _WithoutCreated(Collector):
+    """A registry's metrics less their `*_created` samples (a timestamp per counter and
+    histogram series, which would double what a scrape carries and say nothing a
+    counter reset does not). prometheus-client can only drop them process-wide."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterable[Metric]:
+        for family in self._registry.collect():
+            family.samples = [s for s in family.samples if not s.name.endswith("_created")]
+            yield family
+
+
 class Metrics:
     """Every metric Netra records, on a registry of its own."""
 
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry(auto_describe=True)
+        self._exposed = _WithoutCreated(registry)
         self.connections = Gauge(
             "netra_open_connections",
             "Open client connections: WebSockets (ws) and AG-UI event streams (agui)",
@@ -132,13 +140,16 @@ class Metrics:
 
     # One-line helpers for the call sites -----------------------------------------
     def run_started(self, agent: str) -> None:
+        """A run was launched in this process."""
         self.runs_started.labels(agent).inc()
 
     def run_ended(self, agent: str, outcome: str, seconds: float) -> None:
+        """A run launched here ended `seconds` after its launch."""
         self.runs_ended.labels(agent, outcome).inc()
         self.run_duration.labels(agent, outcome).observe(seconds)
 
     def batch_written(self, events: int, seconds: float) -> None:
+        """One event-log transaction committed `events` events in `seconds`."""
         self.events_written.inc(events)
         self.batch_size.observe(events)
         self.write_latency.observe(seconds)
@@ -146,6 +157,7 @@ class Metrics:
     def model_called(
         self, agent: str, seconds: float, ok: bool, tokens_in: int = 0, tokens_out: int = 0
     ) -> None:
+        """One model request of the agent loop, and the tokens it reported."""
         self.model_latency.labels(agent, "ok" if ok else "error").observe(seconds)
         if tokens_in:
             self.tokens.labels(agent, "in").inc(tokens_in)
@@ -153,6 +165,7 @@ class Metrics:
             self.tokens.labels(agent, "out").inc(tokens_out)
 
     def tool_called(self, agent: str, tool: str, outcome: str) -> None:
+        """A tool call ended: ok, error or cancelled. `tool` must be a registered name."""
         self.tool_calls.labels(agent, tool, outcome).inc()
 
     def refusal(self, status: int, reason: str) -> None:
@@ -170,4 +183,4 @@ class Metrics:
 
     def render(self) -> bytes:
         """The Prometheus text format."""
-        return generate_latest(self.registry)
+        return generate_latest(self._exposed)
