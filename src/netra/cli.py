@@ -168,6 +168,41 @@ def db_current() -> None:
     typer.echo(f"current: {asyncio.run(_run()) or 'none'}  head: {migrate.head_revision()}")
 
 
+@app.command("analytics")
+def analytics(
+    days: Annotated[int, typer.Option(min=1, max=366, help="Days back, today (UTC) included")] = 30,
+    output: Annotated[
+        str, typer.Option("--format", help="table or json", case_sensitive=False)
+    ] = "table",
+) -> None:
+    """Runs, failures and tokens of every user, per day, agent and user, from the
+    configured analytics sink (ClickHouse, or the main database)."""
+    import asyncio
+    import json
+
+    from netra.analytics.report import operator_report, report_tables
+
+    if output.lower() not in ("table", "json"):
+        _say(f"[red]error:[/red] --format must be table or json, not {output!r}")
+        raise typer.Exit(2)
+    settings = _settings()
+    try:
+        report = asyncio.run(operator_report(settings, days))
+    except Exception as exc:
+        _say(f"[red]error:[/red] the analytics sink cannot be read: {type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from None
+    if output.lower() == "json":
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:  # piped: room for whole user ids
+        console = Console(width=120)
+    for table in report_tables(report):
+        console.print(table)
+
+
 @app.command("test", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def run_tests(
     ctx: typer.Context,

@@ -79,6 +79,7 @@ class Settings(BaseSettings):
 
     access_token_ttl: int = Field(900, ge=30, description="seconds")
     refresh_token_ttl: int = Field(30 * 24 * 3600, ge=60, description="seconds")
+    api_tokens_per_user: int = Field(10, ge=1, description="API tokens in use at once")
     login_max_failures: int = Field(5, ge=1)
     login_window: int = Field(300, ge=1, description="seconds")
 
@@ -109,6 +110,14 @@ class Settings(BaseSettings):
     )
     # Runs are leased to the instance executing them (README "Several instances").
     run_lease_ttl: float = Field(15.0, ge=1, description="seconds a lease lasts unrenewed")
+
+    # Run analytics (README "Run analytics"): ClickHouse when set, else the main database.
+    clickhouse_url: SecretStr | None = None  # may carry a password: never logged
+    analytics_buffer: int = Field(10_000, ge=1, description="run records held while unwritten")
+    analytics_batch_size: int = Field(500, ge=1, le=100_000, description="records per write")
+    analytics_flush_interval: float = Field(
+        1.0, gt=0, le=60, description="seconds a record may wait for its batch"
+    )
 
     ws_auth_timeout: float = Field(10.0, gt=0, description="seconds")
     ws_max_frame_bytes: int = Field(64 * 1024, ge=1024)
@@ -159,6 +168,15 @@ class Settings(BaseSettings):
     def _redis_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("expected a URL such as redis://localhost:6379/0")
+        return value
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _clickhouse_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from netra.analytics.clickhouse_url import ClickHouseURL
+
+            ClickHouseURL(value.get_secret_value())  # raises ValueError saying what is wrong
         return value
 
     @field_validator("trusted_proxies", mode="before")

@@ -16,7 +16,7 @@ _DECODE = {c: i for i, c in enumerate(_ALPHABET)}
 # base64's C base32 encoder does the bit slicing; its RFC 4648 digits map one to one
 # onto Crockford's. (An id is made for every event, so this is on the hot path.)
 _FROM_RFC4648 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
-PREFIXES = frozenset({"usr", "thr", "run", "msg", "evt", "rtk", "tc", "srv"})
+PREFIXES = frozenset({"usr", "thr", "run", "msg", "evt", "rtk", "atk", "tc", "srv"})
 BODY_LENGTH = 26
 
 

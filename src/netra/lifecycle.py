@@ -18,6 +18,8 @@ from netra.agents.catalog import registry_from_settings
 from netra.agents.context import ExecutionContextFactory
 from netra.agents.engine import AgentEngine
 from netra.agents.registry import AgentRegistry
+from netra.analytics import AnalyticsSink, open_analytics
+from netra.auth.api_tokens import ApiTokens
 from netra.auth.passwords import Passwords
 from netra.auth.service import AuthService
 from netra.auth.tokens import AccessTokens
@@ -60,6 +62,7 @@ class Platform:
     events: EventLogWriter
     tokens: AccessTokens
     auth: AuthService
+    api_tokens: ApiTokens
     registry: AgentRegistry
     supervisor: RunSupervisor
     runs: RunService
@@ -67,6 +70,7 @@ class Platform:
     instance_id: str
     redis: Redis | None  # shared by the instances with NETRA_REDIS_URL
     connections: PerUserQuota  # open WebSockets per user
+    analytics: AnalyticsSink  # one record per run this instance ends
     started_at: float = field(default_factory=time.time)
     phases: list[tuple[str, float]] = field(default_factory=list)
     background: list[asyncio.Task[None]] = field(default_factory=list)
@@ -121,6 +125,7 @@ async def start(
     instance_id = new_id("srv")
     redis: Redis | None = None
     bus: EventBus = InMemoryEventBus(obs.metrics)
+    analytics: AnalyticsSink | None = None
     try:
         if settings.redis_url is not None:
             with phase("redis"):
@@ -140,9 +145,12 @@ async def start(
                 failure_window=settings.login_window,
                 registrations_per_hour=settings.registrations_per_hour,
             )
+            api_tokens = ApiTokens(db, per_user=settings.api_tokens_per_user)
             registry = registry or registry_from_settings(settings)
             contexts = ExecutionContextFactory(events, state)
             engine = AgentEngine(settings.max_steps, obs)
+            # Started once the platform is up; runs recovered before then are buffered.
+            analytics = open_analytics(settings, db)
             leases = RunLeases(
                 db, instance_id, settings.run_lease_ttl, single_instance=not lock.shared
             )
@@ -155,6 +163,7 @@ async def start(
                 leases=leases,
                 bus=bus,
                 max_runs_per_user=settings.max_active_runs_per_user,
+                record_run=analytics.record,
                 obs=obs,
             )
             runs = RunService(db, registry, supervisor, settings.default_agent)
@@ -167,6 +176,8 @@ async def start(
                     log.warning("ended %d run(s) interrupted by the previous shutdown", recovered)
     except BaseException:
         try:
+            if analytics is not None:
+                await analytics.close(timeout=0)
             await bus.close()
             if redis is not None:
                 await redis.aclose()
@@ -181,6 +192,7 @@ async def start(
         events,
         tokens,
         auth,
+        api_tokens,
         registry,
         supervisor,
         runs,
@@ -188,6 +200,7 @@ async def start(
         instance_id,
         redis,
         PerUserQuota(settings.max_connections_per_user),
+        analytics,
         phases=phase.timings,
         throttles=throttles,
         obs=obs,
@@ -195,6 +208,7 @@ async def start(
     platform.background.append(
         asyncio.create_task(supervisor.keep_leases(), name="netra-run-leases")
     )
+    analytics.start()
     return platform
 
 
@@ -275,6 +289,8 @@ async def stop(platform: Platform) -> None:
         await asyncio.gather(*platform.background, return_exceptions=True)
         steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
             ("event log", platform.events.close),  # every run's last events are committed
+            # Every run has ended and handed over its record: write what is buffered.
+            ("analytics", lambda: platform.analytics.close(timeout=STOP_STEP_TIMEOUT / 2)),
             ("event bus", platform.bus.close),
             ("state", platform.state.close),
             ("agents", platform.registry.close),
@@ -323,6 +339,11 @@ async def readiness(platform: Platform, details: bool = False) -> dict[str, Any]
     else:
         components["events"] = {"status": "ok", "backend": "memory"}
         components["state"] = {"status": "ok", "backend": "memory"}
+    # Records wait in a bounded buffer while their store fails: degraded, not down.
+    analytics = platform.analytics
+    components["analytics"] = {"status": analytics.status, "backend": analytics.backend}
+    if details:
+        components["analytics"] |= {"pending": analytics.pending, "dropped": analytics.dropped}
     components["agents"] = {
         # A stopping process refuses new runs; report it so load balancers drain it.
         "status": "stopping" if platform.supervisor.closing else "ok",

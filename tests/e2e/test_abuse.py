@@ -15,17 +15,13 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from netra.realtime.frames import CloseCode
-from netra.testing.fixtures import DEFAULT_PASSWORD, register_user
+from netra.testing.fixtures import DEFAULT_PASSWORD, error_of, register_user
 from netra.testing.plugin import Server
 from netra.testing.server import NetraServer
 from netra.testing.ws import WsClient
 
 Factory = Callable[..., NetraServer]
 PROXY = {"NETRA_TRUSTED_PROXIES": "127.0.0.1"}
-
-
-def _code(response: httpx.Response) -> tuple[int, str]:
-    return response.status_code, response.json()["error"]["code"]
 
 
 async def _login(http: httpx.AsyncClient, email: str, password: str, client: str) -> httpx.Response:
@@ -50,10 +46,10 @@ async def test_an_attacker_cannot_lock_the_owner_out(netra_server_factory: Facto
     owner = await register_user(server.base_url)
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
         for _ in range(5):
-            assert _code(await _login(http, owner.email, "guess", "203.0.113.1"))[0] == 401
+            assert error_of(await _login(http, owner.email, "guess", "203.0.113.1"))[0] == 401
         # The attacker's client is stopped on this account, even with the right password...
         stopped = await _login(http, owner.email, DEFAULT_PASSWORD, "203.0.113.1")
-        assert _code(stopped) == (429, "too_many_attempts")
+        assert error_of(stopped) == (429, "too_many_attempts")
         assert int(stopped.headers["Retry-After"]) > 0
         # ...a spree spread over more clients only slows the account down...
         spree = await asyncio.gather(
@@ -75,7 +71,7 @@ async def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(
             response = await _login(http, f"u{n}@example.com", "guess", f"192.0.2.{n}")
             assert response.status_code == 401
         spoofed = await _login(http, "u20@example.com", "guess", "192.0.2.200")
-    assert _code(spoofed) == (429, "too_many_attempts")
+    assert error_of(spoofed) == (429, "too_many_attempts")
 
 
 # -- 3: request bodies ------------------------------------------------------------------
@@ -84,7 +80,7 @@ async def test_a_body_over_the_limit_is_refused_with_413(http: httpx.AsyncClient
     declared = await http.post(
         "/api/auth/login", content=big, headers={"content-type": "application/json"}
     )
-    assert _code(declared) == (413, "payload_too_large")
+    assert error_of(declared) == (413, "payload_too_large")
 
     async def chunks():  # no Content-Length: counted while it streams in
         for start in range(0, len(big), 64 * 1024):
@@ -94,12 +90,12 @@ async def test_a_body_over_the_limit_is_refused_with_413(http: httpx.AsyncClient
         "/api/auth/login", content=chunks(), headers={"content-type": "application/json"}
     )
     assert "content-length" not in streamed.request.headers
-    assert _code(streamed) == (413, "payload_too_large")
+    assert error_of(streamed) == (413, "payload_too_large")
     deep = b'{"email": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     nested = await http.post(
         "/api/auth/login", content=deep, headers={"content-type": "application/json"}
     )
-    assert _code(nested) == (400, "bad_request")
+    assert error_of(nested) == (400, "bad_request")
 
 
 async def test_an_authenticated_route_checks_the_token_before_reading_the_body(
@@ -134,7 +130,7 @@ async def test_registrations_are_limited_per_client_address(
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
         assert [(await sign_up(n, "203.0.113.9")).status_code for n in range(2)] == [201, 201]
         refused = await sign_up(2, "203.0.113.9")
-        assert _code(refused) == (429, "too_many_registrations")
+        assert error_of(refused) == (429, "too_many_registrations")
         assert int(refused.headers["Retry-After"]) > 0
         assert (await sign_up(2, "198.51.100.1")).status_code == 201
 
@@ -192,7 +188,7 @@ async def test_connections_and_active_runs_per_user_are_capped(
             rest = await http.post(
                 f"/api/threads/{thread['id']}/runs", json={"text": "hi"}, headers=user.headers
             )
-            assert _code(rest) == (429, "too_many_runs")
+            assert error_of(rest) == (429, "too_many_runs")
             assert rest.headers["Retry-After"]
             agui = await http.post(
                 "/api/agui",
@@ -203,7 +199,7 @@ async def test_connections_and_active_runs_per_user_are_capped(
                 },
                 headers=user.headers,
             )
-            assert _code(agui) == (429, "too_many_runs")
+            assert error_of(agui) == (429, "too_many_runs")
             # A refused message created no thread: the two runs' and the one made above.
             threads = (await http.get("/api/threads", headers=user.headers)).json()
             assert len(threads) == 3
@@ -260,7 +256,7 @@ async def test_nul_characters_are_refused_everywhere(any_db_server: Server) -> N
             ),
         ]
         for response in await asyncio.gather(*calls):
-            assert _code(response) == (422, "invalid_request"), response.request.url
+            assert error_of(response) == (422, "invalid_request"), response.request.url
     client = await WsClient.connect(any_db_server.ws_url, user.access_token)
     try:
         for frame in (
@@ -337,5 +333,5 @@ async def test_options_and_405_list_every_method_of_a_path(http: httpx.AsyncClie
     assert options.status_code == 204
     assert {"GET", "POST", "OPTIONS"} <= set(options.headers["allow"].split(", "))
     refused = await http.delete("/api/threads")
-    assert _code(refused) == (405, "method_not_allowed")
+    assert error_of(refused) == (405, "method_not_allowed")
     assert set(refused.headers["allow"].split(", ")) == set(options.headers["allow"].split(", "))

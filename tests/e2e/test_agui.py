@@ -167,3 +167,56 @@ async def test_a_model_failure_ends_the_stream_with_run_error(netra_server_facto
     assert isinstance(error, RunErrorEvent)
     assert error.code == "model_bad_response"
     assert [e.type for e in events][-2:] == [T.TEXT_MESSAGE_END, T.RUN_ERROR]
+
+
+async def test_a_client_that_leaves_mid_run_cancels_it_and_the_thread_takes_the_next_message(
+    http: httpx.AsyncClient, make_user, ws_connect
+) -> None:
+    user = await make_user()
+    thread = (await http.post("/api/threads", json={}, headers=user.headers)).json()
+    client = await ws_connect(user)
+    await client.send({"type": "subscribe", "thread_id": thread["id"], "after_seq": 0})
+    await client.recv_type("subscribed")
+    body = run_input(thread["id"], "Please wait for 30 seconds")
+
+    async with http.stream("POST", "/api/agui", json=body, headers=user.headers) as response:
+        assert response.status_code == 200
+        seen = ""
+        async for text in response.aiter_text():
+            seen += text
+            if '"TOOL_CALL_START"' in seen:  # the timer is running: leave now
+                break
+    started = await client.recv_type("agent_started")
+
+    events = await client.events_until_terminal(started["run_id"], timeout=10)
+
+    assert events[-1]["type"] == "agent_cancelled"
+    assert events[-1]["data"]["reason"] == "cancelled_by_user"
+    after = await run_agent(http, run_input(thread["id"], "What is 2 + 3?"), user.headers)
+    assert_valid_run(after)
+    assert isinstance(after[-1], RunFinishedEvent)
+    assert "5" in after[-1].result["text"]
+
+
+async def test_the_next_message_sent_right_after_an_abort_is_accepted(
+    http: httpx.AsyncClient, make_user
+) -> None:
+    user = await make_user()
+    body = run_input("abort-then-ask", "Please wait for 30 seconds")
+
+    async with http.stream("POST", "/api/agui", json=body, headers=user.headers) as response:
+        assert response.status_code == 200
+        seen = ""
+        async for text in response.aiter_text():
+            seen += text
+            if '"TOOL_CALL_START"' in seen:
+                break
+    # At once, as a front end does after abortRun(): no 409 run_in_progress.
+    after = await run_agent(http, run_input("abort-then-ask", "What is 2 + 3?"), user.headers)
+
+    assert_valid_run(after)
+    assert "5" in after[-1].result["text"]
+    thread = after[0].metadata["netra"]["thread_id"]
+    events = (await http.get(f"/api/threads/{thread}/events", headers=user.headers)).json()
+    ends = [e for e in events if e["type"] in {"agent_cancelled", "agent_completed"}]
+    assert [e["type"] for e in ends] == ["agent_cancelled", "agent_completed"]

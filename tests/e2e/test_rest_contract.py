@@ -104,7 +104,8 @@ async def test_health_and_readiness(http: httpx.AsyncClient, make_user) -> None:
     assert anonymous == {
         "status": "ready",
         "components": {
-            name: {"status": "ok"} for name in ("database", "events", "state", "agents")
+            name: {"status": "ok"}
+            for name in ("database", "events", "state", "analytics", "agents")
         },
     }
     forged = await http.get("/ready", headers={"Authorization": "Bearer nope"})

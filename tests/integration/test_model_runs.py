@@ -84,7 +84,8 @@ async def test_a_calculator_run_on_a_recorded_model_stream(
 
     EventValidator().assert_valid(events, require_critical=True)
     by_type = {e["type"]: e for e in events}
-    assert by_type["tool_executing"]["data"]["tool_call_id"] == "call_Qy8W3tA1"
+    assert by_type["tool_executing"]["data"]["provider_call_id"] == "call_Qy8W3tA1"
+    assert by_type["tool_executing"]["data"]["tool_call_id"].startswith("tc_")
     assert by_type["tool_executing"]["data"]["args"] == {"expression": "12 * (3 + 4)"}
     assert by_type["tool_completed"]["data"]["result"]["value"] == 84
     completed = events[-1]
@@ -101,7 +102,10 @@ async def test_a_calculator_run_on_a_recorded_model_stream(
     # The second call carried the tool's result back to the model.
     tool_message = model_endpoint.requests[1]["messages"][-1]
     assert tool_message["role"] == "tool"
-    assert tool_message["tool_call_id"] == "call_Qy8W3tA1"
+    # Under Netra's id, in the assistant's call and the tool's answer alike.
+    assert tool_message["tool_call_id"] == by_type["tool_executing"]["data"]["tool_call_id"]
+    assistant = model_endpoint.requests[1]["messages"][-2]
+    assert assistant["tool_calls"][0]["id"] == tool_message["tool_call_id"]
     assert json.loads(tool_message["content"])["value"] == 84
 
 

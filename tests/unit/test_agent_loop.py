@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from netra.agents.context import ExecutionContextFactory, UserExecutionContext
-from netra.agents.engine import AgentEngine
+from netra.agents.engine import AgentEngine, ClientTurn
 from netra.agents.models.base import (
     ChatMessage,
     ModelError,
@@ -435,8 +435,25 @@ async def test_several_tool_calls_in_one_turn_each_complete(
     ticket, events = await world.run("go")
     await check_stream(world, ticket, events, event_validator, require_critical=True)
     completed = [e["data"] for e in events if e["type"] == "tool_completed"]
-    assert [c["tool_call_id"] for c in completed] == [c.id for c in calls]
+    executing = [e["data"] for e in events if e["type"] == "tool_executing"]
+    # Each call runs under a Netra id of its own; the model's id is kept beside it.
+    assert [c["provider_call_id"] for c in executing] == [c.id for c in calls]
+    assert [c["tool_call_id"] for c in completed] == [c["tool_call_id"] for c in executing]
+    assert len({c["tool_call_id"] for c in executing}) == 3
     assert ["error" in c for c in completed] == [False, True, False]
+
+
+async def test_a_provider_that_reuses_a_call_id_gets_distinct_netra_ids(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    reused = ModelTurn(tool_calls=(ToolCall("call_1", "echo", {}),))
+    world = await make_world(ScriptedModel(reused, reused, answer("twice")))
+    ticket, events = await world.run("go")
+    await check_stream(world, ticket, events, event_validator, require_critical=True)
+    executing = [e["data"] for e in events if e["type"] == "tool_executing"]
+    assert [c["provider_call_id"] for c in executing] == ["call_1", "call_1"]
+    assert len({c["tool_call_id"] for c in executing}) == 2
+    assert all(c["tool_call_id"].startswith("tc_") for c in executing)
 
 
 async def test_too_large_calculator_result_is_a_tool_error_not_a_failed_run(
@@ -741,3 +758,56 @@ async def test_follow_up_run_continues_the_thread_and_sees_history(
         ("assistant", "first answer"),
         ("user", "second question"),
     ]
+
+
+PICK = ToolSpec("pick", "a tool the client runs", {"type": "object", "properties": {}})
+
+
+async def test_a_client_tool_call_ends_the_run_waiting_and_a_resumed_run_sees_call_and_results(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    both = ModelTurn(
+        text="Checking. ",
+        tool_calls=(ToolCall("call_1", "echo", {"n": 1}), ToolCall("call_2", "pick", {})),
+    )
+    model = ScriptedModel(both, answer("picked"))
+    world = await make_world(model)
+    thread_id = await world.new_thread()
+
+    async with live_events(world.bus, thread_id) as queue:
+        first = await world.runs.start(world.user_id, "go", thread_id, client_tools=[PICK])
+        waiting = await until_terminal(queue)
+    await check_stream(world, first, waiting, event_validator)
+
+    assert "pick" in model.tools_offered
+    # The agent's own tool of the same turn ran; the client's did not.
+    assert [e["data"]["tool"] for e in waiting if e["type"] == "tool_executing"] == ["echo"]
+    end = waiting[-1]["data"]
+    assert waiting[-1]["type"] == "agent_completed"
+    pick_id = end["client_tool_calls"][0]["tool_call_id"]
+    assert end["client_tool_calls"] == [{"tool_call_id": pick_id, "tool": "pick", "args": {}}]
+    assert pick_id.startswith("tc_")
+    assert await world.messages(thread_id) == [("user", "go")]  # nothing answered yet
+
+    turn = ClientTurn.from_data(end["turn"])
+    resume = [
+        ChatMessage("assistant", turn.text, tool_calls=turn.calls),
+        *turn.results,
+        ChatMessage("tool", "red", tool_call_id=pick_id),
+    ]
+    async with live_events(world.bus, thread_id) as queue:
+        second = await world.runs.start(
+            world.user_id, "pick returned: red", thread_id, resume=resume
+        )
+        answered = await until_terminal(queue)
+    event_validator.assert_valid(waiting + answered, allowed_threads=[thread_id])
+    event_validator.assert_same_history(waiting + answered, await world.persisted(thread_id))
+
+    assert {e["run_id"] for e in answered} == {second.run_id}
+    assert answered[-1]["data"]["text"] == "picked"
+    seen = model.seen[-1]
+    assert [m.role for m in seen] == ["system", "user", "assistant", "tool", "tool"]
+    assert [c.name for c in seen[2].tool_calls] == ["echo", "pick"]
+    assert [m.tool_call_id for m in seen[3:]] == [c.id for c in seen[2].tool_calls]
+    assert seen[4].content == "red"
+    assert await world.messages(thread_id) == [("user", "go"), ("assistant", "picked")]

@@ -113,10 +113,12 @@ def test_an_answer_that_was_not_streamed_is_sent_whole() -> None:
 
 
 def test_text_before_a_tool_call_and_the_answer_after_it_are_two_messages() -> None:
+    before = ("agent_message_delta", {"message_id": "msg_before", "delta": "Let me check. "})
+    executing = ("tool_executing", {**EXECUTING[1], "message_id": "msg_before"})
     events = translate(
         STARTED,
-        delta("Let me check. "),
-        EXECUTING,
+        before,
+        executing,
         COMPLETED_TOOL,
         delta("It is 4."),
         answer("It is 4."),
@@ -124,8 +126,70 @@ def test_text_before_a_tool_call_and_the_answer_after_it_are_two_messages() -> N
 
     assert order_problems(events) == []
     starts = [e for e in events if isinstance(e, TextMessageStartEvent)]
-    assert [s.message_id for s in starts] == [MSG, f"{MSG}.1"]
+    assert [s.message_id for s in starts] == ["msg_before", MSG]
     assert events.index(starts[1]) > [e.type for e in events].index(T.TOOL_CALL_RESULT)
+    call = next(e for e in events if e.type == T.TOOL_CALL_START)
+    assert call.parent_message_id == "msg_before"  # the call belongs to the text before it
+    # The answer is the second message, and RUN_FINISHED names it.
+    assert events[-1].result == {"message_id": MSG, "text": "It is 4."}
+
+
+def test_a_tool_call_without_text_before_it_has_no_parent_message() -> None:
+    events = translate(STARTED, EXECUTING, COMPLETED_TOOL, answer("4"))
+
+    call = next(e for e in events if e.type == T.TOOL_CALL_START)
+    assert call.parent_message_id is None
+    assert "parentMessageId" not in call.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def test_the_thinking_placeholder_is_not_sent_but_real_thinking_is() -> None:
+    placeholder = ("agent_thinking", {"text": "Thinking…", "placeholder": True})
+    events = translate(STARTED, placeholder, THINKING, delta("4"), answer("4"))
+
+    reasoning = [e.delta for e in events if e.type == T.REASONING_MESSAGE_CONTENT]
+    assert reasoning == ["Arithmetic; using the calculator."]
+    assert order_problems(events) == []
+
+
+def test_usage_is_left_out_when_the_provider_gave_none() -> None:
+    no_usage = ("agent_completed", {"message_id": MSG, "text": "Hi", "usage": None})
+    events = translate(STARTED, delta("Hi"), no_usage)
+
+    assert events[-1].usage is None
+    assert "usage" not in events[-1].model_dump_json(by_alias=True, exclude_none=True)
+
+
+def test_client_tool_calls_end_the_run_as_pending_tool_calls_then_run_finished() -> None:
+    calls = [{"tool_call_id": "tc_9", "tool": "pick_color", "args": {"hint": "sky"}}]
+    waiting = (
+        "agent_completed",
+        {
+            "message_id": "msg_ask",
+            "text": "Let me ask. ",
+            "usage": USAGE,
+            "client_tool_calls": calls,
+        },
+    )
+    text = ("agent_message_delta", {"message_id": "msg_ask", "delta": "Let me ask. "})
+    events = translate(STARTED, text, waiting)
+
+    assert order_problems(events) == []
+    assert [e.type for e in events][-5:] == [
+        T.TEXT_MESSAGE_END,
+        T.TOOL_CALL_START,
+        T.TOOL_CALL_ARGS,
+        T.TOOL_CALL_END,
+        T.RUN_FINISHED,
+    ]
+    start = events[-4]
+    assert (start.tool_call_id, start.tool_call_name, start.parent_message_id) == (
+        "tc_9",
+        "pick_color",
+        "msg_ask",
+    )
+    assert json.loads(events[-3].delta) == {"hint": "sky"}
+    assert events[-1].outcome.type == "success"
+    assert events[-1].result["client_tool_calls"] == ["tc_9"]
 
 
 def test_a_failed_tool_carries_its_error_as_the_result() -> None:
@@ -170,6 +234,27 @@ def test_a_cancelled_run_finishes_with_the_cancelled_outcome() -> None:
     assert order_problems(events) == []
     assert events[-1].type == T.RUN_FINISHED
     assert events[-1].outcome.type == "cancelled"
+    assert events[0].protocol_version is not None
+
+
+def test_a_client_without_protocol_version_gets_the_shapes_it_knows() -> None:
+    old_input = RunAgentInput(thread_id="t", run_id="r", messages=[])
+    new_input = RunAgentInput(thread_id="t", run_id="r", messages=[], protocol_version="1.0.0")
+    cancelled = ("agent_cancelled", {"reason": "cancelled_by_user"})
+
+    old = AguiTranslator("t", "r", old_input)
+    new = AguiTranslator("t", "r", new_input)
+    old_events = [e for ev in netra_events(STARTED, cancelled) for e in old.translate(ev)]
+    new_events = [e for ev in netra_events(STARTED, cancelled) for e in new.translate(ev)]
+
+    assert (old.legacy, new.legacy) == (True, False)
+    finished = json.loads(old_events[-1].model_dump_json(by_alias=True, exclude_none=True))
+    assert "outcome" not in finished  # 0.0.x accepts only success and interrupt
+    assert finished["result"] == {"cancelled": True, "reason": "cancelled_by_user"}
+    started = json.loads(old_events[0].model_dump_json(by_alias=True, exclude_none=True))
+    assert "protocolVersion" not in started
+    assert new_events[-1].outcome.type == "cancelled"
+    assert new_events[0].protocol_version is not None
 
 
 def test_the_order_checker_finds_broken_streams() -> None:
@@ -206,7 +291,40 @@ def test_the_request_is_the_last_user_message_and_an_optional_agent() -> None:
 
     request = AguiRequest.from_input(run_input(messages, forwarded_props={"agent": "helper"}))
 
-    assert request == AguiRequest(text="What is\n2+2?", agent="helper")
+    assert request == AguiRequest(
+        text="What is\n2+2?", agent="helper", earlier=(("user", "first"), ("assistant", "ok"))
+    )
+
+
+def test_client_tools_are_read_and_trailing_tool_messages_are_their_results() -> None:
+    messages = [
+        UserMessage(id="1", content="pick a colour"),
+        {
+            "id": "2",
+            "role": "assistant",
+            "toolCalls": [
+                {"id": "tc_a", "type": "function", "function": {"name": "pick", "arguments": "{}"}}
+            ],
+        },
+        {"id": "3", "role": "tool", "toolCallId": "tc_a", "content": "blue"},
+    ]
+    tools = [{"name": "pick", "description": "Ask the user", "parameters": {"type": "object"}}]
+
+    request = AguiRequest.from_input(run_input(messages, tools=tools))
+
+    assert request.tool_results == {"tc_a": "blue"}
+    assert request.text == ""
+    assert [(t.name, t.description) for t in request.tools] == [("pick", "Ask the user")]
+
+
+def test_a_client_tool_with_a_name_no_model_accepts_is_refused() -> None:
+    tools = [{"name": "no spaces!", "description": "x", "parameters": {}}]
+
+    with pytest.raises(AppError) as caught:
+        AguiRequest.from_input(run_input([UserMessage(id="1", content="hi")], tools=tools))
+
+    assert caught.value.status == 422
+    assert "no spaces!" in caught.value.message
 
 
 def test_an_input_without_a_user_message_is_refused() -> None:

@@ -16,6 +16,8 @@ import pytest
 from netra.env import IsolatedEnvironment
 from netra.testing.services import (
     ServiceUnavailable,
+    clickhouse_command,
+    obtain_clickhouse,
     obtain_postgres,
     obtain_redis,
     postgres_binaries,
@@ -32,6 +34,7 @@ NOTHING_ON_PATH = {"PATH": "/nonexistent"}
 
 
 def executables(directory: Path, *names: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
     for name in names:
         path = directory / name
         path.write_text("#!/bin/sh\nexit 1\n")
@@ -154,3 +157,39 @@ def test_dirs_of_dead_owners_are_swept_and_live_ones_kept() -> None:
                 for child in directory.iterdir():
                     child.unlink()
                 directory.rmdir()
+
+
+def test_an_explicit_clickhouse_url_wins_and_starts_nothing(tmp_path: Path) -> None:
+    env = IsolatedEnvironment(
+        {
+            "NETRA_TEST_CLICKHOUSE_URL": "http://ch.internal:8123/",
+            "PATH": str(executables(tmp_path, "clickhouse-server")),
+        }
+    )
+    service = obtain_clickhouse(env)
+    assert (service.source, service.url, service.process) == (
+        "url",
+        "http://ch.internal:8123",
+        None,
+    )
+
+
+def test_clickhouse_on_the_path_comes_before_debians_package(tmp_path: Path) -> None:
+    debian = executables(tmp_path / "sbin", "clickhouse-server") / "clickhouse-server"
+    on_path = executables(tmp_path / "bin", "clickhouse-server")
+    env = IsolatedEnvironment({"PATH": str(on_path)})
+    assert clickhouse_command(env, debian) == ([str(on_path / "clickhouse-server")], "path")
+    multi_call = executables(tmp_path / "multi", "clickhouse")
+    env = IsolatedEnvironment({"PATH": str(multi_call)})
+    assert clickhouse_command(env, debian) == ([str(multi_call / "clickhouse"), "server"], "path")
+    assert clickhouse_command(IsolatedEnvironment(NOTHING_ON_PATH), debian) == (
+        [str(debian)],
+        "debian",
+    )
+
+
+def test_no_clickhouse_anywhere_says_what_to_install(tmp_path: Path) -> None:
+    with pytest.raises(ServiceUnavailable) as info:
+        obtain_clickhouse(IsolatedEnvironment(NOTHING_ON_PATH), tmp_path / "missing")
+    assert "NETRA_TEST_CLICKHOUSE_URL" in str(info.value)
+    assert "apt-get install clickhouse-server" in str(info.value)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from netra.agents.models.base import Usage
 from netra.realtime.emitter import RunEmitter
 from netra.realtime.log import EventLogWriter
 from netra.state.scopes import ScopedState
@@ -11,6 +12,14 @@ from netra.state.store import StateStore
 
 #: How long a run's own state is kept (it describes one run, which ends long before).
 RUN_STATE_TTL = 24 * 3600.0
+
+
+@dataclass
+class RunMeter:
+    """What one run has used so far (kept by the engine, read for its analytics
+    record when it ends, however it ends)."""
+
+    usage: Usage = field(default_factory=Usage)
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,7 @@ class UserExecutionContext:
     user_state: ScopedState
     thread_state: ScopedState
     run_state: ScopedState
+    meter: RunMeter = field(default_factory=RunMeter)
 
 
 class ExecutionContextFactory:

@@ -17,7 +17,7 @@ from netra import __version__
 from netra.agents.registry import AgentRegistry
 from netra.api import errors
 from netra.api.limits import RequestGuard
-from netra.api.routes import agui, health, metrics, threads
+from netra.api.routes import agui, health, metrics, threads, usage
 from netra.auth import routes as auth_routes
 from netra.config import Settings
 from netra.lifecycle import StartupError, start, stop
@@ -81,6 +81,7 @@ def create_app(settings: Settings, registry: AgentRegistry | None = None) -> Fas
     app.include_router(metrics.router)
     app.include_router(auth_routes.router)
     app.include_router(threads.router)
+    app.include_router(usage.router)
     app.include_router(agui.router)
     web.mount(app)  # the chat page at / (static files, strict CSP)
     return app

@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from netra.api.deps import authenticate, current_user_id
+from netra.api.deps import USER_KEY, agui_user_id, authenticate, authenticate_agui, current_user_id
 from netra.api.errors import Refused, count_refusal, error_response
 from netra.errors import AppError
 
@@ -21,8 +21,8 @@ def _too_large(limit: int) -> AppError:
     return AppError(413, "payload_too_large", f"the request body is over {limit} bytes")
 
 
-def _needs_user(dependant: Dependant) -> bool:
-    return any(d.call is current_user_id or _needs_user(d) for d in dependant.dependencies)
+def _needs(dependant: Dependant, call: object) -> bool:
+    return any(d.call is call or _needs(d, call) for d in dependant.dependencies)
 
 
 class RequestGuard:
@@ -51,7 +51,7 @@ class RequestGuard:
             nonlocal received, first
             if first:
                 first = False
-                self._check_token(scope)
+                await self._check_token(scope)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
@@ -70,10 +70,16 @@ class RequestGuard:
         return None
 
     @staticmethod
-    def _check_token(scope: Scope) -> None:
+    async def _check_token(scope: Scope) -> None:
         route = scope.get("route")
-        if isinstance(route, APIRoute) and _needs_user(route.dependant):
-            try:
-                authenticate(Headers(scope=scope), scope["app"].state.platform.tokens)
-            except AppError as exc:
-                raise Refused(exc) from None
+        if not isinstance(route, APIRoute):
+            return
+        platform = scope["app"].state.platform
+        try:
+            if _needs(route.dependant, current_user_id):
+                authenticate(Headers(scope=scope), platform.tokens)
+            elif _needs(route.dependant, agui_user_id):
+                # An API token costs a database read: the route reuses what was found here.
+                scope[USER_KEY] = await authenticate_agui(Headers(scope=scope), platform)
+        except AppError as exc:
+            raise Refused(exc) from None

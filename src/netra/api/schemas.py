@@ -43,3 +43,30 @@ class MessageOut(_Out):
 class RunAccepted(BaseModel):
     run_id: str
     thread_id: str
+
+
+class UsageTotalsOut(BaseModel):
+    runs: int
+    failures: int  # runs that ended with agent_error
+    cancelled: int
+    tokens_in: int
+    tokens_out: int
+
+
+class UsageDayOut(UsageTotalsOut):
+    day: str  # YYYY-MM-DD (UTC)
+
+
+class UsageAgentOut(UsageTotalsOut):
+    agent: str
+
+
+class UsageOut(BaseModel):
+    """GET /api/me/usage: the caller's own runs over the last `days` days (UTC), today
+    included; only days and agents with runs are listed."""
+
+    days: int
+    since: str  # the first day of the window, YYYY-MM-DD
+    totals: UsageTotalsOut
+    by_day: list[UsageDayOut]
+    by_agent: list[UsageAgentOut]

@@ -1,15 +1,17 @@
-"""/api/auth/* and /api/me."""
+"""/api/auth/*, /api/me and the user's API tokens."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from netra.api.deps import PlatformDep, UserId
 from netra.api.openapi import BODY, error_responses
 from netra.api.schemas import UserOut
+from netra.auth.api_tokens import MAX_DAYS
 from netra.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from netra.auth.service import AuthSession
 from netra.db.repositories import UserRepository
@@ -32,6 +34,27 @@ class LoginIn(NulFree):
 
 class RefreshIn(NulFree):
     refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class ApiTokenIn(NulFree):
+    name: str = Field(min_length=1, max_length=100, description="what holds it, for the owner")
+    scope: Literal["agui"] = "agui"
+    expires_in_days: int = Field(90, ge=1, le=MAX_DAYS)
+
+
+class ApiTokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    scope: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+
+
+class NewApiTokenOut(ApiTokenOut):
+    token: str = Field(description="the secret: shown this once, stored only as a hash")
 
 
 def client_address(request: Request) -> str:
@@ -82,3 +105,27 @@ async def me(user_id: UserId, platform: PlatformDep) -> UserOut:
     if user is None:
         raise AppError(401, "unauthorized", "this account no longer exists")
     return UserOut.model_validate(user)
+
+
+@router.post("/me/api-tokens", status_code=201, responses=error_responses(*BODY, 401, 409))
+async def create_api_token(
+    body: ApiTokenIn, user_id: UserId, platform: PlatformDep
+) -> NewApiTokenOut:
+    """Make a long-lived token for a server-side AG-UI client (`Authorization: Bearer nat_...`
+    on POST /api/agui only). Only an access token can make one."""
+    made = await platform.api_tokens.create(user_id, body.name, body.scope, body.expires_in_days)
+    out = ApiTokenOut.model_validate(made.record).model_dump()
+    return NewApiTokenOut(**out, token=made.secret)
+
+
+@router.get("/me/api-tokens", responses=error_responses(401))
+async def list_api_tokens(user_id: UserId, platform: PlatformDep) -> list[ApiTokenOut]:
+    """The caller's tokens in use (neither revoked nor expired), newest first; no secrets."""
+    return [ApiTokenOut.model_validate(t) for t in await platform.api_tokens.usable(user_id)]
+
+
+@router.delete("/me/api-tokens/{token_id}", status_code=204, responses=error_responses(401, 404))
+async def revoke_api_token(token_id: str, user_id: UserId, platform: PlatformDep) -> Response:
+    """Revoke at once: the next request that carries the token is refused."""
+    await platform.api_tokens.revoke(user_id, token_id)
+    return Response(status_code=204)

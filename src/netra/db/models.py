@@ -1,11 +1,24 @@
-"""The tables: users, refresh tokens, threads, messages, runs and events."""
+"""The tables: users, refresh and API tokens, threads, messages, runs, events and run
+analytics."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from netra.db.types import UTCDateTime, utcnow
@@ -39,6 +52,25 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     spent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """A long-lived token a server-side client holds for one user (stored only as a hash).
+
+    It is accepted only where its scope says (today `agui`: POST /api/agui), until it
+    expires or its owner revokes it."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -125,3 +157,32 @@ class Event(Base):
     ts: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("thread_id", "seq", name="uq_events_thread_seq"),)
+
+
+class RunAnalytics(Base):
+    """One finished run's record (netra.analytics.RunRecord), for the SQL analytics sink.
+
+    No foreign keys: a record outlives its thread, and is written after the run ended,
+    in a transaction of its own."""
+
+    __tablename__ = "run_analytics"
+
+    run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    thread_id: Mapped[str] = mapped_column(String(32))
+    agent: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(16))  # completed | failed | cancelled
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    tokens_in: Mapped[int] = mapped_column(BigInteger)
+    tokens_out: Mapped[int] = mapped_column(BigInteger)
+    tool_calls: Mapped[int] = mapped_column(Integer)
+    first_event_ms: Mapped[float | None] = mapped_column(Float)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    day: Mapped[date] = mapped_column(Date)  # finished_at's day (UTC): reports group by it
+
+    __table_args__ = (
+        Index("ix_run_analytics_user_day", "user_id", "day"),
+        Index("ix_run_analytics_day", "day"),
+    )

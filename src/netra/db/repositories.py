@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Select,
     bindparam,
     delete,
+    func,
     insert,
     or_,
     select,
@@ -27,7 +28,16 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.db.engine import EncodedJSON
-from netra.db.models import ACTIVE_RUN_STATUSES, Event, Message, RefreshToken, Run, Thread, User
+from netra.db.models import (
+    ACTIVE_RUN_STATUSES,
+    ApiToken,
+    Event,
+    Message,
+    RefreshToken,
+    Run,
+    Thread,
+    User,
+)
 from netra.db.types import utcnow
 from netra.ids import new_id
 
@@ -100,6 +110,75 @@ class RefreshTokenRepository:
             update(RefreshToken)
             .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=utcnow())
+        )
+
+
+class ApiTokenRepository:
+    """API tokens of one owner; `by_hash` alone looks across owners (to authenticate)."""
+
+    def __init__(self, session: AsyncSession, owner_id: str) -> None:
+        self.session = session
+        self.owner_id = owner_id
+
+    async def add(self, name: str, scope: str, token_hash: str, expires_at: datetime) -> ApiToken:
+        token = ApiToken(
+            id=new_id("atk"),
+            user_id=self.owner_id,
+            name=name,
+            scope=scope,
+            token_hash=token_hash,
+            expires_at=expires_at,
+        )
+        self.session.add(token)
+        await self.session.flush()
+        return token
+
+    async def usable(self, now: datetime) -> Sequence[ApiToken]:
+        """The owner's tokens that are neither revoked nor expired, newest first."""
+        rows = await self.session.scalars(
+            select(ApiToken)
+            .where(
+                ApiToken.user_id == self.owner_id,
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > now,
+            )
+            .order_by(ApiToken.id.desc())
+        )
+        return rows.all()
+
+    async def lock_owner(self) -> None:
+        """Serialise token creation per owner, so two requests cannot both pass the count
+        (PostgreSQL row lock on the user; SQLite transactions are serialised already)."""
+        await self.session.execute(
+            select(User.id).where(User.id == self.owner_id).with_for_update()
+        )
+
+    async def revoke(self, token_id: str, now: datetime) -> bool:
+        """Revoke one of the owner's tokens; False when the owner has no such token."""
+        result = await self.session.execute(
+            update(ApiToken)
+            .where(ApiToken.id == token_id, ApiToken.user_id == self.owner_id)
+            .values(revoked_at=func.coalesce(ApiToken.revoked_at, now))
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    @staticmethod
+    async def by_hash(session: AsyncSession, token_hash: str) -> ApiToken | None:
+        return await session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+
+    @staticmethod
+    async def touch(session: AsyncSession, token_id: str, now: datetime, every: float) -> None:
+        """Record a use, at most once per `every` seconds (a write per request would not pay)."""
+        await session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id == token_id,
+                or_(
+                    ApiToken.last_used_at.is_(None),
+                    ApiToken.last_used_at < now - timedelta(seconds=every),
+                ),
+            )
+            .values(last_used_at=now)
         )
 
 
@@ -195,6 +274,36 @@ class ThreadRepository:
             .order_by(Message.created_at, Message.id)
         )
         return rows.all()
+
+    async def add_messages(self, thread_id: str, messages: Sequence[tuple[str, str]]) -> None:
+        """Add earlier messages (role, text) to a thread, oldest first, dated just
+        before now so that they come before anything the thread says next."""
+        now = utcnow()
+        for index, (role, text) in enumerate(messages):
+            self.session.add(
+                Message(
+                    id=new_id("msg"),
+                    thread_id=thread_id,
+                    role=role,
+                    text=text,
+                    created_at=now - timedelta(microseconds=len(messages) - index),
+                )
+            )
+        await self.session.flush()
+
+    async def last_run_end(self, thread_id: str) -> Row[Any] | None:
+        """The terminal event of the thread's latest ended run, if any."""
+        row = await self.session.execute(
+            _SELECT_EVENTS.join(Thread, Thread.id == Event.thread_id)
+            .where(
+                Event.thread_id == thread_id,
+                Thread.owner_id == self.owner_id,
+                Event.type.in_(("agent_completed", "agent_error", "agent_cancelled")),
+            )
+            .order_by(Event.seq.desc())
+            .limit(1)
+        )
+        return row.first()
 
     async def events(
         self, thread_id: str, after_seq: int = 0, limit: int = 1000
@@ -454,12 +563,15 @@ def store_run(
     history_limit: int,
     lease: Lease,
     run_id: str | None = None,
+    user_message: bool = True,
 ) -> StoredRun | None:
     """Store a queued run and its user message, on a new thread if `thread_id` is None.
 
     None if `thread_id` is not one of the owner's threads. A thread that already
     has an active run raises IntegrityError (the unique index on active runs).
     Synchronous Core, run through `Database.run_transaction`: one hop on SQLite.
+    Without `user_message` the text is the run's input only (a run that continues
+    from the results of a client's tools): no message is stored for it.
     """
     now = utcnow()
     history: list[tuple[str, str]] = []
@@ -502,18 +614,19 @@ def store_run(
             "lease_expires_at": lease.expires_at,
         },
     )
-    connection.execute(
-        _INSERT_MESSAGE,
-        {
-            "id": new_id("msg"),
-            "thread_id": thread_id,
-            "role": "user",
-            "text": text,
-            "run_id": run_id,
-            "created_at": now,
-        },
-    )
-    history.append(("user", text))
+    if user_message:
+        connection.execute(
+            _INSERT_MESSAGE,
+            {
+                "id": new_id("msg"),
+                "thread_id": thread_id,
+                "role": "user",
+                "text": text,
+                "run_id": run_id,
+                "created_at": now,
+            },
+        )
+        history.append(("user", text))
     return StoredRun(run_id, thread_id, start_seq or 0, history)
 
 

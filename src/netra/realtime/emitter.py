@@ -34,8 +34,10 @@ class RunEmitter:
         self.open_tool_calls: dict[str, tuple[str, float]] = {}
         self.finished = False  # the terminal event is queued or written
         self.failure: EventLogError | None = None  # set by the writer
-        #: perf_counter when the run's first event after agent_started was emitted.
-        self.first_output_at: float | None = None
+        # For the run's analytics record: its tool calls, and when its first event
+        # after agent_started was appended (perf_counter).
+        self.tool_calls = 0
+        self.first_event_at: float | None = None
 
     async def emit(self, type_: EventType, data: dict[str, Any]) -> None:
         """Append one event; waits for the commit only where the contract says so."""
@@ -43,9 +45,10 @@ class RunEmitter:
             raise ValueError(f"{type_} ends the run: use end()")
         self._check()
         committed = self._writer.append(self, type_, data, wait=type_ in _WAIT_FOR_COMMIT)
-        if self.first_output_at is None and type_ is not EventType.AGENT_STARTED:
-            self.first_output_at = time.perf_counter()
+        if self.first_event_at is None and type_ is not EventType.AGENT_STARTED:
+            self.first_event_at = time.perf_counter()
         if type_ is EventType.TOOL_EXECUTING:
+            self.tool_calls += 1
             self.open_tool_calls[data["tool_call_id"]] = (data["tool"], time.perf_counter())
         elif type_ is EventType.TOOL_COMPLETED:
             self.open_tool_calls.pop(data["tool_call_id"], None)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from netra.agents.models.base import ChatMessage
+from netra.agents.models.base import ChatMessage, ToolSpec
 from netra.agents.registry import AgentRegistry, UnknownAgentError
 from netra.db.engine import Database
 from netra.db.models import ACTIVE_RUN_STATUSES, Run
@@ -35,6 +37,7 @@ class RunService:
         self._registry = registry
         self._supervisor = supervisor
         self._default_agent = default_agent
+        self._abandoning: set[asyncio.Task[None]] = set()  # cancels of runs left by their client
 
     async def start(
         self,
@@ -43,8 +46,16 @@ class RunService:
         thread_id: str | None = None,
         agent: str | None = None,
         on_stored: Callable[[RunTicket], None] | None = None,
+        *,
+        client_tools: Sequence[ToolSpec] = (),
+        resume: Sequence[ChatMessage] = (),
     ) -> RunTicket:
         """Store the user's message and a run (and a thread if needed), then launch it.
+
+        `client_tools` are offered to the model next to the agent's own (the client
+        runs them). With `resume` (a turn that called client tools, then their
+        results), the run continues that conversation: the model sees the thread's
+        history then `resume`, and `text` is only the run's input, stored as no message.
 
         `on_stored` is called between the two: nothing of the run has happened yet, so
         a caller can start following the thread there and miss nothing. Storing and
@@ -58,8 +69,9 @@ class RunService:
         run_id = new_id("run")
         if not self._supervisor.admit(user_id, run_id):
             raise _too_many_runs()
+        extra = _RunExtra(tuple(client_tools), tuple(resume))
         return await asyncio.shield(
-            self._store_and_launch(run_id, user_id, text, thread_id, agent, on_stored)
+            self._store_and_launch(run_id, user_id, text, thread_id, agent, on_stored, extra)
         )
 
     def check(self, user_id: str, text: str, agent: str | None) -> tuple[str, str]:
@@ -88,10 +100,11 @@ class RunService:
         thread_id: str | None,
         agent: str,
         on_stored: Callable[[RunTicket], None] | None,
+        extra: _RunExtra,
     ) -> RunTicket:
         launched = False
         try:
-            ticket = await self._store(run_id, user_id, text, thread_id, agent)
+            ticket = await self._store(run_id, user_id, text, thread_id, agent, extra)
             try:
                 if on_stored is not None:
                     on_stored(ticket)
@@ -103,7 +116,13 @@ class RunService:
             self._supervisor.admitted(user_id, run_id, launched)
 
     async def _store(
-        self, run_id: str, user_id: str, text: str, thread_id: str | None, agent: str
+        self,
+        run_id: str,
+        user_id: str,
+        text: str,
+        thread_id: str | None,
+        agent: str,
+        extra: _RunExtra,
     ) -> RunTicket:
         lease = self._supervisor.leases.lease()
 
@@ -118,6 +137,7 @@ class RunService:
                 history_limit=HISTORY_MESSAGES,
                 lease=lease,
                 run_id=run_id,
+                user_message=not extra.resume,
             )
 
         try:
@@ -132,8 +152,16 @@ class RunService:
             ChatMessage("user" if role == "user" else "assistant", said)
             for role, said in stored.history
         ]
+        history += extra.resume
         return RunTicket(
-            stored.run_id, stored.thread_id, user_id, agent, text, stored.start_seq, history
+            stored.run_id,
+            stored.thread_id,
+            user_id,
+            agent,
+            text,
+            stored.start_seq,
+            history,
+            extra.client_tools,
         )
 
     async def cancel(self, user_id: str, run_id: str, reason: str = "cancelled_by_user") -> str:
@@ -149,6 +177,36 @@ class RunService:
         if await self._supervisor.cancel_elsewhere(run_id, reason):
             return run.thread_id
         raise AppError(409, "run_not_active", "the run already ended")
+
+    async def wait_for_cancelled_run(self, user_id: str, thread_id: str) -> bool:
+        """If the thread's active run was asked to stop (by its client leaving, or a
+        cancel), wait until it has ended (its agent_cancelled is written at once) and
+        return True; False if the thread's run is not stopping, so it is really busy."""
+        async with self._db.read() as session:
+            active = await RunRepository(session, user_id).active_in_thread(thread_id)
+        if active is None:
+            return True  # it ended meanwhile
+        if not (self._supervisor.cancelling(active.id) or active.cancel_reason):
+            return False
+        return await self._supervisor.wait_ended(active.id, timeout=self._supervisor.leases.ttl)
+
+    def abandon(self, user_id: str, run_id: str, reason: str = "cancelled_by_user") -> None:
+        """The client that started the run and was following it left before its end:
+        cancel it, as a front end that aborts expects. Called from code being torn down
+        (a stream cancelled with its connection), so nothing here is awaited: a run
+        executing here is asked at once; one executing elsewhere, in a task of its own.
+        A run that ended meanwhile is left alone, and so are runs while the server
+        stops (its shutdown gives them their grace, and ends them itself)."""
+        if self._supervisor.closing or self._supervisor.cancel(run_id, reason):
+            return
+        task = asyncio.create_task(self._cancel_quietly(user_id, run_id, reason))
+        self._abandoning.add(task)
+        task.add_done_callback(self._abandoning.discard)
+
+    async def _cancel_quietly(self, user_id: str, run_id: str, reason: str) -> None:
+        # It ended (or its thread went) meanwhile: nothing to cancel.
+        with contextlib.suppress(AppError):
+            await self.cancel(user_id, run_id, reason)
 
     async def delete_thread(self, user_id: str, thread_id: str) -> None:
         """Delete the user's thread. A run in progress there is cancelled and its end
@@ -175,6 +233,12 @@ class RunService:
         elif await self._supervisor.cancel_elsewhere(run.id, reason):
             # Executing on another instance: it acts at once, or at its next renewal.
             await self._supervisor.wait_ended(run.id, timeout=2 * self._supervisor.leases.ttl)
+
+
+@dataclass(frozen=True)
+class _RunExtra:
+    client_tools: tuple[ToolSpec, ...] = ()
+    resume: tuple[ChatMessage, ...] = ()
 
 
 def _is_active_run_conflict(exc: IntegrityError) -> bool:

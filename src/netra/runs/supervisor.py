@@ -5,17 +5,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
-from netra.agents.context import ExecutionContextFactory
+from sqlalchemy import select
+
+from netra.agents.context import ExecutionContextFactory, RunMeter
 from netra.agents.engine import AgentEngine, StepLimitError
-from netra.agents.models.base import ChatMessage, ModelError
-from netra.agents.registry import AgentRegistry
+from netra.agents.models.base import ChatMessage, ModelError, ToolSpec
+from netra.agents.registry import AgentRegistry, UnknownAgentError
+from netra.analytics.records import Outcome, RunRecord
 from netra.db.engine import Database
 from netra.db.models import ACTIVE_RUN_STATUSES, Run
 from netra.db.repositories import RunEnd, run_events
+from netra.db.types import utcnow
 from netra.observability import Observability, logs
 from netra.quotas import PerUserQuota
 from netra.realtime.bus import EventBus
@@ -65,6 +70,7 @@ class RunTicket:
     text: str
     start_seq: int  # the thread's last seq before this run: its events come after
     history: Sequence[ChatMessage] = ()  # the thread's recent messages, this run's last
+    client_tools: Sequence[ToolSpec] = ()  # tools the client runs itself (AG-UI's `tools`)
 
 
 @dataclass
@@ -73,8 +79,19 @@ class _LocalRun:
     started: bool = False  # _execute has begun, so cancelling the task is safe
     cancel_reason: str | None = None
     finishing: bool = False  # the terminal event is being written; too late to cancel
-    began: float = field(default_factory=time.perf_counter)  # launched
+    # For its analytics record: when _execute began (perf_counter), its model, its usage.
+    began: float = 0.0
+    model: str = ""
+    meter: RunMeter = field(default_factory=RunMeter)
+    emitter: RunEmitter | None = None
     outcome: str = "unrecorded"  # completed, failed or cancelled, once its end is written
+
+
+_OUTCOMES: dict[EventType, Outcome] = {
+    EventType.AGENT_COMPLETED: "completed",
+    EventType.AGENT_ERROR: "failed",
+    EventType.AGENT_CANCELLED: "cancelled",
+}
 
 
 class RunSupervisor:
@@ -91,9 +108,13 @@ class RunSupervisor:
         leases: RunLeases,
         bus: EventBus,
         max_runs_per_user: int,
+        record_run: Callable[[RunRecord], None] | None = None,
         obs: Observability | None = None,
     ) -> None:
+        """`record_run` gets the analytics record of each run this instance ends (the
+        instance whose fenced write ended it), once; it must not wait."""
         self._db = db
+        self._record_run = record_run
         self._obs = obs or Observability()
         self.leases = leases
         self._bus = bus
@@ -173,6 +194,11 @@ class RunSupervisor:
             if run.started:
                 run.task.cancel()
         return True
+
+    def cancelling(self, run_id: str) -> bool:
+        """True while a local run that was asked to stop has not ended yet."""
+        run = self._runs.get(run_id)
+        return run is not None and run.cancel_reason is not None
 
     async def finished(self, run_id: str) -> None:
         """Return once the local run `run_id` has ended (at once if it is not running here)."""
@@ -328,13 +354,9 @@ class RunSupervisor:
             return True
         self._ending.add(run.id)
         try:
-            ended = await self._end_from_history(
+            return await self._end_from_history(
                 run.id, run.thread_id, run.agent, run.input_text, type_, data
             )
-            if ended:
-                outcome = "cancelled" if type_ is EventType.AGENT_CANCELLED else "failed"
-                self._obs.metrics.runs_ended.labels(run.agent, outcome).inc()
-            return ended
         finally:
             self._ending.discard(run.id)
 
@@ -362,7 +384,10 @@ class RunSupervisor:
     async def _execute_run(self, ticket: RunTicket) -> None:
         local = self._runs[ticket.run_id]
         local.started = True
+        local.began = time.perf_counter()
         ctx = self._contexts.create(ticket.user_id, ticket.thread_id, ticket.run_id, ticket.agent)
+        local.meter, local.emitter = ctx.meter, ctx.emitter
+        local.model = self._model_of(ticket.agent)
         deadline = asyncio.timeout(self._run_timeout)
         try:
             await ctx.emitter.emit(
@@ -371,18 +396,34 @@ class RunSupervisor:
             if local.cancel_reason is not None:  # cancelled before it could start
                 raise asyncio.CancelledError
             agent = self._registry.build(ticket.agent)
+            local.model = agent.model.name
             async with deadline:
-                answer = await self._engine.run(ctx, agent, list(ticket.history))
-            usage = answer.usage.as_dict()
+                answer = await self._engine.run(
+                    ctx, agent, list(ticket.history), ticket.client_tools
+                )
+            usage = answer.usage.as_dict() if answer.usage is not None else None
+            data: dict[str, Any] = {
+                "message_id": answer.message_id,
+                "text": answer.text,
+                "usage": usage,
+            }
+            stored_id: str | None = answer.message_id
+            if answer.turn is not None:
+                # The run waits for the client's tools: the turn is kept in the event (a
+                # follow-up run continues from it), not as a message of the thread.
+                data["client_tool_calls"] = [
+                    {"tool_call_id": call.id, "tool": call.name, "args": call.arguments}
+                    for call in answer.client_calls
+                ]
+                data["turn"] = answer.turn.as_data()
+                stored_id = None
             await self._finish(
                 ticket,
                 local,
                 ctx.emitter,
                 EventType.AGENT_COMPLETED,
-                {"message_id": answer.message_id, "text": answer.text, "usage": usage},
-                RunEnd(
-                    "completed", usage=usage, message_id=answer.message_id, message_text=answer.text
-                ),
+                data,
+                RunEnd("completed", usage=usage, message_id=stored_id, message_text=answer.text),
             )
         except asyncio.CancelledError:
             reason = local.cancel_reason or "cancelled"
@@ -451,12 +492,22 @@ class RunSupervisor:
         local.finishing = True
         try:
             await emitter.end(type_, data, end)
-            self._ended(ticket, local, emitter, end.status)
-            return
         except RunAlreadyEnded:
             return
         except EventLogError:
             pass
+        else:  # this instance's fenced write ended the run: it records it
+            self._record(
+                ticket.run_id,
+                ticket.user_id,
+                ticket.thread_id,
+                ticket.agent,
+                type_,
+                data,
+                local=local,
+                tool_calls=emitter.tool_calls,
+            )
+            return
         for attempt in range(TERMINAL_WRITE_ATTEMPTS):
             try:
                 await self._end_from_history(
@@ -466,24 +517,14 @@ class RunSupervisor:
                     ticket.text,
                     EventType.AGENT_ERROR,
                     STORAGE_ERROR,
+                    local=local,
                 )
-                self._ended(ticket, local, emitter, "failed")
                 return
             except Exception:
                 if attempt == TERMINAL_WRITE_ATTEMPTS - 1:
                     raise
                 log.warning("run %s: writing its end failed; retrying", ticket.run_id)
                 await asyncio.sleep(0.2 * 2**attempt)
-
-    def _ended(
-        self, ticket: RunTicket, local: _LocalRun, emitter: RunEmitter, outcome: str
-    ) -> None:
-        local.outcome = outcome
-        metrics = self._obs.metrics
-        metrics.run_ended(ticket.agent, outcome, time.perf_counter() - local.began)
-        if emitter.first_output_at is not None:
-            first = emitter.first_output_at - local.began
-            metrics.time_to_first_event.labels(ticket.agent).observe(first)
 
     async def _end_from_history(
         self,
@@ -493,12 +534,17 @@ class RunSupervisor:
         text: str,
         type_: EventType,
         data: dict[str, Any],
+        local: _LocalRun | None = None,
     ) -> bool:
         """Give a run that nothing writes for anymore a valid ending, from what is stored:
         its missing agent_started, an error for each open tool call, the terminal event.
-        False if it had already ended."""
+        False if it had already ended. `local` is what this process measured of the run
+        if it executed it here."""
         async with self._db.read() as session:
             stored = await run_events(session, run_id)
+            owner = (
+                await session.execute(select(Run.owner_id, Run.created_at).where(Run.id == run_id))
+            ).one_or_none()
         emitter = self._contexts.emitter(thread_id, run_id)
         if any(event.type in TERMINAL_EVENTS for event in stored):
             # Its end was written, perhaps by a COMMIT that reported failure after
@@ -518,4 +564,90 @@ class RunSupervisor:
             await emitter.end(type_, data, RunEnd(status, error_code=data.get("code")))
         except RunAlreadyEnded:
             return False
+        if owner is not None:  # None: the thread was deleted meanwhile
+            tool_calls = sum(event.type == EventType.TOOL_EXECUTING for event in stored)
+            firsts = [event.ts for event in stored if event.type != EventType.AGENT_STARTED]
+            self._record(
+                run_id,
+                owner.owner_id,
+                thread_id,
+                agent,
+                type_,
+                data,
+                local=local,
+                tool_calls=tool_calls,
+                created_at=owner.created_at,
+                first_event=firsts[0] if firsts else None,
+            )
         return True
+
+    def _observe_end(self, agent: str, outcome: str, local: _LocalRun | None) -> None:
+        metrics = self._obs.metrics
+        if local is None or not local.began:  # not executed here: no timings of ours
+            metrics.runs_ended.labels(agent, outcome).inc()
+            return
+        local.outcome = outcome
+        metrics.run_ended(agent, outcome, time.perf_counter() - local.began)
+        if local.emitter is not None and local.emitter.first_event_at is not None:
+            first = local.emitter.first_event_at - local.began
+            metrics.time_to_first_event.labels(agent).observe(first)
+
+    def _model_of(self, agent: str) -> str:
+        try:
+            return self._registry.spec(agent).model
+        except UnknownAgentError:  # an agent since removed from the agents file
+            return ""
+
+    def _record(
+        self,
+        run_id: str,
+        user_id: str,
+        thread_id: str,
+        agent: str,
+        type_: EventType,
+        data: dict[str, Any],
+        *,
+        local: _LocalRun | None,
+        tool_calls: int,
+        created_at: datetime | None = None,
+        first_event: datetime | None = None,
+    ) -> None:
+        """Hand the run's analytics record to the sink. Timings are what this process
+        measured when it executed the run, else from the run's stored rows (a run
+        ended after its instance was lost: its tokens are unknown, so 0). The same end
+        goes into the metrics."""
+        self._observe_end(agent, _OUTCOMES[type_], local)
+        if self._record_run is None:
+            return
+        first_event_ms: float | None = None
+        if local is not None and local.began:
+            duration_ms = (time.perf_counter() - local.began) * 1000
+            if local.emitter is not None and local.emitter.first_event_at is not None:
+                first_event_ms = (local.emitter.first_event_at - local.began) * 1000
+            usage, model = local.meter.usage, local.model
+        else:
+            start = created_at or utcnow()
+            duration_ms = (utcnow() - start).total_seconds() * 1000
+            if first_event is not None:
+                first_event_ms = max((first_event - start).total_seconds() * 1000, 0.0)
+            usage, model = RunMeter().usage, self._model_of(agent)
+        reason = data.get("code") or data.get("reason")
+        record = RunRecord(
+            run_id=run_id,
+            user_id=user_id,
+            thread_id=thread_id,
+            agent=agent,
+            model=model,
+            outcome=_OUTCOMES[type_],
+            error_code=None if type_ is EventType.AGENT_COMPLETED else reason,
+            tokens_in=usage.prompt_tokens,
+            tokens_out=usage.completion_tokens,
+            tool_calls=tool_calls,
+            first_event_ms=None if first_event_ms is None else round(first_event_ms, 3),
+            duration_ms=round(max(duration_ms, 0.0), 3),
+            finished_at=utcnow(),
+        )
+        try:
+            self._record_run(record)
+        except Exception:  # analytics never fails a run
+            log.exception("run %s: its analytics record was not taken", run_id)

@@ -33,6 +33,11 @@ class TestUser:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
+def error_of(response: httpx.Response) -> tuple[int, str]:
+    """A REST error answer as (status, error code), for one comparison in a test."""
+    return response.status_code, response.json()["error"]["code"]
+
+
 async def register_user(base_url: str, *, email: str | None = None, **extra: Any) -> TestUser:
     """Register a new user through the real REST API."""
     email = email or f"user-{secrets.token_hex(6)}@example.com"

@@ -26,11 +26,15 @@ from netra.testing.fixtures import TestUser, migrated, register_user
 from netra.testing.runner import CATEGORIES
 from netra.testing.server import NetraServer, RemoteServer
 from netra.testing.services import (
+    ClickHouseService,
     PostgresService,
     RedisService,
+    RestartableClickHouse,
     RestartableRedis,
     ServicePool,
     ServiceUnavailable,
+    clickhouse_command,
+    clickhouse_query,
     create_database,
     drop_database,
     redis_binary,
@@ -234,6 +238,49 @@ async def redis_client(redis_service: RedisService) -> AsyncIterator[Any]:
         yield client
     finally:
         await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def clickhouse_service(
+    pytestconfig: pytest.Config, netra_services: ServicePool
+) -> ClickHouseService:
+    """The shared ClickHouse server (started on first use)."""
+    try:
+        return netra_services.clickhouse()
+    except ServiceUnavailable as problem:
+        _unavailable(pytestconfig, problem)
+
+
+@pytest.fixture
+def clickhouse_url(clickhouse_service: ClickHouseService) -> Iterator[str]:
+    """A ClickHouse database of this test's own (dropped afterwards), as a
+    NETRA_CLICKHOUSE_URL."""
+    database = f"netra_test_{secrets.token_hex(6)}"
+    clickhouse_query(clickhouse_service.url, f"CREATE DATABASE {database}")
+    try:
+        yield f"{clickhouse_service.url}/{database}"
+    finally:
+        clickhouse_query(clickhouse_service.url, f"DROP DATABASE IF EXISTS {database}")
+
+
+@pytest.fixture
+def private_clickhouse(
+    pytestconfig: pytest.Config, netra_process_env: IsolatedEnvironment
+) -> Iterator[RestartableClickHouse]:
+    """A ClickHouse server of this test's own, which it may stop and start again on the
+    same port with its data (`.stop()`, `.start()`): for outages. Skipped without a
+    server binary (failed under --netra-real-services)."""
+    found = clickhouse_command(netra_process_env)
+    if found is None:
+        _unavailable(pytestconfig, ServiceUnavailable("needs a clickhouse-server binary"))
+    try:
+        server = RestartableClickHouse(*found)
+    except ServiceUnavailable as problem:
+        _unavailable(pytestconfig, problem)
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 # -- a live server --------------------------------------------------------------

@@ -7,9 +7,11 @@ import asyncio
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.async_api import expect
 
+from netra.testing.agui import run_agent
 from netra.testing.fake_openai import Stream, chunk, text_stream, tool_call_stream, usage_chunk
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -233,3 +235,42 @@ async def test_thinking_text_shows_inline_code_as_code(open_chat) -> None:
         }"""
     )
     assert html == "use <code>calculator</code> on <code>&lt;b&gt;x&lt;/b&gt;</code> then `done"
+
+
+async def test_a_run_waiting_for_a_front_ends_tool_says_so_and_is_no_error(
+    open_chat, model_server
+) -> None:
+    """A run started over AG-UI whose model called a tool the front end offered ends
+    waiting for that front end; the page shows the call, not a failure."""
+    chat = await open_chat(base_url=model_server.base_url)
+    await chat.register()
+    thread = (await chat.api("POST", "/api/threads", json={"title": "Orders"})).json()
+    model_server.fake.enqueue(tool_call_stream("confirm_order", '{"item": "tea"}'))
+    token = (await chat.stored_session())["access_token"]
+    body = {
+        "threadId": thread["id"],
+        "runId": "r1",
+        "messages": [{"id": "m1", "role": "user", "content": "Order me a tea"}],
+        "tools": [
+            {
+                "name": "confirm_order",
+                "description": "Ask the person to confirm an order",
+                "parameters": {"type": "object", "properties": {"item": {"type": "string"}}},
+            }
+        ],
+    }
+    async with httpx.AsyncClient(base_url=model_server.base_url, timeout=30) as http:
+        events = await run_agent(http, body, {"Authorization": f"Bearer {token}"})
+    assert events[-1].type == "RUN_FINISHED"
+
+    await chat.page.goto(f"{model_server.base_url}/#{thread['id']}")
+    run = chat.runs("completed")
+    await expect(run).to_have_count(1)
+    row = run.locator(".client-tool")
+    await expect(row.locator(".badge")).to_have_text("Client tool")
+    await expect(row.locator(".tool-name")).to_have_text("confirm_order")
+    await expect(row.locator(".args")).to_contain_text('"tea"')
+    await expect(run.locator(".steps summary")).to_contain_text(
+        "Waiting for the front end to run confirm_order"
+    )
+    await expect(chat.page.locator(".run.failed, .run[data-state=failed]")).to_have_count(0)

@@ -9,19 +9,35 @@ created and keeps that id as its `external_id`, so the next run with it lands
 in the same thread. Netra makes every `thr_...` id itself: one that is not
 among the caller's threads is `not_found`, whether it exists or not, so an id
 reveals nothing and cannot be claimed. Each user's own ids are theirs.
+
+History: a new thread takes the earlier user and assistant messages of the
+input as its history; a thread Netra has keeps its own (see `AguiRequest`).
+
+Client tools: the input's `tools` are offered to the model. A run whose model
+calls one ends waiting for it (`agent_completed.data.client_tool_calls`); the
+next input, ending with the tools' results, continues from there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import deque
-from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field
 
-from ag_ui.core import RunAgentInput, TextPart, UserMessage
+from ag_ui.core import (
+    AssistantMessage,
+    RunAgentInput,
+    TextPart,
+    ToolMessage,
+    UserMessage,
+)
 from sqlalchemy.exc import IntegrityError
 
+from netra.agents.engine import ClientTurn
+from netra.agents.models.base import ChatMessage, ToolSpec
 from netra.db.engine import Database
 from netra.db.repositories import ThreadRepository
 from netra.errors import AppError, not_found
@@ -36,39 +52,93 @@ TITLE_CHARS = 60
 EXTERNAL_ID_CHARS = 200  # the length of threads.external_id
 #: A run's events waiting for a slow SSE reader before reading more of its history waits.
 STREAM_ROOM = 500
+#: What the Chat Completions API accepts as a function name.
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: How much of each client tool result the run's input (its agent_started) shows.
+RESULT_PREVIEW_CHARS = 500
+MAX_CLIENT_TOOLS = 64
 
 
 @dataclass(frozen=True)
 class AguiRequest:
-    """What Netra takes from a `RunAgentInput`: the newest user message and an agent."""
+    """What Netra takes from a `RunAgentInput`.
+
+    Either the newest user message (`text`), or, when the input ends with tool
+    messages, the results of the client's tools (`tool_results`: call id ->
+    content) that the thread's last run waits for. `earlier` is the input's user and
+    assistant text before that, used only as the history of a thread new to Netra:
+    for a thread Netra has, its own stored history wins. `tools` are the client's.
+    """
 
     text: str
     agent: str | None
+    tools: tuple[ToolSpec, ...] = ()
+    tool_results: dict[str, str] = field(default_factory=dict)
+    earlier: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_input(cls, run_input: RunAgentInput) -> AguiRequest:
-        """The request, or a 422 saying what the input lacks.
-
-        Netra keeps each thread's history itself, so of `messages` only the last
-        user message is read. Client-side `tools` and `context` are not used: the
-        agent's own tools run on the server. `forwarded_props.agent` picks an agent.
-        """
-        users = [m for m in run_input.messages if isinstance(m, UserMessage)]
-        if not users:
-            raise AppError(422, "invalid_request", "`messages` has no user message to answer")
-        content = users[-1].content
-        if isinstance(content, str):
-            text = content
-        else:
-            # Netra's agents read text only; images and other parts are left out.
-            text = "\n".join(part.text for part in content if isinstance(part, TextPart))
+        """The request, or a 422 saying what the input lacks."""
         agent = None
         props = run_input.forwarded_props
         if isinstance(props, dict) and props.get("agent") is not None:
             if not isinstance(props["agent"], str):
                 raise AppError(422, "invalid_request", "`forwardedProps.agent` must be a string")
             agent = props["agent"]
-        return cls(text=text, agent=agent)
+        tools = _client_tools(run_input)
+        messages = run_input.messages
+        results: dict[str, str] = {}
+        end = len(messages)
+        while end > 0 and isinstance(messages[end - 1], ToolMessage):
+            end -= 1
+            tool_message = messages[end]
+            assert isinstance(tool_message, ToolMessage)
+            results[tool_message.tool_call_id] = _text(tool_message.content)
+        if results:
+            return cls(text="", agent=agent, tools=tools, tool_results=results)
+        users = [i for i, m in enumerate(messages) if isinstance(m, UserMessage)]
+        if not users:
+            raise AppError(422, "invalid_request", "`messages` has no user message to answer")
+        last = messages[users[-1]]
+        assert isinstance(last, UserMessage)
+        earlier = tuple(
+            (m.role, text)
+            for m in messages[: users[-1]]
+            if isinstance(m, UserMessage | AssistantMessage) and (text := _text(m.content))
+        )
+        return cls(text=_text(last.content), agent=agent, tools=tools, earlier=earlier)
+
+
+def _text(content: object) -> str:
+    """A message's text; of a multi-part content, its text parts (Netra's agents read
+    text only, so images and other parts are left out)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(part.text for part in content if isinstance(part, TextPart))
+    return ""
+
+
+def _client_tools(run_input: RunAgentInput) -> tuple[ToolSpec, ...]:
+    offered = run_input.tools or []
+    if len(offered) > MAX_CLIENT_TOOLS:
+        raise AppError(422, "invalid_request", f"`tools` has more than {MAX_CLIENT_TOOLS} tools")
+    specs: dict[str, ToolSpec] = {}
+    for tool in offered:
+        if not TOOL_NAME.match(tool.name):
+            raise AppError(
+                422,
+                "invalid_request",
+                f"tool name {tool.name[:80]!r} must be 1 to 64 letters, digits, _ or -",
+            )
+        parameters = tool.parameters if isinstance(tool.parameters, dict) else {}
+        specs[tool.name] = ToolSpec(tool.name, tool.description, parameters or _NO_PARAMETERS)
+    return tuple(specs.values())
+
+
+_NO_PARAMETERS = {"type": "object", "properties": {}}
 
 
 async def start_run(
@@ -76,14 +146,82 @@ async def start_run(
 ) -> RunTicket:
     """Start the run an AG-UI client asked for, on the thread it named."""
     request = AguiRequest.from_input(run_input)
+    if request.tool_results:
+        return await _continue_run(runs, db, user_id, run_input.thread_id, request)
     # Refuse a bad request before a new thread is created for it.
     text, agent = runs.check(user_id, request.text, request.agent)
-    thread_id = await claim_thread(db, user_id, run_input.thread_id, text)
-    return await runs.start(user_id, text, thread_id, agent)
+    thread_id = await claim_thread(db, user_id, run_input.thread_id, text, request.earlier)
+    try:
+        return await runs.start(user_id, text, thread_id, agent, client_tools=request.tools)
+    except AppError as exc:
+        # A front end that aborted a run sends its next message at once: if the run
+        # it left is still writing its end, that message waits for it, not a 409.
+        if exc.code != "run_in_progress" or not await runs.wait_for_cancelled_run(
+            user_id, thread_id
+        ):
+            raise
+    return await runs.start(user_id, text, thread_id, agent, client_tools=request.tools)
 
 
-async def claim_thread(db: Database, user_id: str, requested: str, title: str) -> str:
-    """The Netra id of the caller's thread named `requested`, created if the id is new."""
+async def _continue_run(
+    runs: RunService, db: Database, user_id: str, requested: str, request: AguiRequest
+) -> RunTicket:
+    """A run that continues the thread's last one, which waits for the client's tools,
+    with their results."""
+    async with db.read() as session:
+        threads = ThreadRepository(session, user_id)
+        thread = await threads.get(requested) or await threads.by_external_id(requested)
+        end = None if thread is None else await threads.last_run_end(thread.id)
+    if thread is None:
+        raise AppError(
+            422,
+            "invalid_request",
+            "`messages` ends with tool results, but Netra has no such thread to continue",
+        )
+    data = AgentEvent.from_record(end).data if end is not None else {}
+    if end is None or end.type != "agent_completed" or "turn" not in data:
+        raise _no_pending("the thread's last run is not waiting for client tools")
+    turn = ClientTurn.from_data(data["turn"])
+    waiting = [call["tool_call_id"] for call in data.get("client_tool_calls", ())]
+    missing = [call_id for call_id in waiting if call_id not in request.tool_results]
+    if missing:
+        raise _no_pending(f"no result for the pending tool call(s) {', '.join(missing)}")
+    names = {call.id: call.name for call in turn.calls}
+    resume: list[ChatMessage] = [
+        ChatMessage("assistant", turn.text, tool_calls=turn.calls),
+        *turn.results,
+    ]
+    lines = []
+    for call_id in waiting:
+        content = request.tool_results[call_id]
+        resume.append(ChatMessage("tool", content, tool_call_id=call_id))
+        lines.append(f"{names[call_id]} returned: {content[:RESULT_PREVIEW_CHARS]}")
+    text, agent = runs.check(user_id, "\n".join(lines), request.agent)
+    return await runs.start(
+        user_id, text, thread.id, agent, client_tools=request.tools, resume=_order(resume)
+    )
+
+
+def _order(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """The assistant's turn, then one tool message per call, in the calls' order."""
+    head, *results = messages
+    position = {call.id: index for index, call in enumerate(head.tool_calls)}
+    return [head, *sorted(results, key=lambda m: position.get(m.tool_call_id or "", 0))]
+
+
+def _no_pending(why: str) -> AppError:
+    return AppError(409, "no_pending_tool_call", f"`messages` ends with tool results, but {why}")
+
+
+async def claim_thread(
+    db: Database,
+    user_id: str,
+    requested: str,
+    title: str,
+    earlier: Sequence[tuple[str, str]] = (),
+) -> str:
+    """The Netra id of the caller's thread named `requested`, created if the id is new
+    (with `earlier` as its history: the messages the client had before this one)."""
     async with db.session() as session:
         threads = ThreadRepository(session, user_id)
         found = await threads.get(requested) or await threads.by_external_id(requested)
@@ -97,9 +235,10 @@ async def claim_thread(db: Database, user_id: str, requested: str, title: str) -
         )
     try:
         async with db.session() as session:
-            thread = await ThreadRepository(session, user_id).add(
-                title[:TITLE_CHARS] or "AG-UI", external_id=requested
-            )
+            threads = ThreadRepository(session, user_id)
+            thread = await threads.add(title[:TITLE_CHARS] or "AG-UI", external_id=requested)
+            if earlier:
+                await threads.add_messages(thread.id, earlier)
             return thread.id
     except IntegrityError:
         # A concurrent request of this user created it first: it is theirs and fine.

@@ -1,19 +1,30 @@
-"""Persisted agent events -> AG-UI 1.0 events, one run at a time.
+"""Persisted agent events -> AG-UI events, one run at a time.
 
 | Netra event          | AG-UI events |
 |----------------------|--------------|
 | agent_started        | RUN_STARTED |
-| agent_thinking       | REASONING_START, REASONING_MESSAGE_START/CONTENT/END, REASONING_END |
+| agent_thinking       | REASONING_START, REASONING_MESSAGE_START/CONTENT/END, REASONING_END (*) |
 | agent_message_delta  | TEXT_MESSAGE_START (first delta of a message), TEXT_MESSAGE_CONTENT |
-| tool_executing       | TEXT_MESSAGE_END (if open), TOOL_CALL_START, _ARGS, _END |
+| tool_executing       | TEXT_MESSAGE_END (if open), TOOL_CALL_START (**), _ARGS, _END |
 | tool_completed       | TOOL_CALL_RESULT (content: the result, or {"error": ...}, as JSON) |
-| agent_completed      | TEXT_MESSAGE_END (or the whole answer if not streamed), RUN_FINISHED |
+| agent_completed      | TEXT_MESSAGE_END (or the whole answer), client calls (***), RUN_FINISHED |
 | agent_error          | TEXT_MESSAGE_END (if open), RUN_ERROR |
 | agent_cancelled      | TEXT_MESSAGE_END (if open), RUN_FINISHED with the `cancelled` outcome |
+
+(*) not for Netra's placeholder thinking; (**) with parentMessageId when the
+model wrote text before the call in the same turn; (***) TOOL_CALL_START/_ARGS/
+_END for each client tool the run waits for.
 
 Every AG-UI event carries `metadata.netra` = {event_id, seq, run_id, thread_id}
 of the persisted event it came from, so a client can line both formats up (and
 find the thread over /ws when it named it by its own id).
+
+Two dialects: a client that sends `protocolVersion` gets AG-UI 1.0's shapes; one
+that sends none (`@ag-ui/client` before 1.0, as bundled in `@copilotkit/runtime`
+1.75) gets the shapes its schemas accept: RUN_STARTED without
+`protocolVersion`, and a cancelled run as RUN_FINISHED with no `outcome`
+(0.0.x knows only `success` and `interrupt`) and `result: {"cancelled": true,
+"reason": ...}`.
 """
 
 from __future__ import annotations
@@ -53,16 +64,27 @@ class AguiTranslator:
     """Translates the events of one run, in order, keeping AG-UI's open/close pairs.
 
     `thread_id` and `run_id` are the ids the AG-UI client sent: AG-UI events
-    echo them, while `metadata.netra` names Netra's own run and thread.
+    echo them, while `metadata.netra` names Netra's own run and thread. `legacy`
+    selects the pre-1.0 shapes (see the module docstring); by default it follows
+    the input: no `protocolVersion`, legacy.
     """
 
-    def __init__(self, thread_id: str, run_id: str, run_input: RunAgentInput | None = None) -> None:
+    def __init__(
+        self,
+        thread_id: str,
+        run_id: str,
+        run_input: RunAgentInput | None = None,
+        *,
+        legacy: bool | None = None,
+    ) -> None:
         self.thread_id = thread_id
         self.run_id = run_id
         self._input = run_input
+        if legacy is None:
+            legacy = run_input is not None and run_input.protocol_version is None
+        self.legacy = legacy
         self._open_text: str | None = None  # the AG-UI text message being streamed
-        self._segments = 0  # text messages opened so far for the run's answer
-        self._text_since_tool = False  # the answer after the last tool call was streamed
+        self._sent_text: set[str] = set()  # messages whose text the client has
 
     def translate(self, event: AgentEvent) -> list[BaseEvent]:
         """The AG-UI events for one Netra event (possibly none)."""
@@ -84,20 +106,24 @@ class AguiTranslator:
                     RunStartedEvent(
                         thread_id=self.thread_id,
                         run_id=self.run_id,
-                        protocol_version=PROTOCOL_VERSION,
+                        protocol_version=None if self.legacy else PROTOCOL_VERSION,
                         input=self._input,
                         **common,
                     )
                 ]
             case EventType.AGENT_THINKING:
+                if data.get("placeholder"):  # Netra's "Thinking…": noise in a client's history
+                    return []
                 reasoning = _reasoning(event.event_id, data["text"], common)
                 return [*self._close_text(common), *reasoning]
             case EventType.AGENT_MESSAGE_DELTA:
                 return self._delta(data["message_id"], data["delta"], common)
             case EventType.TOOL_EXECUTING:
-                return [*self._close_text(common), *_tool_call(data, common)]
+                parent = data.get("message_id")
+                if parent not in self._sent_text:
+                    parent = None
+                return [*self._close_text(common), *_tool_call(data, parent, common)]
             case EventType.TOOL_COMPLETED:
-                self._text_since_tool = False
                 outcome = {"error": data["error"]} if "error" in data else data.get("result")
                 return [
                     ToolCallResultEvent(
@@ -109,18 +135,31 @@ class AguiTranslator:
                     )
                 ]
             case EventType.AGENT_COMPLETED:
-                return [*self._answer(data, common), self._finished(data, common)]
+                events = self._answer(data, common)
+                parent = data["message_id"] if data["message_id"] in self._sent_text else None
+                for call in data.get("client_tool_calls", ()):
+                    events += _tool_call(call, parent, common)
+                return [*events, self._finished(data, common)]
             case EventType.AGENT_ERROR:
                 error = RunErrorEvent(message=data["message"], code=data["code"], **common)
                 return [*self._close_text(common), error]
             case EventType.AGENT_CANCELLED:
-                cancelled = RunFinishedEvent(
-                    thread_id=self.thread_id,
-                    run_id=self.run_id,
-                    outcome=RunFinishedCancelledOutcome(),
-                    result={"reason": data.get("reason")},
-                    **common,
-                )
+                reason = data.get("reason")
+                if self.legacy:
+                    cancelled = RunFinishedEvent(
+                        thread_id=self.thread_id,
+                        run_id=self.run_id,
+                        result={"cancelled": True, "reason": reason},
+                        **common,
+                    )
+                else:
+                    cancelled = RunFinishedEvent(
+                        thread_id=self.thread_id,
+                        run_id=self.run_id,
+                        outcome=RunFinishedCancelledOutcome(),
+                        result={"reason": reason},
+                        **common,
+                    )
                 return [*self._close_text(common), cancelled]
         return []  # an event type this protocol has no place for
 
@@ -131,20 +170,19 @@ class AguiTranslator:
         return [*self._close_text(common), RunErrorEvent(message=message, code=code, **common)]
 
     def _delta(self, message_id: str, delta: str, common: dict[str, Any]) -> list[BaseEvent]:
+        # Netra gives each model turn's text its own message id: the text before a tool
+        # call and the answer after it are separate messages, under Netra's ids.
         events: list[BaseEvent] = []
-        if self._open_text is None:
+        if self._open_text != message_id:
+            events += self._close_text(common)
             events.append(self._open(message_id, common))
-        assert self._open_text is not None
-        self._text_since_tool = True
-        events.append(TextMessageContentEvent(message_id=self._open_text, delta=delta, **common))
+        events.append(TextMessageContentEvent(message_id=message_id, delta=delta, **common))
         return events
 
     def _open(self, message_id: str, common: dict[str, Any]) -> BaseEvent:
-        # Text before a tool call and the answer after it are separate AG-UI messages;
-        # the first keeps Netra's message id, later ones get a numbered suffix.
-        self._open_text = message_id if self._segments == 0 else f"{message_id}.{self._segments}"
-        self._segments += 1
-        return TextMessageStartEvent(message_id=self._open_text, role="assistant", **common)
+        self._open_text = message_id
+        self._sent_text.add(message_id)
+        return TextMessageStartEvent(message_id=message_id, role="assistant", **common)
 
     def _close_text(self, common: dict[str, Any]) -> list[BaseEvent]:
         if self._open_text is None:
@@ -154,24 +192,30 @@ class AguiTranslator:
         return [closing]
 
     def _answer(self, data: dict[str, Any], common: dict[str, Any]) -> list[BaseEvent]:
-        if self._text_since_tool:
+        message_id = data["message_id"]
+        if message_id in self._sent_text or not data["text"]:
             return self._close_text(common)
-        if not data["text"]:
-            return []
         # The model did not stream its answer: send it whole, as one message.
-        opening = self._open(data["message_id"], common)
-        assert self._open_text is not None
-        content = TextMessageContentEvent(message_id=self._open_text, delta=data["text"], **common)
-        return [opening, content, *self._close_text(common)]
+        events = [*self._close_text(common), self._open(message_id, common)]
+        events.append(TextMessageContentEvent(message_id=message_id, delta=data["text"], **common))
+        return [*events, *self._close_text(common)]
 
     def _finished(self, data: dict[str, Any], common: dict[str, Any]) -> BaseEvent:
-        usage = data.get("usage") or {}
+        result: dict[str, Any] = {"text": data["text"]}
+        if data["message_id"] in self._sent_text:  # the message holding the answer
+            result["message_id"] = data["message_id"]
+        if data.get("client_tool_calls"):
+            result["client_tool_calls"] = [c["tool_call_id"] for c in data["client_tool_calls"]]
+        usage = data.get("usage")
         return RunFinishedEvent(
             thread_id=self.thread_id,
             run_id=self.run_id,
             outcome=RunFinishedSuccessOutcome(),
-            result={"message_id": data["message_id"], "text": data["text"]},
-            usage=[
+            result=result,
+            # Left out when the provider reported none, rather than claiming zero tokens.
+            usage=None
+            if not usage
+            else [
                 TokenUsage(
                     input_tokens=usage.get("prompt_tokens", 0),
                     output_tokens=usage.get("completion_tokens", 0),
@@ -192,10 +236,15 @@ def _reasoning(message_id: str, text: str, common: dict[str, Any]) -> list[BaseE
     ]
 
 
-def _tool_call(data: dict[str, Any], common: dict[str, Any]) -> list[BaseEvent]:
+def _tool_call(data: dict[str, Any], parent: str | None, common: dict[str, Any]) -> list[BaseEvent]:
     call_id = data["tool_call_id"]
     return [
-        ToolCallStartEvent(tool_call_id=call_id, tool_call_name=data["tool"], **common),
+        ToolCallStartEvent(
+            tool_call_id=call_id,
+            tool_call_name=data["tool"],
+            parent_message_id=parent,
+            **common,
+        ),
         ToolCallArgsEvent(
             tool_call_id=call_id, delta=json.dumps(data["args"], ensure_ascii=False), **common
         ),

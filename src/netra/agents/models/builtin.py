@@ -133,8 +133,11 @@ class BuiltinModel:
                 f"The {tool} tool failed; explaining the error.",
                 f"The {tool} tool could not do that: {result.content}",
             )
-        data = json.loads(result.content)
         thinking = f"The {tool} tool answered; writing the reply."
+        try:
+            data = json.loads(result.content)
+        except ValueError:  # a client tool's result can be any text
+            return thinking, f"The {tool} tool returned: {result.content}"
         if tool == "calculator":
             return thinking, f"{data['expression']} = {data['value']}"
         if tool == "clock":

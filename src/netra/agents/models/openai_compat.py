@@ -102,7 +102,7 @@ class _TurnBuilder:
     reasoning: list[str] = field(default_factory=list)
     reasoning_sent: int = 0  # how many `reasoning` parts were already streamed as thinking
     calls: list[_PartialCall] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage | None = None  # stays None if the endpoint sends no usage chunk
     finish_reason: str | None = None
 
     def call_for(self, index: int | None, call_id: str | None) -> _PartialCall:

@@ -6,15 +6,21 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from netra.env import IsolatedEnvironment
+from netra.testing.services.clickhouse import (
+    CLICKHOUSE_URL_VAR,
+    ClickHouseService,
+    obtain_clickhouse,
+)
 from netra.testing.services.errors import ServiceUnavailable
 from netra.testing.services.postgres import DATABASE_URL_VAR, PostgresService, obtain_postgres
 from netra.testing.services.redis import REDIS_URL_VAR, RedisService, obtain_redis
 
-Service = TypeVar("Service", PostgresService, RedisService)
+Service = TypeVar("Service", PostgresService, RedisService, ClickHouseService)
 
 
 class ServicePool:
-    """Finds or starts PostgreSQL and Redis at most once, and stops what it started.
+    """Finds or starts PostgreSQL, Redis and ClickHouse at most once, and stops what it
+    started. ClickHouse only when a test asks for it (few do), never in `start_all`.
 
     A failure is remembered, so a run without PostgreSQL reports the same clear
     error for every test instead of trying again each time.
@@ -22,7 +28,7 @@ class ServicePool:
 
     def __init__(self, env: IsolatedEnvironment) -> None:
         self._env = env
-        self._services: dict[str, PostgresService | RedisService] = {}
+        self._services: dict[str, PostgresService | RedisService | ClickHouseService] = {}
         self._failures: dict[str, ServiceUnavailable] = {}
 
     def postgres(self) -> PostgresService:
@@ -30,6 +36,9 @@ class ServicePool:
 
     def redis(self) -> RedisService:
         return self._obtain("redis", obtain_redis)
+
+    def clickhouse(self) -> ClickHouseService:
+        return self._obtain("clickhouse", obtain_clickhouse)
 
     def _obtain(self, name: str, obtain: Callable[[IsolatedEnvironment], Service]) -> Service:
         if name in self._failures:
@@ -54,7 +63,11 @@ class ServicePool:
 
     def child_env(self) -> dict[str, str]:
         """Variables that hand these services to another process, e.g. pytest or a worker."""
-        names = {"postgres": DATABASE_URL_VAR, "redis": REDIS_URL_VAR}
+        names = {
+            "postgres": DATABASE_URL_VAR,
+            "redis": REDIS_URL_VAR,
+            "clickhouse": CLICKHOUSE_URL_VAR,
+        }
         return {names[name]: service.url for name, service in self._services.items()}
 
     def describe(self) -> dict[str, dict[str, Any]]:

@@ -236,9 +236,27 @@ class RunCard {
         return null;
       }
       case "agent_completed": {
-        this.showAnswer(data.text || "", true);
-        this.add(el("li", {}, el("span", { class: "badge" }, "Answered")), event);
+        // A run whose model called tools that a front end runs (AG-UI client tools)
+        // ends waiting for them; the front end's next run carries their results.
+        const waiting = data.client_tool_calls || [];
+        for (const call of waiting) {
+          if (!this.toolNames.includes(call.tool)) this.toolNames.push(call.tool);
+          this.add(
+            el("li", { class: "client-tool" },
+              el("span", { class: "badge" }, "Client tool"),
+              el("span", { class: "what" }, el("code", { class: "tool-name" }, call.tool || "tool"),
+                " is for the front end to run"),
+              el("pre", { class: "payload args", "aria-label": "Arguments" }, json(call.args ?? {}))),
+            event,
+          );
+        }
+        if (data.text || !waiting.length) this.showAnswer(data.text || "", true);
+        if (!waiting.length) this.add(el("li", {}, el("span", { class: "badge" }, "Answered")), event);
         this.end(event);
+        if (waiting.length) {
+          this.summary.textContent = `Waiting for the front end to run ${waiting.map((c) => c.tool).join(", ")}`;
+          return this.summary.textContent;
+        }
         if (this.renderedId !== data.message_id) this.hooks.render(this, data.message_id);
         return `Answer: ${data.text || ""}`;
       }

@@ -1,0 +1,199 @@
+"""AnalyticsSink: takes run records without ever making a run wait, writes them in batches.
+
+A run hands its record to `record()`, which only appends it to a bounded buffer.
+A background task writes the buffer to the store (a table in the main database,
+or ClickHouse) in batches; while the store fails it retries the same batch with a
+back-off, and the buffer fills. A record that finds the buffer full is dropped and
+counted in `dropped` (the metrics read it), and logged. `close()` writes what is
+buffered before the process stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections import deque
+from collections.abc import Sequence
+from datetime import date
+from typing import Protocol
+
+from netra.analytics.records import RunRecord, UsageReport, UsageRow, window_start
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY = 0.2  # seconds before the first retry of a failed batch
+MAX_RETRY = 30.0  # the back-off doubles up to this
+
+
+class AnalyticsStore(Protocol):
+    """Where records end up: `SqlAnalyticsStore` or `ClickHouseAnalyticsStore`."""
+
+    backend: str
+
+    async def prepare(self) -> None:
+        """Create what the store needs (once, before the first write)."""
+
+    async def write(self, records: Sequence[RunRecord]) -> None:
+        """Write a batch; raises if nothing of it may be taken as written. Writing a
+        batch again after an error that hid its success must not count it twice."""
+
+    async def usage(self, since: date, user_id: str | None) -> list[UsageRow]:
+        """Aggregates of the records finished on or after `since`, per day and agent,
+        and per user when `user_id` is None; only `user_id`'s records otherwise."""
+
+    async def close(self) -> None: ...
+
+
+class AnalyticsSink:
+    """The analytics of one process: a bounded buffer in front of a store."""
+
+    def __init__(
+        self,
+        store: AnalyticsStore,
+        *,
+        capacity: int = 10_000,
+        batch_size: int = 500,
+        flush_interval: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.capacity = capacity
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.dropped = 0  # records that found the buffer full, or were left at close
+        self.written = 0
+        self.failing = False  # the last write failed: records wait in the buffer
+        self._buffer: deque[RunRecord] = deque()
+        self._prepared = False
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        #: Set after every write attempt, failed or not (tests and monitors wait on it).
+        self.attempted = asyncio.Event()
+        self._dropped_logged = 0
+
+    @property
+    def backend(self) -> str:
+        return self.store.backend
+
+    @property
+    def pending(self) -> int:
+        """Records buffered, not yet written."""
+        return len(self._buffer)
+
+    @property
+    def status(self) -> str:
+        """`ok`, or `degraded` while writes fail (runs go on; records wait)."""
+        return "degraded" if self.failing else "ok"
+
+    def start(self) -> None:
+        """Start the background writer (in a running event loop)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._write_forever(), name="netra-analytics")
+
+    def record(self, record: RunRecord) -> None:
+        """Buffer one finished run's record; never waits, never raises."""
+        if len(self._buffer) >= self.capacity:
+            self.dropped += 1
+            if self._dropped_logged == 0:
+                log.warning(
+                    "analytics buffer full (%d records, %s sink %s): dropping run records "
+                    "until the store accepts writes again",
+                    self.capacity,
+                    self.backend,
+                    "failing" if self.failing else "behind",
+                )
+            self._dropped_logged += 1
+            return
+        self._buffer.append(record)
+        self._idle.clear()
+        if len(self._buffer) >= self.batch_size:
+            self._wake.set()
+
+    async def flush(self) -> None:
+        """Wait until every record buffered so far is written (for as long as it takes:
+        bound it with asyncio.timeout)."""
+        if self._task is None:
+            raise RuntimeError("the analytics sink is not started")
+        self._wake.set()
+        await self._idle.wait()
+
+    async def usage(self, days: int, user_id: str | None) -> UsageReport:
+        """A report on the last `days` days: `user_id`'s own records, or every user's
+        (with a per-user breakdown) when it is None."""
+        since = window_start(days)
+        await self._prepare()
+        rows = await self.store.usage(since, user_id)
+        return UsageReport.from_rows(days, since, rows, per_user=user_id is None)
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Write what is buffered (within `timeout`), stop, and close the store; what
+        could not be written is counted in `dropped` and logged."""
+        try:
+            if self._task is not None and self._buffer:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        await self.flush()
+        finally:
+            if self._task is not None:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
+            if self._buffer:
+                lost = len(self._buffer)
+                self.dropped += lost
+                self._buffer.clear()
+                log.error("analytics: %d run record(s) not written before shutdown", lost)
+            self._idle.set()
+            await self.store.close()
+
+    async def _prepare(self) -> None:
+        if not self._prepared:
+            await self.store.prepare()
+            self._prepared = True
+
+    async def _write_forever(self) -> None:
+        pause = FIRST_RETRY
+        while True:
+            if not self._buffer:
+                self._idle.set()
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.flush_interval):
+                        await self._wake.wait()
+                continue
+            batch = list(itertools.islice(self._buffer, self.batch_size))
+            try:
+                await self._prepare()
+                await self.store.write(batch)
+            except Exception as exc:
+                self.attempted.set()
+                if not self.failing:
+                    log.warning(
+                        "analytics: writing %d run record(s) to %s failed (%s: %s); retrying "
+                        "with back-off, %d buffered",
+                        len(batch),
+                        self.backend,
+                        type(exc).__name__,
+                        exc,
+                        len(self._buffer),
+                    )
+                self.failing = True
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_RETRY)
+                continue
+            for _ in batch:
+                self._buffer.popleft()
+            self.written += len(batch)
+            self.attempted.set()
+            pause = FIRST_RETRY
+            if self.failing:
+                self.failing = False
+                log.warning("analytics: %s accepts writes again", self.backend)
+            if self._dropped_logged:
+                log.warning(
+                    "analytics: %d run record(s) were dropped while the buffer was full",
+                    self._dropped_logged,
+                )
+                self._dropped_logged = 0
