@@ -209,6 +209,7 @@ async def start(
         asyncio.create_task(supervisor.keep_leases(), name="netra-run-leases")
     )
     analytics.start()
+    obs.metrics.read_analytics(lambda: (analytics.written, analytics.dropped, analytics.pending))
     return platform
 
 

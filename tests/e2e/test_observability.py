@@ -178,6 +178,12 @@ async def test_metrics_move_by_exactly_what_the_runs_did(netra_server_factory) -
     assert moved(start, end, "netra_throttled_total", reason="too_many_registrations") == 1
     assert moved(start, end, "netra_refused_total", reason="payload_too_large") == 1
     assert value(end, "netra_component_status", component="database", status="ok") == 1
+    # Each of the five runs left one analytics record, written or still buffered.
+    records = value(end, "netra_analytics_records_written_total") + value(
+        end, "netra_analytics_records_pending"
+    )
+    assert records - value(start, "netra_analytics_records_written_total") == 5
+    assert value(end, "netra_analytics_records_dropped_total") == 0
     assert value(end, "netra_component_status", component="database", status="error") == 0
     # Labels never carry ids.
     labels = {v for (_, pairs) in end for _, v in pairs}

@@ -36,6 +36,18 @@ def test_two_apps_metrics_are_apart() -> None:
     assert b"_created" not in first.render()
 
 
+def test_analytics_counts_are_read_at_each_scrape() -> None:
+    metrics = Metrics()
+    assert b"netra_analytics" not in metrics.render()  # no sink yet
+    counts = [3, 1, 2]
+    metrics.read_analytics(lambda: (counts[0], counts[1], counts[2]))
+    counts[0] = 4
+    text = metrics.render().decode()
+    assert "netra_analytics_records_written_total 4.0" in text
+    assert "netra_analytics_records_dropped_total 1.0" in text
+    assert "netra_analytics_records_pending 2.0" in text
+
+
 def test_refusals_are_counted_by_kind() -> None:
     metrics = Metrics()
     metrics.refusal(429, "too_many_runs")

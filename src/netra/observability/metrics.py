@@ -11,11 +11,11 @@ components are fixed words. No user, thread or run id is ever a label.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.metrics_core import Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 __all__ = ["COMPONENT_STATUSES", "CONTENT_TYPE_LATEST", "Metrics"]
@@ -42,12 +42,41 @@ class _WithoutCreated(Collector):
             yield family
 
 
+#: What the run analytics sink reports: records written, dropped, still buffered.
+AnalyticsCounts = Callable[[], tuple[int, int, int]]
+
+
+class _Analytics(Collector):
+    """The analytics sink's own counts, read at each scrape (it keeps them anyway)."""
+
+    def __init__(self) -> None:
+        self.read: AnalyticsCounts | None = None
+
+    def collect(self) -> Iterable[Metric]:
+        if self.read is None:
+            return
+        written, dropped, pending = self.read()
+        yield CounterMetricFamily(
+            "netra_analytics_records_written", "Run records written to analytics", written
+        )
+        yield CounterMetricFamily(
+            "netra_analytics_records_dropped",
+            "Run records lost: the buffer was full, or they were unwritten at shutdown",
+            dropped,
+        )
+        yield GaugeMetricFamily(
+            "netra_analytics_records_pending", "Run records buffered, not yet written", pending
+        )
+
+
 class Metrics:
     """Every metric Netra records, on a registry of its own."""
 
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry(auto_describe=True)
         self._exposed = _WithoutCreated(registry)
+        self._analytics = _Analytics()
+        registry.register(self._analytics)
         self.connections = Gauge(
             "netra_open_connections",
             "Open client connections: WebSockets (ws) and AG-UI event streams (agui)",
@@ -180,6 +209,10 @@ class Metrics:
         for name, status in components.items():
             for known in COMPONENT_STATUSES:
                 self.component.labels(name, known).set(1 if status == known else 0)
+
+    def read_analytics(self, counts: AnalyticsCounts) -> None:
+        """Report the run analytics sink's (written, dropped, pending) at each scrape."""
+        self._analytics.read = counts
 
     def render(self) -> bytes:
         """The Prometheus text format."""
