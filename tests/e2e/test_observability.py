@@ -322,6 +322,7 @@ async def test_a_run_is_traced_as_run_then_model_and_tool_calls(netra_server_fac
     # The run's parent is the WebSocket message that asked for it.
     message = next(s for s in spans if s.span_id == run.parent_span_id)
     assert message.name == "WebSocket message"
+    assert message.attributes["netra.frame"] == "user_message"
     # HTTP requests are spans of their own, named after the route.
     register = _one(spans, "POST /api/auth/register")
     assert register.attributes["http.response.status_code"] == 201

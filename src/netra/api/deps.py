@@ -63,7 +63,9 @@ async def current_user_id(request: Request, platform: PlatformDep) -> str:
 
 async def agui_user_id(request: Request, platform: PlatformDep) -> str:
     found: str | None = request.scope.get(USER_KEY)  # already checked before the body
-    return found or await authenticate_agui(request.headers, platform)
+    user_id = found or await authenticate_agui(request.headers, platform)
+    logs.bind(user_id=user_id)  # for the rest of the request (RequestContext unbinds)
+    return user_id
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]

@@ -23,6 +23,7 @@ from netra.auth.tokens import TokenError
 from netra.db.repositories import ThreadRepository
 from netra.errors import AppError
 from netra.observability import logs
+from netra.observability.traces import NO_SPAN, Span
 from netra.realtime.events import AgentEvent
 from netra.realtime.follow import ThreadFollower, read_thread_events
 from netra.realtime.frames import (
@@ -235,8 +236,8 @@ class Connection:
             try:
                 if text is None:
                     raise FrameError("invalid_frame", "only JSON text frames are accepted")
-                with obs.tracing.span("WebSocket message"):
-                    await self._handle(text)
+                with obs.tracing.span("WebSocket message") as span:
+                    await self._handle(text, span)
             except FrameError as exc:
                 self.send(exc.to_frame())
             except Exception:  # one failing frame must not end the connection
@@ -256,8 +257,9 @@ class Connection:
         return True
 
     # -- frames -------------------------------------------------------------
-    async def _handle(self, text: str) -> None:
+    async def _handle(self, text: str, span: Span = NO_SPAN) -> None:
         frame = parse_frame(text)
+        span.set_attribute("netra.frame", frame.type)
         try:
             if isinstance(frame, PingFrame):
                 self.send({"type": "pong"})
