@@ -170,6 +170,7 @@ def db_current() -> None:
 
 @app.command("analytics")
 def analytics(
+    # 366 is netra.analytics.MAX_DAYS, not imported here to keep every command's start-up light.
     days: Annotated[int, typer.Option(min=1, max=366, help="Days back, today (UTC) included")] = 30,
     output: Annotated[
         str, typer.Option("--format", help="table or json", case_sensitive=False)

@@ -98,16 +98,25 @@ async def test_a_body_over_the_limit_is_refused_with_413(http: httpx.AsyncClient
     assert error_of(nested) == (400, "bad_request")
 
 
+@pytest.mark.parametrize(
+    ("path", "token"),
+    [
+        ("/api/threads", "forged"),
+        ("/api/agui", "forged"),
+        ("/api/agui", "nat_forged"),  # an API token is checked there too
+        ("/api/agui", "nat_" + "x" * 43),  # shaped like one: refused after a lookup
+    ],
+)
 async def test_an_authenticated_route_checks_the_token_before_reading_the_body(
-    netra_server: Server,
+    netra_server: Server, path: str, token: str
 ) -> None:
     host, port = netra_server.base_url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
     # The headers promise a body that never comes: only a check made before reading it
     # can answer.
     writer.write(
-        b"POST /api/threads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Authorization: Bearer forged\r\nContent-Length: 100000\r\n\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Length: 100000\r\n\r\n".encode()
     )
     await writer.drain()
     try:

@@ -4,14 +4,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
+import websockets
 from ag_ui.core import RunFinishedEvent
+from websockets.exceptions import ConnectionClosed
 
+from netra.realtime.frames import CloseCode
 from netra.testing.agui import assert_valid_run, run_agent
 from netra.testing.fixtures import error_of, register_user
 from netra.testing.plugin import Server
+from netra.testing.ws import WsClient
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -70,6 +75,36 @@ async def test_an_api_token_is_refused_everywhere_but_ag_ui(
         assert error_of(refused) == (401, "token_scope"), path
 
 
+async def test_an_api_token_opens_no_websocket_and_no_readiness_details(
+    netra_server: Server, http: httpx.AsyncClient, make_user
+) -> None:
+    user = await make_user()
+    secret = (await _make(http, user.headers)).json()["token"]
+    refused = await http.get("/ready", headers=_bearer(secret))
+    assert error_of(refused) == (401, "token_scope")
+
+    async def closed(connection: websockets.ClientConnection) -> tuple[int, str] | None:
+        try:
+            while True:
+                await asyncio.wait_for(connection.recv(), 10)
+        except ConnectionClosed as close:
+            return (close.rcvd.code, close.rcvd.reason) if close.rcvd else None
+
+    async with websockets.connect(netra_server.ws_url) as first_frame:
+        await first_frame.send(json.dumps({"type": "auth", "token": secret}))
+        assert await closed(first_frame) == (CloseCode.UNAUTHORIZED, "token_scope")
+    async with websockets.connect(netra_server.ws_url, additional_headers=_bearer(secret)) as up:
+        assert await closed(up) == (CloseCode.UNAUTHORIZED, "token_scope")
+    # Nor does it renew an open connection's authentication.
+    client = await WsClient.connect(netra_server.ws_url, user.access_token)
+    try:
+        await client.send({"type": "auth", "token": secret})
+        reply = await client.recv_type("error", "auth_ok")
+        assert (reply["type"], reply.get("code")) == ("error", "token_scope")
+    finally:
+        await client.close()
+
+
 async def test_a_revoked_token_is_refused_at_once_and_only_its_owner_can_revoke_it(
     http: httpx.AsyncClient, make_user
 ) -> None:
@@ -102,19 +137,3 @@ async def test_bad_requests_for_a_token_are_422_and_the_count_is_limited(
         made = await asyncio.gather(*(_make(http, user.headers) for _ in range(3)))
         assert sorted(r.status_code for r in made) == [201, 201, 409]
         assert [error_of(r) for r in made if r.status_code == 409] == [(409, "api_token_limit")]
-
-
-async def test_a_forged_api_token_is_refused_before_the_body_is_read(netra_server: Server) -> None:
-    host, port = netra_server.base_url.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    # The headers promise a body that never comes: only a check made before reading it answers.
-    writer.write(
-        b"POST /api/agui HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Authorization: Bearer nat_forged\r\nContent-Length: 100000\r\n\r\n"
-    )
-    await writer.drain()
-    try:
-        status = await asyncio.wait_for(reader.readline(), 10)
-    finally:
-        writer.close()
-    assert status.split()[1] == b"401"

@@ -142,3 +142,12 @@ def test_analytics_refuses_an_unknown_format(
     )
     assert result.returncode == 2
     assert "--format must be table or json" in result.stderr
+
+
+def test_analytics_on_a_database_never_upgraded_says_what_to_do(
+    netra_env: IsolatedEnvironment, tmp_path: Path
+) -> None:
+    result = _netra_analytics(netra_env, {"NETRA_DATA_DIR": str(tmp_path / "empty")})
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())  # rich wraps lines
+    assert "no run_analytics table: run `netra db upgrade`" in message, result.stderr

@@ -15,6 +15,7 @@ from netra.db.models import ApiToken
 from netra.errors import AppError
 
 PER_USER = 3
+HANG_GUARD = 30  # seconds: a hang guard, not a speed claim
 
 
 @pytest.fixture
@@ -42,6 +43,31 @@ async def test_a_token_stands_for_its_owner_long_after_an_access_token_would_exp
     assert stored is not None
     assert made.secret not in (stored.token_hash, stored.name)  # only the hash is kept
     assert stored.last_used_at == later
+
+
+async def test_a_token_used_within_the_minute_is_checked_and_listed_without_the_writer(
+    db: Database, api_tokens: ApiTokens, add_user
+) -> None:
+    user = await add_user(db)
+    made = await api_tokens.create(user.id, "runtime", "agui", 30)
+    assert await api_tokens.authenticate(made.secret, "agui") == user.id  # writes last_used_at
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def write_turn() -> None:  # as the event log's group commit holds it on SQLite
+        async with db.session():
+            holding.set()
+            await release.wait()
+
+    writer = asyncio.create_task(write_turn())
+    await holding.wait()
+    try:
+        async with asyncio.timeout(HANG_GUARD):
+            assert await api_tokens.authenticate(made.secret, "agui") == user.id
+            # Listing them is a read too.
+            assert [t.id for t in await api_tokens.usable(user.id)] == [made.record.id]
+    finally:
+        release.set()
+        await writer
 
 
 async def test_an_expired_revoked_unknown_or_out_of_scope_token_is_refused_with_its_reason(

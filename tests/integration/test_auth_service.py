@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from netra.auth.passwords import Passwords
 from netra.auth.service import AuthService, AuthSession
-from netra.auth.tokens import AccessTokens, hash_refresh_token
+from netra.auth.tokens import AccessTokens, hash_token
 from netra.db.engine import Database
 from netra.db.models import RefreshToken, User
 from netra.errors import AppError
@@ -73,9 +73,7 @@ async def test_register_normalises_the_email_and_issues_a_session(
     async with db.session() as s:
         stored = await s.scalar(select(User).where(User.id == session.user.id))
         token = await s.scalar(
-            select(RefreshToken).where(
-                RefreshToken.token_hash == hash_refresh_token(session.refresh_token)
-            )
+            select(RefreshToken).where(RefreshToken.token_hash == hash_token(session.refresh_token))
         )
     assert stored.password_hash.startswith("$argon2id$")
     assert PASSWORD not in stored.password_hash
@@ -196,13 +194,11 @@ async def test_refresh_rotates_the_pair_and_spends_the_old_token(
     async with db.session() as s:
         old = await s.scalar(
             select(RefreshToken).where(
-                RefreshToken.token_hash == hash_refresh_token(registered.refresh_token)
+                RefreshToken.token_hash == hash_token(registered.refresh_token)
             )
         )
         new = await s.scalar(
-            select(RefreshToken).where(
-                RefreshToken.token_hash == hash_refresh_token(rotated.refresh_token)
-            )
+            select(RefreshToken).where(RefreshToken.token_hash == hash_token(rotated.refresh_token))
         )
     assert old.spent_at is not None
     assert new.spent_at is None
@@ -244,7 +240,7 @@ async def test_an_expired_refresh_token_is_401(auth: AuthService, db: Database) 
     async with db.session() as s:
         await s.execute(
             update(RefreshToken)
-            .where(RefreshToken.token_hash == hash_refresh_token(session.refresh_token))
+            .where(RefreshToken.token_hash == hash_token(session.refresh_token))
             .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
 

@@ -16,7 +16,7 @@ from netra.auth.tokens import (
     REFRESH_PREFIX,
     AccessTokens,
     TokenError,
-    hash_refresh_token,
+    hash_token,
     new_family_id,
     new_refresh_token,
 )
@@ -199,12 +199,12 @@ def test_refresh_tokens_are_prefixed_and_unique() -> None:
 
 def test_refresh_token_hash_is_stable_hex_and_hides_the_token() -> None:
     token = new_refresh_token()
-    digest = hash_refresh_token(token)
-    assert digest == hash_refresh_token(token)
+    digest = hash_token(token)
+    assert digest == hash_token(token)
     assert len(digest) == 64
     assert int(digest, 16) >= 0
     assert token not in digest
-    assert digest != hash_refresh_token(new_refresh_token())
+    assert digest != hash_token(new_refresh_token())
 
 
 def test_family_ids_are_refresh_token_ids() -> None:

@@ -20,6 +20,7 @@ import orjson
 
 from netra.analytics.clickhouse_url import ClickHouseURL
 from netra.analytics.records import RunRecord, UsageRow, UsageTotals
+from netra.analytics.sink import AnalyticsUnavailable
 
 TABLE = "run_analytics"
 TIMEOUT = 10.0  # seconds per request: a batch waits in the buffer meanwhile
@@ -47,8 +48,8 @@ ORDER BY (user_id, finished_at, run_id)
 """
 
 
-class ClickHouseError(Exception):
-    """ClickHouse answered with an error (its message is kept)."""
+class ClickHouseError(AnalyticsUnavailable):
+    """ClickHouse answered with an error (its message is kept), or could not be reached."""
 
 
 def quote(value: str) -> str:
@@ -73,10 +74,13 @@ class ClickHouseAnalyticsStore:
 
     async def execute(self, sql: str, body: bytes | None = None) -> bytes:
         """Run one statement; with `body`, `sql` is an INSERT whose data is the body."""
-        if body is None:
-            response = await self._client.post("", content=sql.encode())
-        else:
-            response = await self._client.post("", params={"query": sql}, content=body)
+        try:
+            if body is None:
+                response = await self._client.post("", content=sql.encode())
+            else:
+                response = await self._client.post("", params={"query": sql}, content=body)
+        except httpx2.HTTPError as exc:
+            raise ClickHouseError(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code != 200:
             raise ClickHouseError(response.text.strip()[:500])
         return response.content

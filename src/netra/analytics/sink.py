@@ -27,6 +27,10 @@ FIRST_RETRY = 0.2  # seconds before the first retry of a failed batch
 MAX_RETRY = 30.0  # the back-off doubles up to this
 
 
+class AnalyticsUnavailable(Exception):
+    """The store cannot be used now: unreachable, failing, or without its table."""
+
+
 class AnalyticsStore(Protocol):
     """Where records end up: `SqlAnalyticsStore` or `ClickHouseAnalyticsStore`."""
 
@@ -41,13 +45,15 @@ class AnalyticsStore(Protocol):
 
     async def usage(self, since: date, user_id: str | None) -> list[UsageRow]:
         """Aggregates of the records finished on or after `since`, per day and agent,
-        and per user when `user_id` is None; only `user_id`'s records otherwise."""
+        and per user when `user_id` is None; only `user_id`'s records otherwise.
+        Raises AnalyticsUnavailable when the store cannot answer."""
 
     async def close(self) -> None: ...
 
 
 class AnalyticsSink:
-    """The analytics of one process: a bounded buffer in front of a store."""
+    """The analytics of one process: a bounded buffer in front of a store. A failed
+    batch is retried after `first_retry` seconds, doubling up to `max_retry`."""
 
     def __init__(
         self,
@@ -56,17 +62,24 @@ class AnalyticsSink:
         capacity: int = 10_000,
         batch_size: int = 500,
         flush_interval: float = 1.0,
+        first_retry: float = FIRST_RETRY,
+        max_retry: float = MAX_RETRY,
     ) -> None:
         self.store = store
         self.capacity = capacity
         self.batch_size = batch_size
         self.flush_interval = flush_interval
+        self.first_retry = first_retry
+        self.max_retry = max_retry
         self.dropped = 0  # records that found the buffer full, or were left at close
         self.written = 0
         self.failing = False  # the last write failed: records wait in the buffer
         self._buffer: deque[RunRecord] = deque()
         self._prepared = False
         self._wake = asyncio.Event()
+        # Set by flush(): retry a failed batch now rather than at the end of its back-off
+        # (a store back up just before a graceful stop must not wait up to MAX_RETRY).
+        self._retry_now = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
@@ -114,10 +127,11 @@ class AnalyticsSink:
 
     async def flush(self) -> None:
         """Wait until every record buffered so far is written (for as long as it takes:
-        bound it with asyncio.timeout)."""
+        bound it with asyncio.timeout); a batch waiting out its back-off is retried now."""
         if self._task is None:
             raise RuntimeError("the analytics sink is not started")
         self._wake.set()
+        self._retry_now.set()
         await self._idle.wait()
 
     async def usage(self, days: int, user_id: str | None) -> UsageReport:
@@ -154,7 +168,7 @@ class AnalyticsSink:
             self._prepared = True
 
     async def _write_forever(self) -> None:
-        pause = FIRST_RETRY
+        pause = self.first_retry
         while True:
             if not self._buffer:
                 self._idle.set()
@@ -180,14 +194,18 @@ class AnalyticsSink:
                         len(self._buffer),
                     )
                 self.failing = True
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, MAX_RETRY)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(pause):
+                        await self._retry_now.wait()
+                self._retry_now.clear()  # one early retry per flush(), then the back-off again
+                pause = min(pause * 2, self.max_retry)
                 continue
             for _ in batch:
                 self._buffer.popleft()
             self.written += len(batch)
             self.attempted.set()
-            pause = FIRST_RETRY
+            self._retry_now.clear()
+            pause = self.first_retry
             if self.failing:
                 self.failing = False
                 log.warning("analytics: %s accepts writes again", self.backend)

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, case, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from netra.analytics.records import RunRecord, UsageRow, UsageTotals
+from netra.analytics.sink import AnalyticsUnavailable
 from netra.db.engine import Database
 from netra.db.models import RunAnalytics
 
@@ -29,7 +31,18 @@ class SqlAnalyticsStore:
         self._insert = dialect.insert(_TABLE).on_conflict_do_nothing(index_elements=["run_id"])
 
     async def prepare(self) -> None:
-        """Nothing: the table comes with the schema (migration 0005)."""
+        """Check that the table is there (it comes with the schema, migration 0005), so
+        that `netra analytics` on a database never upgraded says what to do."""
+
+        def has_table(connection: Connection) -> bool:
+            return inspect(connection).has_table(RunAnalytics.__tablename__)
+
+        async with self._db.engine.connect() as connection:
+            if not await connection.run_sync(has_table):
+                raise AnalyticsUnavailable(
+                    "the database has no run_analytics table: run `netra db upgrade`, or "
+                    "point NETRA_DATABASE_URL (or NETRA_DATA_DIR) at the server's database"
+                )
 
     async def write(self, records: Sequence[RunRecord]) -> None:
         rows = [record.as_row() for record in records]
@@ -58,9 +71,11 @@ class SqlAnalyticsStore:
         )
         if user_id is not None:  # a user's report reads only their own records
             query = query.where(t.user_id == user_id)
-        async with self._db.read() as session:
-            result = await session.execute(query)
-            rows = result.all()
+        try:
+            async with self._db.read() as session:
+                rows = (await session.execute(query)).all()
+        except (DBAPIError, OSError) as exc:
+            raise AnalyticsUnavailable(f"{type(exc).__name__}: {exc}") from exc
         usage = []
         for row in rows:
             *keys, runs, failures, cancelled, tokens_in, tokens_out = row

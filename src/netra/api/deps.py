@@ -7,13 +7,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from netra.auth.api_tokens import looks_like_api_token
-from netra.auth.tokens import AccessTokens, TokenError
+from netra.auth.api_tokens import OUT_OF_SCOPE, looks_like_api_token
+from netra.auth.tokens import BEARER_CHALLENGE, AccessTokens, TokenError
 from netra.errors import AppError
 from netra.lifecycle import Platform
 from netra.observability import logs
 
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 #: Where the guard that authenticates before a body is read leaves the user it found.
 USER_KEY = "netra.user_id"
 
@@ -27,7 +26,9 @@ def bearer_token(headers: Mapping[str, str]) -> str:
     """The token of `Authorization: Bearer <token>`, or a 401."""
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AppError(401, "unauthorized", "send Authorization: Bearer <access_token>", _CHALLENGE)
+        raise AppError(
+            401, "unauthorized", "send Authorization: Bearer <access_token>", BEARER_CHALLENGE
+        )
     return token.strip()
 
 
@@ -35,16 +36,11 @@ def authenticate(headers: Mapping[str, str], tokens: AccessTokens) -> str:
     """The user id from `Authorization: Bearer <access token>`, or a 401."""
     token = bearer_token(headers)
     if looks_like_api_token(token):
-        raise AppError(
-            401,
-            "token_scope",
-            "API tokens are accepted only by POST /api/agui; send an access token",
-            _CHALLENGE,
-        )
+        raise AppError(401, "token_scope", OUT_OF_SCOPE, BEARER_CHALLENGE)
     try:
         return tokens.verify(token)
     except TokenError as exc:
-        raise AppError(401, exc.code, exc.message, _CHALLENGE) from None
+        raise AppError(401, exc.code, exc.message, BEARER_CHALLENGE) from None
 
 
 async def authenticate_agui(headers: Mapping[str, str], platform: Platform) -> str:

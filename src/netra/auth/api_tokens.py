@@ -9,11 +9,12 @@ AG-UI endpoint. It is shown once when made and stored only as a SHA-256 hash.
 
 from __future__ import annotations
 
-import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from netra.auth.tokens import BEARER_CHALLENGE, hash_token
 from netra.db.engine import Database
 from netra.db.models import ApiToken
 from netra.db.repositories import ApiTokenRepository
@@ -24,15 +25,14 @@ SCOPES = frozenset({"agui"})
 MAX_DAYS = 365
 #: Seconds between two writes of a token's `last_used_at`.
 TOUCH_EVERY = 60.0
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+#: What `secrets.token_urlsafe(32)` makes after the prefix: 43 URL-safe characters.
+_SHAPE = re.compile(r"nat_[A-Za-z0-9_-]{43}")
+#: What an API token sent anywhere but POST /api/agui is told (code `token_scope`).
+OUT_OF_SCOPE = "API tokens are accepted only by POST /api/agui; send an access token"
 
 
 def looks_like_api_token(token: str) -> bool:
     return token.startswith(PREFIX)
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,12 @@ class ApiTokens:
                     "api_token_limit",
                     f"this account has {self.per_user} API tokens in use; revoke one first",
                 )
-            record = await tokens.add(name, scope, _hash(secret), now + timedelta(days=days))
+            record = await tokens.add(name, scope, hash_token(secret), now + timedelta(days=days))
         return NewApiToken(record, secret)
 
     async def usable(self, user_id: str) -> list[ApiToken]:
-        async with self._db.session() as session:
+        """The user's tokens in use, newest first (a read: it waits for no writer)."""
+        async with self._db.read() as session:
             return list(await ApiTokenRepository(session, user_id).usable(datetime.now(UTC)))
 
     async def revoke(self, user_id: str, token_id: str) -> None:
@@ -80,21 +81,31 @@ class ApiTokens:
                 raise AppError(404, "not_found", "no such API token")
 
     async def authenticate(self, token: str, scope: str, *, now: datetime | None = None) -> str:
-        """The user id the token stands for, or a 401 that says why."""
+        """The user id the token stands for, or a 401 that says why.
+
+        A read; the write of `last_used_at` only when it is due (every use in a write
+        transaction would queue each AG-UI request behind SQLite's event-log writer)."""
         now = now or datetime.now(UTC)
-        async with self._db.session() as session:
-            record = await ApiTokenRepository.by_hash(session, _hash(token))
-            if record is None or record.revoked_at is not None:
-                raise AppError(
-                    401, "token_invalid", "the API token is unknown or revoked", _CHALLENGE
-                )
-            if record.expires_at <= now:
-                raise AppError(
-                    401, "token_expired", "the API token has expired; make a new one", _CHALLENGE
-                )
-            if record.scope != scope:
-                raise AppError(
-                    401, "token_scope", f"this API token is for {record.scope} only", _CHALLENGE
-                )
-            await ApiTokenRepository.touch(session, record.id, now, TOUCH_EVERY)
-            return record.user_id
+        if not _SHAPE.fullmatch(token):  # no database read for what no token looks like
+            raise AppError(
+                401, "token_invalid", "the API token is unknown or revoked", BEARER_CHALLENGE
+            )
+        async with self._db.read() as session:
+            record = await ApiTokenRepository.by_hash(session, hash_token(token))
+        if record is None or record.revoked_at is not None:
+            raise AppError(
+                401, "token_invalid", "the API token is unknown or revoked", BEARER_CHALLENGE
+            )
+        if record.expires_at <= now:
+            raise AppError(
+                401, "token_expired", "the API token has expired; make a new one", BEARER_CHALLENGE
+            )
+        if record.scope != scope:
+            raise AppError(
+                401, "token_scope", f"this API token is for {record.scope} only", BEARER_CHALLENGE
+            )
+        last = record.last_used_at
+        if last is None or last < now - timedelta(seconds=TOUCH_EVERY):
+            async with self._db.session() as session:
+                await ApiTokenRepository.touch(session, record.id, now, TOUCH_EVERY)
+        return record.user_id

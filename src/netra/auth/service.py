@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.auth.passwords import Passwords
 from netra.auth.throttle import MAX_DELAY, LoginThrottle, RegistrationThrottle
-from netra.auth.tokens import AccessTokens, hash_refresh_token, new_family_id, new_refresh_token
+from netra.auth.tokens import AccessTokens, hash_token, new_family_id, new_refresh_token
 from netra.db.engine import Database
 from netra.db.models import User
 from netra.db.repositories import RefreshTokenRepository, UserRepository
@@ -90,7 +90,7 @@ class AuthService:
         outcome: AppError
         async with self._db.session() as session:
             tokens = RefreshTokenRepository(session)
-            stored = await tokens.by_hash(hash_refresh_token(refresh_token))
+            stored = await tokens.by_hash(hash_token(refresh_token))
             if stored is not None:
                 # Without the lock, a reuse could revoke the family while a concurrent
                 # refresh is adding a token to it that the revocation would not see.
@@ -120,7 +120,7 @@ class AuthService:
     async def logout(self, refresh_token: str) -> None:
         async with self._db.session() as session:
             tokens = RefreshTokenRepository(session)
-            stored = await tokens.by_hash(hash_refresh_token(refresh_token))
+            stored = await tokens.by_hash(hash_token(refresh_token))
             if stored is not None:
                 await tokens.lock_family(stored.family_id)  # see refresh()
                 await tokens.revoke_family(stored.family_id)
@@ -131,9 +131,7 @@ class AuthService:
     async def _issue(self, session: AsyncSession, user: User, family_id: str) -> AuthSession:
         token = new_refresh_token()
         expires_at = datetime.now(UTC) + timedelta(seconds=self._refresh_ttl)
-        await RefreshTokenRepository(session).add(
-            user.id, family_id, hash_refresh_token(token), expires_at
-        )
+        await RefreshTokenRepository(session).add(user.id, family_id, hash_token(token), expires_at)
         return AuthSession(
             user=user,
             access_token=self._access.issue(user.id),

@@ -13,6 +13,8 @@ from netra.ids import is_valid, new_id
 
 ALGORITHM = "HS256"
 REFRESH_PREFIX = "nrt_"
+#: The challenge of every 401 for a missing or refused bearer token.
+BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 class TokenError(Exception):
@@ -74,7 +76,9 @@ def new_refresh_token() -> str:
     return REFRESH_PREFIX + secrets.token_urlsafe(32)
 
 
-def hash_refresh_token(token: str) -> str:
+def hash_token(token: str) -> str:
+    """How refresh and API tokens are stored: SHA-256 (each secret has 256 random bits,
+    so neither salt nor a slow hash adds anything)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from netra.auth.api_tokens import OUT_OF_SCOPE, looks_like_api_token
 from netra.auth.tokens import TokenError
 from netra.db.repositories import ThreadRepository
 from netra.errors import AppError
@@ -280,6 +281,8 @@ class Connection:
 
     def _reauthenticate(self, frame: AuthFrame) -> None:
         """A fresh token for the same user extends the connection's life."""
+        if looks_like_api_token(frame.token):
+            raise FrameError("token_scope", OUT_OF_SCOPE)
         try:
             claims = self._platform.tokens.claims(frame.token)
         except TokenError as exc:

@@ -6,6 +6,7 @@ import asyncio
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from netra.auth.api_tokens import looks_like_api_token
 from netra.auth.tokens import AccessClaims, TokenError
 from netra.lifecycle import Platform
 from netra.observability import logs
@@ -45,6 +46,9 @@ async def _authenticate(websocket: WebSocket, platform: Platform) -> AccessClaim
             await websocket.close(CloseCode.UNAUTHORIZED, "the first frame must be auth")
             return None
         token = frame.token
+    if looks_like_api_token(token):  # valid or not, it is refused here: say so, as REST does
+        await websocket.close(CloseCode.UNAUTHORIZED, "token_scope")
+        return None
     try:
         return platform.tokens.claims(token)
     except TokenError as exc:

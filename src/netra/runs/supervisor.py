@@ -578,6 +578,7 @@ class RunSupervisor:
                 tool_calls=tool_calls,
                 created_at=owner.created_at,
                 first_event=firsts[0] if firsts else None,
+                last_event=stored[-1].ts if stored else None,
             )
         return True
 
@@ -611,11 +612,13 @@ class RunSupervisor:
         tool_calls: int,
         created_at: datetime | None = None,
         first_event: datetime | None = None,
+        last_event: datetime | None = None,
     ) -> None:
         """Hand the run's analytics record to the sink. Timings are what this process
-        measured when it executed the run, else from the run's stored rows (a run
-        ended after its instance was lost: its tokens are unknown, so 0). The same end
-        goes into the metrics."""
+        measured when it executed the run, else from the run's stored rows, from its
+        creation to its last stored event (0 without one): a run ended after its
+        instance was lost, or at a restart hours later, lasted as long as it showed
+        signs of work (its tokens are unknown, so 0). The same end goes into the metrics."""
         self._observe_end(agent, _OUTCOMES[type_], local)
         if self._record_run is None:
             return
@@ -627,7 +630,7 @@ class RunSupervisor:
             usage, model = local.meter.usage, local.model
         else:
             start = created_at or utcnow()
-            duration_ms = (utcnow() - start).total_seconds() * 1000
+            duration_ms = ((last_event or start) - start).total_seconds() * 1000
             if first_event is not None:
                 first_event_ms = max((first_event - start).total_seconds() * 1000, 0.0)
             usage, model = RunMeter().usage, self._model_of(agent)

@@ -7,6 +7,7 @@ import logging
 from fastapi import APIRouter, Query
 
 from netra.analytics import MAX_DAYS
+from netra.analytics.sink import AnalyticsUnavailable
 from netra.api.deps import PlatformDep, UserId
 from netra.api.openapi import error_responses
 from netra.api.schemas import UsageOut
@@ -26,8 +27,8 @@ async def my_usage(
     from whichever analytics sink is configured; never another user's."""
     try:
         report = await platform.analytics.usage(days, user_id)
-    except Exception as exc:  # ClickHouse unreachable: say so, not a 500
-        log.warning("usage report failed: %s: %s", type(exc).__name__, exc)
+    except AnalyticsUnavailable as exc:  # ClickHouse unreachable: say so, not a 500
+        log.warning("usage report failed: %s", exc)
         raise AppError(
             503, "analytics_unavailable", "the analytics store cannot be read; try again later"
         ) from None

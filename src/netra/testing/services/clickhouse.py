@@ -11,6 +11,7 @@ users), listens on free loopback ports, and keeps nothing after it stops.
 
 from __future__ import annotations
 
+import base64
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from netra.analytics.clickhouse_url import ClickHouseURL
 from netra.env import IsolatedEnvironment
 from netra.testing.services.errors import ServiceUnavailable
 from netra.testing.services.process import (
@@ -166,8 +168,13 @@ def _answers_ping(url: str) -> bool:
 
 
 def clickhouse_query(url: str, sql: str) -> str:
-    """Run one statement on the server at `url` (tests: create and drop databases)."""
-    request = urllib.request.Request(f"{url.rstrip('/')}/", data=sql.encode(), method="POST")
+    """Run one statement on the server at `url` (tests: create and drop databases). The
+    URL may carry a user and password, as NETRA_TEST_CLICKHOUSE_URL may: they are sent as
+    HTTP basic auth (urllib would take them for part of the host name)."""
+    target = ClickHouseURL(url)
+    request = urllib.request.Request(target.endpoint, data=sql.encode(), method="POST")
+    login = base64.b64encode(f"{target.user}:{target.password}".encode()).decode()
+    request.add_header("Authorization", f"Basic {login}")
     with urllib.request.urlopen(request, timeout=30) as response:
         return str(response.read().decode())
 
