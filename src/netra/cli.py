@@ -62,6 +62,7 @@ def serve(
 ) -> None:
     """Serve Netra (API, WebSocket) on the configured database."""
     import logging
+    from collections.abc import Callable
 
     import uvicorn
 
@@ -72,14 +73,12 @@ def serve(
     settings = _settings(host=host, port=port)
     logs.configure(settings.log_level, settings.log_format, settings.secrets())
     json_logs = settings.log_format == "json"
-    # JSON lines only on stderr: the banner becomes a log record too.
-    say = logging.getLogger("netra.serve").info if json_logs else _say
     where = f"http://{settings.host}:{settings.port}"
-    say(
-        f"Netra {settings.env}: serving on {where}"
-        if json_logs
-        else f"Netra {settings.env}: serving on [bold]{where}[/bold]"
-    )
+    say: Callable[[str], None] = _say
+    shown = f"[bold]{where}[/bold]"
+    if json_logs:  # nothing but JSON lines on stderr: the banner is log records too
+        say, shown = logging.getLogger("netra.serve").info, where
+    say(f"Netra {settings.env}: serving on {shown}")
     say(f"  data dir: {settings.data_dir.resolve()}")
     say(f"  database: {redact_url(settings.resolved_database_url)}")
     netra_app = create_app(settings)
