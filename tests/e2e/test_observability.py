@@ -327,3 +327,42 @@ async def test_a_run_is_traced_as_run_then_model_and_tool_calls(netra_server_fac
     register = _one(spans, "POST /api/auth/register")
     assert register.attributes["http.response.status_code"] == 201
     assert register.parent_span_id == ""
+
+
+async def test_an_ag_ui_stream_is_counted_and_its_run_traced_under_the_request(
+    netra_server_factory,
+) -> None:
+    with OtlpReceiver() as receiver:
+        server = netra_server_factory(settings={"NETRA_OTEL_ENDPOINT": receiver.endpoint})
+        user = await register_user(server.base_url)
+        body = {
+            "threadId": "agui-thread-1",
+            "runId": "agui-run-1",
+            "messages": [{"id": "m1", "role": "user", "content": "wait for 2 seconds"}],
+        }
+        async with (
+            httpx.AsyncClient(base_url=server.base_url, timeout=30) as http,
+            http.stream("POST", "/api/agui", json=body, headers=user.headers) as response,
+        ):
+            assert response.status_code == 200
+            chunks = response.aiter_text()
+            first = await anext(chunks)
+            during = await scrape(server.base_url, token=None)
+            rest = "".join([chunk async for chunk in chunks])
+        after = await scrape(server.base_url, token=None)
+
+        def traced(spans: list[ReceivedSpan]) -> bool:
+            return any(s.name == "run" for s in spans) and any(
+                s.name == "POST /api/agui" for s in spans
+            )
+
+        spans = receiver.wait_for(traced)
+    assert "RUN_STARTED" in first
+    assert "RUN_FINISHED" in first + rest
+    assert value(during, "netra_open_connections", transport="agui") == 1
+    assert value(after, "netra_open_connections", transport="agui") == 0
+    request = _one(spans, "POST /api/agui")
+    run = _one(spans, "run")
+    assert run.parent_span_id == request.span_id
+    assert run.trace_id == request.trace_id
+    assert _one(spans, "tool call").attributes["netra.tool"] == "timer"
