@@ -6,7 +6,7 @@ same frames from a bare `websockets` server, in the same run.
     .venv/bin/python bench/load.py idle --connections 5000
     .venv/bin/python bench/load.py calculator --postgres --redis --instances 2 [--followers]
     options: --json PATH, --no-floor, --profile PATH (py-spy, in the dev extra),
-             --deflate, --run-timeout S, --deadline S
+             --deflate, --run-timeout S, --deadline S, --log-format json, --otel [URL]
 
 calculator: the builtin model answers "What is 12 * (3 + 4)?" with 7 events. stream: a
 local OpenAI-compatible endpoint (bench/load_servers.py) streams DELTAS one-word deltas per
@@ -29,6 +29,11 @@ same mean size, as Netra sent per run, to the same client code; its figures are 
 of 5 tries by events/s. The client shares the
 machine's cores with the servers, so it stays lean: in the window it reads only each
 frame's type; events are parsed and checked with EventValidator afterwards.
+
+Observability: metrics (GET /metrics) are always on. --log-format json has the servers
+write JSON log lines; --otel exports their spans over OTLP/HTTP, to URL if given, else to
+a local sink (bench/load_servers.py otlp) that reads and drops them. Compare runs with and
+without them to measure their cost.
 """
 
 from __future__ import annotations
@@ -76,7 +81,9 @@ TYPE_PREFIX = re.compile(rb'\{\s*"type"\s*:\s*"(\w+)"')
 TICKS = os.sysconf("SC_CLK_TCK")
 FLOOR_TRIES = 5
 FOLLOWER_GRACE = 10.0  # seconds a follower waits on after its sender stopped early
-LOG_PROBLEM = re.compile(r"^(WARNING|ERROR|CRITICAL)|Traceback")
+LOG_PROBLEM = re.compile(
+    r'^(WARNING|ERROR|CRITICAL)|^\{.*"level":"(WARNING|ERROR|CRITICAL)"|Traceback'
+)
 Report = dict[str, Any]
 
 
@@ -169,6 +176,15 @@ async def start_netra(
         **settings,
     }
     helpers: dict[str, int] = {}
+    if args.log_format != "text":
+        settings["NETRA_LOG_FORMAT"] = args.log_format
+    if args.otel is not None:
+        if args.otel == "local":
+            sink, port = start_helper(stack, "otlp")
+            helpers["otlp_sink"] = sink.pid
+            args.otel = f"http://127.0.0.1:{port}"
+        settings["NETRA_OTEL_ENDPOINT"] = args.otel
+        report["otel_endpoint"] = args.otel
     if args.postgres:
         service = obtain_postgres(env)
         stack.callback(service.stop)
@@ -755,6 +771,8 @@ async def run(args: argparse.Namespace) -> Report:
         "bus": "redis" if args.redis else "in-process",
         "instances": args.instances,
         "followers": args.followers,
+        "log_format": args.log_format,
+        "otel": args.otel is not None,
         "netra_source": netra_source(),
     }
     deadline = asyncio.timeout(args.deadline)
@@ -795,6 +813,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profile", type=Path, help="py-spy summary of the server's window")
     parser.add_argument("--run-timeout", type=float, default=150.0, help="seconds per run")
     parser.add_argument("--deadline", type=float, default=1800.0, help="seconds for everything")
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="the servers' log lines"
+    )
+    parser.add_argument(
+        "--otel",
+        nargs="?",
+        const="local",
+        metavar="URL",
+        help="export the servers' spans over OTLP/HTTP to URL (default: a local sink)",
+    )
     args = parser.parse_args()
     if args.instances < 1:
         parser.error("--instances must be at least 1")

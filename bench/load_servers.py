@@ -1,7 +1,8 @@
-"""The two helper servers of bench/load.py, each run by it in a process of its own.
+"""The helper servers of bench/load.py, each run by it in a process of its own.
 
     python bench/load_servers.py model --port P --deltas K
     python bench/load_servers.py floor --port P --events E --size S --accepted-size A
+    python bench/load_servers.py otlp --port P
 
 `model` is an OpenAI-compatible Chat Completions endpoint that answers every
 request with K streamed one-word text deltas and no tool call, as fast as it
@@ -14,6 +15,10 @@ protocol for load.py's client: the first frame gets `auth_ok`, and every later
 frame gets a `run_accepted` of A bytes and E event frames of S bytes, the last
 one `agent_completed`. What it does per frame is the least any server must do,
 so its events/s is the ceiling Netra is measured against.
+
+`otlp` is a trace sink for `load.py --otel`: it accepts OTLP/HTTP exports
+(`POST /v1/traces`), reads each body and answers as a collector does, without
+decoding it, so Netra's whole export path runs while the sink costs little.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection, serve
@@ -122,6 +128,25 @@ async def run_floor(port: int, events: int, size: int, accepted_size: int) -> No
         await server.serve_forever()
 
 
+class _OtlpSink(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as a collector offers
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)  # an empty ExportTraceServiceResponse is zero bytes
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def run_otlp(port: int) -> None:
+    with ThreadingHTTPServer(("127.0.0.1", port), _OtlpSink) as server:
+        server.serve_forever()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -133,8 +158,12 @@ def main() -> None:
     floor.add_argument("--events", type=int, default=7)
     floor.add_argument("--size", type=int, default=300)
     floor.add_argument("--accepted-size", type=int, default=0)
+    otlp = commands.add_parser("otlp")
+    otlp.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    if args.command == "model":
+    if args.command == "otlp":
+        run_otlp(args.port)
+    elif args.command == "model":
         asyncio.run(run_model(args.port, args.deltas))
     else:
         asyncio.run(run_floor(args.port, args.events, args.size, args.accepted_size))

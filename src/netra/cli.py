@@ -62,26 +62,33 @@ def serve(
 ) -> None:
     """Serve Netra (API, WebSocket) on the configured database."""
     import logging
+    from collections.abc import Callable
 
     import uvicorn
 
     from netra.api.app import create_app
     from netra.config import redact_url
+    from netra.observability import logs
 
     settings = _settings(host=host, port=port)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)-9s %(name)s: %(message)s"
-    )
+    logs.configure(settings.log_level, settings.log_format, settings.secrets())
+    json_logs = settings.log_format == "json"
     where = f"http://{settings.host}:{settings.port}"
-    _say(f"Netra {settings.env}: serving on [bold]{where}[/bold]")
-    _say(f"  data dir: {settings.data_dir.resolve()}")
-    _say(f"  database: {redact_url(settings.resolved_database_url)}")
+    say: Callable[[str], None] = _say
+    shown = f"[bold]{where}[/bold]"
+    if json_logs:  # nothing but JSON lines on stderr: the banner is log records too
+        say, shown = logging.getLogger("netra.serve").info, where
+    say(f"Netra {settings.env}: serving on {shown}")
+    say(f"  data dir: {settings.data_dir.resolve()}")
+    say(f"  database: {redact_url(settings.resolved_database_url)}")
     netra_app = create_app(settings)
     config = uvicorn.Config(
         netra_app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        # uvicorn's own handlers print text; with JSON its records go to ours instead.
+        log_config=None if json_logs else uvicorn.config.LOGGING_CONFIG,
         ws_max_size=settings.ws_max_frame_bytes,
         # Compression would keep two zlib contexts (about 41 KiB) alive per socket.
         ws_per_message_deflate=False,

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Observability (README "Metrics, logs and traces").
+    log_format: Literal["text", "json"] = "text"
+    metrics_token: SecretStr | None = None  # GET /metrics then needs Authorization: Bearer
+    otel_endpoint: str | None = None  # an OTLP/HTTP collector; spans are exported when set
 
     database_url: str | None = None
     # Several instances on one PostgreSQL: fan-out, state and cancel notices go through it.
@@ -204,6 +208,13 @@ class Settings(BaseSettings):
             raise ValueError("expected an http(s) URL such as http://localhost:11434/v1")
         return value
 
+    @field_validator("otel_endpoint")
+    @classmethod
+    def _otlp_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an OTLP/HTTP collector URL such as http://localhost:4318")
+        return value
+
     @field_validator("agents_file")
     @classmethod
     def _readable_agents_file(cls, value: Path | None) -> Path | None:
@@ -274,6 +285,19 @@ class Settings(BaseSettings):
         return self
 
     # -- derived values -------------------------------------------------------
+    def secrets(self) -> list[str]:
+        """The configured secret values, which no log line may show."""
+        values = [
+            secret.get_secret_value()
+            for secret in (self.secret_key, self.model_api_key, self.metrics_token)
+            if secret is not None
+        ]
+        for url in (self.database_url, self.redis_url):
+            credentials, at, _ = (url or "").partition("://")[2].rpartition("@")
+            if at and ":" in credentials:
+                values.append(credentials.partition(":")[2])
+        return values
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url is not None:
@@ -341,7 +365,7 @@ def _describe(exc: ValidationError) -> str:
         got = error.get("input")
         if field == "database_url" and isinstance(got, str):
             got = redact_url(got)
-        secret = field in {"secret_key", "model_api_key"}
+        secret = field in {"secret_key", "model_api_key", "metrics_token"}
         shown = "" if secret or isinstance(got, dict) else f" (got {got!r})"
         lines.append(f"{name}: {message}{shown}")
     return "invalid configuration:\n  " + "\n  ".join(lines)

@@ -29,6 +29,7 @@ from netra.db.engine import Database
 from netra.db.lock import DatabaseInUse, DatabaseLock
 from netra.files import private_dir
 from netra.ids import new_id
+from netra.observability import Observability
 from netra.quotas import PerUserQuota
 from netra.realtime.bus import EventBus, InMemoryEventBus
 from netra.realtime.connection import Connection
@@ -75,6 +76,7 @@ class Platform:
     background: list[asyncio.Task[None]] = field(default_factory=list)
     live: set[Connection] = field(default_factory=set)  # open WebSockets
     throttles: StateStore | None = None  # what the login throttles count on
+    obs: Observability = field(default_factory=Observability)  # metrics and tracing
 
 
 async def _prepare_schema(settings: Settings, db: Database) -> None:
@@ -109,8 +111,11 @@ class _Phases:
         log.info("startup phase %s done", name)
 
 
-async def start(settings: Settings, registry: AgentRegistry | None = None) -> Platform:
+async def start(
+    settings: Settings, registry: AgentRegistry | None = None, obs: Observability | None = None
+) -> Platform:
     """Run the startup phases in order; any failure raises StartupError saying what to do."""
+    obs = obs or Observability()
     phase = _Phases()
     with phase("data_dir_and_secret"):
         private_dir(settings.data_dir)
@@ -119,16 +124,16 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
         db, lock = await _open_database(settings)
     instance_id = new_id("srv")
     redis: Redis | None = None
-    bus: EventBus = InMemoryEventBus()
+    bus: EventBus = InMemoryEventBus(obs.metrics)
     analytics: AnalyticsSink | None = None
     try:
         if settings.redis_url is not None:
             with phase("redis"):
-                redis, bus = await _open_redis(settings, instance_id)
+                redis, bus = await _open_redis(settings, instance_id, obs)
         with phase("services"):
             state = open_state(redis, prefix=settings.redis_prefix)
             throttles = state if redis is None else FallbackStateStore(state)
-            events = EventLogWriter(db, bus, instance_id)
+            events = EventLogWriter(db, bus, instance_id, metrics=obs.metrics)
             tokens = AccessTokens(key, settings.access_token_ttl)
             auth = AuthService(
                 db,
@@ -143,7 +148,7 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
             api_tokens = ApiTokens(db, per_user=settings.api_tokens_per_user)
             registry = registry or registry_from_settings(settings)
             contexts = ExecutionContextFactory(events, state)
-            engine = AgentEngine(settings.max_steps)
+            engine = AgentEngine(settings.max_steps, obs)
             # Started once the platform is up; runs recovered before then are buffered.
             analytics = open_analytics(settings, db)
             leases = RunLeases(
@@ -159,6 +164,7 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
                 bus=bus,
                 max_runs_per_user=settings.max_active_runs_per_user,
                 record_run=analytics.record,
+                obs=obs,
             )
             runs = RunService(db, registry, supervisor, settings.default_agent)
         with phase("recover_runs"):
@@ -197,15 +203,19 @@ async def start(settings: Settings, registry: AgentRegistry | None = None) -> Pl
         analytics,
         phases=phase.timings,
         throttles=throttles,
+        obs=obs,
     )
     platform.background.append(
         asyncio.create_task(supervisor.keep_leases(), name="netra-run-leases")
     )
     analytics.start()
+    obs.metrics.read_analytics(lambda: (analytics.written, analytics.dropped, analytics.pending))
     return platform
 
 
-async def _open_redis(settings: Settings, instance_id: str) -> tuple[Redis, RedisEventBus]:
+async def _open_redis(
+    settings: Settings, instance_id: str, obs: Observability
+) -> tuple[Redis, RedisEventBus]:
     assert settings.redis_url is not None
     client = Redis.from_url(
         settings.redis_url,
@@ -223,6 +233,7 @@ async def _open_redis(settings: Settings, instance_id: str) -> tuple[Redis, Redi
         shards=settings.redis_shards,
         max_length=settings.redis_stream_length,
         prefix=settings.redis_prefix,
+        metrics=obs.metrics,
     )
     try:
         await bus.start()
@@ -290,6 +301,7 @@ async def stop(platform: Platform) -> None:
             steps.insert(1, ("run leases", platform.supervisor.leases.release))
         if platform.redis is not None:
             steps.append(("Redis", platform.redis.aclose))
+        steps.append(("tracing", lambda: asyncio.to_thread(platform.obs.tracing.shutdown)))
         for name, step in steps:
             try:
                 async with asyncio.timeout(STOP_STEP_TIMEOUT):
@@ -338,6 +350,7 @@ async def readiness(platform: Platform, details: bool = False) -> dict[str, Any]
         "status": "stopping" if platform.supervisor.closing else "ok",
         "agents": platform.registry.names(),
     }
+    platform.obs.metrics.readiness({name: c["status"] for name, c in components.items()})
     ready = all(c["status"] in {"ok", "degraded"} for c in components.values())
     report: dict[str, Any] = {"status": "ready" if ready else "not_ready"}
     if not details:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from netra.testing.fake_openai import RECORDED_ANSWER, RECORDED_TOOL_CALL, FakeOpenAI, Stream
 from netra.testing.fixtures import register_user
@@ -13,7 +14,8 @@ from netra.testing.ws import EventValidator, WsClient
 API_KEY = "sk-e2e-0123456789abcdefMUSTNOTLEAK"
 
 
-async def test_golden_path_on_a_real_model_endpoint(netra_server_factory) -> None:
+@pytest.mark.parametrize("log_format", ["text", "json"])
+async def test_golden_path_on_a_real_model_endpoint(netra_server_factory, log_format: str) -> None:
     async with FakeOpenAI() as fake:
         fake.enqueue(Stream(RECORDED_TOOL_CALL), Stream(RECORDED_ANSWER))
         server = netra_server_factory(
@@ -23,6 +25,7 @@ async def test_golden_path_on_a_real_model_endpoint(netra_server_factory) -> Non
                 "NETRA_MODEL_NAME": "gpt-4o-mini",
                 "NETRA_MODEL_API_KEY": API_KEY,
                 "NETRA_LOG_LEVEL": "debug",
+                "NETRA_LOG_FORMAT": log_format,
             }
         )
         user = await register_user(server.base_url)
@@ -49,3 +52,7 @@ async def test_golden_path_on_a_real_model_endpoint(netra_server_factory) -> Non
     assert API_KEY not in json.dumps(events)
     assert API_KEY not in server.log()
     assert "chat/completions" in server.log()  # debug logging was on, and said nothing secret
+    if log_format == "json":  # every line is one JSON object, and none holds the key
+        lines = [json.loads(line) for line in server.log().splitlines() if line.strip()]
+        assert not [line for line in lines if API_KEY in json.dumps(line)]
+        assert any("chat/completions" in line["message"] for line in lines)

@@ -11,6 +11,7 @@ from typing import Any
 from netra.auth.tokens import AccessTokens
 from netra.config import Settings
 from netra.ids import new_id
+from netra.observability import Observability
 from netra.realtime.connection import Connection
 from netra.realtime.frames import CloseCode
 
@@ -40,7 +41,7 @@ class StalledSocket:
 async def test_full_send_queue_closes_the_connection_with_slow_consumer() -> None:
     settings = Settings(ws_send_queue=8)
     socket = StalledSocket()
-    platform = SimpleNamespace(settings=settings)
+    platform = SimpleNamespace(settings=settings, obs=Observability())
     connection = Connection(socket, "usr_x", time.time() + 60, platform)  # type: ignore[arg-type]
     serving = asyncio.create_task(connection.serve())
     await socket.reading.wait()  # serve() is in its read loop, waiting for the client
@@ -76,7 +77,7 @@ class ScriptedSocket(StalledSocket):
 
 
 def _platform(tokens: AccessTokens) -> SimpleNamespace:
-    return SimpleNamespace(settings=Settings(), tokens=tokens)
+    return SimpleNamespace(settings=Settings(), tokens=tokens, obs=Observability())
 
 
 async def test_connection_closes_with_4401_when_its_token_expires() -> None:

@@ -18,6 +18,7 @@ run ends with an `Answer` that lists the calls for the client to run (see
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -32,6 +33,7 @@ from netra.agents.models.base import ChatMessage, ToolCall, ToolSpec, Usage
 from netra.agents.registry import Agent
 from netra.agents.tools import ToolError
 from netra.ids import new_id
+from netra.observability import Observability
 from netra.realtime.events import EventType
 
 log = logging.getLogger(__name__)
@@ -138,8 +140,9 @@ class AgentEngine:
     """Runs one agent for one run. Emits thinking, tool and answer-delta events and
     returns the answer; the caller (RunSupervisor) starts and ends the run."""
 
-    def __init__(self, max_steps: int) -> None:
+    def __init__(self, max_steps: int, obs: Observability | None = None) -> None:
         self.max_steps = max_steps
+        self._obs = obs or Observability()
 
     async def run(
         self,
@@ -156,10 +159,24 @@ class AgentEngine:
         specs = [tool.spec for tool in agent.tools.values()] + list(client.values())
         usage: Usage | None = None
 
+        name, metrics = agent.spec.name, self._obs.metrics
         for step in range(self.max_steps):
             message_id = new_id("msg")  # each turn's text is a message of its own
             stream = _EventStream(ctx, message_id, must_think=step == 0)
-            turn = await agent.model.complete(messages, specs, stream)
+            began = time.perf_counter()
+            with self._obs.tracing.span("model call", {"netra.agent": name, "netra.step": step}):
+                try:
+                    turn = await agent.model.complete(messages, specs, stream)
+                except Exception:  # (a cancelled request is neither)
+                    metrics.model_called(name, time.perf_counter() - began, ok=False)
+                    raise
+            metrics.model_called(
+                name,
+                time.perf_counter() - began,
+                ok=True,
+                tokens_in=turn.usage.prompt_tokens if turn.usage else 0,
+                tokens_out=turn.usage.completion_tokens if turn.usage else 0,
+            )
             if turn.usage is not None:
                 usage = turn.usage if usage is None else usage + turn.usage
                 ctx.meter.usage = usage  # analytics counts zero for a provider that says nothing
@@ -207,17 +224,27 @@ class AgentEngine:
         started = time.perf_counter()
         outcome: dict[str, Any]
         tool = agent.tools.get(call.name)
-        try:
-            if tool is None:
-                raise ToolError(f"unknown tool {call.name!r}")
-            result = await tool.run(ctx, dict(call.arguments))
-            orjson.dumps(result)  # events and messages must hold it as JSON
-            outcome = {"result": result}
-        except ToolError as exc:
-            outcome = {"error": str(exc)}
-        except Exception as exc:  # a broken tool must not break the run
-            log.exception("tool %s failed in run %s", call.name, ctx.run_id)
-            outcome = {"error": f"{type(exc).__name__}: {exc}"}
+        # A label, so bounded: a name the model made up is not one of the agent's tools.
+        known = call.name if tool is not None else "unknown"
+        with self._obs.tracing.span("tool call", {"netra.tool": known}) as span:
+            try:
+                if tool is None:
+                    raise ToolError(f"unknown tool {call.name!r}")
+                result = await tool.run(ctx, dict(call.arguments))
+                orjson.dumps(result)  # events and messages must hold it as JSON
+                outcome = {"result": result}
+            except ToolError as exc:
+                outcome = {"error": str(exc)}
+            except Exception as exc:  # a broken tool must not break the run
+                log.exception("tool %s failed in run %s", call.name, ctx.run_id)
+                outcome = {"error": f"{type(exc).__name__}: {exc}"}
+            except asyncio.CancelledError:  # the run was cancelled or timed out meanwhile
+                self._obs.metrics.tool_called(agent.spec.name, known, "cancelled")
+                raise
+            span.set_attribute("netra.outcome", "error" if "error" in outcome else "ok")
+        self._obs.metrics.tool_called(
+            agent.spec.name, known, "error" if "error" in outcome else "ok"
+        )
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
         await ctx.emitter.emit(
             EventType.TOOL_COMPLETED,

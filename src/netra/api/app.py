@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,10 +17,12 @@ from netra import __version__
 from netra.agents.registry import AgentRegistry
 from netra.api import errors
 from netra.api.limits import RequestGuard
-from netra.api.routes import agui, health, threads, usage
+from netra.api.routes import agui, health, metrics, threads, usage
 from netra.auth import routes as auth_routes
 from netra.config import Settings
 from netra.lifecycle import StartupError, start, stop
+from netra.observability import Observability
+from netra.observability.http import RequestContext
 from netra.realtime.endpoint import websocket_endpoint
 from netra.web import routes as web
 
@@ -42,13 +47,16 @@ class NetraApp(FastAPI):
 
 def create_app(settings: Settings, registry: AgentRegistry | None = None) -> FastAPI:
     """The Netra app for `settings`; startup phases run in the lifespan."""
+    # This app's own metrics registry and tracer (several apps in one process stay apart).
+    obs = Observability.create(settings.otel_endpoint, f"{socket.gethostname()}:{os.getpid()}")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            app.state.platform = await start(settings, registry)
+            app.state.platform = await start(settings, registry, obs)
         except StartupError as exc:
             log.error("netra cannot start: %s", exc)
+            await asyncio.to_thread(obs.tracing.shutdown)
             raise
         try:
             yield
@@ -65,9 +73,12 @@ def create_app(settings: Settings, registry: AgentRegistry | None = None) -> Fas
         docs_url=None,
         redoc_url=None,
     )
+    app.state.obs = obs
     errors.install(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext, tracing=obs.tracing)  # outermost: ids for everything
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(auth_routes.router)
     app.include_router(threads.router)
     app.include_router(usage.router)

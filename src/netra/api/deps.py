@@ -11,6 +11,7 @@ from netra.auth.api_tokens import OUT_OF_SCOPE, looks_like_api_token
 from netra.auth.tokens import BEARER_CHALLENGE, AccessTokens, TokenError
 from netra.errors import AppError
 from netra.lifecycle import Platform
+from netra.observability import logs
 
 #: Where the guard that authenticates before a body is read leaves the user it found.
 USER_KEY = "netra.user_id"
@@ -51,12 +52,16 @@ async def authenticate_agui(headers: Mapping[str, str], platform: Platform) -> s
 
 
 async def current_user_id(request: Request, platform: PlatformDep) -> str:
-    return authenticate(request.headers, platform.tokens)
+    user_id = authenticate(request.headers, platform.tokens)
+    logs.bind(user_id=user_id)  # for the rest of the request (RequestContext unbinds)
+    return user_id
 
 
 async def agui_user_id(request: Request, platform: PlatformDep) -> str:
     found: str | None = request.scope.get(USER_KEY)  # already checked before the body
-    return found or await authenticate_agui(request.headers, platform)
+    user_id = found or await authenticate_agui(request.headers, platform)
+    logs.bind(user_id=user_id)  # for the rest of the request (RequestContext unbinds)
+    return user_id
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]

@@ -42,8 +42,16 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def count_refusal(app: object, status: int, code: str) -> None:
+    """Count a 429 or 413 in the app's metrics (by its error code: a bounded label)."""
+    obs = getattr(getattr(app, "state", None), "obs", None)
+    if obs is not None:
+        obs.metrics.refusal(status, code)
+
+
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
+    count_refusal(request.app, exc.status, exc.code)
     return error_response(exc.status, exc.code, exc.message, exc.headers)
 
 
@@ -88,6 +96,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             return Response(status_code=204, headers={"Allow": allow})
         return error_response(405, "method_not_allowed", "method not allowed", {"Allow": allow})
     code = _HTTP_CODES.get(exc.status_code, "http_error")
+    count_refusal(request.app, exc.status_code, code)
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     return error_response(exc.status_code, code, message, dict(exc.headers or {}))
 

@@ -13,7 +13,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netra.api.deps import USER_KEY, agui_user_id, authenticate, authenticate_agui, current_user_id
-from netra.api.errors import Refused, error_response
+from netra.api.errors import Refused, count_refusal, error_response
 from netra.errors import AppError
 
 
@@ -40,6 +40,7 @@ class RequestGuard:
             return
         early = self._refuse_at_once(scope)
         if early is not None:
+            count_refusal(scope["app"], early.status, early.code)
             response = error_response(early.status, early.code, early.message, early.headers)
             await response(scope, receive, send)
             return

@@ -8,10 +8,16 @@ fast, not durable.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from netra.realtime.events import AgentEvent
+
+if TYPE_CHECKING:
+    from prometheus_client import Histogram
+
+    from netra.observability import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -60,17 +66,25 @@ class InMemoryEventBus:
     on its own bounded send queue, which is where slow clients are dealt with.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: Metrics | None = None) -> None:
         self._listeners: dict[str, list[Listener]] = {}
+        self._lag = None if metrics is None else metrics.fanout_lag.labels("local")
 
     async def publish(self, events: Sequence[AgentEvent]) -> None:
-        self.dispatch(events)
+        self.dispatch(events, self._lag)
 
-    def dispatch(self, events: Sequence[AgentEvent]) -> None:
-        """Hand each event to the listeners of its thread, now."""
+    def dispatch(self, events: Sequence[AgentEvent], lag: Histogram | None = None) -> None:
+        """Hand each event to the listeners of its thread, now; with `lag`, observe how
+        long after its timestamp each event that has listeners is delivered."""
         listeners = self._listeners
+        now, ts, seconds = time.time(), None, 0.0
         for event in events:
-            for listener in listeners.get(event.thread_id, ()):
+            receivers = listeners.get(event.thread_id, ())
+            if lag is not None and receivers:
+                if event.ts is not ts:  # the events of a batch share one timestamp
+                    ts, seconds = event.ts, now - event.ts.timestamp()
+                lag.observe(seconds)
+            for listener in receivers:
                 try:
                     listener.deliver(event)
                 except Exception:  # one broken subscriber must not cost the others events

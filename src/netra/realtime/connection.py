@@ -23,6 +23,8 @@ from netra.auth.api_tokens import OUT_OF_SCOPE, looks_like_api_token
 from netra.auth.tokens import TokenError
 from netra.db.repositories import ThreadRepository
 from netra.errors import AppError
+from netra.observability import logs
+from netra.observability.traces import NO_SPAN, Span
 from netra.realtime.events import AgentEvent
 from netra.realtime.follow import ThreadFollower, read_thread_events
 from netra.realtime.frames import (
@@ -170,6 +172,7 @@ class Connection:
             outbox = self._outbox = deque()
         if len(outbox) >= self._platform.settings.ws_send_queue:
             log.warning("closing slow WebSocket client of %s", self.user_id)
+            self._platform.obs.metrics.refused.labels("slow_consumer").inc()
             self.abort(CloseCode.SLOW_CONSUMER, "send queue overflow: client too slow")
             return
         outbox.append(text)
@@ -215,6 +218,7 @@ class Connection:
     # -- reading ------------------------------------------------------------
     async def _read_loop(self) -> None:
         max_frame = self._platform.settings.ws_max_frame_bytes
+        obs = self._platform.obs
         while self._close is None:
             message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":
@@ -222,15 +226,19 @@ class Connection:
             text, data = message.get("text"), message.get("bytes")
             size = len(text.encode()) if text is not None else len(data or b"")
             if size > max_frame:
+                obs.metrics.refused.labels("frame_too_large").inc()
                 self.abort(CloseCode.MESSAGE_TOO_BIG, f"frame over {max_frame} bytes")
                 return
             if not self._take_token():
+                obs.metrics.throttled.labels("too_many_frames").inc()
                 self.abort(CloseCode.TOO_MANY_FRAMES, "too many frames")
                 return
+            logs.bind(request_id=logs.request_id(None))  # each frame is a request of its own
             try:
                 if text is None:
                     raise FrameError("invalid_frame", "only JSON text frames are accepted")
-                await self._handle(text)
+                with obs.tracing.span("WebSocket message") as span:
+                    await self._handle(text, span)
             except FrameError as exc:
                 self.send(exc.to_frame())
             except Exception:  # one failing frame must not end the connection
@@ -250,8 +258,9 @@ class Connection:
         return True
 
     # -- frames -------------------------------------------------------------
-    async def _handle(self, text: str) -> None:
+    async def _handle(self, text: str, span: Span = NO_SPAN) -> None:
         frame = parse_frame(text)
+        span.set_attribute("netra.frame", frame.type)
         try:
             if isinstance(frame, PingFrame):
                 self.send({"type": "pong"})
@@ -266,6 +275,7 @@ class Connection:
             else:
                 self._reauthenticate(frame)
         except AppError as exc:
+            self._platform.obs.metrics.refusal(exc.status, exc.code)
             client_msg_id = getattr(frame, "client_msg_id", None)
             raise FrameError(exc.code, exc.message, client_msg_id) from None
 

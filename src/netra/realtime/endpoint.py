@@ -9,6 +9,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from netra.auth.api_tokens import looks_like_api_token
 from netra.auth.tokens import AccessClaims, TokenError
 from netra.lifecycle import Platform
+from netra.observability import logs
 from netra.realtime.connection import Connection
 from netra.realtime.frames import AuthFrame, CloseCode, FrameError, parse_frame
 
@@ -64,15 +65,21 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     if claims is None:
         return
+    metrics = platform.obs.metrics
     if not platform.connections.acquire(claims.user_id):
+        metrics.throttled.labels("too_many_connections").inc()
         limit = platform.connections.limit
         await websocket.close(CloseCode.TOO_MANY_CONNECTIONS, f"over {limit} connections")
         return
+    logs.bind(user_id=claims.user_id)  # this connection's task: every line it logs
     connection = Connection(websocket, claims.user_id, claims.expires_at, platform)
     platform.live.add(connection)
+    open_sockets = metrics.connections.labels("ws")
+    open_sockets.inc()
     try:
         connection.send({"type": "auth_ok", "user_id": claims.user_id})
         await connection.serve()
     finally:
+        open_sockets.dec()
         platform.live.discard(connection)
         platform.connections.release(claims.user_id)

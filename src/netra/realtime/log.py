@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -31,6 +32,7 @@ from netra.db.repositories import (
     StoredEvent,
     append_events,
 )
+from netra.observability import Metrics
 from netra.realtime.bus import EventBus
 from netra.realtime.events import AgentEvent, EventType
 
@@ -97,12 +99,14 @@ class EventLogWriter:
         *,
         max_batch: int = MAX_BATCH,
         max_pending: int = MAX_PENDING,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
         self._bus = bus
         self._lease_owner = lease_owner  # this instance: its writes are fenced by its leases
         self._max_batch = max_batch
         self._max_pending = max_pending
+        self._metrics = metrics or Metrics()
         self._pending: list[_Entry] = []
         self._work = asyncio.Event()
         self._room = asyncio.Event()
@@ -207,11 +211,14 @@ class EventLogWriter:
 
     async def _append(self, groups: Sequence[_Group]) -> list[list[StoredEvent] | str]:
         specs = [group.spec() for group in groups]
+        began = time.perf_counter()
         results = await self._db.run_transaction(
             lambda connection: append_events(connection, specs, self._lease_owner)
         )
+        written = sum(len(r) for r in results if not isinstance(r, str))
         self.transactions += 1
-        self.events_written += sum(len(r) for r in results if not isinstance(r, str))
+        self.events_written += written
+        self._metrics.batch_written(written, time.perf_counter() - began)
         return results
 
     async def _publish(

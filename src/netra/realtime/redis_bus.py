@@ -29,7 +29,7 @@ import logging
 import zlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from redis.asyncio import Redis
@@ -37,6 +37,9 @@ from redis.exceptions import RedisError
 
 from netra.realtime.bus import InMemoryEventBus, Listener
 from netra.realtime.events import AgentEvent, EventType
+
+if TYPE_CHECKING:
+    from netra.observability import Metrics
 
 log = logging.getLogger(__name__)
 #: XREAD's answer (RESP2, decoded): per stream, its entries as (id, fields).
@@ -83,13 +86,15 @@ class RedisEventBus:
         max_length: int,
         prefix: str = "netra:",
         poll_interval: float = 1.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._client = client  # created with decode_responses=True
         self._instance = instance_id
         self._keys = [f"{prefix}events:{n}" for n in range(shards)]
         self._max_length = max_length
         self._poll_interval = poll_interval
-        self._local = InMemoryEventBus()
+        self._local = InMemoryEventBus(metrics)
+        self._lag = None if metrics is None else metrics.fanout_lag.labels("redis")
         self._on_cancel: Callable[[str, str], None] | None = None
         self._outbox: list[dict[str, str]] = []
         self._outbox_ready = asyncio.Event()
@@ -279,4 +284,5 @@ class RedisEventBus:
         elif "s" in fields:
             self._local.resync(thread_id)
         elif self._local.has_listeners(thread_id):
-            self._local.dispatch([_event(frame) for frame in fields["f"].split("\n")])
+            events = [_event(frame) for frame in fields["f"].split("\n")]
+            self._local.dispatch(events, self._lag)

@@ -21,6 +21,7 @@ from netra.db.engine import Database
 from netra.db.models import ACTIVE_RUN_STATUSES, Run
 from netra.db.repositories import RunEnd, run_events
 from netra.db.types import utcnow
+from netra.observability import Observability, logs
 from netra.quotas import PerUserQuota
 from netra.realtime.bus import EventBus
 from netra.realtime.emitter import RunEmitter
@@ -83,6 +84,7 @@ class _LocalRun:
     model: str = ""
     meter: RunMeter = field(default_factory=RunMeter)
     emitter: RunEmitter | None = None
+    outcome: str = "unrecorded"  # completed, failed or cancelled, once its end is written
 
 
 _OUTCOMES: dict[EventType, Outcome] = {
@@ -107,11 +109,13 @@ class RunSupervisor:
         bus: EventBus,
         max_runs_per_user: int,
         record_run: Callable[[RunRecord], None] | None = None,
+        obs: Observability | None = None,
     ) -> None:
         """`record_run` gets the analytics record of each run this instance ends (the
         instance whose fenced write ended it), once; it must not wait."""
         self._db = db
         self._record_run = record_run
+        self._obs = obs or Observability()
         self.leases = leases
         self._bus = bus
         bus.on_cancel(self._cancel_asked)
@@ -169,6 +173,7 @@ class RunSupervisor:
         if reason is None and self._closing:
             reason = "server_shutdown"
         self._runs[ticket.run_id] = _LocalRun(task, cancel_reason=reason)
+        self._obs.metrics.run_started(ticket.agent)
         task.add_done_callback(lambda done: self._forget(ticket, done))
 
     def cancel(self, run_id: str, reason: str) -> bool:
@@ -364,6 +369,19 @@ class RunSupervisor:
             log.error("run %s could not record its end", run_id, exc_info=task.exception())
 
     async def _execute(self, ticket: RunTicket) -> None:
+        # The run's own task: whatever it logs carries its ids, its spans are the run's.
+        logs.bind(user_id=ticket.user_id, thread_id=ticket.thread_id, run_id=ticket.run_id)
+        attributes = {
+            "netra.agent": ticket.agent,
+            "netra.run_id": ticket.run_id,
+            "netra.thread_id": ticket.thread_id,
+        }
+        local = self._runs[ticket.run_id]
+        with self._obs.tracing.span("run", attributes) as span:
+            await self._execute_run(ticket)
+            span.set_attribute("netra.outcome", local.outcome)
+
+    async def _execute_run(self, ticket: RunTicket) -> None:
         local = self._runs[ticket.run_id]
         local.started = True
         local.began = time.perf_counter()
@@ -564,6 +582,17 @@ class RunSupervisor:
             )
         return True
 
+    def _observe_end(self, agent: str, outcome: str, local: _LocalRun | None) -> None:
+        metrics = self._obs.metrics
+        if local is None or not local.began:  # not executed here: no timings of ours
+            metrics.runs_ended.labels(agent, outcome).inc()
+            return
+        local.outcome = outcome
+        metrics.run_ended(agent, outcome, time.perf_counter() - local.began)
+        if local.emitter is not None and local.emitter.first_event_at is not None:
+            first = local.emitter.first_event_at - local.began
+            metrics.time_to_first_event.labels(agent).observe(first)
+
     def _model_of(self, agent: str) -> str:
         try:
             return self._registry.spec(agent).model
@@ -589,7 +618,8 @@ class RunSupervisor:
         measured when it executed the run, else from the run's stored rows, from its
         creation to its last stored event (0 without one): a run ended after its
         instance was lost, or at a restart hours later, lasted as long as it showed
-        signs of work (its tokens are unknown, so 0)."""
+        signs of work (its tokens are unknown, so 0). The same end goes into the metrics."""
+        self._observe_end(agent, _OUTCOMES[type_], local)
         if self._record_run is None:
             return
         first_event_ms: float | None = None

@@ -97,6 +97,8 @@ async def run_agent(
             idle=KEEPALIVE_SECONDS,
         )
         nonlocal answered
+        open_streams = platform.obs.metrics.connections.labels("agui")
+        open_streams.inc()
         try:
             async with aclosing(events):  # a client that leaves stops the following at once
                 async for event in events:
@@ -114,6 +116,8 @@ async def run_agent(
             )
             for agui_event in translator.failed("subscription_failed", message):
                 yield encoder.encode(agui_event)
+        finally:
+            open_streams.dec()
 
     def closed() -> None:
         if not answered:  # the client went away (or the server is stopping) mid-run
