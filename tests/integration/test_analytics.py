@@ -161,6 +161,19 @@ async def test_sql_store_keeps_one_row_per_run_when_a_batch_is_written_twice(
     assert stored.finished_at == record.finished_at
 
 
+async def test_sql_store_cuts_a_model_name_longer_than_its_column_rather_than_failing(
+    db: Database,
+) -> None:
+    # PostgreSQL refuses a value over varchar(200): the batch would be retried forever.
+    record = run_record(new_id("usr"), model="m" * 300)
+    await SqlAnalyticsStore(db).write([record])
+    async with db.read() as session:
+        stored = await session.scalar(
+            select(RunAnalytics.model).where(RunAnalytics.run_id == record.run_id)
+        )
+    assert stored == "m" * 200
+
+
 async def test_clickhouse_store_creates_a_monthly_mergetree_and_reports_each_user_only_their_own(
     clickhouse_url: str, sinks: Callable[..., AnalyticsSink]
 ) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, case, func, inspect, select
+from sqlalchemy import Connection, String, case, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -16,6 +16,13 @@ from netra.db.engine import Database
 from netra.db.models import RunAnalytics
 
 _TABLE = RunAnalytics.__table__
+#: Widths of the text columns a record's free-form values go to: a model name longer
+#: than its column (NETRA_MODEL_NAME is not bounded) must not make the batch fail forever.
+_WIDTHS = {
+    name: column.type.length
+    for name, column in _TABLE.columns.items()
+    if isinstance(column.type, String) and column.type.length
+}
 
 
 class SqlAnalyticsStore:
@@ -45,7 +52,7 @@ class SqlAnalyticsStore:
                 )
 
     async def write(self, records: Sequence[RunRecord]) -> None:
-        rows = [record.as_row() for record in records]
+        rows = [_fit(record.as_row()) for record in records]
 
         def insert(connection: Connection) -> None:
             connection.execute(self._insert, rows)
@@ -88,3 +95,12 @@ class SqlAnalyticsStore:
 
     async def close(self) -> None:
         """Nothing: the database belongs to the platform."""
+
+
+def _fit(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with each text value cut to its column's width."""
+    for name, width in _WIDTHS.items():
+        value = row.get(name)
+        if isinstance(value, str) and len(value) > width:
+            row[name] = value[:width]
+    return row
