@@ -29,9 +29,9 @@ from pydantic import TypeAdapter
 from netra.env import IsolatedEnvironment
 from netra.testing import fixtures
 from netra.testing.agui import assert_valid_run, run_agent
-from netra.testing.fake_openai import FakeOpenAI, Stream, chunk, text_stream, tool_call_stream
+from netra.testing.fake_openai import Stream, chunk, text_stream, tool_call_stream
 from netra.testing.fixtures import register_user
-from netra.testing.server import NetraServer
+from netra.testing.server import ModelServer, serve_on_fake_model
 from netra.testing.ws import EventValidator, WsClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -69,12 +69,6 @@ def node(pytestconfig: pytest.Config, netra_process_env: IsolatedEnvironment) ->
     return executable
 
 
-@dataclass
-class ModelServer:
-    fake: FakeOpenAI
-    server: NetraServer
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def model_server(
     pytestconfig: pytest.Config,
@@ -84,14 +78,8 @@ async def model_server(
     """`netra serve` (embedded default) whose model is a local fake a test can script."""
     if pytestconfig.getoption("netra_base_url"):
         pytest.skip("starts its own server process; not run against --netra-base-url")
-    async with FakeOpenAI() as fake:
-        settings = {
-            "NETRA_MODEL_PROVIDER": "openai",
-            "NETRA_MODEL_BASE_URL": fake.base_url,
-            "NETRA_MODEL_NAME": "fake-gpt",
-        }
-        with NetraServer(netra_process_env, tmp_path_factory.mktemp("agui"), settings) as server:
-            yield ModelServer(fake, server)
+    async with serve_on_fake_model(netra_process_env, tmp_path_factory.mktemp("agui")) as served:
+        yield served
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -6,12 +6,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from netra.env import IsolatedEnvironment
+from netra.testing.fake_openai import FakeOpenAI
 from netra.testing.services import free_port
 
 STARTUP_TIMEOUT = 30.0
@@ -120,3 +123,31 @@ class RemoteServer:
         if not sep or scheme not in ("http", "https"):
             raise ValueError(f"base URL must start with http:// or https://, got {base_url!r}")
         self.ws_url = f"{'wss' if scheme == 'https' else 'ws'}://{rest}/ws"
+
+
+@dataclass
+class ModelServer:
+    """`netra serve` whose model is a local OpenAI-compatible fake that a test scripts."""
+
+    fake: FakeOpenAI
+    server: NetraServer
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+
+@asynccontextmanager
+async def serve_on_fake_model(
+    env: IsolatedEnvironment, directory: Path, settings: Mapping[str, str] | None = None
+) -> AsyncIterator[ModelServer]:
+    """A `netra serve` (embedded default unless `settings` say otherwise) whose default
+    agent's model is a fresh FakeOpenAI."""
+    async with FakeOpenAI() as fake:
+        model = {
+            "NETRA_MODEL_PROVIDER": "openai",
+            "NETRA_MODEL_BASE_URL": fake.base_url,
+            "NETRA_MODEL_NAME": "fake-gpt",
+        }
+        with NetraServer(env, directory, {**model, **(settings or {})}) as server:
+            yield ModelServer(fake, server)

@@ -26,9 +26,8 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Locator, Page, async_playwright, expect
 
 from netra.env import IsolatedEnvironment
-from netra.testing.fake_openai import FakeOpenAI
 from netra.testing.fixtures import DEFAULT_PASSWORD
-from netra.testing.server import NetraServer
+from netra.testing.server import ModelServer, serve_on_fake_model
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -228,15 +227,6 @@ def axe_script(pytestconfig: pytest.Config) -> Path:
     pytest.skip(reason)
 
 
-class ModelServer:
-    """`netra serve` on a local OpenAI-compatible endpoint whose answers a test queues."""
-
-    def __init__(self, fake: FakeOpenAI, server: NetraServer) -> None:
-        self.fake = fake
-        self.server = server
-        self.base_url = server.base_url
-
-
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def model_server(
     pytestconfig: pytest.Config,
@@ -246,15 +236,9 @@ async def model_server(
     """One server for the session on the embedded default (SQLite), its model the fake."""
     if pytestconfig.getoption("netra_base_url"):
         pytest.skip("starts its own server process; not run against --netra-base-url")
-    async with FakeOpenAI() as fake:
-        settings = {
-            "NETRA_MODEL_PROVIDER": "openai",
-            "NETRA_MODEL_BASE_URL": fake.base_url,
-            "NETRA_MODEL_NAME": "fake-gpt",
-        }
-        directory = tmp_path_factory.mktemp("netra-model-server")
-        with NetraServer(netra_process_env, directory, settings) as server:
-            yield ModelServer(fake, server)
+    directory = tmp_path_factory.mktemp("netra-model-server")
+    async with serve_on_fake_model(netra_process_env, directory) as served:
+        yield served
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
