@@ -130,7 +130,8 @@ BUILTIN_METHODS = frozenset(
 
 
 def callee_ref(call: ast.Call) -> str | None:
-    """The name a call is followed by: a plain name, a method on `self`/`cls`, the dotted
+    """The name a call is followed by: a plain name, a method on `self`/`cls` (`self.name`
+    for both), the dotted
     name of an attribute of a name (`checks.verify`, `Checker().verify`: the file's
     imports decide what its head is, see `FileContext.qualify`), or a method on another
     object unless it is a built-in container's method (see BUILTIN_METHODS)."""
@@ -140,7 +141,7 @@ def callee_ref(call: ast.Call) -> str | None:
     if isinstance(func, ast.Attribute):
         owner = func.value
         if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
-            return func.attr
+            return "self." + func.attr  # resolved through the receiver's class, see Project
         dotted = dotted_name(func)
         if dotted is not None:
             return dotted

@@ -56,16 +56,19 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from netra_check.astutil import callee_name, callee_ref, parameter_names
-from netra_check.context import Definition, FileContext
+from netra_check.astutil import callee_name, callee_ref, is_fixture, last_part, parameter_names
+from netra_check.context import Definition, FileContext, matches_option, module_names
 from netra_check.model import Finding, Rule
 from netra_check.project import Project
 from netra_check.rules.nc002_placeholder import placeholder_reason
 
 # A test with no assertion of its own, which passes only if a helper it calls asserts:
-# (qualname, line, span, callees). A plain tuple: the cache loads it several times faster
-# than a NamedTuple, and a large suite has tens of thousands.
-Candidate = tuple[str, int, tuple[int, int], tuple[str, ...]]
+# (qualname, line, span, callees, collected where it is defined). The last is False for
+# a test method of a class pytest does not collect itself (a base class, a suite class in
+# a helper module): it is a test only in the collected classes that inherit it. A plain
+# tuple: the cache loads it several times faster than a NamedTuple, and a large suite has
+# tens of thousands.
+Candidate = tuple[str, int, tuple[int, int], tuple[str, ...], bool]
 
 
 def reached_names(test: Definition, state: bool | tuple[str, ...] = False) -> set[str]:
@@ -114,32 +117,112 @@ class AssertionFreeTest(Rule):
     hint = "assert on the result, or call a helper that asserts (declare it in assertion_helpers)"
 
     def collect(self, ctx: FileContext) -> list[Candidate] | None:
-        """The tests with no direct assertion; the project pass follows their helpers."""
+        """The tests with no direct assertion, and in support code the test-named methods of
+        classes that are not collected themselves (their subclasses may be); the project
+        pass follows their helpers."""
         candidates = []
         matcher = ctx.assertion_matcher
-        for test in ctx.tests:
+        functions = ctx.config.python_functions
+        hooked = _classes_with_checking_hooks(ctx)
+        for test in ctx.definitions:
+            if not test.is_test and not (
+                ctx.role.is_support
+                and test.kind == "method"
+                and (matches_option(test.name, functions) or test.name.startswith("test"))
+                and not is_fixture(test.function)
+            ):
+                continue
             if placeholder_reason(test, ctx) or _strict_xfail(test, ctx):
+                continue
+            if hooked and test.qualname.rpartition(".")[0] in hooked:
                 continue
             state = test.assertion_state(matcher)
             if state is True:
                 continue
-            callees = ctx.qualify(reached_names(test, state))
-            candidates.append((test.qualname, test.line, test.span, callees))
+            method = test.kind == "method"
+            callees = ctx.qualify(reached_names(test, state), method=method)
+            candidates.append((test.qualname, test.line, test.span, callees, test.is_test))
         return candidates or None
 
     def check_project(self, project: Project) -> Iterator[Finding]:
-        """Report the candidates none of whose helpers assert."""
+        """Report the candidates none of whose helpers assert, in any class that runs them."""
+        inheritors = _inheritors(project)
         for path, candidates in project.facts(self.id):
-            for qualname, line, span, callees in candidates:
-                if project.reaches_assertion(callees):
+            module = module_names(path)
+            for qualname, line, span, callees, collected in candidates:
+                owner, _, name = qualname.rpartition(".")
+                if not owner or not module:  # a test function
+                    if collected and not project.reaches_assertion(callees):
+                        yield _finding(path, qualname, line, span, "")
                     continue
-                yield Finding(
-                    rule_id=self.id,
-                    path=path,
-                    line=line,
-                    message=f"test {qualname!r} asserts nothing, and no helper or "
-                    "fixture it calls asserts",
-                    anchor=f"{qualname}|def",
-                    span_start=span[0],
-                    span_end=span[1],
-                )
+                key = f"{module[-1]}.{owner}"
+                runs = [key] if collected else []
+                runs.extend(r for r in inheritors.get((key, name), ()) if r != key)
+                if not runs or any(project.reaches_assertion(callees, r) for r in runs):
+                    continue
+                inherited = [r for r in runs if r != key]
+                where = ""
+                if inherited:
+                    shown = last_part(inherited[0])
+                    others = f" and {len(inherited) - 1} more" if len(inherited) > 1 else ""
+                    where = f" (run by {shown}{others})" if not collected else ""
+                yield _finding(path, qualname, line, span, where)
+
+
+# Set-up methods that run around every test of their class.
+SETUP_HOOKS = frozenset(
+    {"setup_method", "setup_class", "setUp", "setUpClass", "setup_test", "setup_test_class"}
+)
+
+
+def _classes_with_checking_hooks(ctx: FileContext) -> set[str]:
+    """Classes whose set-up registers a callback that asserts (`@compiles(...)` or an event
+    listener defined in `setup_test_class`): a library calls it while each test runs, so
+    the check is part of every test of the class (SQLAlchemy's KwargPropagationTest)."""
+    found: set[str] = set()
+    for definition in ctx.definitions:
+        if definition.kind != "method" or definition.name not in SETUP_HOOKS:
+            continue
+        for node in ast.walk(definition.function):
+            if (
+                node is not definition.node
+                and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                and node.decorator_list
+                and any(isinstance(inner, ast.Assert) for inner in ast.walk(node))
+            ):
+                found.add(definition.qualname.rpartition(".")[0])
+                break
+    return found
+
+
+def _finding(path: str, qualname: str, line: int, span: tuple[int, int], where: str) -> Finding:
+    return Finding(
+        rule_id=AssertionFreeTest.id,
+        path=path,
+        line=line,
+        message=f"test {qualname!r}{where} asserts nothing, and no helper or "
+        "fixture it calls asserts",
+        anchor=f"{qualname}|def",
+        span_start=span[0],
+        span_end=span[1],
+    )
+
+
+def _inheritors(project: Project) -> dict[tuple[str, str], set[str]]:
+    """(defining class, test name) -> the collected classes that run that test inherited:
+    the first class in their method resolution order that defines it is that class."""
+    found: dict[tuple[str, str], set[str]] = {}
+    index = project.classes
+    for path, fact in index.collected():
+        receiver = index.key(fact)
+        if receiver is None:
+            continue
+        seen: set[str] = set(fact.tests)
+        for _, base in index.mro(path, fact)[1:]:
+            owner = index.key(base)
+            for test in base.tests:
+                if test not in seen:
+                    seen.add(test)
+                    if owner is not None:
+                        found.setdefault((owner, test), set()).add(receiver)
+    return found
