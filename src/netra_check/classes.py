@@ -8,6 +8,7 @@ base named in a file is, and which classes pytest collects (with their copies).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cached_property
 
 from netra_check.context import module_names
 from netra_check.model import ClassFact, FileResult
@@ -36,6 +37,7 @@ class ClassIndex:
                     self._key[id(fact)] = f"{names[-1]}.{fact.name}"
         self.wanted_bases = frozenset(wanted_bases)
         self._mro: dict[int, list[Located]] = {}
+        self._resolved: dict[str, Located | None] = {}
 
     def key(self, fact: ClassFact) -> str | None:
         """The dotted name methods of the class are registered under (`tests.test_x.TestA`)."""
@@ -45,15 +47,34 @@ class ClassIndex:
         """The class a base names: `tests.bases.Checks` is that module's class when it is
         scanned; otherwise the last part by name, in the same file first (never the class
         itself)."""
-        module, _, name = base.rpartition(".")
+        exact = self.resolve(base)
+        if exact is not None:
+            return exact
+        name = base.rpartition(".")[2]
         found = self.by_name.get(name, [])
-        origin = self.modules.get(module)
-        if origin is not None:
-            exact = next(((p, f) for p, f in found if p == origin), None)
-            if exact is not None:
-                return exact
         others = [(p, f) for p, f in found if f is not fact]
         return next(((p, f) for p, f in others if p == path), others[0] if others else None)
+
+    def resolve(self, dotted: str) -> Located | None:
+        """The class a dotted name (`pkg.fixtures.TestBase`) names: defined in that scanned
+        module, or re-exported by it (`from .base import TestBase` in `pkg/fixtures/__init__.py`),
+        followed through the modules that re-export it."""
+        if dotted in self._resolved:
+            return self._resolved[dotted]
+        module, _, name = dotted.rpartition(".")
+        path = self.modules.get(module)
+        found: Located | None = None
+        seen: set[str] = set()
+        while path is not None and path not in seen and found is None:
+            seen.add(path)
+            result = self._results[path]
+            found = next(((path, f) for f in result.classes if f.name == name), None)
+            path = next(
+                (self.modules.get(m) for m, imported in result.class_imports if imported == name),
+                None,
+            )
+        self._resolved[dotted] = found
+        return found
 
     def mro(self, path: str, fact: ClassFact) -> list[Located]:
         """The class and its scanned bases in method resolution order (depth first, left to
@@ -77,29 +98,45 @@ class ClassIndex:
     def derives(self, path: str, fact: ClassFact) -> bool:
         """Whether the class derives from one of `extra_python_bases` (through scanned bases)."""
         wanted = self.wanted_bases
+        classes = self._wanted_classes
         for _, current in self.mro(path, fact):
+            if current is not fact and id(current) in classes:
+                return True
             for base in current.bases:
                 if base in wanted or base.rpartition(".")[2] in wanted:
                     return True
         return False
 
+    @cached_property
+    def _wanted_classes(self) -> frozenset[int]:
+        """The scanned classes `extra_python_bases` name, through re-exports."""
+        return frozenset(id(found[1]) for w in self.wanted_bases if (found := self.resolve(w)))
+
     def collected(self) -> Iterator[Located]:
         """Every class pytest collects, once per test module that collects it: those a test
         module defines, those derived from `extra_python_bases`, and the test classes a test
         module's imports put in its namespace (`from pkg.suite import *`)."""
-        wanted = bool(self.wanted_bases)
         for path in sorted(self._results):
             result = self._results[path]
+            if not result.test_file:
+                continue
+            own: set[str] = set()
             for fact in result.classes:
-                if fact.collected or (
-                    wanted and result.test_file and fact.candidate and self.derives(path, fact)
-                ):
-                    yield path, fact
-            if result.test_file and result.class_imports:
-                own = {fact.name for fact in result.classes if fact.collectable}
+                if self._collectable(path, fact):
+                    own.add(fact.name)
+                    if fact.collected or not fact.collectable:
+                        yield path, fact
+            if result.class_imports:
                 for name, located in self.imported(path).items():
                     if name not in own:
                         yield located
+
+    def _collectable(self, path: str, fact: ClassFact) -> bool:
+        """Whether pytest collects the class from a test module whose namespace holds it: by
+        its name (`python_classes`), or as a subclass of one of `extra_python_bases`."""
+        return fact.collectable or (
+            bool(self.wanted_bases) and fact.candidate and self.derives(path, fact)
+        )
 
     def imported(self, path: str) -> dict[str, Located]:
         """The test classes a module's imports put in its namespace: name -> (path, class)."""
@@ -113,9 +150,9 @@ class ClassIndex:
                     visit(module_path, name, stack)
                 return
             for fact in result.classes:
-                if fact.collectable and (
+                if (
                     fact.name == wanted or (wanted == "*" and not fact.name.startswith("_"))
-                ):
+                ) and self._collectable(module_path, fact):
                     found.setdefault(fact.name, (module_path, fact))
             for module, name in result.class_imports:
                 target = self.modules.get(module)
@@ -132,9 +169,39 @@ class ClassIndex:
                 visit(target, name, (path, target))
         return found
 
+    @cached_property
+    def runners(self) -> dict[tuple[str, str], frozenset[str]]:
+        """(defining class, test name) -> the collected classes that run that test: the class
+        itself when collected, and those that inherit it (the first class in their method
+        resolution order defining the name is the defining class), by dotted name."""
+        found: dict[tuple[str, str], set[str]] = {}
+        for path, fact in self.collected():
+            receiver = self.key(fact)
+            if receiver is None:
+                continue
+            seen: set[str] = set()
+            for _, current in self.mro(path, fact):
+                owner = self.key(current)
+                for test in current.tests:
+                    if test not in seen:
+                        seen.add(test)
+                        if owner is not None:
+                            found.setdefault((owner, test), set()).add(receiver)
+        return {key: frozenset(value) for key, value in found.items()}
+
     def count(self, path: str, fact: ClassFact) -> int:
         """The tests a collected class runs: its own and those it inherits, times its copies."""
         names: set[str] = set()
         for _, current in self.mro(path, fact):
             names.update(current.tests)
         return len(names) * fact.copies
+
+
+def run_by(runs: set[str] | frozenset[str], key: str) -> str:
+    """` (run by TestSub and 2 more)` for a test that runs only in classes other than its own
+    (`key`), for a finding reported at the test's definition."""
+    if key in runs or not runs:
+        return ""
+    first = min(runs)
+    others = f" and {len(runs) - 1} more" if len(runs) > 1 else ""
+    return f" (run by {first.rpartition('.')[2]}{others})"

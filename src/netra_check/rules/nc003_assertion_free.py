@@ -13,7 +13,17 @@ What it does:
     `from tests.logs import check_reply`, `logs.check_reply()` after `from tests
     import logs`, `Checker().verify()` after `from tests.checks import Checker`
     are those functions and that method, not others of the same name; so is a
-    function or class of the test module itself. Other helpers are
+    function or class of the test module itself. `self.check()` (and `cls.check()`)
+    is the method of the class the test runs in or of the first of its bases that
+    defines it, bases followed through the imports and re-exports, and so are the
+    `self` calls of that method in turn: an unrelated class's `check` neither hides
+    nor supplies an assertion, and a subclass's override is the one that runs.
+    A method no known class defines is unknown: it asserts only if its name says
+    so. Tests of a class pytest does not collect itself (a base class, a suite
+    class in a helper module) are analysed for every collected class that inherits
+    them, and reported at their definition when they assert in none of them; a
+    set-up hook that registers an asserting callback (`@compiles(...)` in
+    `setup_test_class`) counts for the tests of its class. Other helpers are
     followed by name through every function, fixture and test in the scanned test
     code and testing packages, transitively (a test that calls `check_reply()` which calls
     `assert_event_order()` is fine, and so is one that calls `self.test_other()`).
@@ -56,11 +66,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from netra_check.astutil import callee_name, callee_ref, is_fixture, last_part, parameter_names
-from netra_check.context import Definition, FileContext, matches_option, module_names
+from netra_check.astutil import callee_name, callee_ref, parameter_names
+from netra_check.classes import run_by
+from netra_check.context import Definition, FileContext, module_names
 from netra_check.model import Finding, Rule
 from netra_check.project import Project
-from netra_check.rules.nc002_placeholder import placeholder_reason
+from netra_check.rules.nc002_placeholder import is_inherited_test, placeholder_reason
 
 # A test with no assertion of its own, which passes only if a helper it calls asserts:
 # (qualname, line, span, callees, collected where it is defined). The last is False for
@@ -122,15 +133,9 @@ class AssertionFreeTest(Rule):
         pass follows their helpers."""
         candidates = []
         matcher = ctx.assertion_matcher
-        functions = ctx.config.python_functions
         hooked = _classes_with_checking_hooks(ctx)
         for test in ctx.definitions:
-            if not test.is_test and not (
-                ctx.role.is_support
-                and test.kind == "method"
-                and (matches_option(test.name, functions) or test.name.startswith("test"))
-                and not is_fixture(test.function)
-            ):
+            if not test.is_test and not is_inherited_test(test, ctx):
                 continue
             if placeholder_reason(test, ctx) or _strict_xfail(test, ctx):
                 continue
@@ -146,7 +151,7 @@ class AssertionFreeTest(Rule):
 
     def check_project(self, project: Project) -> Iterator[Finding]:
         """Report the candidates none of whose helpers assert, in any class that runs them."""
-        inheritors = _inheritors(project)
+        runners = project.classes.runners
         for path, candidates in project.facts(self.id):
             module = module_names(path)
             for qualname, line, span, callees, collected in candidates:
@@ -156,17 +161,12 @@ class AssertionFreeTest(Rule):
                         yield _finding(path, qualname, line, span, "")
                     continue
                 key = f"{module[-1]}.{owner}"
-                runs = [key] if collected else []
-                runs.extend(r for r in inheritors.get((key, name), ()) if r != key)
+                runs = set(runners.get((key, name), ()))
+                if collected:
+                    runs.add(key)
                 if not runs or any(project.reaches_assertion(callees, r) for r in runs):
                     continue
-                inherited = [r for r in runs if r != key]
-                where = ""
-                if inherited:
-                    shown = last_part(inherited[0])
-                    others = f" and {len(inherited) - 1} more" if len(inherited) > 1 else ""
-                    where = f" (run by {shown}{others})" if not collected else ""
-                yield _finding(path, qualname, line, span, where)
+                yield _finding(path, qualname, line, span, run_by(runs, key))
 
 
 # Set-up methods that run around every test of their class.
@@ -206,23 +206,3 @@ def _finding(path: str, qualname: str, line: int, span: tuple[int, int], where: 
         span_start=span[0],
         span_end=span[1],
     )
-
-
-def _inheritors(project: Project) -> dict[tuple[str, str], set[str]]:
-    """(defining class, test name) -> the collected classes that run that test inherited:
-    the first class in their method resolution order that defines it is that class."""
-    found: dict[tuple[str, str], set[str]] = {}
-    index = project.classes
-    for path, fact in index.collected():
-        receiver = index.key(fact)
-        if receiver is None:
-            continue
-        seen: set[str] = set(fact.tests)
-        for _, base in index.mro(path, fact)[1:]:
-            owner = index.key(base)
-            for test in base.tests:
-                if test not in seen:
-                    seen.add(test)
-                    if owner is not None:
-                        found.setdefault((owner, test), set()).add(receiver)
-    return found
