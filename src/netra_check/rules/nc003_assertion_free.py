@@ -151,22 +151,32 @@ class AssertionFreeTest(Rule):
 
     def check_project(self, project: Project) -> Iterator[Finding]:
         """Report the candidates none of whose helpers assert, in any class that runs them."""
-        runners = project.classes.runners
+        reaches = project.reaches_assertion
         for path, candidates in project.facts(self.id):
             module = module_names(path)
             for qualname, line, span, callees, collected in candidates:
                 owner, _, name = qualname.rpartition(".")
                 if not owner or not module:  # a test function
-                    if collected and not project.reaches_assertion(callees):
+                    if collected and not reaches(callees):
                         yield _finding(path, qualname, line, span, "")
                     continue
                 key = f"{module[-1]}.{owner}"
-                runs = set(runners.get((key, name), ()))
-                if collected:
-                    runs.add(key)
-                if not runs or any(project.reaches_assertion(callees, r) for r in runs):
+                if collected and reaches(callees, key):
                     continue
-                yield _finding(path, qualname, line, span, run_by(runs, key))
+                # Only `self` calls depend on the class the test runs in.
+                on_self = any(c.startswith("self.") for c in callees)
+                if collected and not on_self:
+                    yield _finding(path, qualname, line, span, "")
+                    continue
+                runs = project.classes.runners.get((key, name), frozenset())
+                if not collected and not runs:
+                    continue  # no collected class runs it
+                if not collected and not on_self:
+                    if reaches(callees):
+                        continue
+                elif any(reaches(callees, r) for r in runs if r != key):
+                    continue
+                yield _finding(path, qualname, line, span, "" if collected else run_by(runs, key))
 
 
 # Set-up methods that run around every test of their class.
