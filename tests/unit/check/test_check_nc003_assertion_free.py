@@ -462,3 +462,39 @@ def test_helpers_that_call_each_other_are_judged_through_the_cycle(workspace) ->
         """,
     )
     assert workspace.lines("NC003") == [("tests/test_retries.py", 9)]
+
+
+def test_self_helpers_of_classes_collected_by_base(workspace) -> None:
+    # SQLAlchemy: classes collected as subclasses of fixtures.TestBase, whatever their name,
+    # calling a helper of a mixin in the testing package (self.assert_compile).
+    workspace.write(
+        "pyproject.toml",
+        '[tool.netra.check]\nextra-python-bases = ["shop.testing.fixtures.TestBase"]\n',
+    )
+    workspace.write("lib/shop/testing/fixtures.py", "class TestBase:\n    pass\n")
+    workspace.write(
+        "lib/shop/testing/assertions.py",
+        """
+        class CompilesSQL:
+            def check_compiles(self, statement, expected):
+                assert str(statement) == expected
+
+            def compile_only(self, statement):
+                return str(statement)
+        """,
+    )
+    workspace.write(
+        "tests/test_compiler.py",
+        """
+        from shop.testing import fixtures
+        from shop.testing.assertions import CompilesSQL
+
+        class CompileChecks(fixtures.TestBase, CompilesSQL):
+            def test_checked(self):
+                self.check_compiles(select(), "SELECT")
+
+            def test_only_compiled(self):
+                self.compile_only(select())
+        """,
+    )
+    assert workspace.lines("NC003") == [("tests/test_compiler.py", 8)]
