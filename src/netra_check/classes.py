@@ -169,25 +169,37 @@ class ClassIndex:
                 visit(target, name, (path, target))
         return found
 
+    def runners(self, owner: str, test: str) -> frozenset[str]:
+        """The collected classes that run the test `test` of the class `owner` (dotted names):
+        the class itself when collected, and those that inherit it (the first class in their
+        method resolution order defining the name is `owner`)."""
+        located = self.by_key.get(owner)
+        if located is None:
+            return frozenset()
+        collected, below = self._collected_below
+        fact = located[1]
+        found = {owner} if id(fact) in collected and test in fact.tests else set()
+        for path, sub in below.get(id(fact), ()):
+            for _, current in self.mro(path, sub):
+                if test in current.tests:
+                    if current is fact and (key := self.key(sub)) is not None:
+                        found.add(key)
+                    break
+        return frozenset(found)
+
     @cached_property
-    def runners(self) -> dict[tuple[str, str], frozenset[str]]:
-        """(defining class, test name) -> the collected classes that run that test: the class
-        itself when collected, and those that inherit it (the first class in their method
-        resolution order defining the name is the defining class), by dotted name."""
-        found: dict[tuple[str, str], set[str]] = {}
+    def _collected_below(self) -> tuple[set[int], dict[int, list[Located]]]:
+        """The collected classes (by id), and for each class the collected classes that have
+        it among their bases (transitively)."""
+        collected: set[int] = set()
+        below: dict[int, list[Located]] = {}
         for path, fact in self.collected():
-            receiver = self.key(fact)
-            if receiver is None:
+            if id(fact) in collected:
                 continue
-            seen: set[str] = set()
-            for _, current in self.mro(path, fact):
-                owner = self.key(current)
-                for test in current.tests:
-                    if test not in seen:
-                        seen.add(test)
-                        if owner is not None:
-                            found.setdefault((owner, test), set()).add(receiver)
-        return {key: frozenset(value) for key, value in found.items()}
+            collected.add(id(fact))
+            for _, base in self.mro(path, fact)[1:]:
+                below.setdefault(id(base), []).append((path, fact))
+        return collected, below
 
     def count(self, path: str, fact: ClassFact) -> int:
         """The tests a collected class runs: its own and those it inherits, times its copies."""

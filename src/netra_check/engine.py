@@ -117,15 +117,14 @@ def _helper_facts(ctx: FileContext) -> list[HelperFact]:
                 names.update(parameter_names(node))  # fixtures run the fixtures they request
             callees = ctx.qualify(names, method=definition.kind == "method")
         # By name (for calls the scanner cannot resolve), and as imported or as a class's
-        # method: `pkg.mod.helper`, `pkg.mod.Class.method` (tests too: `self.test_other()`).
-        qualname = definition.qualname
-        if definition.kind == "method":
-            facts.append(HelperFact(node.name, asserts, _unbound(callees)))
+        # method: `pkg.mod.helper`, `pkg.mod.Class.method`. A test only by name: the rare
+        # `self.test_other()` is followed by name (see Project.resolve_self), and a large
+        # suite's cache would otherwise hold every test twice.
+        method = definition.kind == "method"
+        facts.append(HelperFact(node.name, asserts, _unbound(callees) if method else callees))
+        if not definition.is_test:
+            qualname = definition.qualname
             facts.extend(HelperFact(f"{m}.{qualname}", asserts, callees) for m in modules)
-        else:
-            facts.append(HelperFact(node.name, asserts, callees))
-            if not definition.is_test:
-                facts.extend(HelperFact(f"{m}.{qualname}", asserts, callees) for m in modules)
         alias = fixture_alias(node)
         if alias is not None:
             facts.append(HelperFact(alias, asserts, callees))

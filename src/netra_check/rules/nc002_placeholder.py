@@ -192,7 +192,6 @@ class PlaceholderTest(Rule):
 
     def check_project(self, project: Project) -> Iterator[Finding]:
         """The inherited placeholders that some collected class runs, at their definition."""
-        runners = project.classes.runners
         for path, found in project.facts(self.id):
             module = module_names(path)
             for qualname, line, span, reason in found:
@@ -200,7 +199,7 @@ class PlaceholderTest(Rule):
                 if not module:
                     continue
                 key = f"{module[-1]}.{owner}"
-                runs = runners.get((key, name))
+                runs = project.classes.runners(key, name)
                 if runs:
                     where = run_by(runs, key)
                     yield Finding(

@@ -168,7 +168,7 @@ class AssertionFreeTest(Rule):
                 if collected and not on_self:
                     yield _finding(path, qualname, line, span, "")
                     continue
-                runs = project.classes.runners.get((key, name), frozenset())
+                runs = project.classes.runners(key, name)
                 if not collected and not runs:
                     continue  # no collected class runs it
                 if not collected and not on_self:
