@@ -219,16 +219,15 @@ class Project:
         resolved = self._resolved
         known = self._asserting
         for name in names:
-            target: str | None
-            if name.startswith("self."):
-                target = (
-                    self.resolve_self(name[5:], receiver)
-                    if receiver is not None
-                    else self.resolve(name[5:])
-                )
-            else:
-                target = resolved.get(name)
-                if target is None:
+            target = resolved.get(name)  # never a `self.` name: those depend on the receiver
+            if target is None:
+                if name.startswith("self."):
+                    target = (
+                        self.resolve_self(name[5:], receiver)
+                        if receiver is not None
+                        else self.resolve(name[5:])
+                    )
+                else:
                     target = self.resolve(name)
             answer = known.get(target)
             if answer is None:

@@ -74,12 +74,14 @@ from netra_check.project import Project
 from netra_check.rules.nc002_placeholder import is_inherited_test, placeholder_reason
 
 # A test with no assertion of its own, which passes only if a helper it calls asserts:
-# (qualname, line, span, callees, collected where it is defined). The last is False for
-# a test method of a class pytest does not collect itself (a base class, a suite class in
-# a helper module): it is a test only in the collected classes that inherit it. A plain
+# (qualname, line, span, callees, collected where it is defined, calls a method on self).
+# The fifth is False for a test method of a class pytest does not collect itself (a base
+# class, a suite class in a helper module): it is a test only in the collected classes
+# that inherit it. Only the tests that call methods on `self` depend on the class they
+# run in. A plain
 # tuple: the cache loads it several times faster than a NamedTuple, and a large suite has
 # tens of thousands.
-Candidate = tuple[str, int, tuple[int, int], tuple[str, ...], bool]
+Candidate = tuple[str, int, tuple[int, int], tuple[str, ...], bool, bool]
 
 
 def reached_names(test: Definition, state: bool | tuple[str, ...] = False) -> set[str]:
@@ -146,7 +148,8 @@ class AssertionFreeTest(Rule):
                 continue
             method = test.kind == "method"
             callees = ctx.qualify(reached_names(test, state), method=method)
-            candidates.append((test.qualname, test.line, test.span, callees, test.is_test))
+            on_self = any(c.startswith("self.") for c in callees)
+            candidates.append((test.qualname, test.line, test.span, callees, test.is_test, on_self))
         return candidates or None
 
     def check_project(self, project: Project) -> Iterator[Finding]:
@@ -154,7 +157,7 @@ class AssertionFreeTest(Rule):
         reaches = project.reaches_assertion
         for path, candidates in project.facts(self.id):
             module = module_names(path)
-            for qualname, line, span, callees, collected in candidates:
+            for qualname, line, span, callees, collected, on_self in candidates:
                 owner, _, name = qualname.rpartition(".")
                 if not owner or not module:  # a test function
                     if collected and not reaches(callees):
@@ -163,8 +166,6 @@ class AssertionFreeTest(Rule):
                 key = f"{module[-1]}.{owner}"
                 if collected and reaches(callees, key):
                     continue
-                # Only `self` calls depend on the class the test runs in.
-                on_self = any(c.startswith("self.") for c in callees)
                 if collected and not on_self:
                     yield _finding(path, qualname, line, span, "")
                     continue
