@@ -791,6 +791,23 @@ def parameter_names(node: FunctionNode) -> list[str]:
     return [n for n in names if n not in {"self", "cls"}]
 
 
+def callable_defaults(node: FunctionNode) -> dict[str, str]:
+    """Parameters whose default is a named function: `compare_fn=assert_equal` gives
+    `{"compare_fn": "assert_equal"}`. A helper that calls such a parameter runs the
+    default unless a caller passes another function."""
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    pairs = [
+        *zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True),
+        *((a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d),
+    ]
+    found = {}
+    for arg, default in pairs:
+        if isinstance(default, ast.Name | ast.Attribute) and (name := dotted_name(default)):
+            found[arg.arg] = name
+    return found
+
+
 def string_constants(nodes: Iterable[ast.AST]) -> Iterable[str]:
     """Every string constant directly among `nodes` or nested inside them."""
     for root in nodes:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from netra_check.astutil import (
+    callable_defaults,
     callee_ref,
     fixture_alias,
     is_assert_name,
@@ -115,6 +116,9 @@ def _helper_facts(ctx: FileContext) -> list[HelperFact]:
                 names = {n for call in definition.live_calls() if (n := callee_ref(call))}  # type: ignore[arg-type]
             if is_fixture(node):
                 names.update(parameter_names(node))  # fixtures run the fixtures they request
+            defaults = callable_defaults(node)
+            if defaults:  # `compare_fn(result, expected)` runs `compare_fn=assert_equal`
+                names = {defaults.get(name, name) for name in names}
             callees = ctx.qualify(names, method=definition.kind == "method")
         # By name (for calls the scanner cannot resolve), and as imported or as a class's
         # method: `pkg.mod.helper`, `pkg.mod.Class.method`. A test only by name: the rare

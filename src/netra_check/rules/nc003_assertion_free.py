@@ -23,7 +23,9 @@ What it does:
     class in a helper module) are analysed for every collected class that inherits
     them, and reported at their definition when they assert in none of them; a
     set-up hook that registers an asserting callback (`@compiles(...)` in
-    `setup_test_class`) counts for the tests of its class. Other helpers are
+    `setup_test_class`) counts for the tests of its class, and a helper that calls
+    a parameter runs that parameter's default (`compare(result, expected)` with
+    `compare=expect_equal`). Other helpers are
     followed by name through every function, fixture and test in the scanned test
     code and testing packages, transitively (a test that calls `check_reply()` which calls
     `assert_event_order()` is fine, and so is one that calls `self.test_other()`).
