@@ -38,6 +38,7 @@ class ClassIndex:
         self.wanted_bases = frozenset(wanted_bases)
         self._mro: dict[int, list[Located]] = {}
         self._resolved: dict[str, Located | None] = {}
+        self._guessed: set[int] = set()
 
     def key(self, fact: ClassFact) -> str | None:
         """The dotted name methods of the class are registered under (`tests.test_x.TestA`)."""
@@ -53,7 +54,15 @@ class ClassIndex:
         name = base.rpartition(".")[2]
         found = self.by_name.get(name, [])
         others = [(p, f) for p, f in found if f is not fact]
-        return next(((p, f) for p, f in others if p == path), others[0] if others else None)
+        here = next(((p, f) for p, f in others if p == path), None)
+        if here is None and len(others) > 1:
+            self._guessed.add(id(fact))  # one of several classes of that name elsewhere
+        return here or (others[0] if others else None)
+
+    def guessed(self, path: str, fact: ClassFact) -> bool:
+        """Whether the class's method resolution order rests on a base picked by name among
+        several scanned classes of that name (none in its own file or the module named)."""
+        return any(id(current) in self._guessed for _, current in self.mro(path, fact))
 
     def resolve(self, dotted: str) -> Located | None:
         """The class a dotted name (`pkg.fixtures.TestBase`) names: defined in that scanned

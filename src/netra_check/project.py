@@ -182,6 +182,8 @@ class Project:
         nested class, a module-level function's `self`) falls back to the name alone; a
         method none of the known classes defines is unknown (`tests.test_x.TestA.method`,
         which asserts only if its name says so: `self.assertOutcome()` of a library base).
+        A class whose bases include one picked by name among several of that name is not
+        trusted either: its methods are followed by name.
         """
         memo = self._self_memo
         key = (method, receiver)
@@ -190,8 +192,8 @@ class Project:
             return found
         index = self.classes
         located = index.by_key.get(receiver)
-        if located is None:
-            found = self.resolve(method)
+        if located is None or index.guessed(*located):
+            found = self.resolve(method)  # by name, as before classes were followed
         else:
             found = f"{receiver}.{method}"
             helpers = self._helpers

@@ -19,16 +19,18 @@ What it does:
     `self` calls of that method in turn: an unrelated class's `check` neither hides
     nor supplies an assertion, and a subclass's override is the one that runs.
     A method no known class defines is unknown: it asserts only if its name says
-    so. Tests of a class pytest does not collect itself (a base class, a suite
-    class in a helper module) are analysed for every collected class that inherits
-    them, and reported at their definition when they assert in none of them; a
-    set-up hook that registers an asserting callback (`@compiles(...)` in
-    `setup_test_class`) counts for the tests of its class, and a helper that calls
-    a parameter runs that parameter's default (`compare(result, expected)` with
-    `compare=expect_equal`). Other helpers are
+    so; in a class with a base that could be any of several classes of its name,
+    methods are followed by name. Tests of a class pytest does not collect itself
+    (a base class, a suite class in a helper module) are analysed for every
+    collected class that inherits them, and reported at their definition when they
+    assert in none of them; a set-up hook that registers an asserting callback
+    (`@compiles(...)` in `setup_test_class`) counts for the tests of its class, and
+    a helper that calls a parameter runs that parameter's default
+    (`compare(result, expected)` with `compare=expect_equal`). Other helpers are
     followed by name through every function, fixture and test in the scanned test
-    code and testing packages, transitively (a test that calls `check_reply()` which calls
-    `assert_event_order()` is fine, and so is one that calls `self.test_other()`).
+    code and testing packages, transitively (a test that calls `check_reply()` which
+    calls `assert_event_order()` is fine, and so is one that calls
+    `self.test_other()`).
     A method called on an object the scanner cannot type is not followed when its
     name is a built-in container's (`session.pop()`, `items.append()`), so a class
     that happens to define an asserting `append` hides nothing. Library helpers

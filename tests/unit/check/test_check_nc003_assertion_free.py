@@ -498,3 +498,28 @@ def test_self_helpers_of_classes_collected_by_base(workspace) -> None:
         """,
     )
     assert workspace.lines("NC003") == [("tests/test_compiler.py", 8)]
+
+
+def test_a_base_picked_among_several_of_its_name_is_not_trusted(workspace) -> None:
+    # The base comes from a module the scan does not see; two scanned classes share its
+    # name, one whose `check` asserts: which one it is cannot be told, so `self.check`
+    # is followed by name (asserting), not through the first class of that name.
+    workspace.write(
+        "tests/helpers_a.py",
+        "class Checks:\n    def check(self, value):\n        return value\n",
+    )
+    workspace.write(
+        "tests/helpers_b.py",
+        "class Checks:\n    def check(self, value):\n        assert value\n",
+    )
+    workspace.write(
+        "tests/test_orders.py",
+        """
+        from vendor.bases import Checks
+
+        class TestOrders(Checks):
+            def test_order(self):
+                self.check(place())
+        """,
+    )
+    assert workspace.findings("NC003") == []
