@@ -3,6 +3,7 @@
 Usage (see bench/check/README.md for how the tree and flake8 are installed):
 
     .venv/bin/python bench/check/bench.py TREE [--flake8 PATH] [--repeat N]
+    .venv/bin/python bench/check/bench.py TREE --warm-ab TREE_B SRC_A SRC_B --repeat 15
 
 TREE is a folder of Python test files (for example pandas' test suite unpacked
 from its wheel). Every tool gets exactly the files `netra check` parses there.
@@ -54,13 +55,72 @@ def files_scanned(tree: Path) -> list[str]:
     return [source.path for source in sources]
 
 
+def warm_ab(trees: tuple[Path, Path], sources: tuple[Path, Path], repeat: int) -> int:
+    """Warm runs of two code versions (each `src/` on PYTHONPATH, each with its own copy of
+    the tree so they never share a cache), interleaved A, B, A, B after one warm-up each."""
+    python = sys.executable
+    # Run from the folder above each tree, as a user runs `netra-check tests` in a project.
+    commands = [
+        [python, "-m", "netra_check", tree.name, "--format", "json", "-o", os.devnull]
+        for tree in trees
+    ]
+    folders = [tree.resolve().parent for tree in trees]
+    envs = [{**os.environ, "PYTHONPATH": str(src.resolve())} for src in sources]
+
+    def run(index: int) -> tuple[float, float, int]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        done = subprocess.run(
+            commands[index], cwd=folders[index], env=envs[index], capture_output=True, check=False
+        )
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return wall, cpu, done.returncode
+
+    run(0), run(1)  # warm-up: fills each tree's cache
+    loads = [os.getloadavg()[0]]
+    results: list[list[tuple[float, float, int]]] = [[], []]
+    for _ in range(repeat):
+        results[0].append(run(0))
+        results[1].append(run(1))
+    loads.append(os.getloadavg()[0])
+    print(f"{repeat} warm runs each, interleaved; load average {loads[0]:.2f} before, "
+          f"{loads[1]:.2f} after\n")  # fmt: skip
+    print("| version | src | wall median (s) | wall min (s) | CPU median (s) | exit codes |")
+    print("|---|---|---:|---:|---:|---|")
+    for label, src, rows in zip("AB", sources, results, strict=True):
+        walls = [w for w, _, _ in rows]
+        cpus = [c for _, c, _ in rows]
+        print(
+            f"| {label} | `{src}` | {statistics.median(walls):.3f} | {min(walls):.3f} | "
+            f"{statistics.median(cpus):.3f} | {sorted({c for _, _, c in rows})} |"
+        )
+    ratio = statistics.median(w for w, _, _ in results[0]) / statistics.median(
+        w for w, _, _ in results[1]
+    )
+    print(f"\nA/B wall (medians): {ratio:.2f}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tree", type=Path)
+    parser.add_argument(
+        "--warm-ab",
+        nargs=3,
+        type=Path,
+        metavar=("TREE_B", "SRC_A", "SRC_B"),
+        help="only time warm runs of two code versions, interleaved: SRC_A on TREE, "
+        "SRC_B on TREE_B (a copy of TREE, so the versions never share a cache)",
+    )
     parser.add_argument("--flake8", type=Path, help="flake8 executable from a separate venv")
     parser.add_argument("--ruff", type=Path, default=Path(sys.executable).parent / "ruff")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    if args.warm_ab is not None:
+        tree_b, src_a, src_b = args.warm_ab
+        return warm_ab((args.tree, tree_b), (src_a, src_b), args.repeat)
 
     tree = args.tree.resolve()
     files = files_scanned(tree)

@@ -63,11 +63,11 @@ TEST_DEPS = {
 }
 # Collection a suite's own pytest plugin adds, told to netra check the documented way.
 NETRA_CONFIG = {
-    # sqlalchemy.testing.plugin.pytestplugin collects classes named *Test and every public
-    # subclass of fixtures.TestBase, and makes a copy of a class per argument of a
-    # class-level @testing.combinations.
+    # sqlalchemy.testing.plugin.pytestplugin collects every public subclass of
+    # fixtures.TestBase whatever its name, and nothing else (its pytest_pycollect_makeitem
+    # returns [] for any other class or function: plugin_base.want_class), and makes a copy
+    # of a class per argument of a class-level @testing.combinations.
     "SQLAlchemy": (
-        'extra-python-classes = ["*Test"]\n'
         'extra-python-bases = ["sqlalchemy.testing.fixtures.TestBase"]\n'
         'class-parametrizers = ["sqlalchemy.testing.combinations"]\n'
         "conventions = false\n"

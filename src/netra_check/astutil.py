@@ -130,7 +130,8 @@ BUILTIN_METHODS = frozenset(
 
 
 def callee_ref(call: ast.Call) -> str | None:
-    """The name a call is followed by: a plain name, a method on `self`/`cls`, the dotted
+    """The name a call is followed by: a plain name, a method on `self`/`cls` (`self.name`
+    for both), the dotted
     name of an attribute of a name (`checks.verify`, `Checker().verify`: the file's
     imports decide what its head is, see `FileContext.qualify`), or a method on another
     object unless it is a built-in container's method (see BUILTIN_METHODS)."""
@@ -140,7 +141,7 @@ def callee_ref(call: ast.Call) -> str | None:
     if isinstance(func, ast.Attribute):
         owner = func.value
         if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
-            return func.attr
+            return "self." + func.attr  # resolved through the receiver's class, see Project
         dotted = dotted_name(func)
         if dotted is not None:
             return dotted
@@ -788,6 +789,23 @@ def parameter_names(node: FunctionNode) -> list[str]:
     args = node.args
     names = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
     return [n for n in names if n not in {"self", "cls"}]
+
+
+def callable_defaults(node: FunctionNode) -> dict[str, str]:
+    """Parameters whose default is a named function: `compare_fn=assert_equal` gives
+    `{"compare_fn": "assert_equal"}`. A helper that calls such a parameter runs the
+    default unless a caller passes another function."""
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    pairs = [
+        *zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True),
+        *((a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d),
+    ]
+    found = {}
+    for arg, default in pairs:
+        if isinstance(default, ast.Name | ast.Attribute) and (name := dotted_name(default)):
+            found[arg.arg] = name
+    return found
 
 
 def string_constants(nodes: Iterable[ast.AST]) -> Iterable[str]:

@@ -19,14 +19,13 @@ be rejected, never run code.
 from __future__ import annotations
 
 import gc
-import hashlib
 import os
 import pickle
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from netra_check.model import FileResult
+from netra_check.model import FileResult, blake2b
 
 FORMAT_VERSION = 1
 _PACKAGE = "netra_check"
@@ -57,13 +56,13 @@ class CacheEntry(NamedTuple):
 
 def content_digest(data: bytes) -> str:
     """The content hash that keys a cache entry."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return blake2b(data, digest_size=16).hexdigest()
 
 
 def code_version() -> str:
     """A fingerprint of the checker's own source, so editing a rule invalidates the cache."""
     package = Path(__file__).parent
-    digest = hashlib.blake2b(digest_size=8)
+    digest = blake2b(digest_size=8)
     digest.update(f"{FORMAT_VERSION}:{sys.version_info[:2]}".encode())
     for path in sorted(package.rglob("*.py")):
         stat = path.stat()

@@ -166,8 +166,24 @@ def run(
     return code, report, note
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, sized with `os.get_terminal_size` instead of `shutil`'s: the
+    parser builds a formatter for every `add_argument`, and importing `shutil` (with its
+    compression modules) costs more than the whole warm run's argument parsing."""
+
+    def __init__(self, prog: str) -> None:
+        import os
+
+        try:
+            columns = os.get_terminal_size(sys.stdout.fileno()).columns
+        except (AttributeError, OSError, ValueError):
+            columns = 80
+        super().__init__(prog, width=max(columns, 40) - 2)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        formatter_class=_HelpFormatter,
         prog="netra-check",
         description="Find tests that cannot fail. "
         "Exit 0 clean, 1 findings, 2 usage or configuration error.",

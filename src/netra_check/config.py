@@ -8,14 +8,13 @@ finish in well under half a second.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from netra_check.errors import CheckError
+from netra_check.model import blake2b
 from netra_check.pytest_config import PytestConfigError, read_settings
 
 SEVERITIES = ("error", "warning", "off")
@@ -135,7 +134,7 @@ class CheckConfig:
     def digest(self) -> str:
         """A stable hash of every setting that can change a per-file result."""
         payload = json.dumps(asdict(self), sort_keys=True, default=list)
-        return hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
+        return blake2b(payload.encode(), digest_size=12).hexdigest()
 
     def severity_of(self, rule_id: str, default: str = "error") -> str:
         """The configured severity of a rule: error, warning or off."""
@@ -257,6 +256,8 @@ def _table(document: dict[str, Any], *keys: str, source: str) -> dict[str, Any]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only when there is a file to read: a tenth of the warm run's imports
+
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

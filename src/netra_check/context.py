@@ -396,7 +396,7 @@ class FileContext:
                     found[local] = f"{module}.{alias.name}" if module else alias.name
         return found
 
-    def qualify(self, names: Iterable[str]) -> tuple[str, ...]:
+    def qualify(self, names: Iterable[str], *, method: bool = False) -> tuple[str, ...]:
         """Called names (see `callee_ref`) as the project pass follows them, sorted.
 
         A name whose head was imported becomes the dotted name it was imported as:
@@ -407,13 +407,18 @@ class FileContext:
         such a name to that function or method rather than to any of that name. An
         attribute of anything else (a local object) is its last part, and dropped when
         that is a built-in container's method (`items.append`). This module's own
-        functions and classes are qualified the same way.
+        functions and classes are qualified the same way. In a method (`method`),
+        `self.check()` stays `self.check`: the project pass looks it up in the class
+        of the object the method runs on and its bases; elsewhere it is `check`.
         """
         imports = self.imports
         local = self.local_names
         out: set[str] = set()
         for name in names:
             head, dot, rest = name.partition(".")
+            if head == "self" and dot and "." not in rest:
+                out.add(name if method else rest)
+                continue
             origin = imports.get(head) or local.get(head)
             if origin is not None and (dot or "." in origin):
                 out.add(origin + dot + rest)

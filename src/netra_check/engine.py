@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from netra_check.astutil import (
+    callable_defaults,
     callee_ref,
     fixture_alias,
     is_assert_name,
@@ -35,7 +36,7 @@ from netra_check.context import (
     parse_suppressions,
 )
 from netra_check.discovery import SourceFile, discover
-from netra_check.model import ClassFact, FileResult, Finding, HelperFact, Metric, Rule
+from netra_check.model import FileResult, Finding, HelperFact, Metric, Rule
 from netra_check.project import Project
 from netra_check.rules import REGISTRY
 
@@ -65,114 +66,8 @@ def class_tests(project: Project) -> int:
     the tests it inherits (bases found by name, in the same file first), and a test module
     also collects the test classes it imports (`from pkg.suite import *`, followed through
     the scanned modules' own star imports and `__all__`)."""
-    by_name: dict[str, list[tuple[str, ClassFact]]] = {}
-    for path in sorted(project.results):
-        for fact in project.results[path].classes:
-            by_name.setdefault(fact.name, []).append((path, fact))
-
-    modules = _module_paths(project)
-
-    def base_of(base: str, path: str, fact: ClassFact) -> tuple[str, ClassFact] | None:
-        # `tests.bases.Checks` is that module's class when it is scanned; otherwise the
-        # last part by name, in the same file first (never the class itself).
-        module, _, name = base.rpartition(".")
-        found = by_name.get(name, [])
-        origin = modules.get(module)
-        if origin is not None:
-            exact = next(((p, f) for p, f in found if p == origin), None)
-            if exact is not None:
-                return exact
-        others = [(p, f) for p, f in found if f is not fact]
-        return next(((p, f) for p, f in others if p == path), others[0] if others else None)
-
-    def count(fact: ClassFact, path: str) -> int:
-        names: set[str] = set()
-        seen: set[int] = set()
-        pending = [(path, fact)]
-        while pending:
-            where, current = pending.pop()
-            if id(current) in seen:
-                continue
-            seen.add(id(current))
-            names.update(current.tests)
-            pending.extend(b for n in current.bases if (b := base_of(n, where, current)))
-        return len(names) * fact.copies
-
-    wanted_bases = frozenset(project.config.extra_python_bases)
-
-    def derives(fact: ClassFact, path: str) -> bool:
-        """Whether the class derives from one of `extra_python_bases` (through scanned bases)."""
-        seen: set[int] = set()
-        pending = [(path, fact)]
-        while pending:
-            where, current = pending.pop()
-            if id(current) in seen:
-                continue
-            seen.add(id(current))
-            for base in current.bases:
-                if base in wanted_bases or base.rpartition(".")[2] in wanted_bases:
-                    return True
-                found = base_of(base, where, current)
-                if found is not None:
-                    pending.append(found)
-        return False
-
-    total = 0
-    for path in sorted(project.results):
-        result = project.results[path]
-        for fact in result.classes:
-            if fact.collected or (
-                wanted_bases and result.test_file and fact.candidate and derives(fact, path)
-            ):
-                total += count(fact, path)
-        if result.test_file and result.class_imports:
-            own = {fact.name for fact in result.classes if fact.collectable}
-            for name, (origin, fact) in imported_classes(project, path).items():
-                if name not in own:
-                    total += count(fact, origin)
-    return total
-
-
-def _module_paths(project: Project) -> dict[str, str]:
-    """Dotted module name -> path of every scanned file (memoised per run)."""
-    modules: dict[str, str] | None = project.memo.get("modules")
-    if modules is None:
-        modules = {m: p for p in sorted(project.results) for m in module_names(p)}
-        project.memo["modules"] = modules
-    return modules
-
-
-def imported_classes(project: Project, path: str) -> dict[str, tuple[str, ClassFact]]:
-    """The test classes a module's imports put in its namespace: name -> (defining path, class)."""
-    modules = _module_paths(project)
-    found: dict[str, tuple[str, ClassFact]] = {}
-
-    def visit(module_path: str, wanted: str, stack: tuple[str, ...]) -> None:
-        """Find `wanted` (a class name, or "*": every public one) in a module's namespace."""
-        result = project.results[module_path]
-        if wanted == "*" and result.exports is not None:
-            for name in result.exports:  # `__all__` is what a star import takes
-                visit(module_path, name, stack)
-            return
-        for fact in result.classes:
-            if fact.collectable and (
-                fact.name == wanted or (wanted == "*" and not fact.name.startswith("_"))
-            ):
-                found.setdefault(fact.name, (module_path, fact))
-        for module, name in result.class_imports:
-            target = modules.get(module)
-            if target is None or target in stack:
-                continue
-            if name == "*":
-                visit(target, wanted, (*stack, target))
-            elif wanted in ("*", name):
-                visit(target, name, (*stack, target))
-
-    for module, name in project.results[path].class_imports:
-        target = modules.get(module)
-        if target is not None and target != path:
-            visit(target, name, (path, target))
-    return found
+    index = project.classes
+    return sum(index.count(path, fact) for path, fact in index.collected())
 
 
 def active_rules(config: CheckConfig) -> list[Rule]:
@@ -195,6 +90,14 @@ def _wraps_same_name(definition: Definition) -> bool:
     )
 
 
+def _unbound(callees: tuple[str, ...]) -> tuple[str, ...]:
+    """A method's callees as followed when it is reached by name alone (no known class):
+    `self.check` is any `check`."""
+    if not any(c.startswith("self.") for c in callees):
+        return callees
+    return tuple(sorted({c.removeprefix("self.") for c in callees}))
+
+
 def _helper_facts(ctx: FileContext) -> list[HelperFact]:
     """Every function: does it assert, and (if not) what does it call."""
     facts = []
@@ -213,9 +116,17 @@ def _helper_facts(ctx: FileContext) -> list[HelperFact]:
                 names = {n for call in definition.live_calls() if (n := callee_ref(call))}  # type: ignore[arg-type]
             if is_fixture(node):
                 names.update(parameter_names(node))  # fixtures run the fixtures they request
-            callees = ctx.qualify(names)
-        facts.append(HelperFact(node.name, asserts, callees))
-        if not definition.is_test:  # as imported: `pkg.mod.helper`, `pkg.mod.Class.method`
+            defaults = callable_defaults(node)
+            if defaults:  # `compare_fn(result, expected)` runs `compare_fn=assert_equal`
+                names = {defaults.get(name, name) for name in names}
+            callees = ctx.qualify(names, method=definition.kind == "method")
+        # By name (for calls the scanner cannot resolve), and as imported or as a class's
+        # method: `pkg.mod.helper`, `pkg.mod.Class.method`. A test only by name: the rare
+        # `self.test_other()` is followed by name (see Project.resolve_self), and a large
+        # suite's cache would otherwise hold every test twice.
+        method = definition.kind == "method"
+        facts.append(HelperFact(node.name, asserts, _unbound(callees) if method else callees))
+        if not definition.is_test:
             qualname = definition.qualname
             facts.extend(HelperFact(f"{m}.{qualname}", asserts, callees) for m in modules)
         alias = fixture_alias(node)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+
+try:
+    # hashlib's own BLAKE2: importing hashlib also loads OpenSSL's bindings, which take longer
+    # to import than a warm run spends hashing (the cache key, finding ids).
+    from _blake2 import blake2b as blake2b
+except ImportError:  # an interpreter without the builtin module
+    from hashlib import blake2b as blake2b
 
 if TYPE_CHECKING:
     from netra_check.context import FileContext
@@ -35,7 +41,7 @@ class Finding:
     def fingerprint(self, occurrence: int = 0) -> str:
         """A line-independent identity used by baselines and SARIF."""
         key = f"{self.rule_id}\x00{self.path}\x00{self.anchor}\x00{occurrence}"
-        return hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
+        return blake2b(key.encode(), digest_size=10).hexdigest()
 
     @property
     def location(self) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from netra_check.astutil import BUILTIN_METHODS, is_assert_name, last_part
+from netra_check.classes import ClassIndex
 from netra_check.config import CheckConfig
 from netra_check.context import name_matcher
 from netra_check.model import FileResult
@@ -36,6 +37,11 @@ class Project:
                 yield path, value
 
     @cached_property
+    def classes(self) -> ClassIndex:
+        """Every scanned class, its bases and the classes pytest collects."""
+        return ClassIndex(self.results, self.config.extra_python_bases)
+
+    @cached_property
     def defined_names(self) -> frozenset[str]:
         """Names of every helper, fixture and method defined in the scanned support code."""
         return frozenset(self._helpers)
@@ -54,8 +60,9 @@ class Project:
         known = self._by_name_memo.get(name)
         if known is None:
             matcher = self._helper_matcher
-            known = (matcher is not None and (matcher(name) or matcher(last_part(name)))) or (
-                is_assert_name(name) and name not in self._helpers
+            last = last_part(name)
+            known = (matcher is not None and (matcher(name) or matcher(last))) or (
+                is_assert_name(last) and name not in self._helpers
             )
             self._by_name_memo[name] = known
         return known
@@ -105,14 +112,15 @@ class Project:
         known = self._asserting.get(name)
         if known is not None:
             return known, True
-        if self._asserts_by_name(name):
+        target, _, receiver = name.partition("@")
+        if self._asserts_by_name(target):
             self._asserting[name] = True
             return True, True
         if name in active:
             return False, False
         if depth > _MAX_DEPTH:
             return True, False
-        helpers = self._helpers.get(name)
+        helpers = self._helpers.get(target)
         if not helpers:
             self._asserting[name] = False
             return False, True
@@ -121,12 +129,18 @@ class Project:
         settled = True
         answer = False
         resolve = self.resolve
+        if not receiver and "." in target:
+            receiver = target.rpartition(".")[0]  # `pkg.mod.Class.method`: its own class
         for asserts, callees in helpers:
             if asserts:
                 answer = True
                 break
             for callee in callees:
-                found, done = self._visit(resolve(callee), active, visited, depth + 1)
+                if callee.startswith("self."):
+                    callee = self.resolve_self(callee[5:], receiver)
+                else:
+                    callee = resolve(callee)
+                found, done = self._visit(callee, active, visited, depth + 1)
                 if found:
                     answer = True
                     break
@@ -160,15 +174,63 @@ class Project:
         last = last_part(name)
         return name if last in BUILTIN_METHODS else last
 
-    def reaches_assertion(self, names: Iterable[str]) -> bool:
-        """Whether calling any of `names` runs an assertion."""
+    def resolve_self(self, method: str, receiver: str) -> str:
+        """`self.method()` in code running on an instance of the class `receiver` (a dotted
+        name such as `tests.test_x.TestA`): the method its class or the first of its scanned
+        bases defines (`tests.base.Checks.method@tests.test_x.TestA`: the callees of that
+        method resolve `self` against TestA again). A class the scanner does not know (a
+        nested class, a module-level function's `self`) falls back to the name alone; a
+        method none of the known classes defines is unknown (`tests.test_x.TestA.method`,
+        which asserts only if its name says so: `self.assertOutcome()` of a library base).
+        A class whose bases include one picked by name among several of that name is not
+        trusted either: its methods are followed by name.
+        """
+        memo = self._self_memo
+        key = (method, receiver)
+        found = memo.get(key)
+        if found is not None:
+            return found
+        index = self.classes
+        located = index.by_key.get(receiver)
+        if located is None or index.guessed(*located):
+            found = self.resolve(method)  # by name, as before classes were followed
+        else:
+            found = f"{receiver}.{method}"
+            helpers = self._helpers
+            for _, fact in index.mro(*located):
+                owner = index.key(fact)
+                if owner is not None and f"{owner}.{method}" in helpers:
+                    found = f"{owner}.{method}"
+                    if owner != receiver:
+                        found += "@" + receiver
+                    break
+                if method in fact.tests:  # `self.test_other()`: tests are known by name only
+                    found = method
+                    break
+        memo[key] = found
+        return found
+
+    @cached_property
+    def _self_memo(self) -> dict[tuple[str, str], str]:
+        return {}
+
+    def reaches_assertion(self, names: Iterable[str], receiver: str | None = None) -> bool:
+        """Whether calling any of `names` runs an assertion; `self.x` names are looked up in
+        the class `receiver` (a dotted name), or by their method name when it is None."""
         # The memo lookups inline: a large suite asks this for tens of thousands of names.
         resolved = self._resolved
         known = self._asserting
         for name in names:
-            target = resolved.get(name)
+            target = resolved.get(name)  # never a `self.` name: those depend on the receiver
             if target is None:
-                target = self.resolve(name)
+                if name.startswith("self."):
+                    target = (
+                        self.resolve_self(name[5:], receiver)
+                        if receiver is not None
+                        else self.resolve(name[5:])
+                    )
+                else:
+                    target = self.resolve(name)
             answer = known.get(target)
             if answer is None:
                 answer = self.asserts(target)

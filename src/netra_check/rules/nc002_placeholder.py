@@ -9,7 +9,9 @@ What it does:
     (`@pytest.mark.skip`, `@unittest.skip`, `skipif(True)`, or a first statement
     `pytest.skip(...)` / `self.skipTest(...)`). `assert False, "TODO"` is not a
     placeholder: it always fails. A `skipif` with a string condition is evaluated
-    by pytest, so it is not unconditional.
+    by pytest, so it is not unconditional. A test of a class pytest does not
+    collect itself (a base class, a suite class in a helper module) is reported
+    at its definition when a collected class inherits it.
 
 Why is this bad?
     A placeholder counts as a passing (or skipped) test in every report while it
@@ -43,11 +45,14 @@ from collections.abc import Iterator
 from netra_check.astutil import (
     body_without_docstring,
     dotted_name,
+    is_fixture,
     is_tautological_call,
     is_tautology,
 )
-from netra_check.context import Definition, FileContext
+from netra_check.classes import run_by
+from netra_check.context import Definition, FileContext, matches_option, module_names
 from netra_check.model import Finding, Rule
+from netra_check.project import Project
 
 # Names after resolving imports (`FileContext.qualified`): a `skip` imported from
 # elsewhere (SQLAlchemy's `skip(db)`) is conditional and does not count.
@@ -144,6 +149,22 @@ def placeholder_reason(test: Definition, ctx: FileContext) -> str | None:
     return None
 
 
+def is_inherited_test(definition: Definition, ctx: FileContext) -> bool:
+    """A test-named method of a class pytest does not collect where it is defined (a base
+    class, a suite class in a helper module): a test in each collected class that inherits
+    it, which the project pass finds (`ClassIndex.runners`)."""
+    return (
+        not definition.is_test
+        and definition.kind == "method"
+        and ctx.role.is_support
+        and (
+            matches_option(definition.name, ctx.config.python_functions)
+            or definition.name.startswith("test")
+        )
+        and not is_fixture(definition.function)
+    )
+
+
 class PlaceholderTest(Rule):
     """See the module docstring."""
 
@@ -158,3 +179,35 @@ class PlaceholderTest(Rule):
             reason = placeholder_reason(test, ctx)
             if reason is not None:
                 yield ctx.test_finding(self, test, f"test {test.qualname!r} {reason}")
+
+    def collect(self, ctx: FileContext) -> list[tuple[str, int, tuple[int, int], str]] | None:
+        """Placeholders among the tests of classes that are collected only where inherited."""
+        found = []
+        for definition in ctx.definitions:
+            if is_inherited_test(definition, ctx):
+                reason = placeholder_reason(definition, ctx)
+                if reason is not None:
+                    found.append((definition.qualname, definition.line, definition.span, reason))
+        return found or None
+
+    def check_project(self, project: Project) -> Iterator[Finding]:
+        """The inherited placeholders that some collected class runs, at their definition."""
+        for path, found in project.facts(self.id):
+            module = module_names(path)
+            for qualname, line, span, reason in found:
+                owner, _, name = qualname.rpartition(".")
+                if not module:
+                    continue
+                key = f"{module[-1]}.{owner}"
+                runs = project.classes.runners(key, name)
+                if runs:
+                    where = run_by(runs, key)
+                    yield Finding(
+                        rule_id=self.id,
+                        path=path,
+                        line=line,
+                        message=f"test {qualname!r}{where} {reason}",
+                        anchor=f"{qualname}|def",
+                        span_start=span[0],
+                        span_end=span[1],
+                    )

@@ -13,10 +13,24 @@ What it does:
     `from tests.logs import check_reply`, `logs.check_reply()` after `from tests
     import logs`, `Checker().verify()` after `from tests.checks import Checker`
     are those functions and that method, not others of the same name; so is a
-    function or class of the test module itself. Other helpers are
+    function or class of the test module itself. `self.check()` (and `cls.check()`)
+    is the method of the class the test runs in or of the first of its bases that
+    defines it, bases followed through the imports and re-exports, and so are the
+    `self` calls of that method in turn: an unrelated class's `check` neither hides
+    nor supplies an assertion, and a subclass's override is the one that runs.
+    A method no known class defines is unknown: it asserts only if its name says
+    so; in a class with a base that could be any of several classes of its name,
+    methods are followed by name. Tests of a class pytest does not collect itself
+    (a base class, a suite class in a helper module) are analysed for every
+    collected class that inherits them, and reported at their definition when they
+    assert in none of them; a set-up hook that registers an asserting callback
+    (`@compiles(...)` in `setup_test_class`) counts for the tests of its class, and
+    a helper that calls a parameter runs that parameter's default
+    (`compare(result, expected)` with `compare=expect_equal`). Other helpers are
     followed by name through every function, fixture and test in the scanned test
-    code and testing packages, transitively (a test that calls `check_reply()` which calls
-    `assert_event_order()` is fine, and so is one that calls `self.test_other()`).
+    code and testing packages, transitively (a test that calls `check_reply()` which
+    calls `assert_event_order()` is fine, and so is one that calls
+    `self.test_other()`).
     A method called on an object the scanner cannot type is not followed when its
     name is a built-in container's (`session.pop()`, `items.append()`), so a class
     that happens to define an asserting `append` hides nothing. Library helpers
@@ -57,15 +71,21 @@ import ast
 from collections.abc import Iterator
 
 from netra_check.astutil import callee_name, callee_ref, parameter_names
-from netra_check.context import Definition, FileContext
+from netra_check.classes import run_by
+from netra_check.context import Definition, FileContext, module_names
 from netra_check.model import Finding, Rule
 from netra_check.project import Project
-from netra_check.rules.nc002_placeholder import placeholder_reason
+from netra_check.rules.nc002_placeholder import is_inherited_test, placeholder_reason
 
 # A test with no assertion of its own, which passes only if a helper it calls asserts:
-# (qualname, line, span, callees). A plain tuple: the cache loads it several times faster
-# than a NamedTuple, and a large suite has tens of thousands.
-Candidate = tuple[str, int, tuple[int, int], tuple[str, ...]]
+# (qualname, line, span, callees, collected where it is defined, calls a method on self).
+# The fifth is False for a test method of a class pytest does not collect itself (a base
+# class, a suite class in a helper module): it is a test only in the collected classes
+# that inherit it. Only the tests that call methods on `self` depend on the class they
+# run in. A plain
+# tuple: the cache loads it several times faster than a NamedTuple, and a large suite has
+# tens of thousands.
+Candidate = tuple[str, int, tuple[int, int], tuple[str, ...], bool, bool]
 
 
 def reached_names(test: Definition, state: bool | tuple[str, ...] = False) -> set[str]:
@@ -114,32 +134,90 @@ class AssertionFreeTest(Rule):
     hint = "assert on the result, or call a helper that asserts (declare it in assertion_helpers)"
 
     def collect(self, ctx: FileContext) -> list[Candidate] | None:
-        """The tests with no direct assertion; the project pass follows their helpers."""
+        """The tests with no direct assertion, and in support code the test-named methods of
+        classes that are not collected themselves (their subclasses may be); the project
+        pass follows their helpers."""
         candidates = []
         matcher = ctx.assertion_matcher
-        for test in ctx.tests:
+        hooked = _classes_with_checking_hooks(ctx)
+        for test in ctx.definitions:
+            if not test.is_test and not is_inherited_test(test, ctx):
+                continue
             if placeholder_reason(test, ctx) or _strict_xfail(test, ctx):
+                continue
+            if hooked and test.qualname.rpartition(".")[0] in hooked:
                 continue
             state = test.assertion_state(matcher)
             if state is True:
                 continue
-            callees = ctx.qualify(reached_names(test, state))
-            candidates.append((test.qualname, test.line, test.span, callees))
+            method = test.kind == "method"
+            callees = ctx.qualify(reached_names(test, state), method=method)
+            on_self = any(c.startswith("self.") for c in callees)
+            candidates.append((test.qualname, test.line, test.span, callees, test.is_test, on_self))
         return candidates or None
 
     def check_project(self, project: Project) -> Iterator[Finding]:
-        """Report the candidates none of whose helpers assert."""
+        """Report the candidates none of whose helpers assert, in any class that runs them."""
+        reaches = project.reaches_assertion
         for path, candidates in project.facts(self.id):
-            for qualname, line, span, callees in candidates:
-                if project.reaches_assertion(callees):
+            module = module_names(path)
+            for qualname, line, span, callees, collected, on_self in candidates:
+                owner, _, name = qualname.rpartition(".")
+                if not owner or not module:  # a test function
+                    if collected and not reaches(callees):
+                        yield _finding(path, qualname, line, span, "")
                     continue
-                yield Finding(
-                    rule_id=self.id,
-                    path=path,
-                    line=line,
-                    message=f"test {qualname!r} asserts nothing, and no helper or "
-                    "fixture it calls asserts",
-                    anchor=f"{qualname}|def",
-                    span_start=span[0],
-                    span_end=span[1],
-                )
+                key = f"{module[-1]}.{owner}"
+                if collected and reaches(callees, key):
+                    continue
+                if collected and not on_self:
+                    yield _finding(path, qualname, line, span, "")
+                    continue
+                runs = project.classes.runners(key, name)
+                if not collected and not runs:
+                    continue  # no collected class runs it
+                if not collected and not on_self:
+                    if reaches(callees):
+                        continue
+                elif any(reaches(callees, r) for r in runs if not (collected and r == key)):
+                    continue  # (the class itself, when collected, was asked above)
+                yield _finding(path, qualname, line, span, "" if collected else run_by(runs, key))
+
+
+# Set-up methods that run around every test of their class.
+SETUP_HOOKS = frozenset(
+    {"setup_method", "setup_class", "setUp", "setUpClass", "setup_test", "setup_test_class"}
+)
+
+
+def _classes_with_checking_hooks(ctx: FileContext) -> set[str]:
+    """Classes whose set-up registers a callback that asserts (`@compiles(...)` or an event
+    listener defined in `setup_test_class`): a library calls it while each test runs, so
+    the check is part of every test of the class (SQLAlchemy's KwargPropagationTest)."""
+    found: set[str] = set()
+    for definition in ctx.definitions:
+        if definition.kind != "method" or definition.name not in SETUP_HOOKS:
+            continue
+        for node in ast.walk(definition.function):
+            if (
+                node is not definition.node
+                and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                and node.decorator_list
+                and any(isinstance(inner, ast.Assert) for inner in ast.walk(node))
+            ):
+                found.add(definition.qualname.rpartition(".")[0])
+                break
+    return found
+
+
+def _finding(path: str, qualname: str, line: int, span: tuple[int, int], where: str) -> Finding:
+    return Finding(
+        rule_id=AssertionFreeTest.id,
+        path=path,
+        line=line,
+        message=f"test {qualname!r}{where} asserts nothing, and no helper or "
+        "fixture it calls asserts",
+        anchor=f"{qualname}|def",
+        span_start=span[0],
+        span_end=span[1],
+    )

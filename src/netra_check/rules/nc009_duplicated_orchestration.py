@@ -36,7 +36,6 @@ Use instead:
 from __future__ import annotations
 
 import ast
-import hashlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +43,7 @@ from typing import NamedTuple
 
 from netra_check.astutil import body_without_docstring, fixture_alias, is_fixture
 from netra_check.context import FileContext
-from netra_check.model import Finding, Rule
+from netra_check.model import Finding, Rule, blake2b
 from netra_check.project import Project
 
 SETUP_METHODS = frozenset(
@@ -113,7 +112,7 @@ def normalised_digest(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | Non
         )
     except RecursionError:
         return None
-    return hashlib.blake2b("\n".join(parts).encode(), digest_size=12).hexdigest()
+    return blake2b("\n".join(parts).encode(), digest_size=12).hexdigest()
 
 
 _GENERATED = re.compile(

@@ -354,3 +354,54 @@ def test_extra_python_bases_collect_subclasses_whatever_their_name(workspace) ->
     )
     # O2MCascadeDeleteOrphan: its own test and the one it inherits; _Hidden is private.
     assert workspace.scan().tests == 2
+
+
+def test_extra_python_bases_through_a_re_export_and_a_star_import(workspace) -> None:
+    # SQLAlchemy: TestBase lives in fixtures/base.py and is re-exported by fixtures/__init__.py;
+    # MappedTest (fixtures/orm.py) derives from it through `from .base import TestBase`, and
+    # test/dialect/test_suite.py collects the suite's classes with `from ...suite import *`.
+    workspace.write("lib/shop/testing/fixtures/__init__.py", "from .base import TestBase\n")
+    workspace.write("lib/shop/testing/fixtures/base.py", "class TestBase:\n    pass\n")
+    workspace.write(
+        "lib/shop/testing/fixtures/orm.py",
+        """
+        from .base import TestBase
+
+        class MappedTest(TestBase):
+            pass
+        """,
+    )
+    workspace.write(
+        "lib/shop/testing/suite/test_rows.py",
+        """
+        from ..fixtures.base import TestBase
+
+        class RowCountChecks(TestBase):
+            def test_rowcount(self):
+                assert rowcount() == 1
+        """,
+    )
+    workspace.write("lib/shop/testing/suite/__init__.py", "from .test_rows import *\n")
+    workspace.write("tests/test_suite.py", "from shop.testing.suite import *\n")
+    workspace.write(
+        "tests/test_cascade.py",
+        """
+        from shop.testing.fixtures.orm import MappedTest
+
+        class CascadeDeleteOrphan(MappedTest):
+            def test_orphan(self):
+                assert orphan()
+
+        class NotCollected:
+            def test_not_collected(self):
+                assert nothing()
+        """,
+    )
+    workspace.write(
+        "pyproject.toml",
+        '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
+        '[tool.netra.check]\nextra-python-bases = ["shop.testing.fixtures.TestBase"]\n',
+    )
+    # CascadeDeleteOrphan (through orm.py's import of base.TestBase), and RowCountChecks,
+    # which no test module defines but test_suite.py's star import collects.
+    assert workspace.scan().tests == 2

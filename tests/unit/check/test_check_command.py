@@ -197,6 +197,30 @@ def test_command_module_imports_cheaply() -> None:
     assert completed.stdout.strip() == ""
 
 
+def test_warm_run_skips_modules_it_does_not_need(tmp_path: Path) -> None:
+    # Start-up is most of a warm run: no OpenSSL bindings (hashlib), no TOML parser when
+    # there is no TOML file, no shutil (argparse's help formatter imports it).
+    import sys
+
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_x.py").write_text(
+        "def test_x():\n    assert sorted([2, 1]) == [1, 2]\n"
+    )
+    probe = (
+        "import sys\n"
+        "from netra_check.command import main\n"
+        "code = main(['tests', '--format', 'json', '-o', '/dev/null'])\n"
+        "print(code, ','.join(m for m in ('hashlib', 'tomllib', 'shutil') if m in sys.modules))\n"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+        )
+        for _ in range(2)  # cold, then warm
+    ]
+    assert runs[1].stdout.split() == ["0"], runs[1].stdout
+
+
 def test_module_entry_point(repo) -> None:
     import sys
 

@@ -462,3 +462,64 @@ def test_helpers_that_call_each_other_are_judged_through_the_cycle(workspace) ->
         """,
     )
     assert workspace.lines("NC003") == [("tests/test_retries.py", 9)]
+
+
+def test_self_helpers_of_classes_collected_by_base(workspace) -> None:
+    # SQLAlchemy: classes collected as subclasses of fixtures.TestBase, whatever their name,
+    # calling a helper of a mixin in the testing package (self.assert_compile).
+    workspace.write(
+        "pyproject.toml",
+        '[tool.netra.check]\nextra-python-bases = ["shop.testing.fixtures.TestBase"]\n',
+    )
+    workspace.write("lib/shop/testing/fixtures.py", "class TestBase:\n    pass\n")
+    workspace.write(
+        "lib/shop/testing/assertions.py",
+        """
+        class CompilesSQL:
+            def check_compiles(self, statement, expected):
+                assert str(statement) == expected
+
+            def compile_only(self, statement):
+                return str(statement)
+        """,
+    )
+    workspace.write(
+        "tests/test_compiler.py",
+        """
+        from shop.testing import fixtures
+        from shop.testing.assertions import CompilesSQL
+
+        class CompileChecks(fixtures.TestBase, CompilesSQL):
+            def test_checked(self):
+                self.check_compiles(select(), "SELECT")
+
+            def test_only_compiled(self):
+                self.compile_only(select())
+        """,
+    )
+    assert workspace.lines("NC003") == [("tests/test_compiler.py", 8)]
+
+
+def test_a_base_picked_among_several_of_its_name_is_not_trusted(workspace) -> None:
+    # The base comes from a module the scan does not see; two scanned classes share its
+    # name, one whose `check` asserts: which one it is cannot be told, so `self.check`
+    # is followed by name (asserting), not through the first class of that name.
+    workspace.write(
+        "tests/helpers_a.py",
+        "class Checks:\n    def check(self, value):\n        return value\n",
+    )
+    workspace.write(
+        "tests/helpers_b.py",
+        "class Checks:\n    def check(self, value):\n        assert value\n",
+    )
+    workspace.write(
+        "tests/test_orders.py",
+        """
+        from vendor.bases import Checks
+
+        class TestOrders(Checks):
+            def test_order(self):
+                self.check(place())
+        """,
+    )
+    assert workspace.findings("NC003") == []
