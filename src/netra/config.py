@@ -12,6 +12,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -292,10 +293,13 @@ class Settings(BaseSettings):
             for secret in (self.secret_key, self.model_api_key, self.metrics_token)
             if secret is not None
         ]
-        for url in (self.database_url, self.redis_url):
+        clickhouse = self.clickhouse_url.get_secret_value() if self.clickhouse_url else None
+        for url in (self.database_url, self.redis_url, clickhouse):
             credentials, at, _ = (url or "").partition("://")[2].rpartition("@")
             if at and ":" in credentials:
-                values.append(credentials.partition(":")[2])
+                password = credentials.partition(":")[2]
+                # As written in the URL, and decoded, as a client library would show it.
+                values += [password, unquote(password)]
         return values
 
     @property

@@ -184,6 +184,10 @@ def test_observability_settings(make_env: MakeEnv) -> None:
     assert settings.otel_endpoint == "http://127.0.0.1:4318"
     assert {"metrics-token-1", "db-password-1"} <= set(settings.secrets())
     assert "metrics-token-1" not in repr(settings)
+    clickhouse = Settings.from_env(
+        make_env({"NETRA_CLICKHOUSE_URL": "http://netra:ch%2Fpassword-1@ch:8123/netra"})
+    )
+    assert {"ch%2Fpassword-1", "ch/password-1"} <= set(clickhouse.secrets())
     with pytest.raises(ConfigError, match="NETRA_OTEL_ENDPOINT"):
         Settings.from_env(make_env({"NETRA_OTEL_ENDPOINT": "collector:4318"}))
     with pytest.raises(ConfigError, match="NETRA_LOG_FORMAT"):
