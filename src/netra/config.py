@@ -360,6 +360,10 @@ def redact_url(url: str) -> str:
     return f"{scheme}{sep}{user}{':***' if colon else ''}@{host}"
 
 
+#: Settings that are URLs which may carry a password.
+_URL_FIELDS = frozenset({"database_url", "redis_url", "clickhouse_url"})
+
+
 def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
@@ -367,7 +371,7 @@ def _describe(exc: ValidationError) -> str:
         name = f"{ENV_PREFIX}{field.upper()}" if field else "settings"
         message = error["msg"].removeprefix("Value error, ")
         got = error.get("input")
-        if field == "database_url" and isinstance(got, str):
+        if field in _URL_FIELDS and isinstance(got, str):  # echoed without its password
             got = redact_url(got)
         secret = field in {"secret_key", "model_api_key", "metrics_token"}
         shown = "" if secret or isinstance(got, dict) else f" (got {got!r})"
