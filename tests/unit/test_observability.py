@@ -102,6 +102,18 @@ def test_secrets_never_appear_in_either_format() -> None:
     assert entry["message"].count(logs.REDACTED) == 2
 
 
+def test_a_secret_that_json_escapes_is_redacted_in_json_lines() -> None:
+    # A password with a quote, a backslash or a control character is written escaped
+    # in a JSON line; the escaped form must be redacted too.
+    secret = 'db-pa"ss\\word\t1'
+    record = _record("connecting with %s", secret, exc=ValueError(f"bad password {secret}"))
+    line = logs.JsonFormatter([secret]).format(record)
+    entry = json.loads(line)
+    assert secret not in entry["message"]
+    assert secret not in entry["exception"]
+    assert entry["message"] == f"connecting with {logs.REDACTED}"
+
+
 def test_text_format_appends_the_bound_ids() -> None:
     token = logs.bind(request_id="req-9", run_id="run_9")
     try:

@@ -100,6 +100,12 @@ class TextFormatter(_Redacting):
 class JsonFormatter(_Redacting):
     """One JSON object per record, on one line."""
 
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        secrets = list(secrets)
+        # A secret with a quote, a backslash or a control character is escaped in the
+        # line: its escaped form is what must be found there.
+        super().__init__([*secrets, *(orjson.dumps(s).decode()[1:-1] for s in secrets)])
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": _iso_millis(record.created),
