@@ -10,10 +10,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
+from netra.api import errors
 from netra.config import ConfigError, Settings
 from netra.observability import Metrics, logs
+from netra.observability.http import RequestContext
 from netra.observability.traces import NO_SPAN, Tracing, traces_url
 
 if TYPE_CHECKING:
@@ -112,6 +116,40 @@ def test_a_secret_that_json_escapes_is_redacted_in_json_lines() -> None:
     assert secret not in entry["message"]
     assert secret not in entry["exception"]
     assert entry["message"] == f"connecting with {logs.REDACTED}"
+
+
+async def test_a_request_that_fails_is_logged_and_answered_with_its_ids() -> None:
+    # Starlette logs and answers a 500 outside every middleware, after RequestContext
+    # has unbound the request's ids: they must still reach that line and the response.
+    app = FastAPI()
+    errors.install(app)
+    app.add_middleware(RequestContext, tracing=Tracing())
+
+    @app.get("/boom")
+    async def boom() -> None:
+        logs.bind(user_id="usr_failing")  # as the authentication dependency does
+        raise RuntimeError("boom")
+
+    lines: list[tuple[str, dict[str, str]]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append((record.getMessage(), dict(logs.bound())))
+
+    handler = Keep()
+    logging.getLogger("netra.api.errors").addHandler(handler)
+    transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://netra") as http:
+            response = await http.get("/boom", headers={"X-Request-ID": "req-500"})
+    finally:
+        logging.getLogger("netra.api.errors").removeHandler(handler)
+
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert response.headers["x-request-id"] == "req-500"
+    assert lines == [("GET /boom failed", {"request_id": "req-500", "user_id": "usr_failing"})]
+    assert logs.bound() == {}  # nothing stays bound where the request ran
 
 
 def test_text_format_appends_the_bound_ids() -> None:
