@@ -12,6 +12,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -292,10 +293,13 @@ class Settings(BaseSettings):
             for secret in (self.secret_key, self.model_api_key, self.metrics_token)
             if secret is not None
         ]
-        for url in (self.database_url, self.redis_url):
+        clickhouse = self.clickhouse_url.get_secret_value() if self.clickhouse_url else None
+        for url in (self.database_url, self.redis_url, clickhouse):
             credentials, at, _ = (url or "").partition("://")[2].rpartition("@")
             if at and ":" in credentials:
-                values.append(credentials.partition(":")[2])
+                password = credentials.partition(":")[2]
+                # As written in the URL, and decoded, as a client library would show it.
+                values += [password, unquote(password)]
         return values
 
     @property
@@ -356,6 +360,10 @@ def redact_url(url: str) -> str:
     return f"{scheme}{sep}{user}{':***' if colon else ''}@{host}"
 
 
+#: Settings that are URLs which may carry a password.
+_URL_FIELDS = frozenset({"database_url", "redis_url", "clickhouse_url"})
+
+
 def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
@@ -363,7 +371,7 @@ def _describe(exc: ValidationError) -> str:
         name = f"{ENV_PREFIX}{field.upper()}" if field else "settings"
         message = error["msg"].removeprefix("Value error, ")
         got = error.get("input")
-        if field == "database_url" and isinstance(got, str):
+        if field in _URL_FIELDS and isinstance(got, str):  # echoed without its password
             got = redact_url(got)
         secret = field in {"secret_key", "model_api_key", "metrics_token"}
         shown = "" if secret or isinstance(got, dict) else f" (got {got!r})"

@@ -441,3 +441,57 @@ async def test_usage_is_left_out_when_the_endpoint_reports_none(
     assert counted[-1].usage[0].total_tokens == 15
     # Nor is Netra's placeholder thinking sent as reasoning.
     assert EventType.REASONING_START not in {e.type for e in silent}
+
+
+async def test_results_of_many_client_tool_calls_of_one_turn_all_continue_the_run(
+    model_server: ModelServer, user: fixtures.TestUser
+) -> None:
+    # The follow-up run's input previews each result (up to 500 characters): for this
+    # many calls the previews together are longer than a message may be, which must not
+    # refuse the client's results.
+    calls = 40
+    fake = model_server.fake
+    fake.replies.clear()
+    many = chunk(
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "index": i,
+                    "id": f"call_{i}",
+                    "type": "function",
+                    "function": {"name": "pick_color", "arguments": "{}"},
+                }
+                for i in range(calls)
+            ],
+        }
+    )
+    fake.enqueue(
+        Stream(many + chunk({}, "tool_calls") + "data: [DONE]\n\n"), text_stream("All picked.")
+    )
+    asked_for = {
+        "threadId": "many-client-calls",
+        "runId": "r1",
+        "protocolVersion": "1.0.0",
+        "tools": [PICK_COLOR],
+        "messages": [{"id": "m1", "role": "user", "content": "Pick many colours"}],
+    }
+    async with httpx.AsyncClient(base_url=model_server.server.base_url, timeout=30) as http:
+        asked = await run_agent(http, asked_for, user.headers)
+        ids = [e.tool_call_id for e in asked if e.type == EventType.TOOL_CALL_START]
+        results = [
+            {"id": f"t{n}", "role": "tool", "toolCallId": call_id, "content": "blue " * 120}
+            for n, call_id in enumerate(ids)
+        ]
+        answered = await run_agent(
+            http,
+            {**asked_for, "runId": "r2", "messages": [*asked_for["messages"], *results]},
+            user.headers,
+        )
+
+    assert len(ids) == calls
+    assert_valid_run(answered)
+    assert isinstance(answered[-1], RunFinishedEvent)
+    assert answered[-1].result["text"] == "All picked."
+    tool_messages = [m for m in fake.requests[-1]["messages"] if m["role"] == "tool"]
+    assert [m["tool_call_id"] for m in tool_messages] == ids

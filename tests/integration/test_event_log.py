@@ -8,6 +8,7 @@ connection in the middle of a batch.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
@@ -20,6 +21,7 @@ from netra.db.engine import Database
 from netra.db.models import Run, Thread, User
 from netra.db.repositories import RunEnd, RunRepository, ThreadRepository, store_run
 from netra.lifecycle import start, stop
+from netra.observability import logs
 from netra.realtime.bus import InMemoryEventBus
 from netra.realtime.emitter import RunEmitter
 from netra.realtime.events import AgentEvent, EventType
@@ -190,6 +192,46 @@ async def test_a_run_whose_write_fails_fails_alone_and_leaves_no_gap(
     ]
     with pytest.raises(EventLogError):  # the failed run's emitter refuses anything more
         await bad.emit(EventType.AGENT_THINKING, {"text": "more"})
+
+
+class _BoundIds(logging.Handler):
+    """Keeps each record's message with the log ids bound where it was logged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[tuple[str, dict[str, str]]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.getMessage(), dict(logs.bound())))
+
+
+async def test_the_writers_log_lines_carry_no_ids_of_the_run_that_started_it(
+    db: Database, writer: EventLogWriter, add_user: Callable[..., Awaitable[User]]
+) -> None:
+    first_owner, other_owner = await add_user(db), await add_user(db)
+    first_thread, first_run = await new_run(db, first_owner)
+    bad_thread, bad_run = await new_run(db, other_owner)
+    await install_poison(db, "NEW.data LIKE '%poison%'")
+
+    async def first_run_writes() -> None:  # as a run's task does: its ids bound, then events
+        logs.bind(user_id=first_owner.id, thread_id=first_thread.id, run_id=first_run.id)
+        emitter = RunEmitter(writer, first_thread.id, first_run.id)
+        await emitter.emit(EventType.TOOL_EXECUTING, {"tool_call_id": "tc_1", "tool": "clock"})
+
+    await asyncio.wait_for(asyncio.create_task(first_run_writes()), HANG_GUARD)
+    captured = _BoundIds()
+    logging.getLogger("netra.realtime.log").addHandler(captured)
+    try:
+        bad = RunEmitter(writer, bad_thread.id, bad_run.id)
+        call = {"tool_call_id": "tc_1", "tool": "poison", "args": {}}
+        with pytest.raises(EventLogError):
+            await asyncio.wait_for(bad.emit(EventType.TOOL_EXECUTING, call), HANG_GUARD)
+    finally:
+        logging.getLogger("netra.realtime.log").removeHandler(captured)
+
+    # The other user's run failed: its line names it, and carries no id of the first run.
+    assert any(bad_run.id in message for message, _ in captured.lines)
+    assert [ids for _, ids in captured.lines] == [{} for _ in captured.lines]
 
 
 async def test_a_terminal_event_for_a_run_that_already_ended_writes_nothing(

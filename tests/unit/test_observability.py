@@ -10,10 +10,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
+from netra.api import errors
 from netra.config import ConfigError, Settings
 from netra.observability import Metrics, logs
+from netra.observability.http import RequestContext
 from netra.observability.traces import NO_SPAN, Tracing, traces_url
 
 if TYPE_CHECKING:
@@ -102,6 +106,52 @@ def test_secrets_never_appear_in_either_format() -> None:
     assert entry["message"].count(logs.REDACTED) == 2
 
 
+def test_a_secret_that_json_escapes_is_redacted_in_json_lines() -> None:
+    # A password with a quote, a backslash or a control character is written escaped
+    # in a JSON line; the escaped form must be redacted too.
+    secret = 'db-pa"ss\\word\t1'
+    record = _record("connecting with %s", secret, exc=ValueError(f"bad password {secret}"))
+    line = logs.JsonFormatter([secret]).format(record)
+    entry = json.loads(line)
+    assert secret not in entry["message"]
+    assert secret not in entry["exception"]
+    assert entry["message"] == f"connecting with {logs.REDACTED}"
+
+
+async def test_a_request_that_fails_is_logged_and_answered_with_its_ids() -> None:
+    # Starlette logs and answers a 500 outside every middleware, after RequestContext
+    # has unbound the request's ids: they must still reach that line and the response.
+    app = FastAPI()
+    errors.install(app)
+    app.add_middleware(RequestContext, tracing=Tracing())
+
+    @app.get("/boom")
+    async def boom() -> None:
+        logs.bind(user_id="usr_failing")  # as the authentication dependency does
+        raise RuntimeError("boom")
+
+    lines: list[tuple[str, dict[str, str]]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append((record.getMessage(), dict(logs.bound())))
+
+    handler = Keep()
+    logging.getLogger("netra.api.errors").addHandler(handler)
+    transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://netra") as http:
+            response = await http.get("/boom", headers={"X-Request-ID": "req-500"})
+    finally:
+        logging.getLogger("netra.api.errors").removeHandler(handler)
+
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert response.headers["x-request-id"] == "req-500"
+    assert lines == [("GET /boom failed", {"request_id": "req-500", "user_id": "usr_failing"})]
+    assert logs.bound() == {}  # nothing stays bound where the request ran
+
+
 def test_text_format_appends_the_bound_ids() -> None:
     token = logs.bind(request_id="req-9", run_id="run_9")
     try:
@@ -184,6 +234,10 @@ def test_observability_settings(make_env: MakeEnv) -> None:
     assert settings.otel_endpoint == "http://127.0.0.1:4318"
     assert {"metrics-token-1", "db-password-1"} <= set(settings.secrets())
     assert "metrics-token-1" not in repr(settings)
+    clickhouse = Settings.from_env(
+        make_env({"NETRA_CLICKHOUSE_URL": "http://netra:ch%2Fpassword-1@ch:8123/netra"})
+    )
+    assert {"ch%2Fpassword-1", "ch/password-1"} <= set(clickhouse.secrets())
     with pytest.raises(ConfigError, match="NETRA_OTEL_ENDPOINT"):
         Settings.from_env(make_env({"NETRA_OTEL_ENDPOINT": "collector:4318"}))
     with pytest.raises(ConfigError, match="NETRA_LOG_FORMAT"):

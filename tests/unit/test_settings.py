@@ -132,6 +132,23 @@ def test_database_password_never_appears_in_the_error(make_env: MakeEnv) -> None
     assert "hunter2-db-pass" not in message
 
 
+@pytest.mark.parametrize(
+    ("variable", "url"),
+    [
+        ("NETRA_REDIS_URL", "http://netra:hunter2-url-pass@redis:6379/0"),
+        ("NETRA_CLICKHOUSE_URL", "http://netra:hunter2-url-pass@clickhouse:8123/bad-name"),
+    ],
+)
+def test_no_rejected_urls_password_appears_in_the_error(
+    make_env: MakeEnv, variable: str, url: str
+) -> None:
+    message = config_error(
+        make_env, NETRA_DATABASE_URL=PG, NETRA_SECRET_KEY=SECRET, **{variable: url}
+    )
+    assert variable in message
+    assert "hunter2-url-pass" not in message
+
+
 @pytest.mark.parametrize("environment", ["production", "staging"])
 def test_secret_key_is_required_outside_development(make_env: MakeEnv, environment: str) -> None:
     message = config_error(make_env, NETRA_ENV=environment)

@@ -12,6 +12,8 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match, Route
 
 from netra.errors import AppError
+from netra.observability import logs
+from netra.observability.http import FAILED_REQUEST_IDS
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +104,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal_error", "the server failed; see its logs")
+    # Starlette runs this outside every middleware: the request's ids are bound again
+    # for this line, and its id goes back in X-Request-ID as on every other response.
+    ids: dict[str, str] = request.scope.get(FAILED_REQUEST_IDS, {})
+    token = logs.bind(**ids)
+    try:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    finally:
+        logs.unbind(token)
+    headers = {"X-Request-ID": ids["request_id"]} if "request_id" in ids else None
+    return error_response(500, "internal_error", "the server failed; see its logs", headers)
 
 
 def install(app: FastAPI) -> None:

@@ -8,6 +8,9 @@ from netra.observability import logs
 from netra.observability.traces import Tracing
 
 REQUEST_ID_HEADER = b"x-request-id"
+#: Scope key: the log ids of a request that raised. Starlette answers it with a 500 (and
+#: logs it) outside every middleware, after this one has unbound them.
+FAILED_REQUEST_IDS = "netra.failed_request_ids"
 
 
 class RequestContext:
@@ -56,5 +59,8 @@ class RequestContext:
                         span.update_name(f"{method} {template}")
                         span.set_attribute("http.route", template)
                     span.set_attribute("http.response.status_code", status[0])
+        except Exception:
+            scope[FAILED_REQUEST_IDS] = dict(logs.bound())  # user_id too, if bound
+            raise
         finally:
             logs.unbind(token)

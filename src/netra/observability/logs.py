@@ -18,7 +18,7 @@ import re
 import sys
 import uuid
 from collections.abc import Iterable, Mapping
-from contextvars import ContextVar, Token
+from contextvars import Context, ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -49,6 +49,13 @@ def unbind(token: Token[Mapping[str, str]]) -> None:
 def bound() -> Mapping[str, str]:
     """The ids bound in the current context."""
     return _context.get()
+
+
+def detached() -> Context:
+    """A context with no ids bound (and no current span), for a task that serves every
+    request and run but is started lazily by whichever comes first: created with
+    `asyncio.create_task(..., context=detached())`, its lines name no one's ids."""
+    return Context()
 
 
 def request_id(offered: str | None) -> str:
@@ -92,6 +99,12 @@ class TextFormatter(_Redacting):
 
 class JsonFormatter(_Redacting):
     """One JSON object per record, on one line."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        secrets = list(secrets)
+        # A secret with a quote, a backslash or a control character is escaped in the
+        # line: its escaped form is what must be found there.
+        super().__init__([*secrets, *(orjson.dumps(s).decode()[1:-1] for s in secrets)])
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {

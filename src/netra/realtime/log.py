@@ -32,7 +32,7 @@ from netra.db.repositories import (
     StoredEvent,
     append_events,
 )
-from netra.observability import Metrics
+from netra.observability import Metrics, logs
 from netra.realtime.bus import EventBus
 from netra.realtime.events import AgentEvent, EventType
 
@@ -138,7 +138,10 @@ class EventLogWriter:
             self._room.clear()
         self._work.set()
         if self._task is None:
-            self._task = asyncio.create_task(self._write_loop(), name="netra-event-log")
+            # Started by whichever run writes first, it serves every run: none's log ids.
+            self._task = asyncio.create_task(
+                self._write_loop(), name="netra-event-log", context=logs.detached()
+            )
         return committed
 
     @property

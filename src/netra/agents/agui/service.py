@@ -46,6 +46,7 @@ from netra.realtime.bus import EventBus
 from netra.realtime.events import AgentEvent
 from netra.realtime.follow import ThreadFollower, read_thread_events
 from netra.runs import RunService, RunTicket
+from netra.runs.service import MAX_MESSAGE_CHARS
 
 log = logging.getLogger(__name__)
 TITLE_CHARS = 60
@@ -196,7 +197,9 @@ async def _continue_run(
         content = request.tool_results[call_id]
         resume.append(ChatMessage("tool", content, tool_call_id=call_id))
         lines.append(f"{names[call_id]} returned: {content[:RESULT_PREVIEW_CHARS]}")
-    text, agent = runs.check(user_id, "\n".join(lines), request.agent)
+    # The input only previews the results (the model gets them whole): cut to what a
+    # run's input may hold, so that many calls' results are never refused as too long.
+    text, agent = runs.check(user_id, "\n".join(lines)[:MAX_MESSAGE_CHARS], request.agent)
     return await runs.start(
         user_id, text, thread.id, agent, client_tools=request.tools, resume=_order(resume)
     )
