@@ -6,7 +6,7 @@ same frames from a bare `websockets` server, in the same run.
     .venv/bin/python bench/load.py idle --connections 5000
     .venv/bin/python bench/load.py calculator --postgres --redis --instances 2 [--followers]
     options: --json PATH, --no-floor, --profile PATH (py-spy, in the dev extra),
-             --deflate, --run-timeout S, --deadline S, --log-format json, --otel [URL]
+             --deflate, --run-timeout S, --deadline S, --log-format json, --otel [URL], --otel-sample RATIO
 
 calculator: the builtin model answers "What is 12 * (3 + 4)?" with 7 events. stream: a
 local OpenAI-compatible endpoint (bench/load_servers.py) streams DELTAS one-word deltas per
@@ -184,6 +184,7 @@ async def start_netra(
             helpers["otlp_sink"] = sink.pid
             args.otel = f"http://127.0.0.1:{port}"
         settings["NETRA_OTEL_ENDPOINT"] = args.otel
+        settings["NETRA_OTEL_SAMPLE_RATIO"] = str(args.otel_sample)
         report["otel_endpoint"] = args.otel
     if args.postgres:
         service = obtain_postgres(env)
@@ -773,6 +774,7 @@ async def run(args: argparse.Namespace) -> Report:
         "followers": args.followers,
         "log_format": args.log_format,
         "otel": args.otel is not None,
+        "otel_sample_ratio": args.otel_sample if args.otel is not None else None,
         "netra_source": netra_source(),
     }
     deadline = asyncio.timeout(args.deadline)
@@ -822,6 +824,9 @@ def parse_args() -> argparse.Namespace:
         const="local",
         metavar="URL",
         help="export the servers' spans over OTLP/HTTP to URL (default: a local sink)",
+    )
+    parser.add_argument(
+        "--otel-sample", type=float, default=1.0, metavar="RATIO", help="with --otel: traces kept"
     )
     args = parser.parse_args()
     if args.instances < 1:

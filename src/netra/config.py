@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     metrics_token: SecretStr | None = None  # GET /metrics then needs Authorization: Bearer
     otel_endpoint: str | None = None  # an OTLP/HTTP collector; spans are exported when set
+    # The share of traces recorded (by trace id; a child follows its parent's choice).
+    otel_sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
 
     database_url: str | None = None
     # Several instances on one PostgreSQL: fan-out, state and cancel notices go through it.

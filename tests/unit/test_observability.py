@@ -213,6 +213,23 @@ print(json.dumps({
     assert report == {"enabled": False, "loaded": []}
 
 
+@pytest.mark.parametrize(("ratio", "recorded"), [(0.0, 0), (1.0, 5)])
+def test_the_sample_ratio_decides_which_traces_are_recorded_and_children_follow(
+    ratio: float, recorded: int
+) -> None:
+    # Nothing listens there: nothing is exported before shutdown, whose export fails quietly.
+    tracing = Tracing("http://127.0.0.1:9", sample_ratio=ratio, timeout=0.1)
+    try:
+        seen = []
+        for _ in range(5):
+            with tracing.span("run") as run, tracing.span("model_call") as call:
+                seen.append((run.is_recording(), call.is_recording()))  # type: ignore[attr-defined]
+        assert [r for r, c in seen if r and c] == [True] * recorded
+        assert all(r == c for r, c in seen)  # a child never differs from its parent
+    finally:
+        tracing.shutdown()
+
+
 def test_traces_url_appends_the_signal_path_once() -> None:
     assert traces_url("http://collector:4318") == "http://collector:4318/v1/traces"
     assert traces_url("http://collector:4318/") == "http://collector:4318/v1/traces"

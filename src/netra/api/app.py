@@ -48,7 +48,11 @@ class NetraApp(FastAPI):
 def create_app(settings: Settings, registry: AgentRegistry | None = None) -> FastAPI:
     """The Netra app for `settings`; startup phases run in the lifespan."""
     # This app's own metrics registry and tracer (several apps in one process stay apart).
-    obs = Observability.create(settings.otel_endpoint, f"{socket.gethostname()}:{os.getpid()}")
+    obs = Observability.create(
+        settings.otel_endpoint,
+        f"{socket.gethostname()}:{os.getpid()}",
+        sample_ratio=settings.otel_sample_ratio,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -23,5 +23,14 @@ class Observability:
     tracing: Tracing = field(default_factory=Tracing)
 
     @classmethod
-    def create(cls, otel_endpoint: str | None = None, service_instance: str = "") -> Observability:
-        return cls(Metrics(), Tracing(otel_endpoint, service_instance=service_instance))
+    def create(
+        cls,
+        otel_endpoint: str | None = None,
+        service_instance: str = "",
+        *,
+        sample_ratio: float = 1.0,
+    ) -> Observability:
+        tracing = Tracing(
+            otel_endpoint, service_instance=service_instance, sample_ratio=sample_ratio
+        )
+        return cls(Metrics(), tracing)

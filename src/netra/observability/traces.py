@@ -63,14 +63,19 @@ class Tracing:
     """Starts spans for one app; `enabled` only with an endpoint."""
 
     def __init__(
-        self, endpoint: str | None = None, *, service_instance: str = "", timeout: float = 5.0
+        self,
+        endpoint: str | None = None,
+        *,
+        service_instance: str = "",
+        timeout: float = 5.0,
+        sample_ratio: float = 1.0,
     ) -> None:
         self.enabled = endpoint is not None
         self._provider: TracerProvider | None = None
         self._tracer: Tracer | None = None
         if endpoint is not None:
             self._provider, self._tracer = _sdk_tracer(
-                traces_url(endpoint), service_instance, timeout
+                traces_url(endpoint), service_instance, timeout, sample_ratio
             )
 
     def span(
@@ -88,11 +93,14 @@ class Tracing:
             self._provider = self._tracer = None
 
 
-def _sdk_tracer(url: str, service_instance: str, timeout: float) -> tuple[TracerProvider, Tracer]:
+def _sdk_tracer(
+    url: str, service_instance: str, timeout: float, sample_ratio: float
+) -> tuple[TracerProvider, Tracer]:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
     from netra import __version__
 
@@ -103,7 +111,10 @@ def _sdk_tracer(url: str, service_instance: str, timeout: float) -> tuple[Tracer
             "service.instance.id": service_instance,
         }
     )
-    provider = TracerProvider(resource=resource)
+    # Given, not left to the SDK, which would read OTEL_TRACES_SAMPLER from the environment.
+    # A trace not sampled still has its (non-recording) spans: parents stay right.
+    sampler = ParentBased(TraceIdRatioBased(sample_ratio))
+    provider = TracerProvider(resource=resource, sampler=sampler)
     exporter = OTLPSpanExporter(endpoint=url, timeout=timeout)
     provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=EXPORT_DELAY_MS))
     return provider, provider.get_tracer("netra", __version__)
