@@ -6,7 +6,8 @@ same frames from a bare `websockets` server, in the same run.
     .venv/bin/python bench/load.py idle --connections 5000
     .venv/bin/python bench/load.py calculator --postgres --redis --instances 2 [--followers]
     options: --json PATH, --no-floor, --profile PATH (py-spy, in the dev extra),
-             --deflate, --run-timeout S, --deadline S, --log-format json, --otel [URL], --otel-sample RATIO
+             --deflate, --run-timeout S, --deadline S, --log-format json, --otel [URL],
+             --otel-sample RATIO
 
 calculator: the builtin model answers "What is 12 * (3 + 4)?" with 7 events. stream: a
 local OpenAI-compatible endpoint (bench/load_servers.py) streams DELTAS one-word deltas per
