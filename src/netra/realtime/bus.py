@@ -75,15 +75,16 @@ class InMemoryEventBus:
 
     def dispatch(self, events: Sequence[AgentEvent], lag: Histogram | None = None) -> None:
         """Hand each event to the listeners of its thread, now; with `lag`, observe how
-        long after its timestamp each event that has listeners is delivered."""
+        long after its timestamp each batch of a thread that has listeners is delivered
+        (once per batch and thread, not per event: a streamed answer's batch holds
+        hundreds of deltas that share one timestamp, and observing costs a lock)."""
         listeners = self._listeners
-        now, ts, seconds = time.time(), None, 0.0
+        now, ts, thread = time.time(), None, ""
         for event in events:
             receivers = listeners.get(event.thread_id, ())
-            if lag is not None and receivers:
-                if event.ts is not ts:  # the events of a batch share one timestamp
-                    ts, seconds = event.ts, now - event.ts.timestamp()
-                lag.observe(seconds)
+            if lag is not None and receivers and (event.ts != ts or event.thread_id != thread):
+                ts, thread = event.ts, event.thread_id  # the events of a batch share one ts
+                lag.observe(now - ts.timestamp())
             for listener in receivers:
                 try:
                     listener.deliver(event)
