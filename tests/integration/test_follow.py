@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import pytest
 import redis.asyncio
 
-from netra.agents.agui.service import RunStreamFailed, follow_run
+from netra.api.agui.service import RunStreamFailed, follow_run
 from netra.db.engine import Database
 from netra.db.models import User
 from netra.db.repositories import RunEnd, StoredRun, ThreadRepository

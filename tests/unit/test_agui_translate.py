@@ -16,8 +16,8 @@ from ag_ui.core import (
     UserMessage,
 )
 
-from netra.agents.agui.service import AguiRequest
-from netra.agents.agui.translate import AguiTranslator
+from netra.api.agui.service import AguiRequest
+from netra.api.agui.translate import AguiTranslator
 from netra.errors import AppError
 from netra.realtime.events import AgentEvent
 from netra.testing.agui import order_problems, parse_sse

@@ -18,8 +18,8 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from netra.agents.agui.service import RunStreamFailed, follow_run, start_run
-from netra.agents.agui.translate import AguiTranslator
+from netra.api.agui.service import RunStreamFailed, follow_run, start_run
+from netra.api.agui.translate import AguiTranslator
 from netra.api.deps import AguiUserId, PlatformDep
 from netra.api.openapi import BODY, error_responses
 from netra.inputs import NulFree
