@@ -41,6 +41,7 @@ from netra.db.repositories import (
 )
 from netra.errors import AppError
 from netra.ids import new_id
+from netra.observability import Observability
 from netra.realtime.bus import InMemoryEventBus
 from netra.realtime.events import AgentEvent, EventType
 from netra.realtime.log import EventLogWriter
@@ -143,6 +144,12 @@ class World:
     supervisor: RunSupervisor
     runs: RunService
     user_id: str
+    obs: Observability
+
+    def metric(self, name: str, **labels: str) -> float:
+        """A sample of the engine's metrics (0 when it was never set)."""
+        value = self.obs.metrics.registry.get_sample_value(name, labels)
+        return 0.0 if value is None else value
 
     async def start(self, text: str, agent: str = AGENT, thread_id: str | None = None) -> RunTicket:
         """Store and launch a run (its first events may be gone before anyone subscribes)."""
@@ -221,6 +228,7 @@ async def make_world(sqlite_url: str) -> AsyncIterator[MakeWorld]:
         db = Database(sqlite_url)
         bus = InMemoryEventBus()
         state = MemoryStateStore()
+        obs = Observability()
         if registry is None:
             spec = AgentSpec(
                 AGENT, "test agent", model="scripted", tools=tuple(t.name for t in tools)
@@ -232,7 +240,7 @@ async def make_world(sqlite_url: str) -> AsyncIterator[MakeWorld]:
             db,
             registry,
             contexts,
-            AgentEngine(max_steps),
+            AgentEngine(max_steps, obs),
             run_timeout,
             leases=RunLeases(db, TEST_INSTANCE, ttl=15, single_instance=True),
             bus=bus,
@@ -243,7 +251,7 @@ async def make_world(sqlite_url: str) -> AsyncIterator[MakeWorld]:
             user = await UserRepository(session).add(
                 f"{new_id('usr').lower()}@example.com", "Tester", "unused-password-hash"
             )
-        world = World(db, bus, events, supervisor, runs, user.id)
+        world = World(db, bus, events, supervisor, runs, user.id, obs)
         worlds.append(world)
         return world
 
@@ -600,6 +608,9 @@ async def test_cancel_between_a_queued_delta_and_its_commit_ends_the_run_once(
     assert [e["data"]["delta"] for e in events[2:5]] == ["one ", "two ", "three "]
     assert (await world.run_row(ticket.run_id)).status == "cancelled"
     assert await world.messages(ticket.thread_id) == [("user", "stream, then stop")]
+    # The model request the cancel cut off is in the latency histogram, as cancelled.
+    cut_off = {"agent": AGENT, "outcome": "cancelled"}
+    assert world.metric("netra_model_request_seconds_count", **cut_off) == 1
 
 
 async def test_a_cancel_between_storing_and_launching_a_run_starts_it_cancelled(
@@ -788,6 +799,9 @@ async def test_a_client_tool_call_ends_the_run_waiting_and_a_resumed_run_sees_ca
     assert end["client_tool_calls"] == [{"tool_call_id": pick_id, "tool": "pick", "args": {}}]
     assert pick_id.startswith("tc_")
     assert await world.messages(thread_id) == [("user", "go")]  # nothing answered yet
+    calls = "netra_tool_calls_total"
+    assert world.metric(calls, agent=AGENT, tool="echo", outcome="ok") == 1
+    assert world.metric(calls, agent=AGENT, tool="client", outcome="pending") == 1
 
     turn = ClientTurn.from_data(end["turn"])
     resume = [

@@ -167,13 +167,16 @@ class AgentEngine:
             with self._obs.tracing.span("model call", {"netra.agent": name, "netra.step": step}):
                 try:
                     turn = await agent.model.complete(messages, specs, stream)
-                except Exception:  # (a cancelled request is neither)
-                    metrics.model_called(name, time.perf_counter() - began, ok=False)
+                except asyncio.CancelledError:  # a cancel, or the run's timeout
+                    metrics.model_called(name, time.perf_counter() - began, "cancelled")
+                    raise
+                except Exception:
+                    metrics.model_called(name, time.perf_counter() - began, "error")
                     raise
             metrics.model_called(
                 name,
                 time.perf_counter() - began,
-                ok=True,
+                "ok",
                 tokens_in=turn.usage.prompt_tokens if turn.usage else 0,
                 tokens_out=turn.usage.completion_tokens if turn.usage else 0,
             )
@@ -199,6 +202,8 @@ class AgentEngine:
                 own.append(await self._call_tool(ctx, agent, call, original.id, parent))
             messages.extend(own)
             waiting = tuple(call for call in calls if call.name in client)
+            for _ in waiting:
+                metrics.client_tool_called(name)
             if waiting:
                 pending = ClientTurn(turn.text, calls, tuple(own))
                 return Answer(message_id, turn.text, usage, waiting, pending)

@@ -144,7 +144,7 @@ class Metrics:
         )
         self.tool_calls = Counter(
             "netra_tool_calls",
-            "Tool calls, by tool and outcome (ok, error, cancelled)",
+            "Tool calls by tool and outcome (ok, error, cancelled; a front end's: client, pending)",
             ["agent", "tool", "outcome"],
             registry=registry,
         )
@@ -184,10 +184,11 @@ class Metrics:
         self.write_latency.observe(seconds)
 
     def model_called(
-        self, agent: str, seconds: float, ok: bool, tokens_in: int = 0, tokens_out: int = 0
+        self, agent: str, seconds: float, outcome: str, tokens_in: int = 0, tokens_out: int = 0
     ) -> None:
-        """One model request of the agent loop, and the tokens it reported."""
-        self.model_latency.labels(agent, "ok" if ok else "error").observe(seconds)
+        """One model request of the agent loop (ok, error, or cancelled: cut off by a
+        cancel or the run's timeout), and the tokens it reported."""
+        self.model_latency.labels(agent, outcome).observe(seconds)
         if tokens_in:
             self.tokens.labels(agent, "in").inc(tokens_in)
         if tokens_out:
@@ -196,6 +197,11 @@ class Metrics:
     def tool_called(self, agent: str, tool: str, outcome: str) -> None:
         """A tool call ended: ok, error or cancelled. `tool` must be a registered name."""
         self.tool_calls.labels(agent, tool, outcome).inc()
+
+    def client_tool_called(self, agent: str) -> None:
+        """The model called a tool a front end offered: the run ends waiting for its result.
+        One label for all of them: their names come from clients, so they are unbounded."""
+        self.tool_calls.labels(agent, "client", "pending").inc()
 
     def refusal(self, status: int, reason: str) -> None:
         """An HTTP refusal: 429 counts as throttled, 413 as refused; others not at all."""
