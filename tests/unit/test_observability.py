@@ -16,9 +16,11 @@ from fastapi import FastAPI
 
 from netra.api import errors
 from netra.config import ConfigError, Settings
+from netra.errors import AppError
 from netra.observability import Metrics, logs
 from netra.observability.http import RequestContext
 from netra.observability.traces import NO_SPAN, Tracing, traces_url
+from netra.testing.otlp import OtlpReceiver
 
 if TYPE_CHECKING:
     from conftest import MakeEnv
@@ -150,6 +152,45 @@ async def test_a_request_that_fails_is_logged_and_answered_with_its_ids() -> Non
     assert response.headers["x-request-id"] == "req-500"
     assert lines == [("GET /boom failed", {"request_id": "req-500", "user_id": "usr_failing"})]
     assert logs.bound() == {}  # nothing stays bound where the request ran
+
+
+async def test_http_spans_of_server_errors_have_the_error_status_and_others_do_not() -> None:
+    with OtlpReceiver() as receiver:
+        tracing = Tracing(receiver.endpoint)
+        app = FastAPI()
+        errors.install(app)
+        app.add_middleware(RequestContext, tracing=tracing)
+
+        @app.get("/fine")
+        async def fine() -> dict[str, str]:
+            return {"ok": "yes"}
+
+        @app.get("/missing")
+        async def missing() -> None:
+            raise AppError(404, "not_found", "nothing here")
+
+        @app.get("/unavailable")
+        async def unavailable() -> None:
+            raise AppError(503, "analytics_unavailable", "try again later")
+
+        @app.get("/boom")
+        async def boom() -> None:
+            raise RuntimeError("boom")
+
+        transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://netra") as http:
+            for path in ("/fine", "/missing", "/unavailable", "/boom"):
+                await http.get(path)
+        await asyncio.to_thread(tracing.shutdown)  # exports what is left
+        spans = receiver.wait_for(lambda spans: len(spans) >= 4, timeout=10)
+
+    seen = {s.name: (s.attributes["http.response.status_code"], s.status) for s in spans}
+    assert seen == {
+        "GET /fine": (200, "unset"),
+        "GET /missing": (404, "unset"),
+        "GET /unavailable": (503, "error"),
+        "GET /boom": (500, "error"),
+    }
 
 
 def test_text_format_appends_the_bound_ids() -> None:

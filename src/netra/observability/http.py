@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netra.observability import logs
-from netra.observability.traces import Tracing
+from netra.observability.traces import Tracing, mark_error
 
 REQUEST_ID_HEADER = b"x-request-id"
 #: Scope key: the log ids of a request that raised. Starlette answers it with a 500 (and
@@ -52,6 +52,9 @@ class RequestContext:
             ) as span:
                 try:
                     await self.app(scope, receive, send_with_id)
+                except Exception:
+                    status[0] = status[0] or 500  # answered by Starlette, outside this middleware
+                    raise
                 finally:
                     route = scope.get("route")
                     template = getattr(route, "path_format", None) or getattr(route, "path", None)
@@ -59,6 +62,8 @@ class RequestContext:
                         span.update_name(f"{method} {template}")
                         span.set_attribute("http.route", template)
                     span.set_attribute("http.response.status_code", status[0])
+                    if status[0] >= 500:  # a server error, handled or not (a 4xx is the client's)
+                        mark_error(span, f"HTTP {status[0]}")
         except Exception:
             scope[FAILED_REQUEST_IDS] = dict(logs.bound())  # user_id too, if bound
             raise

@@ -32,6 +32,7 @@ class Span(Protocol):
 
     def set_attribute(self, key: str, value: Any) -> None: ...
     def update_name(self, name: str) -> None: ...
+    def set_status(self, status: Any, description: str | None = None) -> None: ...
 
 
 class _NoSpan:
@@ -43,6 +44,9 @@ class _NoSpan:
     def update_name(self, name: str) -> None:
         pass
 
+    def set_status(self, status: Any, description: str | None = None) -> None:
+        pass
+
     def __enter__(self) -> _NoSpan:
         return self
 
@@ -51,6 +55,13 @@ class _NoSpan:
 
 
 NO_SPAN = _NoSpan()
+
+
+def mark_error(span: Span, description: str) -> None:
+    """Give a (real) span the ERROR status."""
+    from opentelemetry.trace import Status, StatusCode
+
+    span.set_status(Status(StatusCode.ERROR, description))
 
 
 def traces_url(endpoint: str) -> str:

@@ -30,6 +30,11 @@ class ReceivedSpan:
     parent_span_id: str  # "" for a root span
     attributes: dict[str, Any] = field(default_factory=dict)
     resource: dict[str, Any] = field(default_factory=dict)
+    status: str = "unset"  # unset | ok | error
+
+
+#: OTLP's Status.StatusCode values.
+_STATUS = {0: "unset", 1: "ok", 2: "error"}
 
 
 def _value(any_value: Any) -> Any:
@@ -89,6 +94,7 @@ class OtlpReceiver:
                             parent_span_id=span.parent_span_id.hex(),
                             attributes=_attributes(span.attributes),
                             resource=resource,
+                            status=_STATUS.get(span.status.code, "unset"),
                         )
                     )
         with self._changed:
