@@ -29,7 +29,7 @@ from netra.db.engine import Database
 from netra.db.lock import DatabaseInUse, DatabaseLock
 from netra.files import private_dir
 from netra.ids import new_id
-from netra.observability import Observability
+from netra.observability import Observability, logs
 from netra.quotas import PerUserQuota
 from netra.realtime.bus import EventBus, InMemoryEventBus
 from netra.realtime.connection import Connection
@@ -120,6 +120,7 @@ async def start(
     with phase("data_dir_and_secret"):
         private_dir(settings.data_dir)
         key = settings.signing_key()
+        logs.redact_also(key)  # a generated key was unknown when logging was set up
     with phase("database"):
         db, lock = await _open_database(settings)
     instance_id = new_id("srv")

@@ -193,6 +193,23 @@ async def test_http_spans_of_server_errors_have_the_error_status_and_others_do_n
     }
 
 
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_secret_known_only_once_running_is_redacted_from_then_on(log_format: str) -> None:
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    handler = logs.configure("info", log_format, ["configured-secret"])  # type: ignore[arg-type]
+    try:
+        generated = 'generated"key\\0123'
+        logs.redact_also(generated)
+        line = handler.format(_record("key %s and %s", generated, "configured-secret"))
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    assert "generated" not in line
+    assert "configured-secret" not in line
+    assert line.count(logs.REDACTED) == 2
+
+
 def test_text_format_appends_the_bound_ids() -> None:
     token = logs.bind(request_id="req-9", run_id="run_9")
     try:

@@ -73,8 +73,17 @@ def _iso_millis(created: float) -> str:
 class _Redacting(logging.Formatter):
     def __init__(self, secrets: Iterable[str], fmt: str | None = None) -> None:
         super().__init__(fmt)
+        self._secrets: list[str] = []
+        self.add_secrets(secrets)
+
+    def forms(self, secret: str) -> list[str]:
+        """How a secret can appear in a line of this format."""
+        return [secret]
+
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        found = {form for s in secrets if len(s) >= 4 for form in self.forms(s)}
         # Longest first: a secret that contains another is replaced whole.
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._secrets = sorted(found | set(self._secrets), key=len, reverse=True)
 
     def redact(self, line: str) -> str:
         for secret in self._secrets:
@@ -101,10 +110,12 @@ class JsonFormatter(_Redacting):
     """One JSON object per record, on one line."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        secrets = list(secrets)
+        super().__init__(secrets)
+
+    def forms(self, secret: str) -> list[str]:
         # A secret with a quote, a backslash or a control character is escaped in the
         # line: its escaped form is what must be found there.
-        super().__init__([*secrets, *(orjson.dumps(s).decode()[1:-1] for s in secrets)])
+        return [secret, orjson.dumps(secret).decode()[1:-1]]
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -122,6 +133,14 @@ class JsonFormatter(_Redacting):
             entry["stack"] = self.formatStack(record.stack_info)
         line = orjson.dumps(entry, default=str).decode()
         return self.redact(line)
+
+
+def redact_also(*secrets: str) -> None:
+    """Add secrets known only once the process runs (the signing key generated in the
+    data dir) to what the handlers `configure()` installed redact."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, _Redacting):
+            handler.formatter.add_secrets(secrets)
 
 
 def configure(
