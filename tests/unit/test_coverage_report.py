@@ -215,6 +215,8 @@ def test_every_process_measures_branches_into_its_own_file_and_saves_on_sigterm(
     assert run.getboolean("branch") is True
     assert run.getboolean("parallel") is True
     assert run.getboolean("sigterm") is True
+    # SQLAlchemy's asyncio runs in greenlets (a dependency of netra): traced as such.
+    assert run["concurrency"] == "thread, greenlet"
     assert run["patch"] == "_exit"
     assert run["source_pkgs"] == "netra"
     assert run["data_file"] == "/results/coverage/.coverage"

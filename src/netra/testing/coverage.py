@@ -200,11 +200,21 @@ def package_dir(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
+def concurrency() -> str:
+    """coverage.py's `concurrency`: threads, and greenlets when they are installed.
+
+    SQLAlchemy's asyncio layer runs the ORM in greenlets; traced as threads only, the
+    switches make the tracer record jumps between lines of different files, and the
+    branches of every async function that awaits the database come out missed."""
+    return "thread, greenlet" if importlib.util.find_spec("greenlet") else "thread"
+
+
 def rc_text(config: CoverageConfig, data_file: Path) -> str:
     """The coverage.py configuration every measured process reads."""
     lines = [
         "[run]",
         "branch = true",
+        f"concurrency = {concurrency()}",
         "parallel = true",
         f"source_pkgs = {config.package}",
         f"data_file = {data_file}",
