@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -257,6 +258,10 @@ async def _open_database(settings: Settings) -> tuple[Database, DatabaseLock]:
         await db.ping()
         # In-process fan-out: one instance only. Through Redis: any number, all sharing.
         lock = await DatabaseLock.acquire(db, shared=settings.redis_url is not None)
+        if lock.shared:  # an instance reading other streams than the rest would miss events
+            prefix = zlib.crc32(settings.redis_prefix.encode()) & 0x7FFFFFFF
+            shards = settings.redis_shards
+            await lock.agree({"NETRA_REDIS_SHARDS": shards, "NETRA_REDIS_PREFIX": prefix})
         await _prepare_schema(settings, db)
     except BaseException as exc:  # also when cancelled: the lock must not outlive us
         await _close_database(db, lock)
