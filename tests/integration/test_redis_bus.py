@@ -44,7 +44,7 @@ class Recorder:
         self.events.append(event)
         self.changed.set()
 
-    def resync(self) -> None:
+    def resync(self, upto: int | None = None) -> None:
         self.resyncs += 1
         self.changed.set()
 

@@ -552,6 +552,19 @@ _INSERT_THREAD = insert(Thread)
 _INSERT_RUN = insert(Run)
 
 
+async def last_seqs(session: AsyncSession, thread_ids: Sequence[str]) -> dict[str, int]:
+    """The seq of each existing thread's last event, by thread id (not owner-scoped)."""
+    ends: dict[str, int] = {}
+    for start in range(0, len(thread_ids), _IDS_PER_QUERY):
+        chunk = list(thread_ids[start : start + _IDS_PER_QUERY])
+        rows = await session.execute(select(Thread.id, Thread.last_seq).where(Thread.id.in_(chunk)))
+        ends.update({thread_id: seq for thread_id, seq in rows})
+    return ends
+
+
+_IDS_PER_QUERY = 500  # well within every driver's limit on bound parameters
+
+
 class ThreadMovedOn(Exception):
     """The thread has had events since the one a new run meant to continue from."""
 

@@ -14,8 +14,9 @@ when its reader reconnects, when a stream was trimmed past its position, and whe
 another instance had to give up appending some events (it says so once Redis is
 back; until then it keeps what it could not append, up to `max_outbox_bytes` of
 events: a streamed answer's batch holds hundreds of deltas, so entries are no measure).
-While Redis is unreachable, the listeners are told to resync every
-`poll_interval` seconds, so they poll the database, and reconnecting backs off.
+While Redis is unreachable, every `poll_interval` seconds one query reads where
+the log of each followed thread ends (`log_ends`), and only the listeners behind
+it are told to resync, so they read the database; reconnecting backs off.
 
 Cancel notices travel on the same streams: the durable request is in the
 database (see `netra.runs.leases`); the notice only makes the run's owner act at
@@ -28,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 #: XREAD's answer (RESP2, decoded): per stream, its entries as (id, fields).
 _Entries = list[tuple[str, list[tuple[str, dict[str, str]]]]]
+#: The seq of the last stored event of each of the threads that exist (see
+#: `netra.realtime.follow.log_ends`).
+LogEnds = Callable[[Sequence[str]], Awaitable[Mapping[str, int]]]
 
 #: Entries read per stream per round trip.
 READ_COUNT = 500
@@ -89,6 +93,7 @@ class RedisEventBus:
         prefix: str = "netra:",
         poll_interval: float = 1.0,
         max_outbox_bytes: int = MAX_OUTBOX_BYTES,
+        log_ends: LogEnds | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self._client = client  # created with decode_responses=True
@@ -97,6 +102,9 @@ class RedisEventBus:
         self._max_length = max_length
         self._poll_interval = poll_interval
         self._local = InMemoryEventBus(metrics)
+        self._log_ends = log_ends
+        #: Set after each poll of the log while Redis is unreachable (tests wait on it).
+        self.polled = asyncio.Event()
         self._lag = None if metrics is None else metrics.fanout_lag.labels("redis")
         self._on_cancel: Callable[[str, str], None] | None = None
         self._outbox: list[dict[str, str]] = []
@@ -253,8 +261,23 @@ class RedisEventBus:
                         log.warning("reading Redis failed (%r); followers poll the log", exc)
                         self.connected = False
                     retry_at, pause = loop.time() + pause, min(pause * 2, RETRY_MAX)
-            self._local.resync_all()
+            await self._poll_log()
             await asyncio.sleep(self._poll_interval)
+
+    async def _poll_log(self) -> None:
+        """While Redis is unreachable: resync the listeners behind their thread's log
+        (all of them if the log's ends cannot be read: each then reads for itself)."""
+        threads = self._local.threads()
+        ends: Mapping[str, int] | None = None
+        if self._log_ends is not None and threads:
+            with contextlib.suppress(Exception):
+                ends = await self._log_ends(threads)
+        if ends is None:
+            self._local.resync_all()
+        else:
+            for thread_id in threads:  # a thread gone has no end: its followers find out
+                self._local.resync(thread_id, ends.get(thread_id))
+        self.polled.set()
 
     async def _read_round(self, positions: dict[Any, Any]) -> None:
         response = cast(
