@@ -44,7 +44,7 @@ thead th { background: var(--wash); font-weight: 600; border-bottom: 2px solid v
 tbody tr:nth-child(even) { background: #fafbfc; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 td.test, td.path { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
-  font-size: 0.86rem; word-break: break-all; }
+  font-size: 0.86rem; word-break: break-all; min-width: 16rem; }
 .status { display: inline-block; padding: 1px 9px; border-radius: 999px; font-weight: 600;
   font-size: 0.85rem; white-space: nowrap; border: 1px solid currentColor; }
 .status.ok { color: var(--ok); background: var(--ok-bg); }
