@@ -124,6 +124,28 @@ def test_check_metrics_with_targets_and_the_off_target_flag(page: Page) -> None:
     assert "✔ ok Critical-event coverage (tests/mission_critical) 100% (5/5) 100%" in text
 
 
+def test_the_check_scan_of_a_tests_folder(tmp_path: Path) -> None:
+    tests = tmp_path / "tests" / "unit"
+    tests.mkdir(parents=True)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tests / "test_x.py").write_text("def test_placeholder():\n    pass\n")
+
+    check = dashboard.check_summary(tmp_path / "tests")
+
+    assert (check["files"], check["tests"], check["findings"], check["errors"]) == (1, 1, 1, 1)
+    nc002 = next(m for m in check["metrics"] if m["key"] == "NC002")
+    assert nc002 == {
+        "key": "NC002",
+        "label": "NC002 placeholder tests: empty, pass, ..., assert True, unconditional skip",
+        "display": "1",
+        "target_display": "0",
+        "ok": False,
+        "detail": "",
+    }
+    missing = dashboard.check_summary(tmp_path / "no-such-folder")
+    assert missing == {"error": f"path does not exist: {tmp_path / 'no-such-folder'}"}
+
+
 def test_a_failed_scan_is_shown_with_its_reason() -> None:
     summary, runs = recorded()
     summary["check"] = {"error": "path does not exist: <tests>"}

@@ -42,8 +42,10 @@ def check_summary(tests_dir: Path) -> dict[str, Any]:
 
     try:
         result = check_paths([tests_dir])
-    except CheckError as exc:
+    except CheckError as exc:  # no such folder, a bad [tool.netra.check] table
         return {"error": str(exc)}
+    except Exception as exc:  # a scanner bug must not cost the run its summary and page
+        return {"error": f"netra check failed: {type(exc).__name__}: {exc}"}
     document = as_document(result, None)
     return {
         "paths": [str(tests_dir)],

@@ -170,6 +170,16 @@ def _findings_table(findings: Sequence[Mapping[str, Any]]) -> list[str]:
         out.append(
             f'<p class="muted">…and {len(findings) - MAX_ROWS} more (use --format json).</p>'
         )
+    from netra_check.rules import RULES_BY_ID
+
+    hints = [
+        f"<li><strong>{escape(rule.id)} {escape(rule.name)}</strong>: {escape(rule.hint)} "
+        f"(<code>netra check --explain {escape(rule.id)}</code>)</li>"
+        for rule_id in sorted({str(f.get("rule", "")) for f in findings})
+        if (rule := RULES_BY_ID.get(rule_id)) is not None
+    ]
+    if hints:
+        out += ["<h3>How to fix</h3>", f"<ul>{''.join(hints)}</ul>"]
     return out
 
 
@@ -178,4 +188,5 @@ def render(result: CheckResult, comparison: BaselineComparison | None) -> str:
     document = as_document(result, comparison)
     if comparison is not None:  # as the other reports: only the new findings are listed
         document["findings"] = [f for f in document["findings"] if f.get("new")]
-    return page("netra check", [check_section(document)], subtitle=str(result.root))
+    section = check_section(document, heading="Metrics and findings")
+    return page("netra check", [section], subtitle=str(result.root))

@@ -82,6 +82,8 @@ def test_findings_are_listed_with_their_location_and_escaped(result) -> None:
     assert "test_placeholder" in finding[3]
     assert "tests/unit/test_a&amp;&lt;b&gt;.py:1" in html
     assert "b" not in Cells(html).tags
+    assert "netra check --explain NC002" in html  # how to fix each rule found
+    assert "netra check --explain NC004" not in html
 
 
 def test_the_page_is_self_contained(result) -> None:
