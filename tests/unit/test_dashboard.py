@@ -117,6 +117,20 @@ def test_coverage_not_measured_when_the_summary_has_none() -> None:
     assert "netra test --coverage" in text
 
 
+def test_coverage_asked_for_but_not_measured_says_why() -> None:
+    summary, runs = recorded()
+    summary["coverage"] = {"measured": False, "reason": "no data <collected>"}
+    text = Page(dashboard.build(summary, runs)).text("coverage")
+    assert "not measured It was asked for but not measured: no data <collected>." in text
+
+
+def test_a_percentage_just_below_its_target_never_reads_as_the_target() -> None:
+    summary, runs = recorded()
+    summary["coverage"]["areas"]["realtime"].update(lines_pct=89.99, branches_pct=99.96)
+    text = Page(dashboard.build(summary, runs)).text("coverage")
+    assert "realtime 89.9% (1391/1478) 99.9% (402/447) 90% ✘ below target" in text
+
+
 def test_check_metrics_with_targets_and_the_off_target_flag(page: Page) -> None:
     text = page.text("check")
     assert "117 files, 866 tests, 2 finding(s)" in text

@@ -10,6 +10,7 @@ HTML reporter). Every string from the summary is escaped.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
@@ -227,12 +228,14 @@ def _trend(runs: Sequence[Mapping[str, Any]]) -> str:
 
 def _coverage(coverage: object) -> str:
     if not isinstance(coverage, Mapping) or not coverage.get("measured"):
-        return _card(
-            "coverage",
-            "Coverage",
-            f"<p>{_badge('idle', 'not measured')} Run <code>netra test --coverage</code> "
-            "to measure line and branch coverage per area.</p>",
+        reason = coverage.get("reason") if isinstance(coverage, Mapping) else None
+        why = (
+            f"It was asked for but not measured: {escape(str(reason))}."
+            if reason
+            else "Run <code>netra test --coverage</code> to measure line and branch coverage "
+            "per area."
         )
+        return _card("coverage", "Coverage", f"<p>{_badge('idle', 'not measured')} {why}</p>")
     rows = []
     for area, figures in (coverage.get("areas") or {}).items():
         target = figures.get("target")
@@ -319,9 +322,11 @@ def _percent(figures: Mapping[str, Any], kind: str, target: object) -> str:
         else ""
     )
     covered, total = (int(pair[0]), int(pair[1])) if len(pair) == 2 else (0, 0)
+    # Rounded down, like the report itself: 89.99% must not read as a met 90% target.
+    shown = math.floor(float(pct) * 10) / 10
     return (
         f'<span class="meter" aria-hidden="true"><span style="width:{width:.1f}%"></span>'
-        f"{mark}</span>{float(pct):.1f}% "
+        f"{mark}</span>{shown:.1f}% "
         f'<span class="muted">({covered}/{total})</span>'
     )
 
