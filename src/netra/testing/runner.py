@@ -123,8 +123,8 @@ def run_tests(
         "check": dashboard.check_summary(options.tests_dir),
     }
     (results_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
-    page = dashboard.publish(results_dir, summary)  # index.html, and this run in the trend
-    _report(outcomes, slow, results_dir, echo, page)
+    dashboard.publish(results_dir, summary)  # index.html, and this run in the trend
+    _report(outcomes, slow, results_dir, echo)
     return exit_code
 
 
@@ -251,7 +251,6 @@ def _report(
     slow: list[dict[str, Any]],
     results_dir: Path,
     echo: Callable[[str], None],
-    page: Path,
 ) -> None:
     echo("\n=== netra test: summary ===")
     for outcome in outcomes:
@@ -268,6 +267,7 @@ def _report(
             f"slower than usual: {test['test']} took {test['duration_s']} s "
             f"(median {test['median_s']} s over {test['runs']} runs)"
         )
+    page = results_dir / dashboard.DASHBOARD_FILE
     echo(f"results: {results_dir / SUMMARY_FILE}, dashboard: {page}")
     # The last line, in the plain form CI systems read: errors count as failures.
     total = {key: sum(o.counts.get(key, 0) for o in outcomes) for key in ("passed", "failed")}
