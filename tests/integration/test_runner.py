@@ -68,7 +68,8 @@ import threading
 from pathlib import Path
 
 def test_blocks_until_interrupted(postgres, redis_service):
-    Path("{ready}").write_text(str(os.getpid()))
+    Path("{ready}.tmp").write_text(str(os.getpid()))
+    os.replace("{ready}.tmp", "{ready}")  # whole when it appears: the test polls for it
     threading.Event().wait(120)
     assert False, "was never interrupted"
 """
@@ -90,7 +91,8 @@ from pathlib import Path
 
 def test_slow_to_stop():
     signal.signal(signal.SIGINT, lambda *_: Path("{got_sigint}").write_text("1"))
-    Path("{ready}").write_text(str(os.getpid()))
+    Path("{ready}.tmp").write_text(str(os.getpid()))
+    os.replace("{ready}.tmp", "{ready}")  # whole when it appears: the test polls for it
     threading.Event().wait(120)
 """
 
