@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from netra.env import IsolatedEnvironment
-from netra.testing import coverage, results
+from netra.testing import coverage, dashboard, results
 from netra.testing.services import ServicePool
 
 CATEGORIES = ("mission_critical", "unit", "integration", "e2e")
@@ -128,10 +128,13 @@ def run_tests(
         "base_url": options.base_url,
         "categories": [asdict(outcome) for outcome in outcomes],
         "slow_tests": slow,
+        "slowest_tests": results.slowest_tests(all_cases),
+        "check": dashboard.check_summary(options.tests_dir),
     }
     if measured is not None:
         summary["coverage"] = measured.finish()
     (results_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    dashboard.publish(results_dir, summary)  # index.html, and this run in the trend
     # Coverage below target is flagged, not failed: see netra.testing.coverage.
     notes = coverage.report_lines(summary["coverage"]) if measured is not None else []
     _report(outcomes, slow, results_dir, echo, notes)
@@ -281,7 +284,8 @@ def _report(
         )
     for note in notes:
         echo(note)
-    echo(f"results: {results_dir / SUMMARY_FILE}")
+    page = results_dir / dashboard.DASHBOARD_FILE
+    echo(f"results: {results_dir / SUMMARY_FILE}, dashboard: {page}")
     # The last line, in the plain form CI systems read: errors count as failures.
     total = {key: sum(o.counts.get(key, 0) for o in outcomes) for key in ("passed", "failed")}
     failed = total["failed"] + sum(o.counts.get("errors", 0) for o in outcomes)
