@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from netra.config import Settings
 from netra.db.engine import Database, EncodedJSON
@@ -23,12 +25,15 @@ from netra.db.repositories import (
     store_run,
 )
 from netra.db.types import utcnow
-from netra.lifecycle import StartupError, start, stop
+from netra.errors import AppError
+from netra.lifecycle import Platform, StartupError, start, stop
 from netra.runs import RunLeases
+from netra.testing.bus import live_events
 from netra.testing.services import RedisService, free_port
 
 DEAD = "srv_dead"  # an instance that stopped renewing its leases
 ALIVE = "srv_alive"
+HANG_GUARD = 30  # seconds; reached only if something hangs, which is itself the failure
 
 
 async def store_leased(db: Database, owner: User, lease: Lease) -> StoredRun:
@@ -301,3 +306,123 @@ async def test_instances_sharing_a_database_must_share_the_event_layout_on_redis
     # Once no instance holds the old layout, a new one may start: nothing is left to clear.
     changed = await start(on_redis(redis_shards=4))
     await stop(changed)
+
+
+async def events_and_run(platform: Platform, run_id: str) -> tuple[list[str], Run]:
+    async with platform.db.read() as session:
+        events = await run_events(session, run_id)
+        run = await session.get(Run, run_id)
+    assert run is not None
+    return [event.type for event in events], run
+
+
+async def test_a_user_with_as_many_active_runs_as_allowed_is_refused_one_more(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url, max_active_runs_per_user=1))
+    try:
+        user = await add_user(platform.db)
+        waiting = await platform.runs.start(user.id, "wait 60 seconds")
+        with pytest.raises(AppError) as refused:
+            await platform.runs.start(user.id, "What is 2 + 2?")
+        await platform.runs.cancel(user.id, waiting.run_id)
+        await asyncio.wait_for(platform.supervisor.finished(waiting.run_id), HANG_GUARD)
+        after = await platform.runs.start(user.id, "What is 2 + 2?")  # its place is free again
+        await asyncio.wait_for(platform.supervisor.finished(after.run_id), HANG_GUARD)
+        types, run = await events_and_run(platform, after.run_id)
+    finally:
+        await stop(platform)
+    assert (refused.value.status, refused.value.code) == (429, "too_many_runs")
+    assert (types[-1], run.status) == ("agent_completed", "completed")
+
+
+async def test_a_run_that_already_ended_is_neither_cancelled_elsewhere_nor_waited_for(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        ticket = await platform.runs.start(user.id, "What is 2 + 2?")
+        await asyncio.wait_for(platform.supervisor.finished(ticket.run_id), HANG_GUARD)
+
+        cancelled = await platform.supervisor.cancel_elsewhere(ticket.run_id, "cancelled_by_user")
+        ended = await platform.supervisor.wait_ended(ticket.run_id, timeout=HANG_GUARD)
+        types, run = await events_and_run(platform, ticket.run_id)
+    finally:
+        await stop(platform)
+    assert cancelled is False
+    assert ended is True
+    assert (types[-1], run.status, run.cancel_reason) == ("agent_completed", "completed", None)
+
+
+async def test_waiting_for_a_run_another_live_instance_executes_gives_up_at_the_timeout(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        stored = await store_leased(
+            platform.db, user, Lease(ALIVE, utcnow() + timedelta(seconds=60))
+        )
+        ended = await platform.supervisor.wait_ended(stored.run_id, timeout=0.2)
+        _, run = await events_and_run(platform, stored.run_id)
+    finally:
+        await stop(platform)
+    assert ended is False
+    assert (run.status, run.lease_owner) == ("queued", ALIVE)  # left to its owner
+
+
+async def test_renewing_acts_on_a_cancel_asked_through_the_database(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    # Another instance asks durably; this one acts on it when it renews its leases.
+    platform = await start(make_settings(database_url, run_lease_ttl=600.0))
+    try:
+        user = await add_user(platform.db)
+        ticket = await platform.runs.start(user.id, "wait 60 seconds")
+        await platform.supervisor.leases.request_cancel(ticket.run_id, "cancelled_by_user")
+        await platform.supervisor.renew_leases()
+        await asyncio.wait_for(platform.supervisor.finished(ticket.run_id), HANG_GUARD)
+        async with platform.db.read() as session:
+            events = await run_events(session, ticket.run_id)
+    finally:
+        await stop(platform)
+    assert events[-1].type == "agent_cancelled"
+    assert events[-1].data == {"reason": "cancelled_by_user"}
+
+
+async def test_a_run_whose_lease_another_instance_took_stops_here_without_writing(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url, run_lease_ttl=600.0))
+    try:
+        user = await add_user(platform.db)
+        first = await platform.runs.start(user.id, "What is 2 + 2?")
+        await asyncio.wait_for(platform.supervisor.finished(first.run_id), HANG_GUARD)
+        async with live_events(platform.bus, first.thread_id) as live:
+            ticket = await platform.runs.start(user.id, "wait 60 seconds", first.thread_id)
+            while (await asyncio.wait_for(live.get(), HANG_GUARD)).type != "tool_executing":
+                pass  # the run now waits in its timer, writing nothing
+        before, _ = await events_and_run(platform, ticket.run_id)
+        took = update(Run).where(Run.id == ticket.run_id).values(lease_owner=ALIVE)
+        await platform.db.run_transaction(lambda c: c.execute(took))
+
+        await platform.supervisor.renew_leases()
+        await asyncio.wait_for(platform.supervisor.finished(ticket.run_id), HANG_GUARD)
+        after, run = await events_and_run(platform, ticket.run_id)
+    finally:
+        await stop(platform)
+    assert not platform.supervisor.cancelling(ticket.run_id)  # no longer executing here
+    assert before[-1] == "tool_executing"
+    assert after == before  # its writes are fenced: the run is the other instance's to end
+    assert (run.status, run.lease_owner) == ("running", ALIVE)
