@@ -426,3 +426,73 @@ async def test_a_run_whose_lease_another_instance_took_stops_here_without_writin
     assert before[-1] == "tool_executing"
     assert after == before  # its writes are fenced: the run is the other instance's to end
     assert (run.status, run.lease_owner) == ("running", ALIVE)
+
+
+async def test_a_run_abandoned_by_its_client_after_its_instance_died_is_ended_here(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        stored = await store_leased(platform.db, user, expired(DEAD))
+        async with live_events(platform.bus, stored.thread_id) as live:
+            platform.runs.abandon(user.id, stored.run_id)  # returns at once; ends it in a task
+            started = await asyncio.wait_for(live.get(), HANG_GUARD)  # it had not begun
+            ending = await asyncio.wait_for(live.get(), HANG_GUARD)
+        types, run = await events_and_run(platform, stored.run_id)
+    finally:
+        await stop(platform)
+    assert started.type == "agent_started"
+    assert (ending.type, ending.data) == ("agent_cancelled", {"reason": "cancelled_by_user"})
+    assert types == ["agent_started", "agent_cancelled"]
+    assert run.status == "cancelled"
+
+
+async def test_deleting_a_thread_whose_run_lost_its_instance_ends_the_run_first(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        stored = await store_leased(platform.db, user, expired(DEAD))
+        async with live_events(platform.bus, stored.thread_id) as live:
+            await asyncio.wait_for(platform.runs.delete_thread(user.id, stored.thread_id), 30)
+            published = [live.get_nowait().type for _ in range(live.qsize())]  # before it went
+        with pytest.raises(AppError) as gone:
+            await platform.runs.delete_thread(user.id, stored.thread_id)
+        async with platform.db.read() as session:
+            run = await session.get(Run, stored.run_id)
+    finally:
+        await stop(platform)
+    assert published == ["agent_started", "agent_cancelled"]
+    assert run is None  # deleted with its thread
+    assert (gone.value.status, gone.value.code) == (404, "not_found")
+
+
+async def test_waiting_for_a_cancelled_run_only_when_it_is_stopping(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    # What AG-UI does when a thread is busy: wait only for a run already asked to stop.
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        ticket = await platform.runs.start(user.id, "wait 60 seconds")
+        busy = await platform.runs.wait_for_cancelled_run(user.id, ticket.thread_id)
+        assert platform.supervisor.cancel(ticket.run_id, "cancelled_by_user")
+        stopped = await asyncio.wait_for(
+            platform.runs.wait_for_cancelled_run(user.id, ticket.thread_id), HANG_GUARD
+        )
+        free = await platform.runs.wait_for_cancelled_run(user.id, ticket.thread_id)
+        types, run = await events_and_run(platform, ticket.run_id)
+    finally:
+        await stop(platform)
+    assert busy is False  # running, not stopping: the thread is really busy
+    assert stopped is True
+    assert free is True  # no active run at all
+    assert (types[-1], run.status) == ("agent_cancelled", "cancelled")
