@@ -28,10 +28,24 @@ import tempfile
 import time
 from pathlib import Path
 
+HUNG_AFTER = 600.0  # seconds: a run this long is stopped and reported, not timed
 
-def wall_time(command: list[str], env: dict[str, str]) -> float:
+
+def wall_time(command: list[str], env: dict[str, str]) -> float | None:
+    """The command's wall time; None if it hung (stopped with SIGTERM, which `netra test`
+    passes on to its pytest) or failed."""
     began = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=env)
+    try:
+        code = process.wait(timeout=HUNG_AFTER)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        process.wait()
+        print(f"hung, stopped after {HUNG_AFTER:g} s: {' '.join(command)}", flush=True)
+        return None
+    if code != 0:
+        print(f"exit code {code}: {' '.join(command)}", flush=True)
+        return None
     return time.perf_counter() - began
 
 
@@ -61,13 +75,14 @@ def main(category: str, repeat: int) -> None:
         timings: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(repeat):
             for name, command in commands.items():
-                timings[name].append(wall_time(command, env))
+                measured = wall_time(command, env)
+                if measured is not None:
+                    timings[name].append(measured)
         print(f"load average after: {os.getloadavg()}")
     medians = {name: statistics.median(seconds) for name, seconds in timings.items()}
-    for name, seconds in timings.items():
+    for name, runs in timings.items():
         print(
-            f"{name:24s} median {medians[name]:6.2f} s   "
-            f"runs {', '.join(f'{s:.2f}' for s in seconds)}"
+            f"{name:24s} median {medians[name]:6.2f} s   runs {', '.join(f'{s:.2f}' for s in runs)}"
         )
     floor = medians["coverage run --branch"] / medians["pytest"]
     ours = medians["netra test --coverage"] / medians["netra test"]
