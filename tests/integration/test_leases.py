@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -27,7 +28,9 @@ from netra.db.repositories import (
 from netra.db.types import utcnow
 from netra.errors import AppError
 from netra.lifecycle import Platform, StartupError, start, stop
+from netra.realtime.events import EventType
 from netra.runs import RunLeases
+from netra.runs.supervisor import INSTANCE_LOST, RunTicket
 from netra.testing.bus import live_events
 from netra.testing.services import RedisService, free_port
 
@@ -496,3 +499,132 @@ async def test_waiting_for_a_cancelled_run_only_when_it_is_stopping(
     assert stopped is True
     assert free is True  # no active run at all
     assert (types[-1], run.status) == ("agent_cancelled", "cancelled")
+
+
+async def test_only_the_only_instance_may_claim_every_active_run(db: Database) -> None:
+    with pytest.raises(RuntimeError, match="other instances may be executing runs"):
+        await RunLeases(db, ALIVE, 60, single_instance=False).claim_all()
+
+
+async def test_a_run_executing_here_is_not_ended_as_abandoned(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        ticket = await platform.runs.start(user.id, "wait 60 seconds")
+        async with platform.db.read() as session:
+            row = await session.get(Run, ticket.run_id)
+        with pytest.raises(RuntimeError, match="is executing here; cancel it instead"):
+            await platform.supervisor.end_abandoned(row, EventType.AGENT_ERROR, INSTANCE_LOST)
+        await platform.runs.cancel(user.id, ticket.run_id)
+        await asyncio.wait_for(platform.supervisor.finished(ticket.run_id), HANG_GUARD)
+        types, _ = await events_and_run(platform, ticket.run_id)
+    finally:
+        await stop(platform)
+    assert types[-1] == "agent_cancelled"  # not agent_error: the end_abandoned wrote nothing
+
+
+async def test_the_sweep_closes_only_the_tool_calls_a_lost_instance_left_open(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        stored = await store_leased(platform.db, user, expired(DEAD))
+        await write(
+            platform.db,
+            stored,
+            DEAD,
+            ("agent_started", {"agent": "assistant", "input": "wait"}),
+            ("tool_executing", {"tool_call_id": "tc_1", "tool": "clock", "args": {}}),
+            ("tool_completed", {"tool_call_id": "tc_1", "tool": "clock", "result": "noon"}),
+            ("tool_executing", {"tool_call_id": "tc_2", "tool": "timer", "args": {}}),
+        )
+        assert await platform.supervisor.sweep() == 1
+        async with platform.db.read() as session:
+            events = await run_events(session, stored.run_id)
+    finally:
+        await stop(platform)
+    closing = [e.data["tool_call_id"] for e in events[4:] if e.type == "tool_completed"]
+    assert closing == ["tc_2"]  # tc_1 had its result
+    assert events[-1].type == "agent_error"
+
+
+async def test_a_run_cancelled_twice_before_its_launch_keeps_the_first_reason(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url))
+    asked: list[bool] = []
+
+    def cancel_twice(ticket: RunTicket) -> None:  # stored, not yet launched
+        asked.append(platform.supervisor.cancel(ticket.run_id, "first_reason"))
+        asked.append(platform.supervisor.cancel(ticket.run_id, "second_reason"))
+
+    try:
+        user = await add_user(platform.db)
+        ticket = await platform.runs.start(user.id, "wait 60 seconds", on_stored=cancel_twice)
+        await asyncio.wait_for(platform.supervisor.finished(ticket.run_id), HANG_GUARD)
+        async with platform.db.read() as session:
+            events = await run_events(session, ticket.run_id)
+    finally:
+        await stop(platform)
+    assert asked == [True, True]
+    assert events[-1].type == "agent_cancelled"
+    assert events[-1].data == {"reason": "first_reason"}
+
+
+async def test_a_shutdown_that_runs_outlast_says_so_and_their_cancel_still_ends_them(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        ticket = await platform.runs.start(user.id, "wait 60 seconds")
+        with caplog.at_level(logging.WARNING, logger="netra.runs.supervisor"):
+            await platform.supervisor.shutdown(grace=0, cancel_wait=0)
+        assert platform.supervisor.cancel(ticket.run_id, "server_shutdown")
+        await asyncio.wait_for(platform.supervisor.finished(ticket.run_id), HANG_GUARD)
+        async with platform.db.read() as session:
+            events = await run_events(session, ticket.run_id)
+    finally:
+        await stop(platform)
+    assert f"netra-{ticket.run_id} did not end within 0 s of shutdown" in caplog.text
+    assert (events[-1].type, events[-1].data) == ("agent_cancelled", {"reason": "server_shutdown"})
+
+
+async def test_a_thread_whose_run_another_live_instance_holds_is_not_deleted(
+    postgres_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+    redis_service: RedisService,
+    redis_prefix: str,
+) -> None:
+    # One of several instances (on Redis): the other is asked to cancel but never
+    # answers, so after a few waits of two leases each the thread is reported busy
+    # rather than deleted under its run.
+    settings = make_settings(
+        postgres_url, redis_url=redis_service.url, redis_prefix=redis_prefix, run_lease_ttl=1.0
+    )
+    platform = await start(settings)
+    try:
+        user = await add_user(platform.db)
+        stored = await store_leased(
+            platform.db, user, Lease(ALIVE, utcnow() + timedelta(seconds=120))
+        )
+        with pytest.raises(AppError) as busy:
+            await asyncio.wait_for(platform.runs.delete_thread(user.id, stored.thread_id), 60)
+        _, run = await events_and_run(platform, stored.run_id)
+    finally:
+        await stop(platform)
+    assert (busy.value.status, busy.value.code) == (409, "run_in_progress")
+    assert (run.status, run.cancel_reason) == ("queued", "cancelled_by_user")
