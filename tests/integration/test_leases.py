@@ -628,3 +628,30 @@ async def test_a_thread_whose_run_another_live_instance_holds_is_not_deleted(
         await stop(platform)
     assert (busy.value.status, busy.value.code) == (409, "run_in_progress")
     assert (run.status, run.cancel_reason) == ("queued", "cancelled_by_user")
+
+
+async def test_a_run_cancelled_before_its_first_step_starts_and_ends_cancelled(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    # Cancelling the task itself before it ran would skip _execute, and with it the
+    # run's events: the run must start, notice the reason and end with agent_cancelled.
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        stored = await store_leased(platform.db, user, platform.supervisor.leases.lease())
+        ticket = RunTicket(
+            stored.run_id, stored.thread_id, user.id, "assistant", "wait 60 seconds", 0
+        )
+        assert platform.supervisor.admit(user.id, ticket.run_id)
+        platform.supervisor.launch(ticket)
+        platform.supervisor.admitted(user.id, ticket.run_id, launched=True)
+        asked = platform.supervisor.cancel(ticket.run_id, "cancelled_by_user")  # not yet begun
+        await asyncio.wait_for(platform.supervisor.finished(ticket.run_id), HANG_GUARD)
+        types, run = await events_and_run(platform, ticket.run_id)
+    finally:
+        await stop(platform)
+    assert asked is True
+    assert types == ["agent_started", "agent_cancelled"]
+    assert run.status == "cancelled"
