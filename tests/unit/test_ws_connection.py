@@ -214,8 +214,16 @@ async def test_history_waits_for_room_and_a_client_that_never_reads_is_closed() 
     assert socket.closed_with == (CloseCode.SLOW_CONSUMER, "send queue overflow: client too slow")
 
 
+class SlowReader(ScriptedSocket):
+    """A peer that reads, but each frame takes a turn of the event loop."""
+
+    async def send_text(self, text: str) -> None:
+        await asyncio.sleep(0)
+        await super().send_text(text)
+
+
 async def test_history_goes_out_once_the_client_has_read_half_of_the_queue() -> None:
-    socket = ScriptedSocket([])
+    socket = SlowReader([])
     connection, serving = _serving(socket, ws_send_queue=8)
     for number in range(6):
         connection.send({"type": "pong", "n": number})
