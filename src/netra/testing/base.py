@@ -96,6 +96,7 @@ class SSotBaseTestCase:
     temp_dir: Path
     metrics: dict[str, float]
     _request: pytest.FixtureRequest
+    _process_env_patch: pytest.MonkeyPatch
     _ssot_class_cleanups: ClassVar[ExitStack]
 
     # unittest.TestCase's attributes, read by the assert* methods
@@ -159,6 +160,22 @@ class SSotBaseTestCase:
 
     def get_env(self, key: str, default: str | None = None) -> str | None:
         return self.env.get(key, default)
+
+    def set_process_env(self, key: str, value: str | None) -> None:
+        """Set (or with None, unset) a variable of the process itself, undone after the test.
+
+        For code under test that reads `os.environ` itself (a library, a child
+        process): `set_env` only changes this test's overlay, which such code
+        never sees. pytest's MonkeyPatch makes the change and undoes it after
+        the test, so it does not leak into the next one; `self.env` sees it.
+        """
+        patch = self.__dict__.get("_process_env_patch")
+        if patch is None:
+            patch = self._process_env_patch = self.enter_context(pytest.MonkeyPatch.context())
+        if value is None:
+            patch.delenv(key, raising=False)
+        else:
+            patch.setenv(key, value)
 
     # -- cleanups and temp dirs ----------------------------------------------------
     def add_cleanup(self, callback: Callable[..., object], *args: Any, **kwargs: Any) -> None:
@@ -258,3 +275,5 @@ class SSotAsyncTestCase(SSotBaseTestCase):
     async def enter_async_context(self, manager: AbstractAsyncContextManager[T]) -> T:
         """Enter `manager` now and exit it after the test."""
         return await self._async_cleanups.enter_async_context(manager)
+
+    enterAsyncContext = enter_async_context  # the unittest spelling
