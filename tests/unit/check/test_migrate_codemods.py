@@ -75,6 +75,33 @@ MIGRATIONS = {
         """,
         (),
     ),
+    "test-mixin-of-migrated-classes": (
+        """
+        from unittest import TestCase
+
+
+        class CheckMixin:
+            def test_shared(self):
+                self.assertTrue(self.value)
+
+
+        class TestA(CheckMixin, TestCase):
+            value = 1
+        """,
+        """
+        from netra.testing.base import SSotBaseTestCase
+
+
+        class CheckMixin(SSotBaseTestCase):
+            def test_shared(self):
+                self.assertTrue(self.value)
+
+
+        class TestA(CheckMixin, SSotBaseTestCase):
+            value = 1
+        """,
+        (),
+    ),
     "environ-in-ssot-methods": (
         """
         import os
@@ -89,6 +116,7 @@ MIGRATIONS = {
             def test_reads(self):
                 assert os.environ.get("A") == os.getenv("A", "x") == os.environ["A"]
                 assert "A" in os.environ
+                self.assertNotIn("B", os.environ, msg="unset")
                 del os.environ["A"]
                 os.environ.pop("B", None)
         """,
@@ -103,6 +131,7 @@ MIGRATIONS = {
             def test_reads(self):
                 assert self.env.get("A") == self.env.get("A", "x") == self.env["A"]
                 assert "A" in self.env
+                self.assertNotIn("B", self.env, msg="unset")
                 self.set_process_env("A", None)
                 self.set_process_env("B", None)
         """,
@@ -279,6 +308,19 @@ REFUSALS = {
                 assert os.getenv("A")
         """,
         [("environ", 10, "defines its own env")],
+    ),
+    "mixin-after-the-base-stays-as-it-is": (
+        """
+        from netra.testing.base import SSotBaseTestCase
+
+        class CheckMixin:
+            def test_shared(self):
+                assert self.value
+
+        class TestA(SSotBaseTestCase, CheckMixin):
+            value = 1
+        """,
+        [],
     ),
     "from-os-import": ("from os import environ\n", [("environ", 1, "imports environ from os")]),
     "main-block-doing-more": (

@@ -5,7 +5,7 @@ What it does:
     environment overlay: a test, `setUp`, `tearDown`, `asyncSetUp`...):
     - reads go through `self.env`: `os.environ.get(K, D)` and `os.getenv(K, D)`
       become `self.env.get(K, D)`, `os.environ[K]` becomes `self.env[K]`, and
-      `K in os.environ` becomes `K in self.env`;
+      `K in os.environ` (or `self.assertIn(K, os.environ)`) uses `self.env`;
     - writes go through `self.set_process_env`: `os.environ[K] = V` becomes
       `self.set_process_env(K, V)`, and `del os.environ[K]` or a statement
       `os.environ.pop(K)` becomes `self.set_process_env(K, None)`.
@@ -40,6 +40,7 @@ from netra_check.migrate.model import Refusal
 
 SSOT_BASES = frozenset({"SSotBaseTestCase", "SSotAsyncTestCase"})
 ENV_NAMES = frozenset({"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"})
+MEMBERSHIP_ASSERTS = frozenset({"assertIn", "assertNotIn"})
 # Names that, defined on the class, would shadow what the rewrites call.
 SHADOWING = frozenset({"env", "set_process_env"})
 
@@ -194,6 +195,21 @@ class EnvironToIsolated(MigrationCodemod):
         ):
             environ = func if "os.getenv" in names else func.value  # type: ignore[attr-defined]
             self._take(node, environ, lambda u: cst.Call(func=_self_env("get"), args=u.args))
+        elif (
+            m.matches(func, m.Attribute(value=m.Name("self"), attr=m.Name()))
+            and isinstance(func, cst.Attribute)
+            and func.attr.value in MEMBERSHIP_ASSERTS
+            and len(node.args) >= 2
+            and node.args[1].keyword is None
+            and self._is_environ(node.args[1].value)
+        ):  # self.assertIn(K, os.environ): membership, as `K in os.environ`
+            self._take(
+                node,
+                node.args[1].value,
+                lambda u: u.with_changes(
+                    args=[u.args[0], u.args[1].with_changes(value=_self_env()), *u.args[2:]]
+                ),
+            )
         elif names & {"os.putenv", "os.unsetenv", "os.getenvb"}:
             self._handled.add(id(func))
             self.refuse(node, "os.putenv/unsetenv bypass os.environ: change them by hand")

@@ -95,6 +95,9 @@ SAFE_CLASS_DECORATORS = (
     "unittest.mock.patch",
     "patch",
 )
+_TESTCASE_NAMES = frozenset(
+    {"TestCase", "IsolatedAsyncioTestCase", SYNC_CANONICAL, ASYNC_CANONICAL}
+)
 SUITE_WORDS = ("Suite", "loadTests", "TestLoader", "makeSuite", "TextTestRunner")
 
 
@@ -175,6 +178,7 @@ class UnittestToSSot(MigrationCodemod):
         super().__init__(context, refusals)
         self._facts = _ClassCollector()
         self._depth = 0
+        self._migrated: dict[str, str] = {}  # class name -> the SSot base it now has
 
     def visit_Module(self, node: cst.Module) -> None:
         node.visit(self._facts)
@@ -243,9 +247,60 @@ class UnittestToSSot(MigrationCodemod):
             )
             bases[index] = bases[index].with_changes(value=cst.Name(canonical))
         updated_node = updated_node.with_changes(bases=bases)
+        self._migrated[original_node.name.value] = next(iter(replacements.values()))
         if not original_node.name.value.startswith("Test") and not _sets_test(original_node):
             updated_node = _with_test_flag(updated_node)
         return updated_node
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        """Test mixins (no base, test methods, not collected by name) whose subclasses here
+        all derive from an SSot base now derive from it too, so that they are canonical."""
+        body = list(updated_node.body)
+        for index, statement in enumerate(body):
+            if not isinstance(statement, cst.ClassDef) or statement.bases or statement.keywords:
+                continue
+            name = statement.name.value
+            base = self._mixin_base(name)
+            if base is None or name.startswith("Test") or not _has_tests(statement):
+                continue
+            if self._facts.classes[name].blockers:
+                continue
+            AddImportsVisitor.add_needed_import(self.context, CANONICAL_MODULE, base)
+            body[index] = statement.with_changes(
+                bases=[cst.Arg(cst.Name(base))],
+                lpar=cst.LeftParen(),
+                rpar=cst.RightParen(),
+            )
+        return updated_node.with_changes(body=body)
+
+    def _mixin_base(self, name: str) -> str | None:
+        """The SSot base every subclass of `name` in this module derives from, if one."""
+        children = [
+            (child, facts)
+            for child, facts in self._facts.classes.items()
+            if any(b.rpartition(".")[2] == name for b in facts.bases)
+        ]
+        found = set()
+        for child, facts in children:
+            direct = {b.rpartition(".")[2] for b in facts.bases} & {SYNC_CANONICAL, ASYNC_CANONICAL}
+            if child in self._migrated:
+                direct.add(self._migrated[child])
+            if len(direct) != 1:
+                return None
+            # The mixin must come before the base in the subclass's bases, or the method
+            # resolution order would put the SSot base before its own subclass.
+            names = [b.rpartition(".")[2] for b in facts.bases]
+            bases_at = [i for i, b in enumerate(names) if b in _TESTCASE_NAMES]
+            if not bases_at or names.index(name) > min(bases_at):
+                return None
+            found |= direct
+        return found.pop() if len(found) == 1 else None
+
+
+def _has_tests(node: cst.ClassDef) -> bool:
+    return any(
+        isinstance(s, cst.FunctionDef) and s.name.value.startswith("test") for s in node.body.body
+    )
 
 
 def _sets_test(node: cst.ClassDef) -> bool:
@@ -269,5 +324,8 @@ def _with_test_flag(node: cst.ClassDef) -> cst.ClassDef:
     )
     if at:  # a blank line between the docstring and the flag, as formatters keep it
         flag = flag.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+    following = statements[at] if at < len(statements) else None
+    if isinstance(following, cst.FunctionDef | cst.ClassDef) and not following.leading_lines:
+        statements[at] = following.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
     statements.insert(at, flag)
     return node.with_changes(body=body.with_changes(body=statements))
