@@ -72,15 +72,10 @@ if __name__ == "__main__":
 """
 
 
-@pytest.fixture
-def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    return pytester
-
-
 def test_a_migrated_suite_has_the_same_outcomes_and_no_unittest_base(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     package = pytester.mkpydir("suite")
     (package / "helpers.py").write_text('EXPECTED = "set in setUp"\n', encoding="utf-8")
     test_file = package / "test_suite.py"
