@@ -54,7 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    from netra_check.migrate.engine import migrate_file, select_files
+    try:
+        from netra_check.migrate.engine import migrate_file, select_files
+    except ModuleNotFoundError as exc:  # the netra-check distribution alone has no libcst
+        print(f"netra migrate: error: {exc.name} is missing: pip install libcst", file=sys.stderr)
+        return EXIT_USAGE
 
     changed = refused = files = 0
     try:
