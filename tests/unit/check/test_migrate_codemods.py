@@ -231,7 +231,20 @@ REFUSALS = {
 
         suite = unittest.TestLoader().loadTestsFromTestCase(TestA)
         """,
-        [("bases", 3, "loader, suite or runner")],
+        [("bases", 3, "made or handed to a unittest loader, suite or runner")],
+    ),
+    "made-by-hand-with-runtest": (
+        """
+        import unittest
+
+        class TestMissing(unittest.TestCase):
+            def runTest(self):
+                self.skipTest("missing")
+
+        def all_tests(suite):
+            suite.add(TestMissing())
+        """,
+        [("bases", 3, "runTest(), which pytest collects from unittest classes only")],
     ),
     "unknown-class-decorator": (
         """

@@ -18,8 +18,9 @@ Left alone, and reported:
     `defaultTestResult`, `__call__` or unittest's private runners; it uses
     `self.run()`, `self._outcome`, `self.doCleanups()` and the like; it has a
     metaclass or a class decorator other than unittest's, `mock.patch` and
-    pytest marks; it is handed to a test loader or suite; or it is defined
-    inside a function or another class (run by that code, not collected).
+    pytest marks; its test is `runTest`; the module makes an instance of it or
+    hands it to a test loader, suite or runner; or it is defined inside a
+    function or another class (run by that code, not collected).
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ SAFE_CLASS_DECORATORS = (
 _TESTCASE_NAMES = frozenset(
     {"TestCase", "IsolatedAsyncioTestCase", SYNC_CANONICAL, ASYNC_CANONICAL}
 )
-SUITE_WORDS = ("Suite", "loadTests", "TestLoader", "makeSuite", "TextTestRunner")
+SUITE_WORDS = ("suite", "loadtests", "testloader", "addtest", "runner", "run")
 
 
 @dataclass
@@ -113,6 +114,8 @@ def _blockers(node: cst.ClassDef) -> list[str]:
     for statement in node.body.body:
         if isinstance(statement, cst.FunctionDef) and statement.name.value in RUNNER_METHODS:
             found.append(f"it defines {statement.name.value}(), which unittest's runner calls")
+        if isinstance(statement, cst.FunctionDef) and statement.name.value == "runTest":
+            found.append("its test is runTest(), which pytest collects from unittest classes only")
     for keyword in node.keywords:
         if keyword.keyword is not None and keyword.keyword.value == "metaclass":
             found.append("it has a metaclass")
@@ -161,7 +164,9 @@ class _ClassCollector(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         callee = code(node.func)
-        if any(word in callee for word in SUITE_WORDS):
+        if isinstance(node.func, cst.Name):  # TestA("test_x"): made by hand, run by hand
+            self.suite_uses.add(node.func.value)
+        if any(word in callee.lower() for word in SUITE_WORDS):
             for arg in node.args:
                 for name in m.findall(arg.value, m.Name()):
                     assert isinstance(name, cst.Name)
@@ -200,7 +205,7 @@ class UnittestToSSot(MigrationCodemod):
         for child in self._descendants(name):
             reasons += [f"{r} (in subclass {child})" for r in self._facts.classes[child].blockers]
         if name in self._facts.suite_uses:
-            reasons.append("it is handed to a unittest loader, suite or runner")
+            reasons.append("it is made or handed to a unittest loader, suite or runner by code")
         return reasons
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
