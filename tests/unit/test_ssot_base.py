@@ -294,6 +294,7 @@ class TestClassCleanups(SSotBaseTestCase):
 
     def test_id(self):
         self.assertEqual(self.id(), f"{__name__}.TestClassCleanups.test_id")
+        self.assertEqual(self._testMethodName, "test_id")
 
 def test_z_log():
     assert LOG == [0, 1, 2, 3, "skipUnless ran", "tearDownClass", "class cleanup"]

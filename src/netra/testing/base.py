@@ -226,6 +226,11 @@ class SSotBaseTestCase:
         with subtests.test(msg, **params):
             yield
 
+    @property
+    def _testMethodName(self) -> str:
+        name: str = getattr(self._node, "originalname", self._node.name)
+        return name
+
     def id(self) -> str:
         """The test's dotted name, as unittest gives it (`module.Class.test_name`)."""
         cls = type(self)
