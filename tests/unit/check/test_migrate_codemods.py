@@ -281,6 +281,19 @@ REFUSALS = {
         """,
         [("environ", 8, "used as an object"), ("environ", 10, "used as an object")],
     ),
+    "environ-augmented-or-unpacked-writes": (
+        """
+        import os
+
+        from netra.testing.base import SSotBaseTestCase
+
+        class TestA(SSotBaseTestCase):
+            def test_x(self):
+                os.environ["PATH"] += ":/opt"
+                os.environ["A"], b = "1", 2
+        """,
+        [("environ", 7, "a write to os.environ"), ("environ", 8, "a write to os.environ")],
+    ),
     "environ-where-no-test-env": (
         """
         import os

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
-from libcst.metadata import PositionProvider, QualifiedNameProvider
+from libcst.metadata import ExpressionContextProvider, PositionProvider, QualifiedNameProvider
 
 from netra_check.migrate.model import Refusal
 
@@ -13,7 +13,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
     """A codemod that records the code it leaves alone instead of guessing."""
 
     name = ""
-    METADATA_DEPENDENCIES = (PositionProvider, QualifiedNameProvider)
+    METADATA_DEPENDENCIES = (PositionProvider, QualifiedNameProvider, ExpressionContextProvider)
 
     def __init__(self, context: CodemodContext, refusals: list[Refusal]) -> None:
         super().__init__(context)

@@ -34,6 +34,7 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import RemoveImportsVisitor
+from libcst.metadata import ExpressionContext, ExpressionContextProvider
 
 from netra_check.migrate.codemods.base import MigrationCodemod, dotted
 from netra_check.migrate.model import Refusal
@@ -233,6 +234,10 @@ class EnvironToIsolated(MigrationCodemod):
         if self._is_environ(node.value) and id(node.value) not in self._handled:
             key = _subscript_key(node)
             if key is None:
+                return
+            if self.get_metadata(ExpressionContextProvider, node, None) != ExpressionContext.LOAD:
+                self._handled.add(id(node.value))
+                self.refuse(node, "a write to os.environ other than `os.environ[K] = V` or `del`")
                 return
             self._take(node, node.value, lambda u: cst.Subscript(value=_self_env(), slice=u.slice))
 
