@@ -312,12 +312,15 @@ REFUSALS = {
 
             def test_x(self):
                 check = lambda: os.environ["A"]
+
+            HOME = os.getenv("HOME")
         """,
         [
             ("environ", 5, "module level"),
             ("environ", 8, "a plain function"),
             ("environ", 13, "class or static method"),
             ("environ", 16, "a lambda"),
+            ("environ", 18, "a class body"),
         ],
     ),
     "environ-shadowed-by-the-class": (

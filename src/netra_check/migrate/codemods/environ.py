@@ -114,6 +114,8 @@ class EnvironToIsolated(MigrationCodemod):
         if not self._scopes:
             return False, NOWHERE.format(where="module level")
         scope = self._scopes[-1]
+        if scope.kind == "class":  # the class body runs once, at import
+            return False, NOWHERE.format(where="a class body, run at import")
         return scope.ok, scope.where
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
