@@ -175,6 +175,26 @@ MIGRATIONS = {
         """,
         (),
     ),
+    "main-block-on-one-line": (
+        """
+        import unittest
+
+
+        class TestThing(unittest.TestCase):
+            pass
+
+
+        if __name__ == "__main__": unittest.main()
+        """,
+        """
+        from netra.testing.base import SSotBaseTestCase
+
+
+        class TestThing(SSotBaseTestCase):
+            pass
+        """,
+        (),
+    ),
 }
 
 # name -> (source, [(codemod, line, words in the reason)])
@@ -359,6 +379,14 @@ REFUSALS = {
         if __name__ == "__main__":
             print("running")
             unittest.main()
+        """,
+        [("main", 3, "does more than run the tests")],
+    ),
+    "main-block-on-one-line-doing-more": (
+        """
+        import unittest
+
+        if __name__ == "__main__": print("running"); unittest.main()
         """,
         [("main", 3, "does more than run the tests")],
     ),
