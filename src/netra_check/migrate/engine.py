@@ -17,10 +17,14 @@ from netra_check.migrate.model import FileMigration, Refusal
 
 
 def package_of(path: Path) -> tuple[str, ...]:
-    """The package a module is in, from the `__init__.py` files above it (() for none)."""
+    """The package a module is in, from the `__init__.py` files above it (() for none).
+
+    As pytest names it (`resolve_package_path`): a folder whose name is no identifier
+    (`my-tests`) ends the package, even with an `__init__.py`.
+    """
     parts: list[str] = []
     directory = path.resolve().parent
-    while (directory / "__init__.py").is_file():
+    while (directory / "__init__.py").is_file() and directory.name.isidentifier():
         parts.insert(0, directory.name)
         directory = directory.parent
     return tuple(parts)

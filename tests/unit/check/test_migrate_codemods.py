@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from netra_check.migrate.command import main
-from netra_check.migrate.engine import migrate_source
+from netra_check.migrate.engine import migrate_source, package_of
 
 
 def _src(text: str) -> str:
@@ -506,3 +506,23 @@ def test_the_command_exits_1_when_code_is_left_alone_and_2_on_a_bad_path(
     assert "tests/test_it.py:2: [environ] left alone: no per-test environment here" in err
 
     assert main(["missing"]) == 2
+
+
+def test_a_package_folder_whose_name_is_no_identifier_is_not_part_of_the_module_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pytest names the module from the highest folder with an __init__.py whose name is
+    # an identifier (`unit.test_it` here): `my-tests.unit` is no module name at all.
+    unit = tmp_path / "my-tests" / "unit"
+    unit.mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'outside'\n", encoding="utf-8")
+    for folder in (unit.parent, unit):
+        (folder / "__init__.py").write_text("", encoding="utf-8")
+    (unit / "helpers.py").write_text("VALUE = 1\n", encoding="utf-8")
+    test_file = unit / "test_it.py"
+    test_file.write_text("from .helpers import VALUE\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+
+    assert package_of(test_file) == ("unit",)
+    assert main(["my-tests", "--write"]) == 0
+    assert test_file.read_text(encoding="utf-8") == "from unit.helpers import VALUE\n"
