@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         changed += 1
         if args.write:
-            with path.open("w", encoding="utf-8", newline="") as handle:
+            with path.open("w", encoding=result.encoding, newline="") as handle:
                 handle.write(result.after)
         else:
             sys.stdout.write(diff(shown, result.before, result.after))

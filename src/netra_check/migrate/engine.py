@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,8 +100,15 @@ def select_files(paths: list[Path]) -> Iterator[tuple[Path, str, bool]]:
 
 
 def migrate_file(path: Path, shown: str, *, test_module: bool) -> FileMigration:
-    """Migrate one file in memory (newlines kept as they are)."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        before = handle.read()
+    """Migrate one file in memory (newlines and encoding kept as they are)."""
+    data = path.read_bytes()
+    try:
+        # The encoding Python reads the file in: a coding cookie or a byte order mark
+        # (utf-8-sig), else UTF-8.
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        before = data.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8", errors="replace")
+        return FileMigration(shown, text, text, [Refusal("parse", 1, f"cannot be read: {exc}")])
     after, refusals = migrate_source(before, package=package_of(path), test_module=test_module)
-    return FileMigration(shown, before, after, refusals)
+    return FileMigration(shown, before, after, refusals, encoding=encoding)

@@ -526,3 +526,39 @@ def test_a_package_folder_whose_name_is_no_identifier_is_not_part_of_the_module_
     assert package_of(test_file) == ("unit",)
     assert main(["my-tests", "--write"]) == 0
     assert test_file.read_text(encoding="utf-8") == "from unit.helpers import VALUE\n"
+
+
+@pytest.mark.parametrize(
+    ("header", "encoding"),
+    [(b"# -*- coding: latin-1 -*-\n", "latin-1"), (b"\xef\xbb\xbf", "utf-8-sig")],
+    ids=["coding cookie", "byte order mark"],
+)
+def test_a_file_is_read_and_written_in_its_own_encoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, header: bytes, encoding: str
+) -> None:
+    # Python reads a source file in the encoding its first lines declare (PEP 263).
+    test_file = _project(tmp_path)
+    body = 'import unittest\n\n\nclass TestIt(unittest.TestCase):\n    X = "café"\n'
+    test_file.write_bytes(header + body.encode(encoding.removesuffix("-sig")))
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["tests", "--write"]) == 0
+
+    written = test_file.read_bytes()
+    assert written.startswith(header)
+    text = written.decode(encoding)
+    assert 'class TestIt(SSotBaseTestCase):\n    X = "café"\n' in text
+    assert main(["tests"]) == 0
+
+
+def test_a_file_python_cannot_decode_is_left_alone_and_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    test_file = _project(tmp_path)
+    test_file.write_bytes(b"import unittest\nX = '\xe9'\n")  # Latin-1, declared as nothing
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["tests", "--write"]) == 1
+
+    assert test_file.read_bytes() == b"import unittest\nX = '\xe9'\n"
+    assert "tests/test_it.py:1: [parse] left alone: cannot be read" in capsys.readouterr().err
