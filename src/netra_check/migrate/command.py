@@ -66,9 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CheckError as exc:
         print(f"netra migrate: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    for path, shown, test_module in selected:
+    for path, shown, test_module, python_classes in selected:
         files += 1
-        result = migrate_file(path, shown, test_module=test_module)
+        result = migrate_file(path, shown, test_module=test_module, python_classes=python_classes)
         for refusal in result.refusals:
             refused += 1
             print(

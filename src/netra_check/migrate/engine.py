@@ -33,13 +33,18 @@ def package_of(path: Path) -> tuple[str, ...]:
 
 
 def migrate_source(
-    source: str, *, package: tuple[str, ...] = (), test_module: bool = True
+    source: str,
+    *,
+    package: tuple[str, ...] = (),
+    test_module: bool = True,
+    python_classes: tuple[str, ...] = ("Test",),
 ) -> tuple[str, list[Refusal]]:
     """The migrated text of one module and what was left alone in it.
 
     `test_module` is False for support code (a base class in `tests/helpers.py`):
     its bases and environment uses are migrated, its imports and `__main__`
-    block are left as they are.
+    block are left as they are. `python_classes` is pytest's option of that name:
+    the class names it collects without a `__test__` flag.
     """
     refusals: list[Refusal] = []
     try:
@@ -50,7 +55,7 @@ def migrate_source(
     if test_module:
         steps.append(RelativeToAbsoluteImports(CodemodContext(), refusals, package))
     steps += [
-        UnittestToSSot(CodemodContext(), refusals),
+        UnittestToSSot(CodemodContext(), refusals, python_classes),
         EnvironToIsolated(CodemodContext(), refusals),
     ]
     if test_module:
@@ -75,8 +80,9 @@ def _without_new_leading_blank_lines(tree: cst.Module, source: str) -> cst.Modul
     return tree.with_changes(body=[first.with_changes(leading_lines=lines), *tree.body[1:]])
 
 
-def select_files(paths: list[Path]) -> Iterator[tuple[Path, str, bool]]:
-    """(path, path shown, is a test module) for the test code under `paths`.
+def select_files(paths: list[Path]) -> Iterator[tuple[Path, str, bool, tuple[str, ...]]]:
+    """(path, path shown, is a test module, pytest's python_classes) for the test code
+    under `paths`.
 
     Test code is what `netra check` calls test code, from the project's pytest
     configuration: test modules, conftests and modules in test folders.
@@ -96,10 +102,13 @@ def select_files(paths: list[Path]) -> Iterator[tuple[Path, str, bool]]:
         if not file.role.is_support:
             continue
         is_conftest = file.rel.rpartition("/")[2] == "conftest.py"
-        yield Path(file.path), file.rel, file.role.is_test_file or is_conftest
+        is_test = file.role.is_test_file or is_conftest
+        yield Path(file.path), file.rel, is_test, config.python_classes
 
 
-def migrate_file(path: Path, shown: str, *, test_module: bool) -> FileMigration:
+def migrate_file(
+    path: Path, shown: str, *, test_module: bool, python_classes: tuple[str, ...] = ("Test",)
+) -> FileMigration:
     """Migrate one file in memory (newlines and encoding kept as they are)."""
     data = path.read_bytes()
     try:
@@ -110,5 +119,7 @@ def migrate_file(path: Path, shown: str, *, test_module: bool) -> FileMigration:
     except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
         text = data.decode("utf-8", errors="replace")
         return FileMigration(shown, text, text, [Refusal("parse", 1, f"cannot be read: {exc}")])
-    after, refusals = migrate_source(before, package=package_of(path), test_module=test_module)
+    after, refusals = migrate_source(
+        before, package=package_of(path), test_module=test_module, python_classes=python_classes
+    )
     return FileMigration(shown, before, after, refusals, encoding=encoding)

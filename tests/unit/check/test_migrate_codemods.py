@@ -562,3 +562,41 @@ def test_a_file_python_cannot_decode_is_left_alone_and_reported(
 
     assert test_file.read_bytes() == b"import unittest\nX = '\xe9'\n"
     assert "tests/test_it.py:1: [parse] left alone: cannot be read" in capsys.readouterr().err
+
+
+def test_a_class_not_named_as_the_project_collects_classes_gets_the_test_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pytest collects a unittest.TestCase whatever its name, a plain class by the project's
+    # python_classes: with `*Tests`, TestThing is collected only if it says __test__ = True.
+    test_file = _project(tmp_path)
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.pytest.ini_options]\npython_classes = ['*Tests']\n", encoding="utf-8"
+    )
+    test_file.write_text(
+        _src(
+            """
+            import unittest
+
+
+            class TestThing(unittest.TestCase):
+                def test_x(self):
+                    pass
+
+
+            class ThingTests(unittest.TestCase):
+                def test_y(self):
+                    pass
+            """
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["tests", "--write"]) == 0
+
+    flagged = test_file.read_text(encoding="utf-8").split("class ")[1:]
+    assert [("__test__ = True" in body, body.split("(")[0]) for body in flagged] == [
+        (True, "TestThing"),
+        (False, "ThingTests"),
+    ]

@@ -9,8 +9,9 @@ What it does:
     `asyncSetUp`, cleanups), assertions, `subTest`, `maxDiff`, `longMessage` and
     decorators (`skip`, `skipIf`, `skipUnless`, `expectedFailure`), so the
     test bodies stay as they are. pytest collects a `unittest.TestCase` of any
-    name, but a plain class only by its name (`Test*`): a class named
-    otherwise gets `__test__ = True`, so the same tests are collected.
+    name, but a plain class only by its name (`python_classes`, `Test` by
+    default): a class named otherwise gets `__test__ = True`, so the same tests
+    are collected.
 
 Left alone, and reported:
     A class (or a subclass of it in the same module) that relies on how
@@ -32,6 +33,7 @@ import libcst.matchers as m
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
+from netra_check.context import matches_option
 from netra_check.migrate.codemods.base import MigrationCodemod, code, dotted
 from netra_check.migrate.model import Refusal
 
@@ -179,8 +181,14 @@ class UnittestToSSot(MigrationCodemod):
     name = "bases"
     DESCRIPTION = "unittest.TestCase subclasses derive from SSotBaseTestCase"
 
-    def __init__(self, context: CodemodContext, refusals: list[Refusal]) -> None:
+    def __init__(
+        self,
+        context: CodemodContext,
+        refusals: list[Refusal],
+        python_classes: tuple[str, ...] = ("Test",),
+    ) -> None:
         super().__init__(context, refusals)
+        self.python_classes = python_classes  # pytest's, from the project's configuration
         self._facts = _ClassCollector()
         self._depth = 0
         self._migrated: dict[str, str] = {}  # class name -> the SSot base it now has
@@ -253,7 +261,8 @@ class UnittestToSSot(MigrationCodemod):
             bases[index] = bases[index].with_changes(value=cst.Name(canonical))
         updated_node = updated_node.with_changes(bases=bases)
         self._migrated[original_node.name.value] = next(iter(replacements.values()))
-        if not original_node.name.value.startswith("Test") and not _sets_test(original_node):
+        collected = matches_option(original_node.name.value, self.python_classes)
+        if not collected and not _sets_test(original_node):
             updated_node = _with_test_flag(updated_node)
         return updated_node
 
@@ -266,7 +275,8 @@ class UnittestToSSot(MigrationCodemod):
                 continue
             name = statement.name.value
             base = self._mixin_base(name)
-            if base is None or name.startswith("Test") or not _has_tests(statement):
+            collected = matches_option(name, self.python_classes)
+            if base is None or collected or not _has_tests(statement):
                 continue
             if self._facts.classes[name].blockers:
                 continue
