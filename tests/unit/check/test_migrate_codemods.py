@@ -390,6 +390,20 @@ REFUSALS = {
         """,
         [("main", 3, "does more than run the tests")],
     ),
+    "own-attribute-the-ssot-base-sets": (
+        """
+        import unittest
+
+        class TestA(unittest.TestCase):
+            env = {"region": "eu"}
+            temp_dir: str = "/tmp"
+
+            @property
+            def metrics(self):
+                return []
+        """,
+        [("bases", 3, "defines env, temp_dir, metrics, which the SSot base sets")],
+    ),
     "relative-import-outside-a-package": (
         "from .helpers import make_user\n",
         [("imports", 1, "outside any package")],

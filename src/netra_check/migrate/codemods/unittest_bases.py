@@ -19,7 +19,8 @@ Left alone, and reported:
     `defaultTestResult`, `__call__` or unittest's private runners; it uses
     `self.run()`, `self._outcome`, `self.doCleanups()` and the like; it has a
     metaclass or a class decorator other than unittest's, `mock.patch` and
-    pytest marks; its test is `runTest`; the module makes an instance of it or
+    pytest marks; it defines `env`, `temp_dir` or `metrics`, which the SSot
+    base sets on each test; its test is `runTest`; the module makes an instance of it or
     hands it to a test loader, suite or runner; or it is defined inside a
     function or another class (run by that code, not collected).
 """
@@ -81,6 +82,9 @@ RUNNER_ATTRIBUTES = RUNNER_METHODS | frozenset(
         "shortDescription",
     }
 )
+# What the SSot base sets on each test before setUp: a class that defines one of these
+# itself (an attribute, a method, a property) would see the base's value instead.
+TEST_ATTRIBUTES = ("env", "temp_dir", "metrics")
 # Names the SSot classes use for their own machinery.
 RESERVED = frozenset(
     {"_request", "_node", "_cleanups", "_asserts", "_async_cleanups", "_ssot_class_cleanups"}
@@ -113,6 +117,12 @@ class _ClassFacts:
 def _blockers(node: cst.ClassDef) -> list[str]:
     """Why the class cannot leave unittest's runner, if it cannot."""
     found = []
+    defined = _defined_names(node)
+    if clashing := [name for name in TEST_ATTRIBUTES if name in defined]:
+        found.append(
+            f"it defines {', '.join(clashing)}, which the SSot base sets on each test "
+            "(self.env, self.temp_dir, self.metrics)"
+        )
     for statement in node.body.body:
         if isinstance(statement, cst.FunctionDef) and statement.name.value in RUNNER_METHODS:
             found.append(f"it defines {statement.name.value}(), which unittest's runner calls")
@@ -139,6 +149,29 @@ def _blockers(node: cst.ClassDef) -> list[str]:
             used.add(name)
             found.append(f"it uses self.{name}, which the SSot base uses for itself")
     return found
+
+
+def _defined_names(node: cst.ClassDef) -> set[str]:
+    """The names the class body binds: methods, and attributes assigned or annotated."""
+    names: set[str] = set()
+    for statement in node.body.body:
+        if isinstance(statement, cst.FunctionDef | cst.ClassDef):
+            names.add(statement.name.value)
+        elif isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                targets: list[cst.BaseExpression] = []
+                if isinstance(small, cst.Assign):
+                    targets = [t.target for t in small.targets]
+                elif isinstance(small, cst.AnnAssign):
+                    targets = [small.target]
+                for target in targets:
+                    elements = (
+                        [e.value for e in target.elements]
+                        if isinstance(target, cst.Tuple | cst.List)
+                        else [target]
+                    )
+                    names.update(e.value for e in elements if isinstance(e, cst.Name))
+    return names
 
 
 class _ClassCollector(cst.CSTVisitor):
