@@ -319,3 +319,30 @@ def test_unittest_subtests_attributes_and_decorators_work_under_pytest(
             "*XPASS(strict)*",
         ],
     )
+
+
+EXPECTED_FAILURE_CLASS = """
+import unittest
+from netra.testing.base import SSotBaseTestCase
+
+@unittest.expectedFailure
+class TestKnownBroken(SSotBaseTestCase):
+    def test_fails(self):
+        self.assertEqual(1, 2)
+
+    def test_passes(self):
+        self.assertEqual(1, 1)
+"""
+
+
+def test_expected_failure_on_the_class_applies_to_each_of_its_tests(
+    pytester: pytest.Pytester,
+) -> None:
+    # unittest reads __unittest_expecting_failure__ on the test case as well as on the
+    # method, so `@expectedFailure` on a class marks every test of it.
+    pytester.makepyfile(test_ssot_inner_expected_failure_class=EXPECTED_FAILURE_CLASS)
+
+    result = pytester.runpytest("-p", "no:randomly")
+
+    result.assert_outcomes(xfailed=1, failed=1)
+    result.stdout.fnmatch_lines(["*XPASS(strict)*"])

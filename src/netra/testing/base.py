@@ -77,14 +77,15 @@ def unittest_marks(cls: type, function: object) -> list[pytest.MarkDecorator]:
     """pytest marks for unittest's decorators on an SSot test class or its test method.
 
     `@unittest.skip*` (on the class or the method) becomes a skip mark and
-    `@unittest.expectedFailure` a strict xfail mark: a test that passes then
+    `@unittest.expectedFailure` (on either too) a strict xfail mark: a test that passes then
     fails, as unittest counts an unexpected success as a failure.
     """
     marks = []
     for owner in (cls, function):
         if getattr(owner, "__unittest_skip__", False):
             marks.append(pytest.mark.skip(reason=getattr(owner, "__unittest_skip_why__", "")))
-    if getattr(function, "__unittest_expecting_failure__", False):
+    # unittest reads the flag on the test case too: @expectedFailure may decorate a class.
+    if any(getattr(owner, "__unittest_expecting_failure__", False) for owner in (cls, function)):
         marks.append(pytest.mark.xfail(strict=True, reason="unittest.expectedFailure"))
     return marks
 

@@ -66,9 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CheckError as exc:
         print(f"netra migrate: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    for path, shown, test_module in selected:
+    for path, shown, test_module, python_classes in selected:
         files += 1
-        result = migrate_file(path, shown, test_module=test_module)
+        result = migrate_file(path, shown, test_module=test_module, python_classes=python_classes)
         for refusal in result.refusals:
             refused += 1
             print(
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         changed += 1
         if args.write:
-            with path.open("w", encoding="utf-8", newline="") as handle:
+            with path.open("w", encoding=result.encoding, newline="") as handle:
                 handle.write(result.after)
         else:
             sys.stdout.write(diff(shown, result.before, result.after))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,23 +19,32 @@ from netra_check.migrate.model import FileMigration, Refusal
 
 
 def package_of(path: Path) -> tuple[str, ...]:
-    """The package a module is in, from the `__init__.py` files above it (() for none)."""
+    """The package a module is in, from the `__init__.py` files above it (() for none).
+
+    As pytest names it (`resolve_package_path`): a folder whose name is no identifier
+    (`my-tests`) ends the package, even with an `__init__.py`.
+    """
     parts: list[str] = []
     directory = path.resolve().parent
-    while (directory / "__init__.py").is_file():
+    while (directory / "__init__.py").is_file() and directory.name.isidentifier():
         parts.insert(0, directory.name)
         directory = directory.parent
     return tuple(parts)
 
 
 def migrate_source(
-    source: str, *, package: tuple[str, ...] = (), test_module: bool = True
+    source: str,
+    *,
+    package: tuple[str, ...] = (),
+    test_module: bool = True,
+    python_classes: tuple[str, ...] = ("Test",),
 ) -> tuple[str, list[Refusal]]:
     """The migrated text of one module and what was left alone in it.
 
     `test_module` is False for support code (a base class in `tests/helpers.py`):
     its bases and environment uses are migrated, its imports and `__main__`
-    block are left as they are.
+    block are left as they are. `python_classes` is pytest's option of that name:
+    the class names it collects without a `__test__` flag.
     """
     refusals: list[Refusal] = []
     try:
@@ -44,7 +55,7 @@ def migrate_source(
     if test_module:
         steps.append(RelativeToAbsoluteImports(CodemodContext(), refusals, package))
     steps += [
-        UnittestToSSot(CodemodContext(), refusals),
+        UnittestToSSot(CodemodContext(), refusals, python_classes),
         EnvironToIsolated(CodemodContext(), refusals),
     ]
     if test_module:
@@ -69,8 +80,9 @@ def _without_new_leading_blank_lines(tree: cst.Module, source: str) -> cst.Modul
     return tree.with_changes(body=[first.with_changes(leading_lines=lines), *tree.body[1:]])
 
 
-def select_files(paths: list[Path]) -> Iterator[tuple[Path, str, bool]]:
-    """(path, path shown, is a test module) for the test code under `paths`.
+def select_files(paths: list[Path]) -> Iterator[tuple[Path, str, bool, tuple[str, ...]]]:
+    """(path, path shown, is a test module, pytest's python_classes) for the test code
+    under `paths`.
 
     Test code is what `netra check` calls test code, from the project's pytest
     configuration: test modules, conftests and modules in test folders.
@@ -90,12 +102,24 @@ def select_files(paths: list[Path]) -> Iterator[tuple[Path, str, bool]]:
         if not file.role.is_support:
             continue
         is_conftest = file.rel.rpartition("/")[2] == "conftest.py"
-        yield Path(file.path), file.rel, file.role.is_test_file or is_conftest
+        is_test = file.role.is_test_file or is_conftest
+        yield Path(file.path), file.rel, is_test, config.python_classes
 
 
-def migrate_file(path: Path, shown: str, *, test_module: bool) -> FileMigration:
-    """Migrate one file in memory (newlines kept as they are)."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        before = handle.read()
-    after, refusals = migrate_source(before, package=package_of(path), test_module=test_module)
-    return FileMigration(shown, before, after, refusals)
+def migrate_file(
+    path: Path, shown: str, *, test_module: bool, python_classes: tuple[str, ...] = ("Test",)
+) -> FileMigration:
+    """Migrate one file in memory (newlines and encoding kept as they are)."""
+    data = path.read_bytes()
+    try:
+        # The encoding Python reads the file in: a coding cookie or a byte order mark
+        # (utf-8-sig), else UTF-8.
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        before = data.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8", errors="replace")
+        return FileMigration(shown, text, text, [Refusal("parse", 1, f"cannot be read: {exc}")])
+    after, refusals = migrate_source(
+        before, package=package_of(path), test_module=test_module, python_classes=python_classes
+    )
+    return FileMigration(shown, before, after, refusals, encoding=encoding)

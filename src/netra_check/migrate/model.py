@@ -22,6 +22,7 @@ class FileMigration:
     before: str
     after: str
     refusals: list[Refusal] = field(default_factory=list)
+    encoding: str = "utf-8"  # the file's, as Python reads it (PEP 263); written back in it
 
     @property
     def changed(self) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from netra_check.migrate.command import main
-from netra_check.migrate.engine import migrate_source
+from netra_check.migrate.engine import migrate_source, package_of
 
 
 def _src(text: str) -> str:
@@ -172,6 +172,26 @@ MIGRATIONS = {
 
         def test_x():
             assert unittest
+        """,
+        (),
+    ),
+    "main-block-on-one-line": (
+        """
+        import unittest
+
+
+        class TestThing(unittest.TestCase):
+            pass
+
+
+        if __name__ == "__main__": unittest.main()
+        """,
+        """
+        from netra.testing.base import SSotBaseTestCase
+
+
+        class TestThing(SSotBaseTestCase):
+            pass
         """,
         (),
     ),
@@ -362,6 +382,28 @@ REFUSALS = {
         """,
         [("main", 3, "does more than run the tests")],
     ),
+    "main-block-on-one-line-doing-more": (
+        """
+        import unittest
+
+        if __name__ == "__main__": print("running"); unittest.main()
+        """,
+        [("main", 3, "does more than run the tests")],
+    ),
+    "own-attribute-the-ssot-base-sets": (
+        """
+        import unittest
+
+        class TestA(unittest.TestCase):
+            env = {"region": "eu"}
+            temp_dir: str = "/tmp"
+
+            @property
+            def metrics(self):
+                return []
+        """,
+        [("bases", 3, "defines env, temp_dir, metrics, which the SSot base sets")],
+    ),
     "relative-import-outside-a-package": (
         "from .helpers import make_user\n",
         [("imports", 1, "outside any package")],
@@ -478,3 +520,97 @@ def test_the_command_exits_1_when_code_is_left_alone_and_2_on_a_bad_path(
     assert "tests/test_it.py:2: [environ] left alone: no per-test environment here" in err
 
     assert main(["missing"]) == 2
+
+
+def test_a_package_folder_whose_name_is_no_identifier_is_not_part_of_the_module_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pytest names the module from the highest folder with an __init__.py whose name is
+    # an identifier (`unit.test_it` here): `my-tests.unit` is no module name at all.
+    unit = tmp_path / "my-tests" / "unit"
+    unit.mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'outside'\n", encoding="utf-8")
+    for folder in (unit.parent, unit):
+        (folder / "__init__.py").write_text("", encoding="utf-8")
+    (unit / "helpers.py").write_text("VALUE = 1\n", encoding="utf-8")
+    test_file = unit / "test_it.py"
+    test_file.write_text("from .helpers import VALUE\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+
+    assert package_of(test_file) == ("unit",)
+    assert main(["my-tests", "--write"]) == 0
+    assert test_file.read_text(encoding="utf-8") == "from unit.helpers import VALUE\n"
+
+
+@pytest.mark.parametrize(
+    ("header", "encoding"),
+    [(b"# -*- coding: latin-1 -*-\n", "latin-1"), (b"\xef\xbb\xbf", "utf-8-sig")],
+    ids=["coding cookie", "byte order mark"],
+)
+def test_a_file_is_read_and_written_in_its_own_encoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, header: bytes, encoding: str
+) -> None:
+    # Python reads a source file in the encoding its first lines declare (PEP 263).
+    test_file = _project(tmp_path)
+    body = 'import unittest\n\n\nclass TestIt(unittest.TestCase):\n    X = "café"\n'
+    test_file.write_bytes(header + body.encode(encoding.removesuffix("-sig")))
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["tests", "--write"]) == 0
+
+    written = test_file.read_bytes()
+    assert written.startswith(header)
+    text = written.decode(encoding)
+    assert 'class TestIt(SSotBaseTestCase):\n    X = "café"\n' in text
+    assert main(["tests"]) == 0
+
+
+def test_a_file_python_cannot_decode_is_left_alone_and_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    test_file = _project(tmp_path)
+    test_file.write_bytes(b"import unittest\nX = '\xe9'\n")  # Latin-1, declared as nothing
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["tests", "--write"]) == 1
+
+    assert test_file.read_bytes() == b"import unittest\nX = '\xe9'\n"
+    assert "tests/test_it.py:1: [parse] left alone: cannot be read" in capsys.readouterr().err
+
+
+def test_a_class_not_named_as_the_project_collects_classes_gets_the_test_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pytest collects a unittest.TestCase whatever its name, a plain class by the project's
+    # python_classes: with `*Tests`, TestThing is collected only if it says __test__ = True.
+    test_file = _project(tmp_path)
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.pytest.ini_options]\npython_classes = ['*Tests']\n", encoding="utf-8"
+    )
+    test_file.write_text(
+        _src(
+            """
+            import unittest
+
+
+            class TestThing(unittest.TestCase):
+                def test_x(self):
+                    pass
+
+
+            class ThingTests(unittest.TestCase):
+                def test_y(self):
+                    pass
+            """
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["tests", "--write"]) == 0
+
+    flagged = test_file.read_text(encoding="utf-8").split("class ")[1:]
+    assert [("__test__ = True" in body, body.split("(")[0]) for body in flagged] == [
+        (True, "TestThing"),
+        (False, "ThingTests"),
+    ]

@@ -62,7 +62,15 @@ class RemoveMainBlock(MigrationCodemod):
         if id(original_node) not in self._top_level:
             return updated_node
         calls: list[cst.Call] = []
-        for statement in original_node.body.body:
+        # `if ...:` then an indented block holds statements; `if ...: unittest.main()` on
+        # one line (a SimpleStatementSuite) holds the small statements themselves.
+        body = original_node.body
+        lines = (
+            [cst.SimpleStatementLine(body.body)]
+            if isinstance(body, cst.SimpleStatementSuite)
+            else body.body
+        )
+        for statement in lines:
             small: list[cst.BaseSmallStatement | None] = [None]
             if isinstance(statement, cst.SimpleStatementLine):
                 small = list(statement.body)

@@ -9,8 +9,9 @@ What it does:
     `asyncSetUp`, cleanups), assertions, `subTest`, `maxDiff`, `longMessage` and
     decorators (`skip`, `skipIf`, `skipUnless`, `expectedFailure`), so the
     test bodies stay as they are. pytest collects a `unittest.TestCase` of any
-    name, but a plain class only by its name (`Test*`): a class named
-    otherwise gets `__test__ = True`, so the same tests are collected.
+    name, but a plain class only by its name (`python_classes`, `Test` by
+    default): a class named otherwise gets `__test__ = True`, so the same tests
+    are collected.
 
 Left alone, and reported:
     A class (or a subclass of it in the same module) that relies on how
@@ -18,7 +19,8 @@ Left alone, and reported:
     `defaultTestResult`, `__call__` or unittest's private runners; it uses
     `self.run()`, `self._outcome`, `self.doCleanups()` and the like; it has a
     metaclass or a class decorator other than unittest's, `mock.patch` and
-    pytest marks; its test is `runTest`; the module makes an instance of it or
+    pytest marks; it defines `env`, `temp_dir` or `metrics`, which the SSot
+    base sets on each test; its test is `runTest`; the module makes an instance of it or
     hands it to a test loader, suite or runner; or it is defined inside a
     function or another class (run by that code, not collected).
 """
@@ -32,6 +34,7 @@ import libcst.matchers as m
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
+from netra_check.context import matches_option
 from netra_check.migrate.codemods.base import MigrationCodemod, code, dotted
 from netra_check.migrate.model import Refusal
 
@@ -79,6 +82,9 @@ RUNNER_ATTRIBUTES = RUNNER_METHODS | frozenset(
         "shortDescription",
     }
 )
+# What the SSot base sets on each test before setUp: a class that defines one of these
+# itself (an attribute, a method, a property) would see the base's value instead.
+TEST_ATTRIBUTES = ("env", "temp_dir", "metrics")
 # Names the SSot classes use for their own machinery.
 RESERVED = frozenset(
     {"_request", "_node", "_cleanups", "_asserts", "_async_cleanups", "_ssot_class_cleanups"}
@@ -111,6 +117,12 @@ class _ClassFacts:
 def _blockers(node: cst.ClassDef) -> list[str]:
     """Why the class cannot leave unittest's runner, if it cannot."""
     found = []
+    defined = _defined_names(node)
+    if clashing := [name for name in TEST_ATTRIBUTES if name in defined]:
+        found.append(
+            f"it defines {', '.join(clashing)}, which the SSot base sets on each test "
+            "(self.env, self.temp_dir, self.metrics)"
+        )
     for statement in node.body.body:
         if isinstance(statement, cst.FunctionDef) and statement.name.value in RUNNER_METHODS:
             found.append(f"it defines {statement.name.value}(), which unittest's runner calls")
@@ -137,6 +149,29 @@ def _blockers(node: cst.ClassDef) -> list[str]:
             used.add(name)
             found.append(f"it uses self.{name}, which the SSot base uses for itself")
     return found
+
+
+def _defined_names(node: cst.ClassDef) -> set[str]:
+    """The names the class body binds: methods, and attributes assigned or annotated."""
+    names: set[str] = set()
+    for statement in node.body.body:
+        if isinstance(statement, cst.FunctionDef | cst.ClassDef):
+            names.add(statement.name.value)
+        elif isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                targets: list[cst.BaseExpression] = []
+                if isinstance(small, cst.Assign):
+                    targets = [t.target for t in small.targets]
+                elif isinstance(small, cst.AnnAssign):
+                    targets = [small.target]
+                for target in targets:
+                    elements = (
+                        [e.value for e in target.elements]
+                        if isinstance(target, cst.Tuple | cst.List)
+                        else [target]
+                    )
+                    names.update(e.value for e in elements if isinstance(e, cst.Name))
+    return names
 
 
 class _ClassCollector(cst.CSTVisitor):
@@ -179,8 +214,14 @@ class UnittestToSSot(MigrationCodemod):
     name = "bases"
     DESCRIPTION = "unittest.TestCase subclasses derive from SSotBaseTestCase"
 
-    def __init__(self, context: CodemodContext, refusals: list[Refusal]) -> None:
+    def __init__(
+        self,
+        context: CodemodContext,
+        refusals: list[Refusal],
+        python_classes: tuple[str, ...] = ("Test",),
+    ) -> None:
         super().__init__(context, refusals)
+        self.python_classes = python_classes  # pytest's, from the project's configuration
         self._facts = _ClassCollector()
         self._depth = 0
         self._migrated: dict[str, str] = {}  # class name -> the SSot base it now has
@@ -253,7 +294,8 @@ class UnittestToSSot(MigrationCodemod):
             bases[index] = bases[index].with_changes(value=cst.Name(canonical))
         updated_node = updated_node.with_changes(bases=bases)
         self._migrated[original_node.name.value] = next(iter(replacements.values()))
-        if not original_node.name.value.startswith("Test") and not _sets_test(original_node):
+        collected = matches_option(original_node.name.value, self.python_classes)
+        if not collected and not _sets_test(original_node):
             updated_node = _with_test_flag(updated_node)
         return updated_node
 
@@ -266,7 +308,8 @@ class UnittestToSSot(MigrationCodemod):
                 continue
             name = statement.name.value
             base = self._mixin_base(name)
-            if base is None or name.startswith("Test") or not _has_tests(statement):
+            collected = matches_option(name, self.python_classes)
+            if base is None or collected or not _has_tests(statement):
                 continue
             if self._facts.classes[name].blockers:
                 continue
