@@ -314,3 +314,19 @@ def test_slowest_tests_leave_out_skipped_ones_and_come_longest_first() -> None:
         {"test": "t::slow", "outcome": "failed", "duration_s": 2.0},
         {"test": "t::middle", "outcome": "passed", "duration_s": 1.0},
     ]
+
+
+def test_a_dashboard_that_cannot_be_written_costs_the_run_nothing_else(tmp_path: Path) -> None:
+    from netra.env import IsolatedEnvironment
+    from netra.testing.runner import RunOptions, run_tests
+
+    results_dir = tmp_path / "results"
+    (results_dir / dashboard.DASHBOARD_FILE).mkdir(parents=True)  # a folder in its place
+    said: list[str] = []
+    options = RunOptions(categories=["unit"], results_dir=results_dir, tests_dir=tmp_path)
+    code = run_tests(options, IsolatedEnvironment(), echo=said.append)
+    assert code == 0
+    assert any(line.startswith("netra test: the dashboard was not written: ") for line in said)
+    assert said[-1] == "total: 0 passed, 0 failed, 0 skipped"
+    assert json.loads((results_dir / "summary.json").read_text())["exit_code"] == 0
+    assert not list(results_dir.glob(".*.tmp"))  # no temporary file is left behind

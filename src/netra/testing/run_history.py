@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from netra.testing.results import write_atomically
+
 RUNS_FILE = "runs.json"
 RUNS_KEPT = 50  # runs kept for the trend; older ones are dropped
 VERSION = 1
@@ -90,9 +92,7 @@ def load_runs(path: Path) -> list[dict[str, Any]]:
 
 def save_runs(path: Path, runs: list[dict[str, Any]]) -> None:
     """Write the newest RUNS_KEPT runs, atomically."""
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"version": VERSION, "runs": runs[-RUNS_KEPT:]}, indent=1))
-    temporary.replace(path)
+    write_atomically(path, json.dumps({"version": VERSION, "runs": runs[-RUNS_KEPT:]}, indent=1))
 
 
 def record_run(path: Path, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
