@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +35,7 @@ from netra.observability import Observability, logs
 from netra.quotas import PerUserQuota
 from netra.realtime.bus import EventBus, InMemoryEventBus
 from netra.realtime.connection import Connection
+from netra.realtime.follow import log_ends
 from netra.realtime.frames import CloseCode
 from netra.realtime.log import EventLogWriter
 from netra.realtime.redis_bus import READ_BLOCK_MS, RedisEventBus
@@ -130,7 +133,7 @@ async def start(
     try:
         if settings.redis_url is not None:
             with phase("redis"):
-                redis, bus = await _open_redis(settings, instance_id, obs)
+                redis, bus = await _open_redis(settings, instance_id, obs, db)
         with phase("services"):
             state = open_state(redis, prefix=settings.redis_prefix)
             throttles = state if redis is None else FallbackStateStore(state)
@@ -215,7 +218,7 @@ async def start(
 
 
 async def _open_redis(
-    settings: Settings, instance_id: str, obs: Observability
+    settings: Settings, instance_id: str, obs: Observability, db: Database
 ) -> tuple[Redis, RedisEventBus]:
     assert settings.redis_url is not None
     client = Redis.from_url(
@@ -234,6 +237,7 @@ async def _open_redis(
         shards=settings.redis_shards,
         max_length=settings.redis_stream_length,
         prefix=settings.redis_prefix,
+        log_ends=functools.partial(log_ends, db),
         metrics=obs.metrics,
     )
     try:
@@ -257,6 +261,10 @@ async def _open_database(settings: Settings) -> tuple[Database, DatabaseLock]:
         await db.ping()
         # In-process fan-out: one instance only. Through Redis: any number, all sharing.
         lock = await DatabaseLock.acquire(db, shared=settings.redis_url is not None)
+        if lock.shared:  # an instance reading other streams than the rest would miss events
+            prefix = zlib.crc32(settings.redis_prefix.encode()) & 0x7FFFFFFF
+            shards = settings.redis_shards
+            await lock.agree({"NETRA_REDIS_SHARDS": shards, "NETRA_REDIS_PREFIX": prefix})
         await _prepare_schema(settings, db)
     except BaseException as exc:  # also when cancelled: the lock must not outlive us
         await _close_database(db, lock)

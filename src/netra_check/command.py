@@ -30,6 +30,7 @@ class OutputFormat(enum.StrEnum):
     sarif = "sarif"
     markdown = "markdown"
     github = "github"
+    html = "html"
 
 
 class UsageError(CheckError):
@@ -114,6 +115,22 @@ def _baseline(
             f"{kept}; later runs fail only on new findings"
         )
     return compare(baseline, result.findings, Counter(e["fingerprint"] for e in inside)), None
+
+
+def check_paths(
+    paths: list[Path], *, config_file: Path | None = None, use_cache: bool = True, jobs: int = 1
+) -> CheckResult:
+    """Check the project holding `paths`, reporting on `paths` only: the plain run that
+    other tools (the `netra test` dashboard) embed. Raises CheckError on bad input."""
+    from netra_check.config import load_config
+    from netra_check.engine import run_check
+    from netra_check.rules import RULES_BY_ID
+
+    root, only = _project_root(paths)
+    config = load_config(root, config_file, known_rules=frozenset(RULES_BY_ID))
+    return run_check(
+        root, config, only=only, use_cache=use_cache, jobs=jobs, extra_paths=list(only or ())
+    )
 
 
 def run(

@@ -248,6 +248,51 @@ async def test_clickhouse_outage_past_the_buffer_drops_and_counts_the_rest(
     assert (await sink.usage(1, user)).totals.runs == 10
 
 
+async def check_refused_records_are_dropped_alone(
+    sink: AnalyticsSink, refused: list[dict[str, Any]]
+) -> None:
+    """A batch holding records the store refuses for their content writes the others, drops
+    only the refused ones (counted), and does not stop the records behind it."""
+    user = new_id("usr")
+    batch = [run_record(user) for _ in range(5)]
+    for index, fields in enumerate(refused):
+        batch[1 + 2 * index] = run_record(user, **fields)
+    for record in batch:
+        sink.record(record)
+    async with asyncio.timeout(TIMEOUT):
+        await sink.flush()
+    kept = 5 - len(refused)
+    assert (sink.written, sink.rejected, sink.dropped) == (kept, len(refused), len(refused))
+    assert (sink.pending, sink.status) == (0, "ok")
+    sink.record(run_record(user))  # the next batch is written whole again
+    async with asyncio.timeout(TIMEOUT):
+        await sink.flush()
+    assert (sink.written, sink.rejected) == (kept + 1, len(refused))
+    assert (await sink.usage(1, user)).totals.runs == kept + 1
+
+
+async def test_sql_store_drops_only_the_records_it_refuses_for_their_content(
+    db: Database, sinks: Callable[..., AnalyticsSink]
+) -> None:
+    # Beyond 64 bits no driver can encode it; NaN is NULL to SQLite (a NOT NULL column).
+    refused = [{"tokens_in": 2**64}]
+    if db.engine.dialect.name == "sqlite":
+        refused.append({"duration_ms": float("nan")})
+    sink = sinks(SqlAnalyticsStore(db), batch_size=5, first_retry=3600)
+    await check_refused_records_are_dropped_alone(sink, refused)
+
+
+async def test_clickhouse_store_drops_only_the_records_it_refuses_for_their_content(
+    clickhouse_service: ClickHouseService, sinks: Callable[..., AnalyticsSink]
+) -> None:
+    database = f"refused_{new_id('usr')[4:]}"
+    clickhouse_query(clickhouse_service.url, f"CREATE DATABASE {database}")
+    store = ClickHouseAnalyticsStore(f"{clickhouse_service.url}/{database}")
+    sink = sinks(store, batch_size=5, first_retry=3600)
+    # Refused by ClickHouse (Code 72: no '-' in an unsigned column), and by the encoder.
+    await check_refused_records_are_dropped_alone(sink, [{"tokens_in": -1}, {"tokens_out": 2**64}])
+
+
 async def test_close_writes_what_is_buffered(
     db: Database, sinks: Callable[..., AnalyticsSink]
 ) -> None:

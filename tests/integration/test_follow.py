@@ -10,6 +10,7 @@ connection and the AG-UI stream do.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -23,10 +24,10 @@ from netra.db.models import User
 from netra.db.repositories import RunEnd, StoredRun, ThreadRepository
 from netra.ids import new_id
 from netra.realtime.events import AgentEvent
-from netra.realtime.follow import ThreadFollower, read_thread_events
+from netra.realtime.follow import ThreadFollower, log_ends, read_thread_events
 from netra.realtime.redis_bus import RedisEventBus
 from netra.testing.bus import OutageBus
-from netra.testing.services.redis import RedisService
+from netra.testing.services.redis import RedisService, RestartableRedis
 
 HANG_GUARD = 30  # seconds; reached only if something hangs, which is itself the failure
 # The `store` and `append` fixtures of conftest.py.
@@ -394,7 +395,7 @@ class LastHeard:
         if event.seq == self.last:
             self.heard.set()
 
-    def resync(self) -> None:
+    def resync(self, upto: int | None = None) -> None:
         pass  # it only watches the stream
 
 
@@ -475,3 +476,51 @@ async def _changed(sink: LogSink) -> None:
     while len(sink.events) == count:
         await sink.given.wait()
         sink.given.clear()
+
+
+async def test_on_redis_away_only_followers_behind_the_log_read_it(
+    thread: FollowedThread,
+    private_redis: RestartableRedis,
+    redis_prefix: str,
+) -> None:
+    # While Redis is unreachable, one query a poll finds where each followed thread's log
+    # ends: followers that have it all read nothing; when an event is committed, they read.
+    await thread.commit(2)
+    client = redis.asyncio.Redis.from_url(
+        private_redis.url, decode_responses=True, socket_connect_timeout=1, socket_timeout=3
+    )
+    bus = RedisEventBus(
+        client,
+        new_id("srv"),
+        shards=1,
+        max_length=100,
+        prefix=redis_prefix,
+        poll_interval=0.05,
+        log_ends=functools.partial(log_ends, thread.db),
+    )
+    await bus.start()
+    sinks = [LogSink(thread.db, thread.owner_id) for _ in range(5)]
+    followers = [ThreadFollower(bus, thread.thread_id, 0, s, replay=True) for s in sinks]
+    try:
+        for follower in followers:
+            await replayed(follower)
+        assert [s.reads for s in sinks] == [[0]] * 5
+
+        private_redis.stop()
+        for _ in range(3):  # three polls of the log with nothing new in it
+            bus.polled.clear()
+            await asyncio.wait_for(bus.polled.wait(), HANG_GUARD)
+        assert [s.reads for s in sinks] == [[0]] * 5
+
+        await thread.commit(1)  # by another instance, whose publish cannot reach Redis
+        for s in sinks:
+            async with asyncio.timeout(HANG_GUARD):
+                while s.seqs != [1, 2, 3]:
+                    s.given.clear()
+                    await s.given.wait()
+        assert all(s.reads[:2] == [0, 2] for s in sinks)
+    finally:
+        for follower in followers:
+            follower.stop()
+        await bus.close(flush_timeout=1)
+        await client.aclose()

@@ -275,3 +275,29 @@ async def test_instances_with_and_without_redis_never_serve_one_database_togethe
             await start(shared)
     finally:
         await stop(only)
+
+
+async def test_instances_sharing_a_database_must_share_the_event_layout_on_redis(
+    postgres_url: str,
+    make_settings: Callable[..., Settings],
+    redis_service: RedisService,
+    redis_prefix: str,
+) -> None:
+    def on_redis(**overrides: Any) -> Settings:
+        values = {"redis_url": redis_service.url, "redis_prefix": redis_prefix, **overrides}
+        return make_settings(postgres_url, **values)
+
+    first = await start(on_redis(redis_shards=8))
+    try:
+        # Another shard count or prefix reads streams the first instance never writes.
+        with pytest.raises(StartupError, match=r"another NETRA_REDIS_SHARDS \(8\)"):
+            await start(on_redis(redis_shards=4))
+        with pytest.raises(StartupError, match="another NETRA_REDIS_PREFIX"):
+            await start(on_redis(redis_shards=8, redis_prefix=f"{redis_prefix}other:"))
+        second = await start(on_redis(redis_shards=8))  # the same layout runs beside it
+        await stop(second)
+    finally:
+        await stop(first)
+    # Once no instance holds the old layout, a new one may start: nothing is left to clear.
+    changed = await start(on_redis(redis_shards=4))
+    await stop(changed)

@@ -44,7 +44,7 @@ class Recorder:
         self.events.append(event)
         self.changed.set()
 
-    def resync(self) -> None:
+    def resync(self, upto: int | None = None) -> None:
         self.resyncs += 1
         self.changed.set()
 
@@ -175,3 +175,32 @@ async def test_while_redis_is_down_listeners_poll_and_all_resumes_when_it_is_bac
 
     assert [e.seq for e in on_b.events] == [1, 2, 3]  # nothing lost, in order
     assert b.status == "ok"
+
+
+async def test_events_past_the_outbox_bound_become_one_resync_notice_for_their_thread(
+    make_bus: MakeBus, private_redis: RestartableRedis, redis_prefix: str
+) -> None:
+    server = private_redis
+    # Bounded by bytes: one streamed answer's batch can be as big as thousands of small ones.
+    a = await make_bus(server.url, max_outbox_bytes=4000)
+    small, big = "thr_redis_bus_small", "thr_redis_bus_big"
+    server.stop()
+    await a.publish([event(1, small)])  # fits: kept, sent once Redis is back
+    await a.publish([event(seq, big) for seq in range(1, 40)])  # over the bound: dropped
+    await a.publish([event(40, big)])  # its thread will resync anyway: not kept either
+    server.start()  # on the same port, empty
+    await a.close(flush_timeout=TIMEOUT)  # sends what it kept
+
+    reader = redis.asyncio.Redis.from_url(server.url, decode_responses=True)
+    try:
+        entries = [
+            fields
+            for shard in range(4)
+            for _, fields in await reader.xrange(f"{redis_prefix}events:{shard}")
+        ]
+    finally:
+        await reader.aclose()
+    notices = [(e["t"], e.get("s")) for e in entries if "f" not in e]
+    frames = [(e["t"], e["f"].count("\n") + 1) for e in entries if "f" in e]
+    assert notices == [(big, "1")]
+    assert frames == [(small, 1)]

@@ -68,7 +68,8 @@ import threading
 from pathlib import Path
 
 def test_blocks_until_interrupted(postgres, redis_service):
-    Path("{ready}").write_text(str(os.getpid()))
+    Path("{ready}.tmp").write_text(str(os.getpid()))
+    os.replace("{ready}.tmp", "{ready}")  # whole when it appears: the test polls for it
     threading.Event().wait(120)
     assert False, "was never interrupted"
 """
@@ -90,7 +91,8 @@ from pathlib import Path
 
 def test_slow_to_stop():
     signal.signal(signal.SIGINT, lambda *_: Path("{got_sigint}").write_text("1"))
-    Path("{ready}").write_text(str(os.getpid()))
+    Path("{ready}.tmp").write_text(str(os.getpid()))
+    os.replace("{ready}.tmp", "{ready}")  # whole when it appears: the test polls for it
     threading.Event().wait(120)
 """
 
@@ -402,6 +404,37 @@ def test_a_test_much_slower_than_its_history_is_flagged(
     assert f"slower than usual: {test_id}" in done.stdout
     history = json.loads((results / "history.json").read_text())["tests"][test_id]
     assert len(history) == 4
+
+
+def test_the_run_scans_its_tests_and_writes_the_dashboard_with_its_history(
+    tmp_path: Path, child_env: dict[str, str]
+) -> None:
+    placeholder = "def test_placeholder():\n    pass\n"
+    project = make_project(tmp_path, {"unit/test_unit.py": PASSING + "\n\n" + placeholder})
+
+    netra_test(project, child_env, "-c", "unit")
+    done, summary = netra_test(project, child_env, "-c", "unit")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    check = summary["check"]
+    assert check["paths"] == ["tests"]
+    assert check["findings"] == 1  # the placeholder passes, and netra check says why it is bad
+    nc002 = next(m for m in check["metrics"] if m["key"] == "NC002")
+    assert (nc002["display"], nc002["target_display"], nc002["ok"]) == ("1", "0", False)
+    assert {t["test"] for t in summary["slowest_tests"]} == {
+        "tests.unit.test_unit::test_passes",
+        "tests.unit.test_unit::test_placeholder",
+    }
+    assert "coverage" not in summary
+    results = project / "test-results"
+    runs = json.loads((results / "runs.json").read_text())["runs"]
+    assert [r["totals"]["passed"] for r in runs] == [2, 2]
+    assert runs[-1]["started_at"] == summary["started_at"]
+    page = (results / "index.html").read_text()
+    assert "The last 2 of 2 recorded run(s)" in page
+    assert "NC002 placeholder tests" in page
+    assert "not measured" in page
+    assert "dashboard: test-results/index.html" in done.stdout
 
 
 def test_base_url_runs_server_tests_against_a_running_deployment(

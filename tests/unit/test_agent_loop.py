@@ -825,6 +825,7 @@ async def test_a_client_tool_call_ends_the_run_waiting_and_a_resumed_run_sees_ca
     assert world.metric(calls, agent=AGENT, tool="echo", outcome="ok") == 1
     assert world.metric(calls, agent=AGENT, tool="client", outcome="pending") == 1
 
+    end_seq = waiting[-1]["seq"]
     turn = ClientTurn.from_data(end["turn"])
     resume = [
         ChatMessage("assistant", turn.text, tool_calls=turn.calls),
@@ -833,7 +834,7 @@ async def test_a_client_tool_call_ends_the_run_waiting_and_a_resumed_run_sees_ca
     ]
     async with live_events(world.bus, thread_id) as queue:
         second = await world.runs.start(
-            world.user_id, "pick returned: red", thread_id, resume=resume
+            world.user_id, "pick returned: red", thread_id, resume=resume, resume_seq=end_seq
         )
         answered = await until_terminal(queue)
     event_validator.assert_valid(waiting + answered, allowed_threads=[thread_id])
@@ -846,6 +847,14 @@ async def test_a_client_tool_call_ends_the_run_waiting_and_a_resumed_run_sees_ca
     assert [c.name for c in seen[2].tool_calls] == ["echo", "pick"]
     assert [m.tool_call_id for m in seen[3:]] == [c.id for c in seen[2].tool_calls]
     assert seen[4].content == "red"
+    assert await world.messages(thread_id) == [("user", "go"), ("assistant", "picked")]
+
+    # The same results again, read before the resumed run had begun: they were answered.
+    with pytest.raises(AppError) as info:
+        await world.runs.start(
+            world.user_id, "pick returned: red", thread_id, resume=resume, resume_seq=end_seq
+        )
+    assert (info.value.status, info.value.code) == (409, "no_pending_tool_call")
     assert await world.messages(thread_id) == [("user", "go"), ("assistant", "picked")]
 
 

@@ -132,7 +132,7 @@ class Calls:
     def __init__(self, deliver: Callable[[AgentEvent], object]) -> None:
         self.deliver = deliver
 
-    def resync(self) -> None:
+    def resync(self, upto: int | None = None) -> None:
         raise AssertionError("the in-process bus never misses an event")
 
 

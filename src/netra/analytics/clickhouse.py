@@ -11,6 +11,7 @@ few values a query carries are quoted here (`quote`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, date
 from typing import Any
@@ -20,7 +21,7 @@ import orjson
 
 from netra.analytics.clickhouse_url import ClickHouseURL
 from netra.analytics.records import RunRecord, UsageRow, UsageTotals
-from netra.analytics.sink import AnalyticsUnavailable
+from netra.analytics.sink import AnalyticsRejected, AnalyticsUnavailable
 
 TABLE = "run_analytics"
 TIMEOUT = 10.0  # seconds per request: a batch waits in the buffer meanwhile
@@ -48,8 +49,19 @@ ORDER BY (user_id, finished_at, run_id)
 """
 
 
+#: ClickHouse's error codes for values an INSERT cannot take (ErrorCodes.cpp): parse
+#: errors, type mismatches, out-of-range values, NULL into a plain column.
+_REFUSED_VALUE_CODES = frozenset({6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131, 321, 349})
+_CODE = re.compile(r"^Code: (\d+)")
+
+
 class ClickHouseError(AnalyticsUnavailable):
-    """ClickHouse answered with an error (its message is kept), or could not be reached."""
+    """ClickHouse answered with an error (its message and code are kept), or could not
+    be reached (no code)."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def quote(value: str) -> str:
@@ -82,7 +94,12 @@ class ClickHouseAnalyticsStore:
         except httpx2.HTTPError as exc:
             raise ClickHouseError(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code != 200:
-            raise ClickHouseError(response.text.strip()[:500])
+            message = response.text.strip()
+            # Newer servers name the code in a header; 18.16 only in the message.
+            code = response.headers.get("X-ClickHouse-Exception-Code") or (
+                match.group(1) if (match := _CODE.match(message)) else None
+            )
+            raise ClickHouseError(message[:500], int(code) if code else None)
         return response.content
 
     async def select(self, sql: str) -> list[dict[str, Any]]:
@@ -97,8 +114,16 @@ class ClickHouseAnalyticsStore:
         # An INSERT that fails writes nothing (one block), so the batch is sent again. One
         # whose answer was lost after it was applied (a timeout) is stored twice: a plain
         # MergeTree does not deduplicate, and 18.16 has no insert deduplication for it.
-        body = b"\n".join(orjson.dumps(_row(record)) for record in records)
-        await self.execute(f"INSERT INTO {self.table} FORMAT JSONEachRow", body)
+        try:
+            body = b"\n".join(orjson.dumps(_row(record)) for record in records)
+        except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
+            raise AnalyticsRejected(f"cannot encode the batch: {exc}") from exc
+        try:
+            await self.execute(f"INSERT INTO {self.table} FORMAT JSONEachRow", body)
+        except ClickHouseError as exc:
+            if exc.code in _REFUSED_VALUE_CODES:
+                raise AnalyticsRejected(str(exc)) from exc
+            raise
 
     async def usage(self, since: date, user_id: str | None) -> list[UsageRow]:
         groups = "day, agent" if user_id is not None else "day, agent, user_id"

@@ -6,6 +6,11 @@ or ClickHouse) in batches; while the store fails it retries the same batch with 
 back-off, and the buffer fills. A record that finds the buffer full is dropped and
 counted in `dropped` (the metrics read it), and logged. `close()` writes what is
 buffered before the process stops.
+
+A batch the store refuses for what it holds (`AnalyticsRejected`: a value out of
+a column's range) would fail the same way for ever and hold up every record
+behind it; its records are then written one at a time, and only the ones refused
+alone are dropped, counted in `rejected` (and `dropped`), and logged whole.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 from collections import deque
 from collections.abc import Sequence
@@ -31,6 +37,12 @@ class AnalyticsUnavailable(Exception):
     """The store cannot be used now: unreachable, failing, or without its table."""
 
 
+class AnalyticsRejected(Exception):
+    """The store refused records for their content (a value out of a column's range, a
+    value its driver cannot encode): writing them again would fail the same way. Any
+    other error of `AnalyticsStore.write` is taken as an outage, and retried."""
+
+
 class AnalyticsStore(Protocol):
     """Where records end up: `SqlAnalyticsStore` or `ClickHouseAnalyticsStore`."""
 
@@ -41,7 +53,8 @@ class AnalyticsStore(Protocol):
 
     async def write(self, records: Sequence[RunRecord]) -> None:
         """Write a batch; raises if nothing of it may be taken as written. Writing a
-        batch again after an error that hid its success must not count it twice."""
+        batch again after an error that hid its success must not count it twice.
+        Raises AnalyticsRejected when the records themselves are refused."""
 
     async def usage(self, since: date, user_id: str | None) -> list[UsageRow]:
         """Aggregates of the records finished on or after `since`, per day and agent,
@@ -71,7 +84,8 @@ class AnalyticsSink:
         self.flush_interval = flush_interval
         self.first_retry = first_retry
         self.max_retry = max_retry
-        self.dropped = 0  # records that found the buffer full, or were left at close
+        self.dropped = 0  # found the buffer full, were refused by the store, or left at close
+        self.rejected = 0  # of those, refused by the store for their content
         self.written = 0
         self.failing = False  # the last write failed: records wait in the buffer
         self._buffer: deque[RunRecord] = deque()
@@ -86,6 +100,9 @@ class AnalyticsSink:
         #: Set after every write attempt, failed or not (tests and monitors wait on it).
         self.attempted = asyncio.Event()
         self._dropped_logged = 0
+        # After a refused batch, how many records at the head of the buffer are written
+        # one at a time, to find the ones refused.
+        self._one_by_one = 0
 
     @property
     def backend(self) -> str:
@@ -177,10 +194,18 @@ class AnalyticsSink:
                     async with asyncio.timeout(self.flush_interval):
                         await self._wake.wait()
                 continue
-            batch = list(itertools.islice(self._buffer, self.batch_size))
+            size = 1 if self._one_by_one else self.batch_size
+            batch = list(itertools.islice(self._buffer, size))
             try:
                 await self._prepare()
                 await self.store.write(batch)
+            except AnalyticsRejected as exc:
+                self.attempted.set()
+                if len(batch) > 1:
+                    self._one_by_one = len(batch)
+                else:
+                    self._reject(exc)
+                continue
             except Exception as exc:
                 self.attempted.set()
                 if not self.failing:
@@ -202,6 +227,7 @@ class AnalyticsSink:
                 continue
             for _ in batch:
                 self._buffer.popleft()
+            self._one_by_one = max(0, self._one_by_one - len(batch))
             self.written += len(batch)
             self.attempted.set()
             self._retry_now.clear()
@@ -215,3 +241,18 @@ class AnalyticsSink:
                     self._dropped_logged,
                 )
                 self._dropped_logged = 0
+
+    def _reject(self, error: AnalyticsRejected) -> None:
+        """Drop the record at the head of the buffer, refused alone; it goes to the log
+        whole, so an operator can still recover it."""
+        record = self._buffer.popleft()
+        self._one_by_one = max(0, self._one_by_one - 1)
+        self.rejected += 1
+        self.dropped += 1
+        log.error(
+            "analytics: %s refused run record %s (%s); dropped it: %s",
+            self.backend,
+            record.run_id,
+            error,
+            json.dumps(record.as_row(), default=str),
+        )

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, String, case, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from netra.analytics.records import RunRecord, UsageRow, UsageTotals
-from netra.analytics.sink import AnalyticsUnavailable
+from netra.analytics.sink import AnalyticsRejected, AnalyticsUnavailable
 from netra.db.engine import Database
 from netra.db.models import RunAnalytics
 
@@ -57,7 +57,12 @@ class SqlAnalyticsStore:
         def insert(connection: Connection) -> None:
             connection.execute(self._insert, rows)
 
-        await self._db.run_transaction(insert)
+        try:
+            await self._db.run_transaction(insert)
+        except Exception as exc:
+            if _refused_for_content(exc):
+                raise AnalyticsRejected(f"{type(exc).__name__}: {exc}") from exc
+            raise
 
     async def usage(self, since: date, user_id: str | None) -> list[UsageRow]:
         t = RunAnalytics
@@ -95,6 +100,21 @@ class SqlAnalyticsStore:
 
     async def close(self) -> None:
         """Nothing: the database belongs to the platform."""
+
+
+def _refused_for_content(error: BaseException) -> bool:
+    """Whether the database (or its driver, before sending) refused the values: an integrity
+    or data error (SQLSTATE classes 22 and 23), or a value the driver cannot encode (an
+    integer beyond 64 bits: OverflowError from sqlite3, a DataError, a ValueError, from
+    asyncpg). Connection errors and the like are none of these."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, IntegrityError | DataError | OverflowError | ValueError):
+            return True
+        if str(getattr(seen, "sqlstate", "") or "").startswith(("22", "23")):
+            return True
+        seen = seen.__cause__  # not __context__: an error handled before is no evidence
+    return False
 
 
 def _fit(row: dict[str, Any]) -> dict[str, Any]:

@@ -8,12 +8,19 @@ lock file beside the SQLite file. Either is released by the OS if the process
 dies. Instances with Redis (PostgreSQL only) hold the same advisory lock shared:
 they run side by side (run leases keep them apart), and an instance without
 Redis, which would end their runs as its own crash's, cannot start among them.
+
+Instances that share a database must also share the event layout on Redis: with
+another NETRA_REDIS_SHARDS or NETRA_REDIS_PREFIX an instance would read streams
+nobody writes. Each holds its values as advisory locks too (`agree`), and one whose
+values differ from a live instance's cannot start. Like the lock, they end with the
+session, so a stopped or dead instance leaves nothing to clear before a change.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Mapping
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,6 +29,10 @@ from netra.db.engine import Database
 
 # An arbitrary, fixed advisory-lock key: "netra" in ASCII.
 ADVISORY_KEY = 0x6E65747261
+
+
+#: The first key of the advisory locks that hold each agreed setting; the second is its value.
+AGREED_SETTINGS = {"NETRA_REDIS_SHARDS": 0x6E657401, "NETRA_REDIS_PREFIX": 0x6E657402}
 
 
 class DatabaseInUse(Exception):
@@ -71,19 +82,51 @@ class DatabaseLock:
             raise DatabaseInUse(_SERVED_ALONE if shared else _ALONE)
         return cls(connection, None, shared=shared)
 
+    async def agree(self, values: Mapping[str, int]) -> None:
+        """Hold each setting's value (a name of AGREED_SETTINGS -> an int from 0 to
+        2**31 - 1) for this instance's life; DatabaseInUse if a live instance sharing
+        the database holds another value of one. Each takes its own first, so two that
+        start together with different values both see the other."""
+        if self._connection is None or not self.shared:
+            raise RuntimeError("only instances that share a database agree on settings")
+        for name, value in values.items():
+            await self._connection.execute(
+                text("SELECT pg_advisory_lock_shared(:kind, :value)"),
+                {"kind": AGREED_SETTINGS[name], "value": value},
+            )
+        held = await self._connection.execute(_AGREED_VALUES)
+        await self._connection.commit()
+        kinds = {kind: name for name, kind in AGREED_SETTINGS.items()}
+        for kind, value in held:
+            name = kinds[kind]
+            if name in values and value != values[name]:
+                theirs = f" ({value})" if name == "NETRA_REDIS_SHARDS" else ""
+                raise DatabaseInUse(
+                    f"a Netra instance serving this database runs with another {name}"
+                    f"{theirs}: every instance sharing a database needs the same value"
+                )
+
     async def release(self) -> None:
         if self._connection is not None:
             try:
-                function = "pg_advisory_unlock_shared" if self.shared else "pg_advisory_unlock"
-                await self._connection.execute(
-                    text(f"SELECT {function}(:key)"), {"key": ADVISORY_KEY}
-                )
+                # Every advisory lock of this session: the claim and the agreed settings.
+                await self._connection.execute(text("SELECT pg_advisory_unlock_all()"))
                 await self._connection.commit()
                 await self._connection.close()
             except Exception:  # the session is gone, and the lock with it
                 await self._connection.invalidate()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
+
+
+# Advisory locks of two int4 keys show them as classid and objid, with objsubid 2.
+_AGREED_VALUES = text(
+    "SELECT DISTINCT classid::int8, objid::int8 FROM pg_locks WHERE locktype = 'advisory' "
+    "AND objsubid = 2 AND classid::int8 IN ({}) AND database = "
+    "(SELECT oid FROM pg_database WHERE datname = current_database())".format(
+        ", ".join(str(kind) for kind in AGREED_SETTINGS.values())
+    )
+)
 
 
 def _sqlite_path(db: Database) -> str:

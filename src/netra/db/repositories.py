@@ -552,6 +552,23 @@ _INSERT_THREAD = insert(Thread)
 _INSERT_RUN = insert(Run)
 
 
+async def last_seqs(session: AsyncSession, thread_ids: Sequence[str]) -> dict[str, int]:
+    """The seq of each existing thread's last event, by thread id (not owner-scoped)."""
+    ends: dict[str, int] = {}
+    for start in range(0, len(thread_ids), _IDS_PER_QUERY):
+        chunk = list(thread_ids[start : start + _IDS_PER_QUERY])
+        rows = await session.execute(select(Thread.id, Thread.last_seq).where(Thread.id.in_(chunk)))
+        ends.update({thread_id: seq for thread_id, seq in rows})
+    return ends
+
+
+_IDS_PER_QUERY = 500  # well within every driver's limit on bound parameters
+
+
+class ThreadMovedOn(Exception):
+    """The thread has had events since the one a new run meant to continue from."""
+
+
 def store_run(
     connection: Connection,
     owner_id: str,
@@ -564,6 +581,7 @@ def store_run(
     lease: Lease,
     run_id: str | None = None,
     user_message: bool = True,
+    continues_seq: int | None = None,
 ) -> StoredRun | None:
     """Store a queued run and its user message, on a new thread if `thread_id` is None.
 
@@ -571,7 +589,9 @@ def store_run(
     has an active run raises IntegrityError (the unique index on active runs).
     Synchronous Core, run through `Database.run_transaction`: one hop on SQLite.
     Without `user_message` the text is the run's input only (a run that continues
-    from the results of a client's tools): no message is stored for it.
+    from the results of a client's tools): no message is stored for it. With
+    `continues_seq` (the seq of the event it continues from), a thread that has had
+    events since raises ThreadMovedOn: another request continued it first.
     """
     now = utcnow()
     history: list[tuple[str, str]] = []
@@ -595,6 +615,8 @@ def store_run(
         )
         if start_seq is None:
             return None
+        if continues_seq is not None and start_seq != continues_seq:
+            raise ThreadMovedOn(thread_id)
         recent = connection.execute(
             _RECENT_MESSAGES, {"thread_id": thread_id, "limit": history_limit - 1}
         )

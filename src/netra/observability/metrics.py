@@ -61,7 +61,7 @@ class _Analytics(Collector):
         )
         yield CounterMetricFamily(
             "netra_analytics_records_dropped",
-            "Run records lost: the buffer was full, or they were unwritten at shutdown",
+            "Run records lost: buffer full, refused by the store, or unwritten at shutdown",
             dropped,
         )
         yield GaugeMetricFamily(

@@ -29,9 +29,10 @@ class Listener(Protocol):
         """One committed event of the thread, in seq order as published."""
         ...
 
-    def resync(self) -> None:
+    def resync(self, upto: int | None = None) -> None:
         """Events may have been missed (a fan-out outage or a trimmed stream): read
-        the log from the last event seen. (The in-process bus alone never misses one.)"""
+        the log from the last event seen, unless that was seq `upto` or later (the
+        log's end, when the bus knows it). (The in-process bus never misses one.)"""
         ...
 
 
@@ -94,11 +95,15 @@ class InMemoryEventBus:
     def has_listeners(self, thread_id: str) -> bool:
         return thread_id in self._listeners
 
-    def resync(self, thread_id: str) -> None:
-        """Tell the thread's listeners that they may have missed events."""
+    def threads(self) -> list[str]:
+        """The threads that have listeners."""
+        return list(self._listeners)
+
+    def resync(self, thread_id: str, upto: int | None = None) -> None:
+        """Tell the thread's listeners that they may have missed events (up to `upto`)."""
         for listener in self._listeners.get(thread_id, ()):
             try:
-                listener.resync()
+                listener.resync(upto)
             except Exception:
                 log.exception("a listener of %s failed to resync", thread_id)
 

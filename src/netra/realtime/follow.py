@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.exc import DBAPIError
 
-from netra.db.repositories import ThreadRepository
+from netra.db.repositories import ThreadRepository, last_seqs
 from netra.realtime.events import AgentEvent
 
 if TYPE_CHECKING:
@@ -107,9 +107,10 @@ class ThreadFollower:
             self.heard = seq
             self._start_replay()
 
-    def resync(self) -> None:
-        """The bus may have missed events: read the log from the last seq delivered."""
-        if self._unlisten is None:
+    def resync(self, upto: int | None = None) -> None:
+        """The bus may have missed events: read the log from the last seq delivered,
+        unless that is `upto` (the log's end) or later."""
+        if self._unlisten is None or (upto is not None and upto <= self.last):
             return
         # A replay already running may have begun its read before the missed events
         # were committed: it must read once more, from after this call.
@@ -181,3 +182,10 @@ async def read_thread_events(
             thread_id, after_seq=after_seq, limit=limit
         )
     return [AgentEvent.from_record(record) for record in page]
+
+
+async def log_ends(db: Database, thread_ids: Sequence[str]) -> dict[str, int]:
+    """The seq of the last stored event of each thread that exists (any owner's: the
+    fan-out asks, to tell which followers are behind)."""
+    async with db.read() as session:
+        return await last_seqs(session, thread_ids)

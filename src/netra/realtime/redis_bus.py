@@ -12,9 +12,11 @@ about `max_length` entries each. Whenever an instance may have missed entries,
 its listeners are told to `resync` (read the log from the last event they saw):
 when its reader reconnects, when a stream was trimmed past its position, and when
 another instance had to give up appending some events (it says so once Redis is
-back; until then it keeps what it could not append, up to MAX_OUTBOX entries).
-While Redis is unreachable, the listeners are told to resync every
-`poll_interval` seconds, so they poll the database, and reconnecting backs off.
+back; until then it keeps what it could not append, up to `max_outbox_bytes` of
+events: a streamed answer's batch holds hundreds of deltas, so entries are no measure).
+While Redis is unreachable, every `poll_interval` seconds one query reads where
+the log of each followed thread ends (`log_ends`), and only the listeners behind
+it are told to resync, so they read the database; reconnecting backs off.
 
 Cancel notices travel on the same streams: the durable request is in the
 database (see `netra.runs.leases`); the notice only makes the run's owner act at
@@ -27,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -44,13 +46,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 #: XREAD's answer (RESP2, decoded): per stream, its entries as (id, fields).
 _Entries = list[tuple[str, list[tuple[str, dict[str, str]]]]]
+#: The seq of the last stored event of each of the threads that exist (see
+#: `netra.realtime.follow.log_ends`).
+LogEnds = Callable[[Sequence[str]], Awaitable[Mapping[str, int]]]
 
 #: Entries read per stream per round trip.
 READ_COUNT = 500
 #: How long one read waits for new entries, in milliseconds.
 READ_BLOCK_MS = 1000
-#: Batches waiting to be appended before newer ones are dropped (and resynced).
-MAX_OUTBOX = 10_000
+#: Bytes of event frames waiting to be appended before newer ones are dropped (and
+#: resynced); a batch being sent, and notices, come on top.
+MAX_OUTBOX_BYTES = 32 * 1024 * 1024
 #: Reconnecting after an error waits this long at first, doubling up to the maximum.
 RETRY_FIRST, RETRY_MAX = 0.2, 10.0
 
@@ -86,6 +92,8 @@ class RedisEventBus:
         max_length: int,
         prefix: str = "netra:",
         poll_interval: float = 1.0,
+        max_outbox_bytes: int = MAX_OUTBOX_BYTES,
+        log_ends: LogEnds | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self._client = client  # created with decode_responses=True
@@ -94,9 +102,14 @@ class RedisEventBus:
         self._max_length = max_length
         self._poll_interval = poll_interval
         self._local = InMemoryEventBus(metrics)
+        self._log_ends = log_ends
+        #: Set after each poll of the log while Redis is unreachable (tests wait on it).
+        self.polled = asyncio.Event()
         self._lag = None if metrics is None else metrics.fanout_lag.labels("redis")
         self._on_cancel: Callable[[str, str], None] | None = None
         self._outbox: list[dict[str, str]] = []
+        self._outbox_bytes = 0  # of the event frames in _outbox
+        self._max_outbox_bytes = max_outbox_bytes
         self._outbox_ready = asyncio.Event()
         self._reconnected = asyncio.Event()  # ends the sender's back-off at once
         self._drained = asyncio.Event()  # the sender has sent all it was given
@@ -163,10 +176,16 @@ class RedisEventBus:
     # -- appending -------------------------------------------------------------
     def _queue(self, entry: dict[str, str]) -> None:
         self._drained.clear()
-        if len(self._outbox) < MAX_OUTBOX:
-            self._outbox.append(entry)
-        elif "f" in entry:  # Redis is slower than we write: its followers resync instead
+        size = len(entry.get("f", ""))
+        if size and (
+            self._outbox_bytes + size > self._max_outbox_bytes or entry["t"] in self._unsent
+        ):
+            # Redis is slower than we write, or away: this thread's followers elsewhere
+            # will read the log instead (a notice goes first), so its batches need not wait.
             self._unsent.add(entry["t"])
+        else:
+            self._outbox.append(entry)
+            self._outbox_bytes += size
         self._outbox_ready.set()
 
     def _key(self, thread_id: str) -> str:
@@ -175,8 +194,8 @@ class RedisEventBus:
     async def _send(self) -> None:
         """Append queued entries in order, one pipeline per round. Entries that fail are
         kept and sent again first (a duplicate is harmless: followers drop a seq they
-        have had). Past MAX_OUTBOX entries, events are no longer kept: the threads
-        concerned get a resync notice once Redis answers again."""
+        have had). Past `max_outbox_bytes` of events, events are no longer kept: the
+        threads concerned get a resync notice once Redis answers again."""
         pause = RETRY_FIRST
         while True:
             await self._outbox_ready.wait()
@@ -185,7 +204,7 @@ class RedisEventBus:
                 notices = [{"i": self._instance, "t": t, "s": "1"} for t in self._unsent]
                 self._outbox[:0] = notices
                 self._unsent = set()
-            entries, self._outbox = self._outbox, []
+            entries, self._outbox, self._outbox_bytes = self._outbox, [], 0
             try:
                 if entries:
                     async with self._client.pipeline(transaction=False) as pipe:
@@ -198,9 +217,11 @@ class RedisEventBus:
                     log.warning("appending to Redis failed (%s); retrying", exc)
                     self.sending = False
                 self._outbox[:0] = entries
-                if len(self._outbox) > MAX_OUTBOX:
+                self._outbox_bytes = sum(len(e.get("f", "")) for e in self._outbox)
+                if self._outbox_bytes > self._max_outbox_bytes:
                     self._unsent.update(e["t"] for e in self._outbox if "f" in e)
                     self._outbox = [e for e in self._outbox if "f" not in e]
+                    self._outbox_bytes = 0
                 self._reconnected.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._reconnected.wait(), pause)
@@ -240,8 +261,23 @@ class RedisEventBus:
                         log.warning("reading Redis failed (%r); followers poll the log", exc)
                         self.connected = False
                     retry_at, pause = loop.time() + pause, min(pause * 2, RETRY_MAX)
-            self._local.resync_all()
+            await self._poll_log()
             await asyncio.sleep(self._poll_interval)
+
+    async def _poll_log(self) -> None:
+        """While Redis is unreachable: resync the listeners behind their thread's log
+        (all of them if the log's ends cannot be read: each then reads for itself)."""
+        threads = self._local.threads()
+        ends: Mapping[str, int] | None = None
+        if self._log_ends is not None and threads:
+            with contextlib.suppress(Exception):
+                ends = await self._log_ends(threads)
+        if ends is None:
+            self._local.resync_all()
+        else:
+            for thread_id in threads:  # a thread gone has no end: its followers find out
+                self._local.resync(thread_id, ends.get(thread_id))
+        self.polled.set()
 
     async def _read_round(self, positions: dict[Any, Any]) -> None:
         response = cast(

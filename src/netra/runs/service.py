@@ -14,7 +14,13 @@ from netra.agents.models.base import ChatMessage, ToolSpec
 from netra.agents.registry import AgentRegistry, UnknownAgentError
 from netra.db.engine import Database
 from netra.db.models import ACTIVE_RUN_STATUSES, Run
-from netra.db.repositories import RunRepository, StoredRun, ThreadRepository, store_run
+from netra.db.repositories import (
+    RunRepository,
+    StoredRun,
+    ThreadMovedOn,
+    ThreadRepository,
+    store_run,
+)
 from netra.errors import AppError, not_found
 from netra.ids import new_id
 from netra.runs.supervisor import RunSupervisor, RunTicket
@@ -49,6 +55,7 @@ class RunService:
         *,
         client_tools: Sequence[ToolSpec] = (),
         resume: Sequence[ChatMessage] = (),
+        resume_seq: int | None = None,
     ) -> RunTicket:
         """Store the user's message and a run (and a thread if needed), then launch it.
 
@@ -56,6 +63,9 @@ class RunService:
         runs them). With `resume` (a turn that called client tools, then their
         results), the run continues that conversation: the model sees the thread's
         history then `resume`, and `text` is only the run's input, stored as no message.
+        `resume_seq` is the seq of that turn's terminal event: a thread that has had
+        events since (another request continued it first) is a 409
+        `no_pending_tool_call`, so that one turn's results are answered once.
 
         `on_stored` is called between the two: nothing of the run has happened yet, so
         a caller can start following the thread there and miss nothing. Storing and
@@ -69,7 +79,7 @@ class RunService:
         run_id = new_id("run")
         if not self._supervisor.admit(user_id, run_id):
             raise _too_many_runs()
-        extra = _RunExtra(tuple(client_tools), tuple(resume))
+        extra = _RunExtra(tuple(client_tools), tuple(resume), resume_seq)
         return await asyncio.shield(
             self._store_and_launch(run_id, user_id, text, thread_id, agent, on_stored, extra)
         )
@@ -138,6 +148,7 @@ class RunService:
                 lease=lease,
                 run_id=run_id,
                 user_message=not extra.resume,
+                continues_seq=extra.resume_seq,
             )
 
         try:
@@ -146,6 +157,10 @@ class RunService:
             if _is_active_run_conflict(exc):  # the thread has a run in progress
                 raise _busy() from None
             raise
+        except ThreadMovedOn:
+            raise AppError(
+                409, "no_pending_tool_call", "the pending tool calls were already answered"
+            ) from None
         if stored is None:
             raise not_found("thread")
         history = [
@@ -239,6 +254,7 @@ class RunService:
 class _RunExtra:
     client_tools: tuple[ToolSpec, ...] = ()
     resume: tuple[ChatMessage, ...] = ()
+    resume_seq: int | None = None
 
 
 def _is_active_run_conflict(exc: IntegrityError) -> bool:

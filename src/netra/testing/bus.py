@@ -38,7 +38,7 @@ class _QueueListener:
     def deliver(self, event: AgentEvent) -> None:
         self.queue.put_nowait(event)
 
-    def resync(self) -> None:
+    def resync(self, upto: int | None = None) -> None:
         pass  # live events only, by design
 
 

@@ -18,6 +18,7 @@ HISTORY_LENGTH = 10  # durations kept per test
 SLOW_MIN_RUNS = 3  # a test needs this many recorded runs before it can be flagged
 SLOW_FACTOR = 2.0  # flagged when this many times slower than its median...
 SLOW_MIN_DELTA = 0.5  # ...and at least this many seconds slower (ignores noise on fast tests)
+SLOWEST_SHOWN = 10  # the slowest tests of a run that the summary lists
 
 
 @dataclass
@@ -111,6 +112,15 @@ def load_history(path: Path) -> dict[str, list[float]]:
         for key, value in tests.items()
         if isinstance(value, list)
     }
+
+
+def slowest_tests(cases: list[TestCaseResult], limit: int = SLOWEST_SHOWN) -> list[dict[str, Any]]:
+    """The run's `limit` longest tests (any outcome but skipped), longest first."""
+    ran = sorted((case for case in cases if case.outcome != "skipped"), key=lambda c: -c.duration_s)
+    return [
+        {"test": case.test_id, "outcome": case.outcome, "duration_s": round(case.duration_s, 3)}
+        for case in ran[:limit]
+    ]
 
 
 def flag_slow_tests(

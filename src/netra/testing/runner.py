@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from netra.env import IsolatedEnvironment
-from netra.testing import results
+from netra.testing import dashboard, results
 from netra.testing.services import ServicePool
 
 CATEGORIES = ("mission_critical", "unit", "integration", "e2e")
@@ -119,8 +119,11 @@ def run_tests(
         "base_url": options.base_url,
         "categories": [asdict(outcome) for outcome in outcomes],
         "slow_tests": slow,
+        "slowest_tests": results.slowest_tests(all_cases),
+        "check": dashboard.check_summary(options.tests_dir),
     }
     (results_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    dashboard.publish(results_dir, summary)  # index.html, and this run in the trend
     _report(outcomes, slow, results_dir, echo)
     return exit_code
 
@@ -264,7 +267,8 @@ def _report(
             f"slower than usual: {test['test']} took {test['duration_s']} s "
             f"(median {test['median_s']} s over {test['runs']} runs)"
         )
-    echo(f"results: {results_dir / SUMMARY_FILE}")
+    page = results_dir / dashboard.DASHBOARD_FILE
+    echo(f"results: {results_dir / SUMMARY_FILE}, dashboard: {page}")
     # The last line, in the plain form CI systems read: errors count as failures.
     total = {key: sum(o.counts.get(key, 0) for o in outcomes) for key in ("passed", "failed")}
     failed = total["failed"] + sum(o.counts.get("errors", 0) for o in outcomes)

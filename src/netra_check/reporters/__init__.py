@@ -22,6 +22,7 @@ FORMATS: dict[str, str] = {
     "sarif": "sarif",
     "markdown": "markdown",
     "github": "github",
+    "html": "html",
 }
 
 

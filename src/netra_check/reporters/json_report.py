@@ -44,6 +44,7 @@ def as_document(result: CheckResult, comparison: BaselineComparison | None) -> d
                 "value": m.value,
                 "target": m.target,
                 "display": m.display,
+                "target_display": m.target_display,
                 "ok": m.ok,
                 "detail": m.detail,
             }

@@ -201,7 +201,13 @@ async def _continue_run(
     # run's input may hold, so that many calls' results are never refused as too long.
     text, agent = runs.check(user_id, "\n".join(lines)[:MAX_MESSAGE_CHARS], request.agent)
     return await runs.start(
-        user_id, text, thread.id, agent, client_tools=request.tools, resume=_order(resume)
+        user_id,
+        text,
+        thread.id,
+        agent,
+        client_tools=request.tools,
+        resume=_order(resume),
+        resume_seq=end.seq,
     )
 
 
