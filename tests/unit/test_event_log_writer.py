@@ -1,0 +1,161 @@
+"""EventLogWriter's own logic, on a database stand-in the test answers transaction by
+transaction: backpressure, and what a failing batch does to its runs and to the writer.
+
+The writer on real databases (group commit, constraint violations, a connection that
+dies) is tested in tests/integration/test_event_log.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from netra.db.repositories import StoredEvent
+from netra.realtime.bus import InMemoryEventBus
+from netra.realtime.events import EventType
+from netra.realtime.log import EventLogError, EventLogWriter
+
+HANG_GUARD = 10.0  # seconds; reached only if the writer hangs, which is itself the failure
+TS = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+THINKING = EventType.AGENT_THINKING
+
+
+@dataclass
+class Run:
+    """What the writer needs of a run (netra.realtime.log.RunLog)."""
+
+    thread_id: str
+    run_id: str
+    failure: EventLogError | None = None
+
+
+class GatedDatabase:
+    """Stands in for `Database.run_transaction`: each transaction waits until the test
+    answers it with the result to return (or the exception to raise)."""
+
+    def __init__(self) -> None:
+        self._begun: asyncio.Queue[None] = asyncio.Queue()
+        self._answers: asyncio.Queue[Any] = asyncio.Queue()
+        self._seq = 0
+
+    async def run_transaction(self, work: Callable[[Any], Any]) -> Any:
+        self._begun.put_nowait(None)
+        answer = await self._answers.get()
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    async def begun(self) -> None:
+        """Wait until the writer has begun its next transaction."""
+        await asyncio.wait_for(self._begun.get(), HANG_GUARD)
+
+    def answer(self, result: Any) -> None:
+        self._answers.put_nowait(result)
+
+    def stored(self) -> list[list[StoredEvent]]:
+        """The result of a batch of one run's one event."""
+        self._seq += 1
+        return [[StoredEvent(f"evt_{self._seq}", self._seq, TS)]]
+
+
+@pytest.fixture
+async def gated() -> GatedDatabase:
+    return GatedDatabase()
+
+
+def writer_on(db: GatedDatabase, **limits: int) -> EventLogWriter:
+    return EventLogWriter(db, InMemoryEventBus(), "inst_test", **limits)  # type: ignore[arg-type]
+
+
+def writer_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "netra.realtime.log"]
+
+
+async def test_appenders_wait_for_room_until_the_writer_is_less_than_half_behind(
+    gated: GatedDatabase,
+) -> None:
+    writer = writer_on(gated, max_batch=1, max_pending=5)
+    run = Run("thr_1", "run_1")
+    for n in range(5):
+        writer.append(run, THINKING, {"text": str(n)})
+    assert writer.backlogged  # 5 waiting: the most it takes
+
+    backlogged = []
+    for _ in range(5):
+        await gated.begun()  # the writer took one more event: 4, 3, 2, 1, 0 left
+        backlogged.append(writer.backlogged)
+        gated.answer(gated.stored())
+    await writer.close()
+    # Room again once fewer than half of max_pending (5 // 2 = 2) wait.
+    assert backlogged == [True, True, True, False, False]
+
+
+async def test_a_batch_the_database_refuses_fails_its_run_with_the_reason(
+    gated: GatedDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = writer_on(gated)
+    run = Run("thr_1", "run_1")
+    committed = writer.append(run, THINKING, {"text": "hello"}, wait=True)
+    assert committed is not None
+    await gated.begun()
+    gated.answer(RuntimeError("disk full"))
+    with pytest.raises(EventLogError) as failed:
+        await asyncio.wait_for(committed, HANG_GUARD)
+    await writer.close()
+
+    reason = "the run's events could not be stored (RuntimeError)"
+    assert str(failed.value) == reason
+    assert run.failure is failed.value
+    assert writer_lines(caplog) == [f"run run_1: {reason}"]
+
+
+async def test_a_bug_in_a_batch_fails_its_runs_and_the_writer_goes_on(
+    gated: GatedDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = writer_on(gated, max_batch=1)
+    first, second = Run("thr_1", "run_1"), Run("thr_2", "run_2")
+    committed = writer.append(first, THINKING, {"text": "hello"}, wait=True)
+    assert committed is not None
+    await gated.begun()
+    gated.answer([[]])  # a result that does not match the batch: a bug past the database
+
+    with pytest.raises(EventLogError) as failed:
+        await asyncio.wait_for(committed, HANG_GUARD)
+    reason = "event log writer failed: ValueError('zip() argument 2 is shorter than argument 1')"
+    assert str(failed.value) == reason
+    assert first.failure is failed.value
+
+    later = writer.append(second, THINKING, {"text": "still here"}, wait=True)
+    assert later is not None
+    await gated.begun()
+    gated.answer(gated.stored())
+    await asyncio.wait_for(later, HANG_GUARD)
+    await writer.close()
+    assert second.failure is None
+    assert writer_lines(caplog) == [
+        "the event log writer failed on a batch",
+        f"run run_1: {reason}",
+    ]
+    assert caplog.records[0].exc_info is not None
+
+
+async def test_a_writer_cancelled_in_a_batch_fails_its_runs_and_stops(
+    gated: GatedDatabase,
+) -> None:
+    writer = writer_on(gated)
+    run = Run("thr_1", "run_1")
+    committed = writer.append(run, THINKING, {"text": "hello"}, wait=True)
+    assert committed is not None
+    await gated.begun()
+    gated.answer(asyncio.CancelledError())
+
+    with pytest.raises(EventLogError, match="CancelledError"):
+        await asyncio.wait_for(committed, HANG_GUARD)
+    assert run.failure is not None
+    with pytest.raises(asyncio.CancelledError):  # the writer stopped, as asked
+        await asyncio.wait_for(writer.close(), HANG_GUARD)
