@@ -1075,3 +1075,35 @@ async def test_a_tool_calls_duration_is_its_run_in_milliseconds(
     assert isinstance(duration, float)
     assert duration == round(duration, 3)
     assert ran[0] - 0.001 <= duration <= elapsed_ms
+
+
+class WaitingModel:
+    """A model that never answers; `called` is set once the engine has asked it."""
+
+    name = "waiting"
+
+    def __init__(self) -> None:
+        self.called = asyncio.Event()
+
+    async def complete(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], stream: TurnStream
+    ) -> ModelTurn:
+        self.called.set()
+        await asyncio.Event().wait()
+        raise AssertionError("never answered")
+
+
+async def test_a_run_is_running_once_its_agent_started_is_committed(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    model = WaitingModel()
+    world = await make_world(model)
+    async with world.live("wait for it") as (ticket, queue):
+        started = await next_event(queue)
+        await asyncio.wait_for(model.called.wait(), HANG_GUARD)
+        # agent_started alone is committed (the model has not answered): queued no more.
+        assert (await world.run_row(ticket.run_id)).status == "running"
+        await world.runs.cancel(world.user_id, ticket.run_id)
+        events = await until_terminal(queue, [started])
+    await check_stream(world, ticket, events, event_validator)
+    assert types(events) == ["agent_started", "agent_cancelled"]

@@ -19,6 +19,7 @@ from netra.db.repositories import StoredEvent
 from netra.realtime.bus import InMemoryEventBus
 from netra.realtime.events import EventType
 from netra.realtime.log import EventLogError, EventLogWriter
+from netra.testing.bus import live_events
 
 HANG_GUARD = 10.0  # seconds; reached only if the writer hangs, which is itself the failure
 TS = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -82,7 +83,7 @@ async def test_appenders_wait_for_room_until_the_writer_is_less_than_half_behind
     writer = writer_on(gated, max_batch=1, max_pending=5)
     run = Run("thr_1", "run_1")
     for n in range(5):
-        writer.append(run, THINKING, {"text": str(n)})
+        assert writer.append(run, THINKING, {"text": str(n)}) is None  # a future only with wait
     assert writer.backlogged  # 5 waiting: the most it takes
 
     backlogged = []
@@ -159,3 +160,38 @@ async def test_a_writer_cancelled_in_a_batch_fails_its_runs_and_stops(
     assert run.failure is not None
     with pytest.raises(asyncio.CancelledError):  # the writer stopped, as asked
         await asyncio.wait_for(writer.close(), HANG_GUARD)
+
+
+async def test_what_is_published_is_what_was_appended_with_the_stored_id_and_seq(
+    gated: GatedDatabase,
+) -> None:
+    bus = InMemoryEventBus()
+    writer = EventLogWriter(gated, bus, "inst_test")  # type: ignore[arg-type]
+    data = {"tool_call_id": "tc_1", "tool": "clock", "args": {}}
+    async with live_events(bus, "thr_1") as queue:
+        committed = writer.append(Run("thr_1", "run_1"), EventType.TOOL_EXECUTING, data, wait=True)
+        assert committed is not None
+        await gated.begun()
+        gated.answer(gated.stored())
+        await asyncio.wait_for(committed, HANG_GUARD)
+        event = queue.get_nowait()
+    await writer.close()
+    # Live consumers read .data (AG-UI's translation); clients get the frame.
+    assert event.data == data
+    assert event.to_frame() == {
+        "type": "tool_executing",
+        "event_id": "evt_1",
+        "thread_id": "thr_1",
+        "run_id": "run_1",
+        "seq": 1,
+        "ts": "2026-11-21T10:00:00.000Z",
+        "data": data,
+    }
+
+
+async def test_a_closed_writer_takes_nothing_more(gated: GatedDatabase) -> None:
+    writer = writer_on(gated)
+    await writer.close()
+    with pytest.raises(EventLogError) as refused:
+        writer.append(Run("thr_1", "run_1"), THINKING, {"text": "late"})
+    assert str(refused.value) == "the event log is closed"
