@@ -85,6 +85,8 @@ async def test_appenders_wait_for_room_until_the_writer_is_less_than_half_behind
     for n in range(5):
         assert writer.append(run, THINKING, {"text": str(n)}) is None  # a future only with wait
     assert writer.backlogged  # 5 waiting: the most it takes
+    # One task writes for every run; task dumps (py-spy, asyncio debug) name it.
+    assert "netra-event-log" in {task.get_name() for task in asyncio.all_tasks()}
 
     backlogged = []
     for _ in range(5):
