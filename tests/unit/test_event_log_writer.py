@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from netra.db.repositories import StoredEvent
+from netra.db.engine import CommitFailed
+from netra.db.repositories import RUN_ENDED, THREAD_GONE, StoredEvent
 from netra.realtime.bus import InMemoryEventBus
 from netra.realtime.events import EventType
-from netra.realtime.log import EventLogError, EventLogWriter
+from netra.realtime.log import EventLogError, EventLogWriter, RunAlreadyEnded
 from netra.testing.bus import live_events
 
 HANG_GUARD = 10.0  # seconds; reached only if the writer hangs, which is itself the failure
@@ -197,3 +198,86 @@ async def test_a_closed_writer_takes_nothing_more(gated: GatedDatabase) -> None:
     with pytest.raises(EventLogError) as refused:
         writer.append(Run("thr_1", "run_1"), THINKING, {"text": "late"})
     assert str(refused.value) == "the event log is closed"
+
+
+def two_runs_in_one_batch(
+    writer: EventLogWriter,
+) -> tuple[Run, Run, asyncio.Future[None], asyncio.Future[None]]:
+    """Two runs' events, appended together: the writer takes them in one batch."""
+    first, second = Run("thr_1", "run_1"), Run("thr_2", "run_2")
+    one = writer.append(first, THINKING, {"text": "one"}, wait=True)
+    two = writer.append(second, THINKING, {"text": "two"}, wait=True)
+    assert one is not None
+    assert two is not None
+    return first, second, one, two
+
+
+async def outcome(future: asyncio.Future[None]) -> BaseException | None:
+    try:
+        await asyncio.wait_for(future, HANG_GUARD)
+    except EventLogError as error:
+        return error
+    return None
+
+
+async def test_a_failed_commit_fails_every_run_of_its_batch(gated: GatedDatabase) -> None:
+    writer = writer_on(gated)
+    first, second, one, two = two_runs_in_one_batch(writer)
+    await gated.begun()
+    gated.answer(CommitFailed("connection lost"))  # it may have been applied: no retry
+    failures = [await outcome(one), await outcome(two)]
+    await writer.close()
+    assert [str(f) for f in failures] == ["the commit failed: connection lost"] * 2
+    assert (first.failure, second.failure) == tuple(failures)
+
+
+async def test_a_batch_that_fails_before_its_commit_is_retried_run_by_run(
+    gated: GatedDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = writer_on(gated)
+    first, second, one, two = two_runs_in_one_batch(writer)
+    await gated.begun()
+    gated.answer(RuntimeError("one of them is bad"))  # nothing was written
+    await gated.begun()
+    gated.answer(ValueError("this one"))  # the first run alone
+    await gated.begun()
+    gated.answer(gated.stored())  # the second run alone
+    failures = [await outcome(one), await outcome(two)]
+    await writer.close()
+    reason = "the run's events could not be stored (ValueError)"
+    assert [str(f) if f else None for f in failures] == [reason, None]
+    assert (first.failure, second.failure) == (failures[0], None)
+    assert writer_lines(caplog) == [f"run run_1: {reason}"]
+
+
+async def test_a_run_the_database_refused_fails_alone_with_why(
+    gated: GatedDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = writer_on(gated)
+    for refusal, expected in (
+        (RUN_ENDED, RunAlreadyEnded("run run_1 had already ended")),
+        (THREAD_GONE, EventLogError("the thread of run run_1 was deleted")),
+    ):
+        first, second, one, two = two_runs_in_one_batch(writer)
+        await gated.begun()
+        gated.answer([refusal, *gated.stored()])
+        failed, written = await outcome(one), await outcome(two)
+        assert (type(failed), str(failed)) == (type(expected), str(expected))
+        assert written is None  # the other run of the batch is written all the same
+        assert (first.failure, second.failure) == (failed, None)
+    await writer.close()
+    # A run that another writer ended is no error of this one: not logged.
+    assert writer_lines(caplog) == ["run run_1: the thread of run run_1 was deleted"]
+
+
+async def test_a_result_that_leaves_out_a_run_fails_the_batch_rather_than_hang(
+    gated: GatedDatabase,
+) -> None:
+    writer = writer_on(gated)
+    first, second, one, two = two_runs_in_one_batch(writer)
+    await gated.begun()
+    gated.answer(gated.stored())  # one run's result for a batch of two: a bug
+    failures = [await outcome(one), await outcome(two)]
+    await writer.close()
+    assert all(str(f).startswith("event log writer failed: ValueError(") for f in failures)
+    assert (first.failure, second.failure) == tuple(failures)
