@@ -8,6 +8,7 @@ dies) is tested in tests/integration/test_event_log.py.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ import pytest
 
 from netra.db.engine import CommitFailed
 from netra.db.repositories import RUN_ENDED, THREAD_GONE, StoredEvent
+from netra.observability import Metrics
 from netra.realtime.bus import InMemoryEventBus
 from netra.realtime.events import EventType
 from netra.realtime.log import EventLogError, EventLogWriter, RunAlreadyEnded
@@ -281,3 +283,50 @@ async def test_a_result_that_leaves_out_a_run_fails_the_batch_rather_than_hang(
     await writer.close()
     assert all(str(f).startswith("event log writer failed: ValueError(") for f in failures)
     assert (first.failure, second.failure) == tuple(failures)
+
+
+class UnreachableBus:
+    """A bus whose every publish fails (Redis away, say)."""
+
+    async def publish(self, events: Any) -> None:
+        raise ConnectionError("the bus is away")
+
+
+async def test_events_committed_but_not_published_are_still_committed(
+    gated: GatedDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Followers fill the gap from the log: the run goes on, the failure is logged.
+    writer = EventLogWriter(gated, UnreachableBus(), "inst_test")  # type: ignore[arg-type]
+    run = Run("thr_1", "run_1")
+    committed = writer.append(run, THINKING, {"text": "hello"}, wait=True)
+    assert committed is not None
+    await gated.begun()
+    gated.answer(gated.stored())
+    assert await outcome(committed) is None
+    await writer.close()
+    assert run.failure is None
+    assert writer_lines(caplog) == ["publishing 1 committed events failed"]
+
+
+async def test_each_committed_batch_is_measured(gated: GatedDatabase) -> None:
+    metrics = Metrics()
+    writer = EventLogWriter(gated, InMemoryEventBus(), "inst_test", metrics=metrics)  # type: ignore[arg-type]
+    began = time.perf_counter()
+    first, second, one, two = two_runs_in_one_batch(writer)
+    await gated.begun()
+    gated.answer([*gated.stored(), *gated.stored()])
+    assert (await outcome(one), await outcome(two)) == (None, None)
+    elapsed = time.perf_counter() - began
+    await writer.close()
+
+    def sample(name: str) -> float | None:
+        return metrics.registry.get_sample_value(name)
+
+    assert (writer.transactions, writer.events_written) == (1, 2)
+    assert sample("netra_events_written_total") == 2
+    assert (sample("netra_event_batch_size_count"), sample("netra_event_batch_size_sum")) == (1, 2)
+    assert sample("netra_event_write_seconds_count") == 1
+    seconds = sample("netra_event_write_seconds_sum")
+    assert seconds is not None
+    assert 0 < seconds <= elapsed  # the transaction's own duration
+    assert (first.failure, second.failure) == (None, None)
