@@ -270,6 +270,39 @@ def test_malformed_records_are_skipped_and_the_rest_kept(tmp_path: Path) -> None
     assert all(isinstance(r["totals"]["passed"], int) for r in kept)
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"exit_code": None},
+        {"exit_code": "1"},
+        {"exit_code": True},
+        {"categories": {"unit": "passed"}},
+        {"categories": {"unit": {"status": ["failed"]}}},
+    ],
+    ids=[
+        "null exit code",
+        "exit code as text",
+        "exit code a bool",
+        "category not a table",
+        "status not text",
+    ],
+)
+def test_a_record_the_page_cannot_draw_is_skipped_not_fatal(
+    tmp_path: Path, change: dict[str, Any]
+) -> None:
+    # runs.json is a cache: a record that passes for well-formed but that the trend
+    # cannot draw must not make publishing (and so `netra test`) fail.
+    good, _ = recorded()
+    bad = {**run_history.run_record(good), **change}
+    path = tmp_path / run_history.RUNS_FILE
+    path.write_text(json.dumps({"version": 1, "runs": [bad]}))
+    assert run_history.load_runs(path) == []
+
+    page_path = dashboard.publish(tmp_path, good)
+
+    assert "The last 1 of 1 recorded run(s)" in Page(page_path.read_text()).text("trend")
+
+
 def test_slowest_tests_leave_out_skipped_ones_and_come_longest_first() -> None:
     cases = [
         TestCaseResult("t::fast", "passed", 0.1),

@@ -51,13 +51,22 @@ def run_record(summary: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _valid(record: object) -> bool:
+    """Whether `record` has every field the dashboard reads, of the type it reads it as."""
     if not isinstance(record, dict):
         return False
     totals = record.get("totals")
+    categories = record.get("categories")
+    exit_code = record.get("exit_code", 0)
     return (
         isinstance(record.get("started_at"), str)
         and _number(record.get("duration_s"))
-        and isinstance(record.get("categories"), dict)
+        and isinstance(exit_code, int)
+        and not isinstance(exit_code, bool)
+        and isinstance(categories, dict)
+        and all(
+            isinstance(category, dict) and isinstance(category.get("status", ""), str)
+            for category in categories.values()
+        )
         and isinstance(totals, dict)
         and all(_number(totals.get(key)) for key in COUNT_KEYS)
     )
