@@ -98,7 +98,13 @@ def show(name: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("modules", nargs="*", choices=[[], *MODULES], metavar="MODULE")
+    parser.add_argument(
+        "modules",
+        nargs="*",
+        choices=[[], *MODULES],  # [] is the default; argparse checks it against choices
+        metavar="MODULE",
+        help=f"one of {', '.join(MODULES)} (default: all, one after another)",
+    )
     parser.add_argument("--show", action="store_true", help="print each survivor's diff")
     parser.add_argument("--fresh", action="store_true", help="remove mutants/ before running")
     parser.add_argument("--max-children", type=int, default=2, help="parallel test processes")
