@@ -4,15 +4,17 @@ or used outside their scope, limited per user, and only ever the owner's."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import StatementError
 
 from netra.auth.api_tokens import MAX_DAYS, TOUCH_EVERY, ApiTokens, looks_like_api_token
 from netra.auth.tokens import BEARER_CHALLENGE
 from netra.db.engine import Database
 from netra.db.models import ApiToken
+from netra.db.repositories import ApiTokenRepository
 from netra.errors import AppError
 
 PER_USER = 3
@@ -219,3 +221,26 @@ async def test_a_token_lasts_from_one_day_to_max_days_and_ends_at_its_expiry(
         assert await api_tokens.authenticate(made.secret, "agui", now=just_before) == user.id
         refusal = await _refused(api_tokens.authenticate(made.secret, "agui", now=expires))
         assert refusal[:2] == (401, "token_expired")
+
+
+async def test_revoked_at_is_stored_as_the_instant_given_and_a_naive_one_is_refused(
+    db: Database, api_tokens: ApiTokens, add_user
+) -> None:
+    # revoke() writes through coalesce(revoked_at, :now): that bind must be a UTCDateTime
+    # like every other column write, or SQLite stores an offset time's wall clock as UTC
+    # and a naive time is taken as it comes.
+    user = await add_user(db)
+    made = await api_tokens.create(user.id, "runtime", "agui", 1)
+
+    async def revoke_at(when: datetime) -> bool:
+        async with db.session() as session:
+            return await ApiTokenRepository(session, user.id).revoke(made.record.id, when)
+
+    with pytest.raises(StatementError) as refused:
+        await revoke_at(datetime(2026, 12, 1, 12, 0))  # naive: which zone is it in?
+    assert isinstance(refused.value.orig, ValueError)
+    assert await revoke_at(datetime(2026, 12, 1, 13, 0, tzinfo=timezone(timedelta(hours=1))))
+    async with db.read() as session:
+        stored = await session.scalar(select(ApiToken).where(ApiToken.id == made.record.id))
+    assert stored is not None
+    assert stored.revoked_at == datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

@@ -925,7 +925,9 @@ async def test_a_tool_result_that_is_not_json_is_a_tool_error(
     ticket, events = await world.run("go")
     await check_stream(world, ticket, events, event_validator, require_critical=True)
     completed = next(e["data"] for e in events if e["type"] == "tool_completed")
-    assert completed["error"] == "TypeError: Type is not JSON serializable: set"
+    # The exception's type, then its message (orjson's words, not ours to pin).
+    assert completed["error"].startswith("TypeError: ")
+    assert "set" in completed["error"]
     assert events[-1]["data"]["text"] == "fine"
 
 

@@ -135,6 +135,23 @@ def test_a_seq_that_went_back_does_not_lower_the_bar(event_validator: EventValid
     ]
 
 
+@pytest.mark.parametrize("seq", [0, -1, "3", None])
+@pytest.mark.parametrize("complete", [True, False])
+def test_a_seq_that_is_not_a_positive_integer_is_a_violation(
+    event_validator: EventValidator, seq: Any, complete: bool
+) -> None:
+    # A later part of a history (complete=False) has no first seq to compare with, so
+    # only this check catches a seq of 0 there; a string or None raised TypeError.
+    events = stream(STARTED, THINKING, DELTA, start=5)
+    events[0]["seq"] = seq
+    problem = f"event #0 (agent_started, seq {seq}): seq {seq!r} is not a positive integer"
+    problems = event_validator.violations(events, complete=complete)
+    if complete:  # also a gap and no end: whatever else is wrong, this is said
+        assert problem in problems
+    else:  # the events after it are checked as usual, and are fine
+        assert problems == [problem]
+
+
 def test_gap_is_a_violation_in_a_complete_history(event_validator: EventValidator) -> None:
     events = stream(STARTED, THINKING, COMPLETED)
     events[2]["seq"] = 4
