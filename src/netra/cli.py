@@ -37,6 +37,18 @@ def check(ctx: typer.Context) -> None:
     raise typer.Exit(main(ctx.args))
 
 
+@app.command(
+    "migrate",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def migrate(ctx: typer.Context) -> None:
+    """Move a pytest or unittest suite onto Netra's conventions (`netra migrate --help`)."""
+    from netra_check.migrate.command import main
+
+    raise typer.Exit(main(ctx.args))
+
+
 def _say(message: str) -> None:
     from rich.console import Console
 

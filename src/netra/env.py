@@ -55,6 +55,13 @@ class IsolatedEnvironment:
             return self._base[key]
         return self._dotenv.get(key, default)
 
+    def __getitem__(self, key: str) -> str:
+        """The value of `key`, or KeyError when it is unset, as `os.environ[key]`."""
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.get(key) is not None
 

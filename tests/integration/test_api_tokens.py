@@ -4,14 +4,17 @@ or used outside their scope, limited per user, and only ever the owner's."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import StatementError
 
-from netra.auth.api_tokens import MAX_DAYS, ApiTokens, looks_like_api_token
+from netra.auth.api_tokens import MAX_DAYS, TOUCH_EVERY, ApiTokens, looks_like_api_token
+from netra.auth.tokens import BEARER_CHALLENGE
 from netra.db.engine import Database
 from netra.db.models import ApiToken
+from netra.db.repositories import ApiTokenRepository
 from netra.errors import AppError
 
 PER_USER = 3
@@ -50,7 +53,8 @@ async def test_a_token_used_within_the_minute_is_checked_and_listed_without_the_
 ) -> None:
     user = await add_user(db)
     made = await api_tokens.create(user.id, "runtime", "agui", 30)
-    assert await api_tokens.authenticate(made.secret, "agui") == user.id  # writes last_used_at
+    first_use = datetime.now(UTC)
+    assert await api_tokens.authenticate(made.secret, "agui", now=first_use) == user.id
     holding, release = asyncio.Event(), asyncio.Event()
 
     async def write_turn() -> None:  # as the event log's group commit holds it on SQLite
@@ -63,11 +67,19 @@ async def test_a_token_used_within_the_minute_is_checked_and_listed_without_the_
     try:
         async with asyncio.timeout(HANG_GUARD):
             assert await api_tokens.authenticate(made.secret, "agui") == user.id
+            # Exactly TOUCH_EVERY later is still within it (the repository's rule: a write
+            # then would write nothing, after waiting for the writer).
+            later = first_use + timedelta(seconds=TOUCH_EVERY)
+            assert await api_tokens.authenticate(made.secret, "agui", now=later) == user.id
             # Listing them is a read too.
             assert [t.id for t in await api_tokens.usable(user.id)] == [made.record.id]
     finally:
         release.set()
         await writer
+    async with db.read() as session:
+        stored = await session.scalar(select(ApiToken).where(ApiToken.id == made.record.id))
+    assert stored is not None
+    assert stored.last_used_at == first_use
 
 
 async def test_an_expired_revoked_unknown_or_out_of_scope_token_is_refused_with_its_reason(
@@ -135,3 +147,100 @@ async def test_bad_input_is_refused_and_makes_nothing(
         "invalid_request",
     )
     assert await api_tokens.usable(user.id) == []
+
+
+async def _refused(call) -> tuple[int, str, str, dict[str, str]]:
+    with pytest.raises(AppError) as caught:
+        await call
+    error = caught.value
+    return error.status, error.code, error.message, error.headers
+
+
+async def test_each_refusal_says_why_and_a_401_asks_for_a_bearer_token(
+    db: Database, api_tokens: ApiTokens, add_user
+) -> None:
+    # What a client gets: status, {"error": {"code", "message"}} and the 401's challenge.
+    user = await add_user(db)
+    made = await api_tokens.create(user.id, "runtime", "agui", 1)
+    invalid = (401, "token_invalid", "the API token is unknown or revoked", BEARER_CHALLENGE)
+    expired = (401, "token_expired", "the API token has expired; make a new one")
+    assert await _refused(
+        api_tokens.authenticate(made.secret, "agui", now=made.record.expires_at)
+    ) == (*expired, BEARER_CHALLENGE)
+    assert await _refused(api_tokens.authenticate(made.secret, "ws")) == (
+        401,
+        "token_scope",
+        "this API token is for agui only",
+        BEARER_CHALLENGE,
+    )
+    assert await _refused(api_tokens.authenticate("nat_" + "x" * 43, "agui")) == invalid
+    await api_tokens.revoke(user.id, made.record.id)
+    assert await _refused(api_tokens.authenticate(made.secret, "agui")) == invalid
+    assert await _refused(api_tokens.revoke(user.id, "atk_unknown")) == (
+        404,
+        "not_found",
+        "no such API token",
+        {},
+    )
+    for _ in range(PER_USER):
+        await api_tokens.create(user.id, "runtime", "agui", 1)
+    assert await _refused(api_tokens.create(user.id, "one more", "agui", 1)) == (
+        409,
+        "api_token_limit",
+        f"this account has {PER_USER} API tokens in use; revoke one first",
+        {},
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "scope", "days", "message"),
+    [
+        ("   ", "agui", 90, "name the API token (what will hold it)"),
+        ("runtime", "ws", 90, "scope must be one of ['agui']"),
+        ("runtime", "agui", 0, f"expires_in_days must be 1 to {MAX_DAYS}"),
+    ],
+)
+async def test_bad_input_is_refused_with_what_to_fix(
+    db: Database, api_tokens: ApiTokens, add_user, name: str, scope: str, days: int, message: str
+) -> None:
+    user = await add_user(db)
+    refusal = await _refused(api_tokens.create(user.id, name, scope, days))
+    assert refusal == (422, "invalid_request", message, {})
+
+
+async def test_a_token_lasts_from_one_day_to_max_days_and_ends_at_its_expiry(
+    db: Database, api_tokens: ApiTokens, add_user
+) -> None:
+    user = await add_user(db)
+    for days in (1, MAX_DAYS):
+        made = await api_tokens.create(user.id, f"{days} days", "agui", days)
+        expires = made.record.expires_at
+        assert made.record.created_at + timedelta(days=days - 1) < expires
+        assert expires <= datetime.now(UTC) + timedelta(days=days)
+        just_before = expires - timedelta(microseconds=1)
+        assert await api_tokens.authenticate(made.secret, "agui", now=just_before) == user.id
+        refusal = await _refused(api_tokens.authenticate(made.secret, "agui", now=expires))
+        assert refusal[:2] == (401, "token_expired")
+
+
+async def test_revoked_at_is_stored_as_the_instant_given_and_a_naive_one_is_refused(
+    db: Database, api_tokens: ApiTokens, add_user
+) -> None:
+    # revoke() writes through coalesce(revoked_at, :now): that bind must be a UTCDateTime
+    # like every other column write, or SQLite stores an offset time's wall clock as UTC
+    # and a naive time is taken as it comes.
+    user = await add_user(db)
+    made = await api_tokens.create(user.id, "runtime", "agui", 1)
+
+    async def revoke_at(when: datetime) -> bool:
+        async with db.session() as session:
+            return await ApiTokenRepository(session, user.id).revoke(made.record.id, when)
+
+    with pytest.raises(StatementError) as refused:
+        await revoke_at(datetime(2026, 12, 1, 12, 0))  # naive: which zone is it in?
+    assert isinstance(refused.value.orig, ValueError)
+    assert await revoke_at(datetime(2026, 12, 1, 13, 0, tzinfo=timezone(timedelta(hours=1))))
+    async with db.read() as session:
+        stored = await session.scalar(select(ApiToken).where(ApiToken.id == made.record.id))
+    assert stored is not None
+    assert stored.revoked_at == datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

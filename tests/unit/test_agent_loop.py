@@ -8,6 +8,9 @@ EventValidator, and what a subscriber saw live is compared with the persisted hi
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,7 +19,7 @@ from typing import Any
 import pytest
 
 from netra.agents.context import ExecutionContextFactory, UserExecutionContext
-from netra.agents.engine import AgentEngine, ClientTurn
+from netra.agents.engine import PLACEHOLDER_THOUGHT, AgentEngine, ClientTurn
 from netra.agents.models.base import (
     ChatMessage,
     ModelError,
@@ -28,6 +31,7 @@ from netra.agents.models.base import (
 )
 from netra.agents.registry import AgentRegistry, AgentSpec, default_registry
 from netra.agents.tools import Tool, ToolError
+from netra.analytics.records import RunRecord
 from netra.db.engine import Database, EncodedJSON
 from netra.db.repositories import (
     NewEvent,
@@ -41,7 +45,8 @@ from netra.db.repositories import (
 )
 from netra.errors import AppError
 from netra.ids import new_id
-from netra.observability import Observability
+from netra.observability import Metrics, Observability
+from netra.observability.traces import Tracing
 from netra.realtime.bus import InMemoryEventBus
 from netra.realtime.events import AgentEvent, EventType
 from netra.realtime.log import EventLogWriter
@@ -49,6 +54,7 @@ from netra.runs import RunLeases, RunService, RunSupervisor, RunTicket
 from netra.state.store import MemoryStateStore
 from netra.testing.bus import live_events
 from netra.testing.fixtures import TEST_INSTANCE, standing_lease
+from netra.testing.otlp import OtlpReceiver
 from netra.testing.ws import EventValidator, Frame
 
 HANG_GUARD = 15.0  # seconds; only ever reached when a run hangs, which is itself the failure
@@ -145,6 +151,7 @@ class World:
     runs: RunService
     user_id: str
     obs: Observability
+    records: list[RunRecord]  # the analytics record of each run ended
 
     def metric(self, name: str, **labels: str) -> float:
         """A sample of the engine's metrics (0 when it was never set)."""
@@ -224,11 +231,13 @@ async def make_world(sqlite_url: str) -> AsyncIterator[MakeWorld]:
         registry: AgentRegistry | None = None,
         max_steps: int = 8,
         run_timeout: float = 60.0,
+        obs: Observability | None = None,
     ) -> World:
         db = Database(sqlite_url)
         bus = InMemoryEventBus()
         state = MemoryStateStore()
-        obs = Observability()
+        obs = obs or Observability()
+        records: list[RunRecord] = []
         if registry is None:
             spec = AgentSpec(
                 AGENT, "test agent", model="scripted", tools=tuple(t.name for t in tools)
@@ -245,13 +254,14 @@ async def make_world(sqlite_url: str) -> AsyncIterator[MakeWorld]:
             leases=RunLeases(db, TEST_INSTANCE, ttl=15, single_instance=True),
             bus=bus,
             max_runs_per_user=100,
+            record_run=records.append,
         )
         runs = RunService(db, registry, supervisor, AGENT)
         async with db.session() as session:
             user = await UserRepository(session).add(
                 f"{new_id('usr').lower()}@example.com", "Tester", "unused-password-hash"
             )
-        world = World(db, bus, events, supervisor, runs, user.id, obs)
+        world = World(db, bus, events, supervisor, runs, user.id, obs, records)
         worlds.append(world)
         return world
 
@@ -335,6 +345,8 @@ async def test_placeholder_thinking_when_the_model_gives_none(
     ticket, events = await world.run("go")
     await check_stream(world, ticket, events, event_validator)
     assert types(events) == ["agent_started", "agent_thinking", "agent_completed"]
+    # Marked, so that a transport with no use for it (AG-UI) can leave it out.
+    assert events[1]["data"] == {"text": PLACEHOLDER_THOUGHT, "placeholder": True}
 
 
 async def test_placeholder_thinking_comes_before_a_streamed_answer(
@@ -400,6 +412,7 @@ async def test_tool_that_raises_is_reported_and_the_run_still_completes(
         "agent_completed",
     ]
     executing, completed = events[2]["data"], events[3]["data"]
+    assert events[1]["data"] == {"text": "calling explode"}  # the model's own thinking
     assert completed["tool_call_id"] == executing["tool_call_id"]
     assert completed["tool"] == "explode"
     assert completed["error"] == "RuntimeError: boom"
@@ -433,6 +446,10 @@ async def test_unknown_tool_is_a_tool_error_not_a_crash(
     completed = next(e["data"] for e in events if e["type"] == "tool_completed")
     assert completed["error"] == "unknown tool 'rm_rf'"
     assert events[-1]["type"] == "agent_completed"
+    # Counted under one label: names the model makes up would be unbounded.
+    calls = "netra_tool_calls_total"
+    assert world.metric(calls, agent=AGENT, tool="unknown", outcome="error") == 1
+    assert world.metric(calls, agent=AGENT, tool="rm_rf", outcome="error") == 0
 
 
 async def test_several_tool_calls_in_one_turn_each_complete(
@@ -558,6 +575,8 @@ async def test_cancel_a_run_blocked_in_a_tool(
     assert types(events)[-3:] == ["tool_executing", "tool_completed", "agent_cancelled"]
     assert events[-2]["data"]["error"] == "interrupted: cancelled"
     assert events[-1]["data"] == {"reason": "cancelled_by_user"}
+    calls = "netra_tool_calls_total"
+    assert world.metric(calls, agent=AGENT, tool="block", outcome="cancelled") == 1
     row = await world.run_row(ticket.run_id)
     assert row.status == "cancelled"
     with pytest.raises(AppError) as info:
@@ -591,6 +610,7 @@ async def test_cancel_between_a_queued_delta_and_its_commit_ends_the_run_once(
     make_world: MakeWorld, event_validator: EventValidator
 ) -> None:
     model = StreamsThenIsCancelled()
+    began = time.perf_counter()
     world = await make_world(model)
     model.supervisor = world.supervisor
     async with world.live("stream, then stop") as (ticket, queue):
@@ -611,6 +631,8 @@ async def test_cancel_between_a_queued_delta_and_its_commit_ends_the_run_once(
     # The model request the cancel cut off is in the latency histogram, as cancelled.
     cut_off = {"agent": AGENT, "outcome": "cancelled"}
     assert world.metric("netra_model_request_seconds_count", **cut_off) == 1
+    seconds = world.metric("netra_model_request_seconds_sum", **cut_off)
+    assert 0 < seconds <= time.perf_counter() - began  # its own duration
 
 
 async def test_a_cancel_between_storing_and_launching_a_run_starts_it_cancelled(
@@ -834,3 +856,256 @@ async def test_a_client_tool_call_ends_the_run_waiting_and_a_resumed_run_sees_ca
         )
     assert (info.value.status, info.value.code) == (409, "no_pending_tool_call")
     assert await world.messages(thread_id) == [("user", "go"), ("assistant", "picked")]
+
+
+# -- what the engine tells the model, the client, the metrics and the traces -------
+class TextThenCalls(ScriptedModel):
+    """Streams `text` as the answer text of each turn that has some, then returns the turn."""
+
+    async def complete(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], stream: TurnStream
+    ) -> ModelTurn:
+        turn = await super().complete(messages, tools, stream)
+        if turn.text and turn.tool_calls:
+            await stream.text_delta(turn.text)
+        return turn
+
+
+async def test_a_tool_call_belongs_to_the_text_message_of_its_turn_if_one_was_streamed(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    said = ModelTurn(text="Let me check. ", tool_calls=(ToolCall("call_1", "echo", {}),))
+    silent = ModelTurn(thinking="again", tool_calls=(ToolCall("call_2", "echo", {}),))
+    world = await make_world(TextThenCalls(said, silent, answer("done")))
+    ticket, events = await world.run("go")
+    await check_stream(world, ticket, events, event_validator, require_critical=True)
+    (delta,) = [e["data"] for e in events if e["type"] == "agent_message_delta"]
+    first, second = [e["data"] for e in events if e["type"] == "tool_executing"]
+    assert first["message_id"] == delta["message_id"] != events[-1]["data"]["message_id"]
+    assert "message_id" not in second  # no text was streamed in its turn
+
+
+async def _whoami(ctx: UserExecutionContext, args: dict[str, Any]) -> Any:
+    return {"user": ctx.user_id, "thread": ctx.thread_id, "greeting": "¡hola, café!"}
+
+
+async def test_the_model_sees_its_calls_under_netra_ids_and_their_results_as_json(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    model = ScriptedModel(
+        ModelTurn(text="Looking.", tool_calls=(ToolCall("call_1", "whoami", {"a": 1}),)),
+        answer("you are you"),
+    )
+    world = await make_world(model, tools=(make_tool("whoami", _whoami),))
+    ticket, events = await world.run("who am I?")
+    await check_stream(world, ticket, events, event_validator, require_critical=True)
+    executing = next(e["data"] for e in events if e["type"] == "tool_executing")
+    result = {"user": world.user_id, "thread": ticket.thread_id, "greeting": "¡hola, café!"}
+    assert next(e["data"] for e in events if e["type"] == "tool_completed")["result"] == result
+    netra_id = executing["tool_call_id"]
+    # The conversation the model gets back: its turn with Netra's ids, then the result,
+    # as JSON that keeps the text as it is (not \u-escaped).
+    assert model.seen[1][-2:] == [
+        ChatMessage("assistant", "Looking.", tool_calls=(ToolCall(netra_id, "whoami", {"a": 1}),)),
+        ChatMessage("tool", json.dumps(result, ensure_ascii=False), tool_call_id=netra_id),
+    ]
+    assert "café" in model.seen[1][-1].content
+
+
+async def _a_set(ctx: UserExecutionContext, args: dict[str, Any]) -> Any:
+    return {1, 2}
+
+
+async def test_a_tool_result_that_is_not_json_is_a_tool_error(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    world = await make_world(
+        ScriptedModel(call("a_set"), answer("fine")), tools=(make_tool("a_set", _a_set),)
+    )
+    ticket, events = await world.run("go")
+    await check_stream(world, ticket, events, event_validator, require_critical=True)
+    completed = next(e["data"] for e in events if e["type"] == "tool_completed")
+    # The exception's type, then its message (orjson's words, not ours to pin).
+    assert completed["error"].startswith("TypeError: ")
+    assert "set" in completed["error"]
+    assert events[-1]["data"]["text"] == "fine"
+
+
+async def test_a_crashing_tool_is_logged_with_its_name_and_run(
+    make_world: MakeWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = await make_world(ScriptedModel(call("explode"), answer("recovered")))
+    with caplog.at_level(logging.ERROR, logger="netra.agents.engine"):
+        ticket, _ = await world.run("break something")
+    (record,) = [r for r in caplog.records if r.name == "netra.agents.engine"]
+    assert record.getMessage() == f"tool explode failed in run {ticket.run_id}"
+    assert record.exc_info is not None
+
+
+async def test_an_own_tool_after_a_client_tool_in_one_turn_still_runs(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    both = ModelTurn(
+        text="Checking. ",
+        tool_calls=(ToolCall("call_1", "pick", {}), ToolCall("call_2", "echo", {})),
+        usage=Usage(2, 3),
+    )
+    world = await make_world(ScriptedModel(both))
+    thread_id = await world.new_thread()
+    async with live_events(world.bus, thread_id) as queue:
+        ticket = await world.runs.start(world.user_id, "go", thread_id, client_tools=[PICK])
+        events = await until_terminal(queue)
+    await check_stream(world, ticket, events, event_validator)
+    assert [e["data"]["tool"] for e in events if e["type"] == "tool_executing"] == ["echo"]
+    end = events[-1]["data"]
+    assert [c["tool"] for c in end["client_tool_calls"]] == ["pick"]
+    assert end["message_id"].startswith("msg_")
+    assert (end["text"], end["usage"]) == (
+        "Checking. ",
+        {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5},
+    )
+    turn = ClientTurn.from_data(end["turn"])
+    assert turn.text == "Checking. "
+    assert [c.name for c in turn.calls] == ["pick", "echo"]
+    assert [m.tool_call_id for m in turn.results] == [turn.calls[1].id]
+
+
+def test_a_client_turn_is_stored_as_plain_data_and_read_back_as_it_was() -> None:
+    turn = ClientTurn(
+        "Checking. ",
+        (ToolCall("tc_1", "echo", {"n": 1}), ToolCall("tc_2", "pick", {})),
+        (ChatMessage("tool", "boom", tool_call_id="tc_1", is_error=True),),
+    )
+    data = turn.as_data()
+    assert data == {
+        "text": "Checking. ",
+        "tool_calls": [
+            {"tool_call_id": "tc_1", "tool": "echo", "args": {"n": 1}},
+            {"tool_call_id": "tc_2", "tool": "pick", "args": {}},
+        ],
+        "results": [{"tool_call_id": "tc_1", "content": "boom", "is_error": True}],
+    }
+    assert ClientTurn.from_data(json.loads(json.dumps(data))) == turn
+    # What older or sparser records hold: no text, no args, no results.
+    sparse = {"tool_calls": [{"tool_call_id": "tc_2", "tool": "pick", "args": None}]}
+    assert ClientTurn.from_data(sparse) == ClientTurn("", (ToolCall("tc_2", "pick", {}),), ())
+
+
+async def test_model_requests_and_their_tokens_are_counted_by_outcome(
+    make_world: MakeWorld,
+) -> None:
+    counted = ModelTurn(tool_calls=(ToolCall("call_1", "echo", {}),), usage=Usage(3, 4))
+    unreported = ModelTurn(thinking="done", text="done")  # a provider that reports no usage
+    began = time.perf_counter()
+    world = await make_world(ScriptedModel(counted, unreported))
+    await world.run("go")
+    failing = await make_world(ScriptedModel(ModelError("provider_down", "503")))
+    await failing.run("go")
+    elapsed = time.perf_counter() - began
+
+    requests, tokens = "netra_model_request_seconds", "netra_model_tokens_total"
+    ok, error = {"agent": AGENT, "outcome": "ok"}, {"agent": AGENT, "outcome": "error"}
+    assert (
+        world.metric(f"{requests}_count", **ok),
+        world.metric(f"{requests}_count", **error),
+    ) == (2, 0)
+    assert world.metric(tokens, agent=AGENT, direction="in") == 3
+    assert world.metric(tokens, agent=AGENT, direction="out") == 4
+    assert (
+        failing.metric(f"{requests}_count", **ok),
+        failing.metric(f"{requests}_count", **error),
+    ) == (0, 1)
+    # Each request's duration is its own: within the time the whole test took.
+    assert 0 < world.metric(f"{requests}_sum", **ok) <= elapsed
+    assert 0 < failing.metric(f"{requests}_sum", **error) <= elapsed
+
+
+async def test_a_failed_runs_analytics_record_counts_the_tokens_used_before_it_failed(
+    make_world: MakeWorld,
+) -> None:
+    counted = ModelTurn(tool_calls=(ToolCall("call_1", "echo", {}),), usage=Usage(5, 6))
+    world = await make_world(ScriptedModel(counted, ModelError("provider_down", "503")))
+    ticket, events = await world.run("go")
+    assert events[-1]["type"] == "agent_error"
+    (record,) = world.records
+    assert (record.run_id, record.outcome) == (ticket.run_id, "failed")
+    assert (record.tokens_in, record.tokens_out) == (5, 6)
+
+
+async def test_model_and_tool_calls_are_traced_with_their_agent_step_tool_and_outcome(
+    make_world: MakeWorld,
+) -> None:
+    calls = (ToolCall("call_1", "echo", {}), ToolCall("call_2", "rm_rf", {}))
+    with OtlpReceiver() as receiver:
+        tracing = Tracing(receiver.endpoint)
+        world = await make_world(
+            ScriptedModel(ModelTurn(tool_calls=calls), answer("done")),
+            obs=Observability(Metrics(), tracing),
+        )
+        await world.run("go")
+        await asyncio.to_thread(tracing.shutdown)  # exports what is left
+        spans = receiver.wait_for(lambda spans: len(spans) >= 4, timeout=HANG_GUARD)
+    seen = sorted((s.name, sorted(s.attributes.items())) for s in spans)
+    assert seen == [
+        ("model call", [("netra.agent", AGENT), ("netra.step", 0)]),
+        ("model call", [("netra.agent", AGENT), ("netra.step", 1)]),
+        ("tool call", [("netra.outcome", "error"), ("netra.tool", "unknown")]),
+        ("tool call", [("netra.outcome", "ok"), ("netra.tool", "echo")]),
+    ]
+
+
+async def test_a_tool_calls_duration_is_its_run_in_milliseconds(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    ran: list[float] = []
+
+    async def busy(ctx: UserExecutionContext, args: dict[str, Any]) -> Any:
+        began = time.perf_counter()
+        while time.perf_counter() - began < 0.002:  # work that takes at least 2 ms
+            pass
+        ran.append((time.perf_counter() - began) * 1000)
+        return "done"
+
+    began = time.perf_counter()
+    world = await make_world(
+        ScriptedModel(call("busy"), answer("ok")), tools=(make_tool("busy", busy),)
+    )
+    ticket, events = await world.run("go")
+    elapsed_ms = (time.perf_counter() - began) * 1000
+    await check_stream(world, ticket, events, event_validator)
+    duration = next(e["data"] for e in events if e["type"] == "tool_completed")["duration_ms"]
+    assert isinstance(duration, float)
+    assert duration == round(duration, 3)
+    assert ran[0] - 0.001 <= duration <= elapsed_ms
+
+
+class WaitingModel:
+    """A model that never answers; `called` is set once the engine has asked it."""
+
+    name = "waiting"
+
+    def __init__(self) -> None:
+        self.called = asyncio.Event()
+
+    async def complete(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], stream: TurnStream
+    ) -> ModelTurn:
+        self.called.set()
+        await asyncio.Event().wait()
+        raise AssertionError("never answered")
+
+
+async def test_a_run_is_running_once_its_agent_started_is_committed(
+    make_world: MakeWorld, event_validator: EventValidator
+) -> None:
+    model = WaitingModel()
+    world = await make_world(model)
+    async with world.live("wait for it") as (ticket, queue):
+        started = await next_event(queue)
+        await asyncio.wait_for(model.called.wait(), HANG_GUARD)
+        # agent_started alone is committed (the model has not answered): queued no more.
+        assert (await world.run_row(ticket.run_id)).status == "running"
+        await world.runs.cancel(world.user_id, ticket.run_id)
+        events = await until_terminal(queue, [started])
+    await check_stream(world, ticket, events, event_validator)
+    assert types(events) == ["agent_started", "agent_cancelled"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
+from collections.abc import Callable
 
 import jwt
 import pytest
@@ -25,6 +27,7 @@ from netra.ids import is_valid, new_id
 KEY = "unit-test-signing-key-" + "k" * 32
 OTHER_KEY = "another-signing-key-" + "o" * 32
 TTL = 900
+EXPECTED_INVALID = "the access token is invalid"
 
 
 @pytest.fixture
@@ -105,6 +108,14 @@ def test_issued_claims(tokens: AccessTokens) -> None:
     assert claims["typ"] == "access"
     assert claims["iat"] == 1_700_000_000
     assert claims["exp"] == 1_700_000_000 + TTL
+    assert re.fullmatch(r"[0-9a-f]{16}", str(claims["jti"]))  # a random 64-bit token id
+
+
+def test_verified_claims_carry_the_user_and_the_expiry(tokens: AccessTokens) -> None:
+    user_id, now = new_id("usr"), int(time.time())
+    claims = tokens.claims(tokens.issue(user_id, now=now))
+    # The WebSocket connection closes at expires_at and moves it on when renewed.
+    assert (claims.user_id, claims.expires_at) == (user_id, float(now + TTL))
 
 
 def test_each_token_is_unique(tokens: AccessTokens) -> None:
@@ -143,6 +154,33 @@ def test_tampered_payload_is_invalid(tokens: AccessTokens) -> None:
 def test_token_signed_with_another_key_is_invalid(tokens: AccessTokens) -> None:
     foreign = AccessTokens(OTHER_KEY, TTL).issue(new_id("usr"))
     assert _token_error(tokens, foreign).code == "token_invalid"
+
+
+def _signed_as_refresh() -> str:
+    now = int(time.time())
+    return _forge({"sub": new_id("usr"), "iat": now, "exp": now + 60, "typ": "refresh"})
+
+
+@pytest.mark.parametrize(
+    ("make", "code", "message"),
+    [
+        pytest.param(
+            lambda t: t.issue(new_id("usr"), now=time.time() - TTL - 60),
+            "token_expired",
+            "the access token has expired; refresh it",
+            id="expired",
+        ),
+        pytest.param(lambda t: "not.a.jwt", "token_invalid", EXPECTED_INVALID, id="malformed"),
+        pytest.param(lambda t: _signed_as_refresh(), "token_invalid", EXPECTED_INVALID, id="typ"),
+    ],
+)
+def test_a_refusal_says_what_to_do_in_the_401s_message(
+    tokens: AccessTokens, make: Callable[[AccessTokens], str], code: str, message: str
+) -> None:
+    # code and message become the 401 body ({"error": {"code", "message"}}) and the
+    # WebSocket's error frame, so the message is what a client shows.
+    error = _token_error(tokens, make(tokens))
+    assert (error.code, error.message, str(error)) == (code, message, message)
 
 
 @pytest.mark.parametrize("token", ["", "not.a.jwt", "abc", "a.b"])
@@ -195,6 +233,12 @@ def test_refresh_tokens_are_prefixed_and_unique() -> None:
     values = {new_refresh_token() for _ in range(100)}
     assert len(values) == 100
     assert all(v.startswith(REFRESH_PREFIX) and len(v) > len(REFRESH_PREFIX) + 40 for v in values)
+
+
+def test_a_refresh_token_holds_256_random_bits() -> None:
+    # hash_token stores it unsalted and fast because it holds 256 random bits.
+    secret = new_refresh_token().removeprefix(REFRESH_PREFIX)
+    assert len(base64.urlsafe_b64decode(secret + "=")) == 32
 
 
 def test_refresh_token_hash_is_stable_hex_and_hides_the_token() -> None:

@@ -270,6 +270,39 @@ def test_malformed_records_are_skipped_and_the_rest_kept(tmp_path: Path) -> None
     assert all(isinstance(r["totals"]["passed"], int) for r in kept)
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"exit_code": None},
+        {"exit_code": "1"},
+        {"exit_code": True},
+        {"categories": {"unit": "passed"}},
+        {"categories": {"unit": {"status": ["failed"]}}},
+    ],
+    ids=[
+        "null exit code",
+        "exit code as text",
+        "exit code a bool",
+        "category not a table",
+        "status not text",
+    ],
+)
+def test_a_record_the_page_cannot_draw_is_skipped_not_fatal(
+    tmp_path: Path, change: dict[str, Any]
+) -> None:
+    # runs.json is a cache: a record that passes for well-formed but that the trend
+    # cannot draw must not make publishing (and so `netra test`) fail.
+    good, _ = recorded()
+    bad = {**run_history.run_record(good), **change}
+    path = tmp_path / run_history.RUNS_FILE
+    path.write_text(json.dumps({"version": 1, "runs": [bad]}))
+    assert run_history.load_runs(path) == []
+
+    page_path = dashboard.publish(tmp_path, good)
+
+    assert "The last 1 of 1 recorded run(s)" in Page(page_path.read_text()).text("trend")
+
+
 def test_slowest_tests_leave_out_skipped_ones_and_come_longest_first() -> None:
     cases = [
         TestCaseResult("t::fast", "passed", 0.1),
@@ -281,3 +314,19 @@ def test_slowest_tests_leave_out_skipped_ones_and_come_longest_first() -> None:
         {"test": "t::slow", "outcome": "failed", "duration_s": 2.0},
         {"test": "t::middle", "outcome": "passed", "duration_s": 1.0},
     ]
+
+
+def test_a_dashboard_that_cannot_be_written_costs_the_run_nothing_else(tmp_path: Path) -> None:
+    from netra.env import IsolatedEnvironment
+    from netra.testing.runner import RunOptions, run_tests
+
+    results_dir = tmp_path / "results"
+    (results_dir / dashboard.DASHBOARD_FILE).mkdir(parents=True)  # a folder in its place
+    said: list[str] = []
+    options = RunOptions(categories=["unit"], results_dir=results_dir, tests_dir=tmp_path)
+    code = run_tests(options, IsolatedEnvironment(), echo=said.append)
+    assert code == 0
+    assert any(line.startswith("netra test: the dashboard was not written: ") for line in said)
+    assert said[-1] == "total: 0 passed, 0 failed, 0 skipped"
+    assert json.loads((results_dir / "summary.json").read_text())["exit_code"] == 0
+    assert not list(results_dir.glob(".*.tmp"))  # no temporary file is left behind

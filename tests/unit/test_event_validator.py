@@ -98,7 +98,21 @@ def test_missing_envelope_field(
 
 def test_unknown_event_type(event_validator: EventValidator, golden: list[Frame]) -> None:
     golden[1]["type"] = "agent_dreaming"
-    assert "unknown event type 'agent_dreaming'" in only_problem(event_validator, golden)
+    # Each problem names the event: its index in the list, its type and its seq.
+    assert only_problem(event_validator, golden) == (
+        "event #1 (agent_dreaming, seq 2): unknown event type 'agent_dreaming'"
+    )
+
+
+def test_an_event_without_its_envelope_does_not_end_the_check(
+    event_validator: EventValidator, golden: list[Frame]
+) -> None:
+    del golden[1]["data"]
+    golden[3]["type"] = "agent_dreaming"
+    assert event_validator.violations(golden, complete=False) == [
+        "event #1 (agent_thinking, seq 2): envelope lacks ['data']",
+        "event #3 (agent_dreaming, seq 4): unknown event type 'agent_dreaming'",
+    ]
 
 
 @pytest.mark.parametrize("seqs", [[1, 2, 2], [1, 3, 2]])
@@ -108,6 +122,34 @@ def test_non_increasing_seq(event_validator: EventValidator, seqs: list[int]) ->
         e["seq"] = seq
     problems = event_validator.violations(events, complete=False)
     assert any("not increasing" in p and f"seq {seqs[2]} after" in p for p in problems), problems
+
+
+def test_a_seq_that_went_back_does_not_lower_the_bar(event_validator: EventValidator) -> None:
+    events = stream(STARTED, THINKING, DELTA, COMPLETED)
+    for e, seq in zip(events, [1, 3, 2, 3], strict=True):
+        e["seq"] = seq
+    # The last event repeats seq 3: still not increasing, though it follows a 2.
+    assert event_validator.violations(events, complete=False) == [
+        f"event #2 (agent_message_delta, seq 2): seq 2 after 3 in {THREAD}: not increasing",
+        f"event #3 (agent_completed, seq 3): seq 3 after 3 in {THREAD}: not increasing",
+    ]
+
+
+@pytest.mark.parametrize("seq", [0, -1, "3", None])
+@pytest.mark.parametrize("complete", [True, False])
+def test_a_seq_that_is_not_a_positive_integer_is_a_violation(
+    event_validator: EventValidator, seq: Any, complete: bool
+) -> None:
+    # A later part of a history (complete=False) has no first seq to compare with, so
+    # only this check catches a seq of 0 there; a string or None raised TypeError.
+    events = stream(STARTED, THINKING, DELTA, start=5)
+    events[0]["seq"] = seq
+    problem = f"event #0 (agent_started, seq {seq}): seq {seq!r} is not a positive integer"
+    problems = event_validator.violations(events, complete=complete)
+    if complete:  # also a gap and no end: whatever else is wrong, this is said
+        assert problem in problems
+    else:  # the events after it are checked as usual, and are fine
+        assert problems == [problem]
 
 
 def test_gap_is_a_violation_in_a_complete_history(event_validator: EventValidator) -> None:
@@ -161,12 +203,19 @@ def test_complete_run_needs_a_terminal_event(event_validator: EventValidator) ->
     assert event_validator.violations(events, complete=False) == []
 
 
+def test_a_run_without_an_end_is_one_problem_not_one_per_open_tool_call(
+    event_validator: EventValidator,
+) -> None:
+    events = stream(STARTED, THINKING, EXECUTING)  # the call is open because the run never ended
+    assert event_validator.violations(events, complete=True) == [f"run {RUN}: no terminal event"]
+
+
 # -- tool calls -------------------------------------------------------------------
 def test_tool_completed_without_tool_executing(event_validator: EventValidator) -> None:
     events = stream(STARTED, COMPLETED_TOOL, COMPLETED)
-    problem = only_problem(event_validator, events)
-    assert "tc_1" in problem
-    assert "without a tool_executing before it" in problem
+    assert only_problem(event_validator, events) == (
+        f"run {RUN}: tool_completed for tc_1 without a tool_executing before it"
+    )
 
 
 def test_tool_completed_before_its_tool_executing(event_validator: EventValidator) -> None:
@@ -232,6 +281,15 @@ def test_require_critical_reports_the_missing_event(
     assert event_validator.violations(events, require_critical=False) == []
 
 
+def test_require_critical_reports_a_missing_tool_completed_in_a_partial_history(
+    event_validator: EventValidator,
+) -> None:
+    events = stream(STARTED, THINKING, EXECUTING, COMPLETED)
+    assert event_validator.violations(events, complete=False, require_critical=True) == [
+        f"run {RUN}: completed without tool_completed"
+    ]
+
+
 def test_require_critical_ignores_failed_runs(event_validator: EventValidator) -> None:
     events = stream(STARTED, ERROR)
     assert event_validator.violations(events, require_critical=True) == []
@@ -242,10 +300,18 @@ def test_assert_valid_lists_every_problem(event_validator: EventValidator) -> No
     events = stream(THINKING, EXECUTING, COMPLETED)
     with pytest.raises(AssertionError) as info:
         event_validator.assert_valid(events)
-    message = str(info.value)
-    assert "2 event invariant violation(s)" in message
-    assert "not agent_started" in message
-    assert "never completed" in message
+    assert str(info.value) == (
+        "2 event invariant violation(s):\n"
+        f"  run {RUN}: first event is agent_thinking, not agent_started\n"
+        f"  run {RUN}: tool call tc_1 never completed"
+    )
+
+
+def test_assert_valid_takes_the_options_of_violations(event_validator: EventValidator) -> None:
+    partial = stream(THINKING, DELTA, COMPLETED, start=5)  # a later part of a history
+    event_validator.assert_valid(partial, complete=False)
+    with pytest.raises(AssertionError, match="gap in"):
+        event_validator.assert_valid(partial, complete=True)
 
 
 def test_assert_same_history_accepts_equal_histories(golden: list[Frame]) -> None:
@@ -265,3 +331,16 @@ def test_assert_same_history_detects_a_difference(golden: list[Frame], change: s
         persisted[1], persisted[2] = persisted[2], persisted[1]
     with pytest.raises(AssertionError, match="live events differ from GET /events"):
         EventValidator.assert_same_history(golden, persisted)
+
+
+def test_assert_same_history_shows_both_sides_by_seq_and_type(golden: list[Frame]) -> None:
+    persisted = [dict(e) for e in golden]
+    del persisted[2]
+    with pytest.raises(AssertionError) as info:
+        EventValidator.assert_same_history(golden[:4], persisted[:3])
+    assert str(info.value) == (
+        "live events differ from GET /events:\n"
+        "  live:   [(1, 'agent_started'), (2, 'agent_thinking'), (3, 'tool_executing'), "
+        "(4, 'tool_completed')]\n"
+        "  stored: [(1, 'agent_started'), (2, 'agent_thinking'), (4, 'tool_completed')]"
+    )

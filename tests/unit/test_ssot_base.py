@@ -224,3 +224,125 @@ def test_metrics_land_in_the_junit_xml(pytester: pytest.Pytester) -> None:
     root = ElementTree.parse(pytester.path / "junit.xml").getroot()
     properties = {p.get("name"): p.get("value") for p in root.iter("property")}
     assert properties == {"metric:rows": "3", "metric:latency_ms": "1.5"}
+
+
+UNITTEST_FEATURES = """
+import unittest
+from netra.testing.base import SSotBaseTestCase
+
+LOG = []
+
+class TestSubtests(SSotBaseTestCase):
+    def test_one_subtest_fails_the_rest_run(self):
+        for n in range(4):
+            with self.subTest("parity", n=n):
+                LOG.append(n)
+                self.assertEqual(n % 2, 0)
+
+class TestDiffAttributes(SSotBaseTestCase):
+    maxDiff = 10
+
+    def test_long_diff_is_cut(self):
+        self.assertEqual("a" * 50, "b" * 50)
+
+    def test_long_message_off_keeps_only_mine(self):
+        self.longMessage = False
+        self.assertEqual(1, 2, "mine alone")
+
+    def test_failure_exception_is_the_tests(self):
+        with self.assertRaises(self.failureException):
+            self.fail("expected")
+
+class TestDecorators(SSotBaseTestCase):
+    @unittest.skip("skipped method")
+    def test_skip(self):
+        LOG.append("ran a skipped test")
+
+    @unittest.skipIf(True, "condition true")
+    def test_skip_if(self):
+        LOG.append("ran a skipIf test")
+
+    @unittest.skipUnless(True, "runs")
+    def test_skip_unless_runs(self):
+        LOG.append("skipUnless ran")
+
+    @unittest.expectedFailure
+    def test_expected_failure(self):
+        self.assertEqual(1, 2)
+
+    @unittest.expectedFailure
+    def test_unexpected_success(self):
+        self.assertEqual(1, 1)
+
+@unittest.skip("whole class")
+class TestSkippedClass(SSotBaseTestCase):
+    @classmethod
+    def setUpClass(cls):
+        LOG.append("setUpClass of a skipped class")
+
+    def test_never_runs(self):
+        LOG.append("ran in a skipped class")
+
+class TestClassCleanups(SSotBaseTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.addClassCleanup(LOG.append, "class cleanup")
+
+    @classmethod
+    def tearDownClass(cls):
+        LOG.append("tearDownClass")
+
+    def test_id(self):
+        self.assertEqual(self.id(), f"{__name__}.TestClassCleanups.test_id")
+        self.assertEqual(self._testMethodName, "test_id")
+
+def test_z_log():
+    assert LOG == [0, 1, 2, 3, "skipUnless ran", "tearDownClass", "class cleanup"]
+"""
+
+
+def test_unittest_subtests_attributes_and_decorators_work_under_pytest(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_ssot_inner_unittest_features=UNITTEST_FEATURES)
+
+    result = pytester.runpytest("-p", "no:randomly")
+
+    # failed: two subtests and their test, the cut diff, longMessage, the unexpected success
+    result.assert_outcomes(passed=4, failed=6, skipped=3, xfailed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*fails_the_rest_run ?parity? (n=1)*",
+            "*fails_the_rest_run ?parity? (n=3)*",
+            "*Diff is * characters long. Set self.maxDiff to None to see it.*",
+            "*AssertionError: mine alone",
+            "*XPASS(strict)*",
+        ],
+    )
+
+
+EXPECTED_FAILURE_CLASS = """
+import unittest
+from netra.testing.base import SSotBaseTestCase
+
+@unittest.expectedFailure
+class TestKnownBroken(SSotBaseTestCase):
+    def test_fails(self):
+        self.assertEqual(1, 2)
+
+    def test_passes(self):
+        self.assertEqual(1, 1)
+"""
+
+
+def test_expected_failure_on_the_class_applies_to_each_of_its_tests(
+    pytester: pytest.Pytester,
+) -> None:
+    # unittest reads __unittest_expecting_failure__ on the test case as well as on the
+    # method, so `@expectedFailure` on a class marks every test of it.
+    pytester.makepyfile(test_ssot_inner_expected_failure_class=EXPECTED_FAILURE_CLASS)
+
+    result = pytester.runpytest("-p", "no:randomly")
+
+    result.assert_outcomes(xfailed=1, failed=1)
+    result.stdout.fnmatch_lines(["*XPASS(strict)*"])

@@ -38,7 +38,7 @@ from netra.db.models import (
     Thread,
     User,
 )
-from netra.db.types import utcnow
+from netra.db.types import UTCDateTime, utcnow
 from netra.ids import new_id
 
 
@@ -158,7 +158,11 @@ class ApiTokenRepository:
         result = await self.session.execute(
             update(ApiToken)
             .where(ApiToken.id == token_id, ApiToken.user_id == self.owner_id)
-            .values(revoked_at=func.coalesce(ApiToken.revoked_at, now))
+            # The bind is typed: a literal in coalesce() would be a plain DateTime, which
+            # takes a naive time and, on SQLite, stores an offset time's wall clock.
+            .values(
+                revoked_at=func.coalesce(ApiToken.revoked_at, bindparam("now", now, UTCDateTime))
+            )
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 

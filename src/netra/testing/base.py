@@ -10,8 +10,13 @@ work as everywhere else. Each test gets:
 - `record_metric(name, value)`: named numbers that land in the JUnit XML and in
   the JSON summary of `netra test`;
 - unittest's hooks and assertions (`setUp`, `asyncSetUp`, `setUpClass`,
-  `assertEqual`, `assertRaises`, `addCleanup`, ...), taken from `unittest`
-  itself, so a suite migrated from `unittest.TestCase` keeps working.
+  `assertEqual`, `assertRaises`, `addCleanup`, `addClassCleanup`, `subTest`,
+  `maxDiff`, `longMessage`, ...), taken from `unittest` itself, so a suite
+  migrated from `unittest.TestCase` keeps working. `subTest` reports through
+  pytest's `subtests` fixture, as pytest does for `unittest.TestCase`; the
+  decorators `unittest.skip`, `skipIf`, `skipUnless` and `expectedFailure`
+  become pytest's skip and strict xfail marks (`unittest_marks`, applied by the
+  plugin at collection), so a skipped class never runs its `setUpClass`.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ from contextlib import (
     AbstractContextManager,
     AsyncExitStack,
     ExitStack,
+    contextmanager,
 )
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 import pytest
 import pytest_asyncio
@@ -36,13 +42,52 @@ from netra.testing.results import METRIC_PREFIX
 T = TypeVar("T")
 
 
-class _UnittestAssertions(unittest.TestCase):
-    """unittest's assertion methods, runnable outside a unittest run."""
+# unittest.TestCase members, besides assert* and fail*, that a test calls on `self`
+_FORWARDED = frozenset({"addTypeEqualityFunc", "_formatMessage", "_truncateMessage"})
 
-    maxDiff = None  # show the whole difference, as pytest does
+
+class _UnittestAssertions(unittest.TestCase):
+    """unittest's assertion methods, runnable outside a unittest run.
+
+    `maxDiff`, `longMessage` and `failureException` are read from the test
+    (class or instance attributes), as unittest reads them from the TestCase.
+    """
+
+    def __init__(self, owner: SSotBaseTestCase) -> None:
+        super().__init__()
+        self._owner = owner
+
+    @property
+    def maxDiff(self) -> int | None:  # type: ignore[override]
+        return self._owner.maxDiff
+
+    @property
+    def longMessage(self) -> bool:  # type: ignore[override]
+        return self._owner.longMessage
+
+    @property
+    def failureException(self) -> type[BaseException]:  # type: ignore[override]
+        return self._owner.failureException
 
     def runTest(self) -> None:  # pragma: no cover - never run, needed to instantiate
         raise NotImplementedError
+
+
+def unittest_marks(cls: type, function: object) -> list[pytest.MarkDecorator]:
+    """pytest marks for unittest's decorators on an SSot test class or its test method.
+
+    `@unittest.skip*` (on the class or the method) becomes a skip mark and
+    `@unittest.expectedFailure` (on either too) a strict xfail mark: a test that passes then
+    fails, as unittest counts an unexpected success as a failure.
+    """
+    marks = []
+    for owner in (cls, function):
+        if getattr(owner, "__unittest_skip__", False):
+            marks.append(pytest.mark.skip(reason=getattr(owner, "__unittest_skip_why__", "")))
+    # unittest reads the flag on the test case too: @expectedFailure may decorate a class.
+    if any(getattr(owner, "__unittest_expecting_failure__", False) for owner in (cls, function)):
+        marks.append(pytest.mark.xfail(strict=True, reason="unittest.expectedFailure"))
+    return marks
 
 
 class SSotBaseTestCase:
@@ -51,16 +96,28 @@ class SSotBaseTestCase:
     env: IsolatedEnvironment
     temp_dir: Path
     metrics: dict[str, float]
+    _request: pytest.FixtureRequest
+    _process_env_patch: pytest.MonkeyPatch
+    _ssot_class_cleanups: ClassVar[ExitStack]
+
+    # unittest.TestCase's attributes, read by the assert* methods
+    maxDiff: int | None = None
+    longMessage: bool = True
+    failureException: type[BaseException] = AssertionError
 
     # -- per-test context ---------------------------------------------------------
     @pytest.fixture(scope="class", autouse=True)
     @classmethod
     def _ssot_class_context(cls) -> Iterator[None]:
-        cls.setUpClass()
-        try:
-            yield
-        finally:
-            cls.tearDownClass()
+        # As in unittest: class cleanups run after tearDownClass, and also when
+        # setUpClass raised (then tearDownClass does not run).
+        with ExitStack() as class_cleanups:
+            cls._ssot_class_cleanups = class_cleanups
+            cls.setUpClass()
+            try:
+                yield
+            finally:
+                cls.tearDownClass()
 
     @pytest.fixture(autouse=True)
     def _ssot_test_context(
@@ -69,6 +126,7 @@ class SSotBaseTestCase:
         netra_process_env: IsolatedEnvironment,
         tmp_path: Path,
     ) -> Iterator[None]:
+        self._request = request
         self._node = request.node
         self.env = netra_process_env
         self.temp_dir = tmp_path
@@ -104,6 +162,22 @@ class SSotBaseTestCase:
     def get_env(self, key: str, default: str | None = None) -> str | None:
         return self.env.get(key, default)
 
+    def set_process_env(self, key: str, value: str | None) -> None:
+        """Set (or with None, unset) a variable of the process itself, undone after the test.
+
+        For code under test that reads `os.environ` itself (a library, a child
+        process): `set_env` only changes this test's overlay, which such code
+        never sees. pytest's MonkeyPatch makes the change and undoes it after
+        the test, so it does not leak into the next one; `self.env` sees it.
+        """
+        patch = self.__dict__.get("_process_env_patch")
+        if patch is None:
+            patch = self._process_env_patch = self.enter_context(pytest.MonkeyPatch.context())
+        if value is None:
+            patch.delenv(key, raising=False)
+        else:
+            patch.setenv(key, value)
+
     # -- cleanups and temp dirs ----------------------------------------------------
     def add_cleanup(self, callback: Callable[..., object], *args: Any, **kwargs: Any) -> None:
         """Call `callback` after the test, newest first, even if the test failed."""
@@ -114,6 +188,18 @@ class SSotBaseTestCase:
     def enter_context(self, manager: AbstractContextManager[T]) -> T:
         """Enter `manager` now and exit it after the test."""
         return self._cleanups.enter_context(manager)
+
+    enterContext = enter_context  # the unittest spelling
+
+    @classmethod
+    def addClassCleanup(cls, callback: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        """Call `callback` after the class's last test (after `tearDownClass`), newest first."""
+        cls._ssot_class_cleanups.callback(callback, *args, **kwargs)
+
+    @classmethod
+    def enterClassContext(cls, manager: AbstractContextManager[T]) -> T:
+        """Enter `manager` now and exit it after the class's last test."""
+        return cls._ssot_class_cleanups.enter_context(manager)
 
     def make_temp_dir(self, name: str) -> Path:
         """A new directory inside this test's temp dir."""
@@ -133,13 +219,32 @@ class SSotBaseTestCase:
     def skipTest(self, reason: str) -> NoReturn:
         pytest.skip(reason)
 
+    @contextmanager
+    def subTest(self, msg: str | None = None, **params: Any) -> Iterator[None]:
+        """unittest's `subTest`: a failure inside is reported as its own subtest (with
+        `msg` and `params`) and the test goes on; the test then fails as well."""
+        subtests = self._request.getfixturevalue("subtests")
+        with subtests.test(msg, **params):
+            yield
+
+    @property
+    def _testMethodName(self) -> str:
+        name: str = getattr(self._node, "originalname", self._node.name)
+        return name
+
+    def id(self) -> str:
+        """The test's dotted name, as unittest gives it (`module.Class.test_name`)."""
+        cls = type(self)
+        return f"{cls.__module__}.{cls.__qualname__}.{self._node.name}"
+
     def __getattr__(self, name: str) -> Any:
         # assertEqual, assertRaises, fail, ...: unittest's own implementations. Made on
         # first use, so they also work where no test context exists, e.g. in a fixture.
-        if name.startswith(("assert", "fail")) and hasattr(_UnittestAssertions, name):
+        forwarded = name.startswith(("assert", "fail")) or name in _FORWARDED
+        if forwarded and hasattr(_UnittestAssertions, name):
             asserts = self.__dict__.get("_asserts")
             if asserts is None:
-                asserts = self.__dict__["_asserts"] = _UnittestAssertions()
+                asserts = self.__dict__["_asserts"] = _UnittestAssertions(self)
             return getattr(asserts, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
@@ -176,3 +281,5 @@ class SSotAsyncTestCase(SSotBaseTestCase):
     async def enter_async_context(self, manager: AbstractAsyncContextManager[T]) -> T:
         """Enter `manager` now and exit it after the test."""
         return await self._async_cleanups.enter_async_context(manager)
+
+    enterAsyncContext = enter_async_context  # the unittest spelling

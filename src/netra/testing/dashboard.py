@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from netra.testing import run_history
+from netra.testing.results import write_atomically
 
 DASHBOARD_FILE = "index.html"
 TREND_RUNS = 30  # runs drawn in the trend charts (the history may keep more)
@@ -67,9 +68,7 @@ def publish(results_dir: Path, summary: Mapping[str, Any]) -> Path:
     """Record this run in the history and write the dashboard; returns its path."""
     runs = run_history.record_run(results_dir / run_history.RUNS_FILE, summary)
     path = results_dir / DASHBOARD_FILE
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(build(summary, runs), encoding="utf-8")
-    temporary.replace(path)
+    write_atomically(path, build(summary, runs))
     return path
 
 

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from netra.env import IsolatedEnvironment, process_environment
+from netra.testing.base import SSotBaseTestCase, unittest_marks
 from netra.testing.fixtures import TestUser, migrated, register_user
 from netra.testing.runner import CATEGORIES
 from netra.testing.server import NetraServer, RemoteServer
@@ -107,6 +108,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         category = category_of(Path(str(item.path)))
         if category:
             item.add_marker(getattr(pytest.mark, category))
+        cls = getattr(item, "cls", None)
+        if cls is not None and issubclass(cls, SSotBaseTestCase):
+            for mark in unittest_marks(cls, getattr(item, "function", None)):
+                item.add_marker(mark)
 
 
 def _worker_id(config: pytest.Config) -> str:

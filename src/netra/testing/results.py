@@ -7,6 +7,7 @@ tested without running pytest.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
@@ -160,6 +161,15 @@ def updated_history(
 
 
 def save_history(path: Path, history: dict[str, list[float]]) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"version": 1, "tests": history}, indent=0, sort_keys=True))
-    temporary.replace(path)
+    write_atomically(path, json.dumps({"version": 1, "tests": history}, indent=0, sort_keys=True))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` whole: a reader sees the old file or the new one. The
+    temporary name is the process's own, so two runs sharing a folder do not mix writes."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)

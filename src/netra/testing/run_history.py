@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from netra.testing.results import write_atomically
+
 RUNS_FILE = "runs.json"
 RUNS_KEPT = 50  # runs kept for the trend; older ones are dropped
 VERSION = 1
@@ -51,13 +53,22 @@ def run_record(summary: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _valid(record: object) -> bool:
+    """Whether `record` has every field the dashboard reads, of the type it reads it as."""
     if not isinstance(record, dict):
         return False
     totals = record.get("totals")
+    categories = record.get("categories")
+    exit_code = record.get("exit_code", 0)
     return (
         isinstance(record.get("started_at"), str)
         and _number(record.get("duration_s"))
-        and isinstance(record.get("categories"), dict)
+        and isinstance(exit_code, int)
+        and not isinstance(exit_code, bool)
+        and isinstance(categories, dict)
+        and all(
+            isinstance(category, dict) and isinstance(category.get("status", ""), str)
+            for category in categories.values()
+        )
         and isinstance(totals, dict)
         and all(_number(totals.get(key)) for key in COUNT_KEYS)
     )
@@ -81,9 +92,7 @@ def load_runs(path: Path) -> list[dict[str, Any]]:
 
 def save_runs(path: Path, runs: list[dict[str, Any]]) -> None:
     """Write the newest RUNS_KEPT runs, atomically."""
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"version": VERSION, "runs": runs[-RUNS_KEPT:]}, indent=1))
-    temporary.replace(path)
+    write_atomically(path, json.dumps({"version": VERSION, "runs": runs[-RUNS_KEPT:]}, indent=1))
 
 
 def record_run(path: Path, summary: Mapping[str, Any]) -> list[dict[str, Any]]:

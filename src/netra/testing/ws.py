@@ -115,15 +115,18 @@ class EventValidator:
             thread, seq = event["thread_id"], event["seq"]
             if allowed is not None and thread not in allowed:
                 problems.append(f"{where}: belongs to thread {thread}, not one of this user's")
-            previous = last_seq.get(thread, 0 if complete else None)
-            if previous is not None:
-                if seq <= previous:
-                    problems.append(
-                        f"{where}: seq {seq} after {previous} in {thread}: not increasing"
-                    )
-                elif complete and seq != previous + 1:
-                    problems.append(f"{where}: gap in {thread}: seq {previous} then {seq}")
-            last_seq[thread] = max(seq, last_seq.get(thread, seq))
+            if type(seq) is not int or seq < 1:  # seqs count from 1; bool is no seq
+                problems.append(f"{where}: seq {seq!r} is not a positive integer")
+            else:
+                previous = last_seq.get(thread, 0 if complete else None)
+                if previous is not None:
+                    if seq <= previous:
+                        problems.append(
+                            f"{where}: seq {seq} after {previous} in {thread}: not increasing"
+                        )
+                    elif complete and seq != previous + 1:
+                        problems.append(f"{where}: gap in {thread}: seq {previous} then {seq}")
+                last_seq[thread] = max(seq, last_seq.get(thread, seq))
             runs.setdefault(event["run_id"], []).append(event)
         for run_id, run_events in runs.items():
             problems.extend(self._run_problems(run_id, run_events, complete, require_critical))
