@@ -242,6 +242,14 @@ def run_tests(
     results_dir: Annotated[
         Path, typer.Option(help="Where JUnit XML, the JSON summary and the history go")
     ] = Path("test-results"),
+    coverage: Annotated[
+        bool,
+        typer.Option(
+            "--coverage",
+            help="Measure line and branch coverage of every process the tests start, "
+            "per area ([tool.netra.test.coverage])",
+        ),
+    ] = False,
 ) -> None:
     """Run the test categories in order (mission_critical, unit, integration, e2e).
 
@@ -261,5 +269,6 @@ def run_tests(
         base_url=base_url,
         results_dir=results_dir,
         pytest_args=ctx.args,
+        coverage=coverage,
     )
     raise typer.Exit(run_tests(options, env, echo=typer.echo))

@@ -194,6 +194,69 @@ async def test_a_run_whose_write_fails_fails_alone_and_leaves_no_gap(
         await bad.emit(EventType.AGENT_THINKING, {"text": "more"})
 
 
+async def test_the_emitter_refuses_events_out_of_their_place(
+    db: Database, writer: EventLogWriter, add_user: Callable[..., Awaitable[User]]
+) -> None:
+    owner = await add_user(db)
+    thread, run = await new_run(db, owner)
+    emitter = RunEmitter(writer, thread.id, run.id)
+    await emitter.emit(EventType.AGENT_STARTED, {"agent": "assistant", "input": "hello"})
+
+    with pytest.raises(ValueError, match="ends the run: use end"):
+        await emitter.emit(EventType.AGENT_COMPLETED, {"text": "early"})
+    with pytest.raises(ValueError, match="is not a terminal event"):
+        await emitter.end(EventType.AGENT_THINKING, {"text": "x"}, RunEnd("completed"))
+    await emitter.end(EventType.AGENT_CANCELLED, {"reason": "test"}, RunEnd("cancelled"))
+    with pytest.raises(RuntimeError, match="already ended; no event may follow"):
+        await emitter.emit(EventType.AGENT_THINKING, {"text": "late"})
+
+    assert [e["type"] for e in await stored(db, owner, thread.id)] == [
+        "agent_started",
+        "agent_cancelled",
+    ]
+
+
+async def test_a_full_queue_makes_the_runs_wait_for_the_writer_and_loses_nothing(
+    db: Database, add_user: Callable[..., Awaitable[User]]
+) -> None:
+    owner = await add_user(db)
+    thread, run = await new_run(db, owner)
+    writer = EventLogWriter(db, InMemoryEventBus(), TEST_INSTANCE, max_batch=2, max_pending=4)
+    emitter = RunEmitter(writer, thread.id, run.id)
+    try:
+        await emitter.emit(EventType.AGENT_STARTED, {"agent": "assistant", "input": "hello"})
+        for index in range(11):  # none waits for its commit, only for room in the queue
+            await emitter.emit(
+                EventType.AGENT_MESSAGE_DELTA, {"message_id": "msg_1", "delta": f"{index} "}
+            )
+        end = RunEnd("completed", usage={}, message_id=None)
+        await asyncio.wait_for(emitter.end(EventType.AGENT_COMPLETED, {"text": "done"}, end), 30)
+    finally:
+        await writer.close()
+
+    history = await stored(db, owner, thread.id)
+    assert [e["seq"] for e in history] == list(range(1, 14))
+    assert [e["data"].get("delta") for e in history[1:12]] == [f"{i} " for i in range(11)]
+    assert writer.transactions >= 7  # batches of at most 2 events
+    assert writer.events_written == 13
+
+
+async def test_a_closed_writer_refuses_new_events_after_writing_the_queued_ones(
+    db: Database, add_user: Callable[..., Awaitable[User]]
+) -> None:
+    owner = await add_user(db)
+    thread, run = await new_run(db, owner)
+    writer = EventLogWriter(db, InMemoryEventBus(), TEST_INSTANCE)
+    emitter = RunEmitter(writer, thread.id, run.id)
+    await emitter.emit(EventType.AGENT_STARTED, {"agent": "assistant", "input": "hello"})
+
+    await writer.close()
+
+    with pytest.raises(EventLogError, match="the event log is closed"):
+        await emitter.emit(EventType.AGENT_THINKING, {"text": "after close"})
+    assert [e["type"] for e in await stored(db, owner, thread.id)] == ["agent_started"]
+
+
 class _BoundIds(logging.Handler):
     """Keeps each record's message with the log ids bound where it was logged."""
 

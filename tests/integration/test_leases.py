@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from netra.config import Settings
 from netra.db.engine import Database, EncodedJSON
@@ -23,12 +26,17 @@ from netra.db.repositories import (
     store_run,
 )
 from netra.db.types import utcnow
-from netra.lifecycle import StartupError, start, stop
+from netra.errors import AppError
+from netra.lifecycle import Platform, StartupError, start, stop
+from netra.realtime.events import EventType
 from netra.runs import RunLeases
+from netra.runs.supervisor import INSTANCE_LOST, RunTicket
+from netra.testing.bus import live_events
 from netra.testing.services import RedisService, free_port
 
 DEAD = "srv_dead"  # an instance that stopped renewing its leases
 ALIVE = "srv_alive"
+HANG_GUARD = 30  # seconds; reached only if something hangs, which is itself the failure
 
 
 async def store_leased(db: Database, owner: User, lease: Lease) -> StoredRun:
@@ -301,3 +309,349 @@ async def test_instances_sharing_a_database_must_share_the_event_layout_on_redis
     # Once no instance holds the old layout, a new one may start: nothing is left to clear.
     changed = await start(on_redis(redis_shards=4))
     await stop(changed)
+
+
+async def events_and_run(platform: Platform, run_id: str) -> tuple[list[str], Run]:
+    async with platform.db.read() as session:
+        events = await run_events(session, run_id)
+        run = await session.get(Run, run_id)
+    assert run is not None
+    return [event.type for event in events], run
+
+
+async def test_a_user_with_as_many_active_runs_as_allowed_is_refused_one_more(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url, max_active_runs_per_user=1))
+    try:
+        user = await add_user(platform.db)
+        waiting = await platform.runs.start(user.id, "wait 60 seconds")
+        with pytest.raises(AppError) as refused:
+            await platform.runs.start(user.id, "What is 2 + 2?")
+        await platform.runs.cancel(user.id, waiting.run_id)
+        await asyncio.wait_for(platform.supervisor.finished(waiting.run_id), HANG_GUARD)
+        after = await platform.runs.start(user.id, "What is 2 + 2?")  # its place is free again
+        await asyncio.wait_for(platform.supervisor.finished(after.run_id), HANG_GUARD)
+        types, run = await events_and_run(platform, after.run_id)
+    finally:
+        await stop(platform)
+    assert (refused.value.status, refused.value.code) == (429, "too_many_runs")
+    assert (types[-1], run.status) == ("agent_completed", "completed")
+
+
+async def test_a_run_that_already_ended_is_neither_cancelled_elsewhere_nor_waited_for(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        ticket = await platform.runs.start(user.id, "What is 2 + 2?")
+        await asyncio.wait_for(platform.supervisor.finished(ticket.run_id), HANG_GUARD)
+
+        cancelled = await platform.supervisor.cancel_elsewhere(ticket.run_id, "cancelled_by_user")
+        ended = await platform.supervisor.wait_ended(ticket.run_id, timeout=HANG_GUARD)
+        types, run = await events_and_run(platform, ticket.run_id)
+    finally:
+        await stop(platform)
+    assert cancelled is False
+    assert ended is True
+    assert (types[-1], run.status, run.cancel_reason) == ("agent_completed", "completed", None)
+
+
+async def test_waiting_for_a_run_another_live_instance_executes_gives_up_at_the_timeout(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        stored = await store_leased(
+            platform.db, user, Lease(ALIVE, utcnow() + timedelta(seconds=60))
+        )
+        ended = await platform.supervisor.wait_ended(stored.run_id, timeout=0.2)
+        _, run = await events_and_run(platform, stored.run_id)
+    finally:
+        await stop(platform)
+    assert ended is False
+    assert (run.status, run.lease_owner) == ("queued", ALIVE)  # left to its owner
+
+
+async def test_renewing_acts_on_a_cancel_asked_through_the_database(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    # Another instance asks durably; this one acts on it when it renews its leases.
+    platform = await start(make_settings(database_url, run_lease_ttl=600.0))
+    try:
+        user = await add_user(platform.db)
+        ticket = await platform.runs.start(user.id, "wait 60 seconds")
+        await platform.supervisor.leases.request_cancel(ticket.run_id, "cancelled_by_user")
+        await platform.supervisor.renew_leases()
+        await asyncio.wait_for(platform.supervisor.finished(ticket.run_id), HANG_GUARD)
+        async with platform.db.read() as session:
+            events = await run_events(session, ticket.run_id)
+    finally:
+        await stop(platform)
+    assert events[-1].type == "agent_cancelled"
+    assert events[-1].data == {"reason": "cancelled_by_user"}
+
+
+async def test_a_run_whose_lease_another_instance_took_stops_here_without_writing(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url, run_lease_ttl=600.0))
+    try:
+        user = await add_user(platform.db)
+        first = await platform.runs.start(user.id, "What is 2 + 2?")
+        await asyncio.wait_for(platform.supervisor.finished(first.run_id), HANG_GUARD)
+        async with live_events(platform.bus, first.thread_id) as live:
+            ticket = await platform.runs.start(user.id, "wait 60 seconds", first.thread_id)
+            while (await asyncio.wait_for(live.get(), HANG_GUARD)).type != "tool_executing":
+                pass  # the run now waits in its timer, writing nothing
+        before, _ = await events_and_run(platform, ticket.run_id)
+        took = update(Run).where(Run.id == ticket.run_id).values(lease_owner=ALIVE)
+        await platform.db.run_transaction(lambda c: c.execute(took))
+
+        await platform.supervisor.renew_leases()
+        await asyncio.wait_for(platform.supervisor.finished(ticket.run_id), HANG_GUARD)
+        after, run = await events_and_run(platform, ticket.run_id)
+    finally:
+        await stop(platform)
+    assert not platform.supervisor.cancelling(ticket.run_id)  # no longer executing here
+    assert before[-1] == "tool_executing"
+    assert after == before  # its writes are fenced: the run is the other instance's to end
+    assert (run.status, run.lease_owner) == ("running", ALIVE)
+
+
+async def test_a_run_abandoned_by_its_client_after_its_instance_died_is_ended_here(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        stored = await store_leased(platform.db, user, expired(DEAD))
+        async with live_events(platform.bus, stored.thread_id) as live:
+            platform.runs.abandon(user.id, stored.run_id)  # returns at once; ends it in a task
+            started = await asyncio.wait_for(live.get(), HANG_GUARD)  # it had not begun
+            ending = await asyncio.wait_for(live.get(), HANG_GUARD)
+        types, run = await events_and_run(platform, stored.run_id)
+    finally:
+        await stop(platform)
+    assert started.type == "agent_started"
+    assert (ending.type, ending.data) == ("agent_cancelled", {"reason": "cancelled_by_user"})
+    assert types == ["agent_started", "agent_cancelled"]
+    assert run.status == "cancelled"
+
+
+async def test_deleting_a_thread_whose_run_lost_its_instance_ends_the_run_first(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        stored = await store_leased(platform.db, user, expired(DEAD))
+        async with live_events(platform.bus, stored.thread_id) as live:
+            await asyncio.wait_for(platform.runs.delete_thread(user.id, stored.thread_id), 30)
+            published = [live.get_nowait().type for _ in range(live.qsize())]  # before it went
+        with pytest.raises(AppError) as gone:
+            await platform.runs.delete_thread(user.id, stored.thread_id)
+        async with platform.db.read() as session:
+            run = await session.get(Run, stored.run_id)
+    finally:
+        await stop(platform)
+    assert published == ["agent_started", "agent_cancelled"]
+    assert run is None  # deleted with its thread
+    assert (gone.value.status, gone.value.code) == (404, "not_found")
+
+
+async def test_waiting_for_a_cancelled_run_only_when_it_is_stopping(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    # What AG-UI does when a thread is busy: wait only for a run already asked to stop.
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        ticket = await platform.runs.start(user.id, "wait 60 seconds")
+        busy = await platform.runs.wait_for_cancelled_run(user.id, ticket.thread_id)
+        assert platform.supervisor.cancel(ticket.run_id, "cancelled_by_user")
+        stopped = await asyncio.wait_for(
+            platform.runs.wait_for_cancelled_run(user.id, ticket.thread_id), HANG_GUARD
+        )
+        free = await platform.runs.wait_for_cancelled_run(user.id, ticket.thread_id)
+        types, run = await events_and_run(platform, ticket.run_id)
+    finally:
+        await stop(platform)
+    assert busy is False  # running, not stopping: the thread is really busy
+    assert stopped is True
+    assert free is True  # no active run at all
+    assert (types[-1], run.status) == ("agent_cancelled", "cancelled")
+
+
+async def test_only_the_only_instance_may_claim_every_active_run(db: Database) -> None:
+    with pytest.raises(RuntimeError, match="other instances may be executing runs"):
+        await RunLeases(db, ALIVE, 60, single_instance=False).claim_all()
+
+
+async def test_a_run_executing_here_is_not_ended_as_abandoned(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        ticket = await platform.runs.start(user.id, "wait 60 seconds")
+        async with platform.db.read() as session:
+            row = await session.get(Run, ticket.run_id)
+        with pytest.raises(RuntimeError, match="is executing here; cancel it instead"):
+            await platform.supervisor.end_abandoned(row, EventType.AGENT_ERROR, INSTANCE_LOST)
+        await platform.runs.cancel(user.id, ticket.run_id)
+        await asyncio.wait_for(platform.supervisor.finished(ticket.run_id), HANG_GUARD)
+        types, _ = await events_and_run(platform, ticket.run_id)
+    finally:
+        await stop(platform)
+    assert types[-1] == "agent_cancelled"  # not agent_error: the end_abandoned wrote nothing
+
+
+async def test_the_sweep_closes_only_the_tool_calls_a_lost_instance_left_open(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        stored = await store_leased(platform.db, user, expired(DEAD))
+        await write(
+            platform.db,
+            stored,
+            DEAD,
+            ("agent_started", {"agent": "assistant", "input": "wait"}),
+            ("tool_executing", {"tool_call_id": "tc_1", "tool": "clock", "args": {}}),
+            ("tool_completed", {"tool_call_id": "tc_1", "tool": "clock", "result": "noon"}),
+            ("tool_executing", {"tool_call_id": "tc_2", "tool": "timer", "args": {}}),
+        )
+        assert await platform.supervisor.sweep() == 1
+        async with platform.db.read() as session:
+            events = await run_events(session, stored.run_id)
+    finally:
+        await stop(platform)
+    closing = [e.data["tool_call_id"] for e in events[4:] if e.type == "tool_completed"]
+    assert closing == ["tc_2"]  # tc_1 had its result
+    assert events[-1].type == "agent_error"
+
+
+async def test_a_run_cancelled_twice_before_its_launch_keeps_the_first_reason(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    platform = await start(make_settings(database_url))
+    asked: list[bool] = []
+
+    def cancel_twice(ticket: RunTicket) -> None:  # stored, not yet launched
+        asked.append(platform.supervisor.cancel(ticket.run_id, "first_reason"))
+        asked.append(platform.supervisor.cancel(ticket.run_id, "second_reason"))
+
+    try:
+        user = await add_user(platform.db)
+        ticket = await platform.runs.start(user.id, "wait 60 seconds", on_stored=cancel_twice)
+        await asyncio.wait_for(platform.supervisor.finished(ticket.run_id), HANG_GUARD)
+        async with platform.db.read() as session:
+            events = await run_events(session, ticket.run_id)
+    finally:
+        await stop(platform)
+    assert asked == [True, True]
+    assert events[-1].type == "agent_cancelled"
+    assert events[-1].data == {"reason": "first_reason"}
+
+
+async def test_a_shutdown_that_runs_outlast_says_so_and_their_cancel_still_ends_them(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        ticket = await platform.runs.start(user.id, "wait 60 seconds")
+        with caplog.at_level(logging.WARNING, logger="netra.runs.supervisor"):
+            await platform.supervisor.shutdown(grace=0, cancel_wait=0)
+        assert platform.supervisor.cancel(ticket.run_id, "server_shutdown")
+        await asyncio.wait_for(platform.supervisor.finished(ticket.run_id), HANG_GUARD)
+        async with platform.db.read() as session:
+            events = await run_events(session, ticket.run_id)
+    finally:
+        await stop(platform)
+    assert f"netra-{ticket.run_id} did not end within 0 s of shutdown" in caplog.text
+    assert (events[-1].type, events[-1].data) == ("agent_cancelled", {"reason": "server_shutdown"})
+
+
+async def test_a_thread_whose_run_another_live_instance_holds_is_not_deleted(
+    postgres_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+    redis_service: RedisService,
+    redis_prefix: str,
+) -> None:
+    # One of several instances (on Redis): the other is asked to cancel but never
+    # answers, so after a few waits of two leases each the thread is reported busy
+    # rather than deleted under its run.
+    settings = make_settings(
+        postgres_url, redis_url=redis_service.url, redis_prefix=redis_prefix, run_lease_ttl=1.0
+    )
+    platform = await start(settings)
+    try:
+        user = await add_user(platform.db)
+        stored = await store_leased(
+            platform.db, user, Lease(ALIVE, utcnow() + timedelta(seconds=120))
+        )
+        with pytest.raises(AppError) as busy:
+            await asyncio.wait_for(platform.runs.delete_thread(user.id, stored.thread_id), 60)
+        _, run = await events_and_run(platform, stored.run_id)
+    finally:
+        await stop(platform)
+    assert (busy.value.status, busy.value.code) == (409, "run_in_progress")
+    assert (run.status, run.cancel_reason) == ("queued", "cancelled_by_user")
+
+
+async def test_a_run_cancelled_before_its_first_step_starts_and_ends_cancelled(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    # Cancelling the task itself before it ran would skip _execute, and with it the
+    # run's events: the run must start, notice the reason and end with agent_cancelled.
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        stored = await store_leased(platform.db, user, platform.supervisor.leases.lease())
+        ticket = RunTicket(
+            stored.run_id, stored.thread_id, user.id, "assistant", "wait 60 seconds", 0
+        )
+        assert platform.supervisor.admit(user.id, ticket.run_id)
+        platform.supervisor.launch(ticket)
+        platform.supervisor.admitted(user.id, ticket.run_id, launched=True)
+        asked = platform.supervisor.cancel(ticket.run_id, "cancelled_by_user")  # not yet begun
+        await asyncio.wait_for(platform.supervisor.finished(ticket.run_id), HANG_GUARD)
+        types, run = await events_and_run(platform, ticket.run_id)
+    finally:
+        await stop(platform)
+    assert asked is True
+    assert types == ["agent_started", "agent_cancelled"]
+    assert run.status == "cancelled"

@@ -150,6 +150,31 @@ async def test_a_reader_behind_a_trimmed_stream_tells_its_listeners_to_resync(
     assert recorder.events[0].seq > 1  # the start of the stream is gone: hence the resync
 
 
+async def test_an_unreadable_entry_or_a_resync_notice_makes_listeners_resync_and_reading_go_on(
+    make_bus: MakeBus, redis_service: RedisService, redis_prefix: str
+) -> None:
+    writer = await make_bus(redis_service.url, shards=1)
+    reader = await make_bus(redis_service.url, shards=1)
+    recorder = Recorder()
+    reader.listen(THREAD, recorder)
+    client = redis.asyncio.Redis.from_url(redis_service.url, decode_responses=True)
+    try:
+        stream = f"{redis_prefix}events:0"
+        # Written by another instance's (broken or newer) code: not frames this one reads.
+        await client.xadd(stream, {"i": "srv_other", "t": THREAD, "f": "not json"})
+        await recorder.until(lambda: recorder.resyncs == 1)
+        # Another instance's notice that it could not send some of the thread's events.
+        await client.xadd(stream, {"i": "srv_other", "t": THREAD, "s": "1"})
+        await recorder.until(lambda: recorder.resyncs == 2)
+    finally:
+        await client.aclose()
+    await writer.publish([event(1)])
+    await recorder.until(lambda: len(recorder.events) == 1)
+
+    assert recorder.events[0].seq == 1  # the fan-out went on past both
+    assert recorder.resyncs == 2
+
+
 async def test_while_redis_is_down_listeners_poll_and_all_resumes_when_it_is_back(
     make_bus: MakeBus, private_redis: RestartableRedis
 ) -> None:

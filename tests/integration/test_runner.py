@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import netra.cli
+import netra.testing.server
 from netra.env import IsolatedEnvironment
 from netra.testing.server import NetraServer
 from netra.testing.services import PostgresService, RedisService
@@ -248,6 +252,7 @@ def test_the_json_summary_describes_each_category(
     assert (project / mission_critical["junit"]).is_file()
     assert unit["services"] == {}  # unit tests never get real services
     assert unit["counts"]["passed"] == 1
+    assert "coverage" not in summary  # only with --coverage
 
 
 def test_parallel_workers_share_the_services_and_get_their_own_databases(
@@ -461,6 +466,85 @@ def test_an_unknown_category_is_a_usage_error(tmp_path: Path, child_env: dict[st
 
     assert done.returncode == 4
     assert "unknown test category ['smoke']" in done.stdout
+
+
+SERVED = """
+import httpx
+
+def test_the_server_answers(netra_server_factory):
+    server = netra_server_factory()
+    assert httpx.get(f"{server.base_url}/health").status_code == 200
+"""
+
+COVERAGE_CONFIG = """
+[tool.netra.test.coverage]
+areas = ["auth", "core"]
+targets = { auth = 100, core = 1 }
+"""
+
+
+def line_of(function: Callable[..., object], text: str) -> int:
+    """The line number of the one line of `function` that contains `text`."""
+    lines, first = inspect.getsourcelines(function)
+    (found,) = [first + i for i, line in enumerate(lines) if text in line]
+    return found
+
+
+def test_coverage_combines_the_server_processes_the_tests_start(
+    tmp_path: Path, child_env: dict[str, str]
+) -> None:
+    project = make_project(tmp_path, {"unit/test_served.py": SERVED})
+    (project / "pyproject.toml").write_text(COVERAGE_CONFIG)
+
+    done, summary = netra_test(project, child_env, "-c", "unit", "--coverage")
+
+    assert done.returncode == 0, done.stdout + done.stderr  # below target is flagged, not failed
+    measured = summary["coverage"]
+    assert measured["measured"] is True
+    assert (project / measured["data_file"]).is_file()
+    report = json.loads((project / measured["json_report"]).read_text())
+    files = {Path(name).resolve(): entry for name, entry in report["files"].items()}
+    served = files[Path(netra.cli.__file__).resolve()]
+    # Only the `netra serve` process runs serve(); its shutdown runs on the SIGTERM that
+    # stopped it, so its data was written after that.
+    assert line_of(netra.cli.serve, "netra_app = create_app(settings)") in served["executed_lines"]
+    on_sigterm = line_of(netra.cli._server, "if platform is not None:")
+    assert on_sigterm in served["executed_lines"]
+    assert any(start == on_sigterm for start, _ in served["executed_branches"])
+    # ...and the pytest process, which waited for it, is in the same report.
+    waited = files[Path(netra.testing.server.__file__).resolve()]
+    assert line_of(NetraServer._wait_until_healthy, "deadline =") in waited["executed_lines"]
+    areas = measured["areas"]
+    assert list(areas)[:2] == ["auth", "core"]  # the configured order, then the others
+    assert list(areas)[2:] == sorted(list(areas)[2:])
+    assert {"api", "realtime", "testing"} <= set(areas)
+    assert areas["auth"]["target"] == 100.0
+    assert areas["auth"]["ok"] is False
+    assert areas["core"]["ok"] is True
+    assert areas["api"]["target"] is None
+    assert areas["api"]["ok"] is True
+    covered, total = areas["api"]["lines"]
+    assert 0 < covered < total
+    assert measured["total"]["lines"][0] == sum(area["lines"][0] for area in areas.values())
+    auth_row = next(line for line in done.stdout.splitlines() if line.startswith("auth "))
+    assert auth_row.endswith("BELOW TARGET")
+    assert "below target: auth" in done.stdout
+    assert done.stdout.rstrip().endswith("total: 1 passed, 0 failed, 0 skipped")
+
+
+def test_a_wrong_coverage_configuration_is_a_usage_error(
+    tmp_path: Path, child_env: dict[str, str]
+) -> None:
+    project = make_project(tmp_path, {"unit/test_unit.py": PASSING})
+    (project / "pyproject.toml").write_text(
+        "[tool.netra.test.coverage]\ntargets = { auth = 190 }\n"
+    )
+
+    done, summary = netra_test(project, child_env, "-c", "unit", "--coverage")
+
+    assert done.returncode == 4
+    assert "targets.auth must be a percentage from 0 to 100, got 190" in done.stdout
+    assert summary == {}  # nothing ran
 
 
 KILLED = """

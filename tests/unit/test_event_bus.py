@@ -160,3 +160,44 @@ async def test_a_listener_may_stop_itself_while_it_is_being_called(bus: InMemory
     await bus.publish([make_event(THREAD_A, 1), make_event(THREAD_A, 2)])
     others()
     assert heard == [1, -1, -2]
+
+
+class BrokenListener:
+    """A subscriber whose every delivery and resync fails."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def deliver(self, event: AgentEvent) -> None:
+        self.calls += 1
+        raise RuntimeError("broken subscriber")
+
+    def resync(self, upto: int | None = None) -> None:
+        self.calls += 1
+        raise RuntimeError("broken subscriber")
+
+
+class RecordingListener:
+    def __init__(self) -> None:
+        self.delivered: list[int] = []
+        self.resyncs: list[int | None] = []
+
+    def deliver(self, event: AgentEvent) -> None:
+        self.delivered.append(event.seq)
+
+    def resync(self, upto: int | None = None) -> None:
+        self.resyncs.append(upto)
+
+
+async def test_a_failing_listener_costs_the_others_nothing(bus: InMemoryEventBus) -> None:
+    broken, healthy = BrokenListener(), RecordingListener()
+    bus.listen(THREAD_A, broken)
+    bus.listen(THREAD_A, healthy)
+
+    await bus.publish([make_event(THREAD_A, 1), make_event(THREAD_A, 2)])
+    bus.resync(THREAD_A, upto=2)
+    bus.resync_all()
+
+    assert broken.calls == 4  # each failure was contained, and the next call still made
+    assert healthy.delivered == [1, 2]
+    assert healthy.resyncs == [2, None]

@@ -119,3 +119,120 @@ async def test_auth_frame_for_another_user_is_refused_and_does_not_extend() -> N
 
     assert (reply["type"], reply["code"]) == ("error", "token_invalid")
     assert connection.expires_at == deadline
+
+
+def _serving(socket: StalledSocket, **settings: Any) -> tuple[Connection, asyncio.Task[None]]:
+    platform = SimpleNamespace(settings=Settings(**settings), obs=Observability())
+    connection = Connection(socket, "usr_x", time.time() + 60, platform)  # type: ignore[arg-type]
+    return connection, asyncio.create_task(connection.serve())
+
+
+async def test_a_frame_over_the_size_limit_closes_with_message_too_big() -> None:
+    socket = ScriptedSocket([{"type": "ping", "padding": "x" * 2000}, {"type": "ping"}])
+    connection, serving = _serving(socket, ws_max_frame_bytes=1024)
+
+    await asyncio.wait_for(serving, timeout=5)
+
+    assert socket.closed_with == (CloseCode.MESSAGE_TOO_BIG, "frame over 1024 bytes")
+    assert socket.sent.empty()  # the ping after it was never read
+    assert connection.closed
+
+
+async def test_a_binary_frame_is_refused_and_the_connection_goes_on() -> None:
+    socket = ScriptedSocket([{"type": "ping"}])
+    socket.incoming = asyncio.Queue()
+    socket.incoming.put_nowait({"type": "websocket.receive", "bytes": b"\x00\x01"})
+    socket.incoming.put_nowait({"type": "websocket.receive", "text": '{"type": "ping"}'})
+    connection, serving = _serving(socket)
+
+    refused = await asyncio.wait_for(socket.sent.get(), timeout=5)
+    pong = await asyncio.wait_for(socket.sent.get(), timeout=5)
+    connection.abort(CloseCode.NORMAL, "test over")
+    await asyncio.wait_for(serving, timeout=5)
+
+    assert (refused["type"], refused["code"]) == ("error", "invalid_frame")
+    assert pong == {"type": "pong"}
+
+
+async def test_a_frame_that_fails_in_the_server_is_answered_and_the_connection_goes_on() -> None:
+    # This platform has no run service: the user_message fails with an AttributeError.
+    socket = ScriptedSocket([{"type": "user_message", "text": "hi"}, {"type": "ping"}])
+    connection, serving = _serving(socket)
+
+    failed = await asyncio.wait_for(socket.sent.get(), timeout=5)
+    pong = await asyncio.wait_for(socket.sent.get(), timeout=5)
+    connection.abort(CloseCode.NORMAL, "test over")
+    await asyncio.wait_for(serving, timeout=5)
+
+    assert (failed["type"], failed["code"]) == ("error", "internal_error")
+    assert pong == {"type": "pong"}
+    assert socket.closed_with == (CloseCode.NORMAL, "test over")
+
+
+async def test_the_first_abort_decides_the_close_code() -> None:
+    socket = ScriptedSocket([])
+    connection, serving = _serving(socket)
+    await asyncio.sleep(0)  # in the read loop
+
+    connection.abort(CloseCode.SLOW_CONSUMER, "first")
+    connection.abort(CloseCode.NORMAL, "second")
+    await asyncio.wait_for(serving, timeout=5)
+
+    assert socket.closed_with == (CloseCode.SLOW_CONSUMER, "first")
+
+
+async def test_a_closed_connection_follows_nothing_and_sends_nothing() -> None:
+    socket = ScriptedSocket([])
+    connection, serving = _serving(socket)
+    connection.abort(CloseCode.NORMAL, "test over")
+    await asyncio.wait_for(serving, timeout=5)
+
+    connection.follow("thr_x", 0, replay=True)  # the platform has no bus: it would fail
+    connection.send({"type": "pong"})
+    await asyncio.sleep(0)
+
+    assert connection.closed
+    assert socket.sent.empty()
+
+
+async def test_history_waits_for_room_and_a_client_that_never_reads_is_closed() -> None:
+    # The writer is stuck in its first send; history may fill half the queue, then waits
+    # one heartbeat interval for the client to read before giving up on it.
+    socket = StalledSocket()
+    connection, serving = _serving(socket, ws_send_queue=8, ws_heartbeat_interval=0.05)
+    await socket.reading.wait()
+    for number in range(5):  # one in the writer's send, four queued: half of 8
+        connection.send({"type": "pong", "n": number})
+        await asyncio.sleep(0)
+    event = SimpleNamespace(frame='{"type": "agent_thinking"}')
+
+    waiting = asyncio.create_task(connection.send_event_when_room(event))  # type: ignore[arg-type]
+    await asyncio.wait({waiting}, timeout=5)
+    await asyncio.wait_for(serving, timeout=5)
+
+    assert waiting.cancelled()
+    assert socket.closed_with == (CloseCode.SLOW_CONSUMER, "send queue overflow: client too slow")
+
+
+class SlowReader(ScriptedSocket):
+    """A peer that reads, but each frame takes a turn of the event loop."""
+
+    async def send_text(self, text: str) -> None:
+        await asyncio.sleep(0)
+        await super().send_text(text)
+
+
+async def test_history_goes_out_once_the_client_has_read_half_of_the_queue() -> None:
+    socket = SlowReader([])
+    connection, serving = _serving(socket, ws_send_queue=8)
+    for number in range(6):
+        connection.send({"type": "pong", "n": number})
+    event = SimpleNamespace(frame='{"type": "agent_thinking", "seq": 7}')
+
+    await asyncio.wait_for(connection.send_event_when_room(event), timeout=5)  # type: ignore[arg-type]
+    sent = [await asyncio.wait_for(socket.sent.get(), timeout=5) for _ in range(7)]
+    connection.abort(CloseCode.NORMAL, "test over")
+    await asyncio.wait_for(serving, timeout=5)
+
+    assert [frame.get("n") for frame in sent[:6]] == list(range(6))
+    assert sent[6] == {"type": "agent_thinking", "seq": 7}  # after what was queued before

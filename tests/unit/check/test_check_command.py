@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from netra.env import IsolatedEnvironment
 from netra_check.rules import REGISTRY
 
 CLEAN = "def test_ok():\n    assert sum([1, 2]) == 3\n"
@@ -197,10 +198,15 @@ def test_command_module_imports_cheaply() -> None:
     assert completed.stdout.strip() == ""
 
 
-def test_warm_run_skips_modules_it_does_not_need(tmp_path: Path) -> None:
+def test_warm_run_skips_modules_it_does_not_need(
+    tmp_path: Path, netra_env: IsolatedEnvironment
+) -> None:
     # Start-up is most of a warm run: no OpenSSL bindings (hashlib), no TOML parser when
     # there is no TOML file, no shutil (argparse's help formatter imports it).
     import sys
+
+    # Under `netra test --coverage`, coverage.py would start in the probe and import both.
+    unmeasured = {k: v for k, v in netra_env.as_dict().items() if k != "COVERAGE_PROCESS_START"}
 
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_x.py").write_text(
@@ -214,7 +220,12 @@ def test_warm_run_skips_modules_it_does_not_need(tmp_path: Path) -> None:
     )
     runs = [
         subprocess.run(
-            [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+            [sys.executable, "-c", probe],
+            cwd=tmp_path,
+            env=unmeasured,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         for _ in range(2)  # cold, then warm
     ]
