@@ -316,13 +316,16 @@ def test_slowest_tests_leave_out_skipped_ones_and_come_longest_first() -> None:
     ]
 
 
-def test_a_dashboard_that_cannot_be_written_costs_the_run_nothing_else(tmp_path: Path) -> None:
+def test_a_dashboard_that_cannot_be_written_costs_the_run_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from netra.env import IsolatedEnvironment
     from netra.testing.runner import RunOptions, run_tests
 
     results_dir = tmp_path / "results"
     (results_dir / dashboard.DASHBOARD_FILE).mkdir(parents=True)  # a folder in its place
     said: list[str] = []
+    monkeypatch.chdir(tmp_path)  # the scan's rootdir is the common folder of cwd and tests
     options = RunOptions(categories=["unit"], results_dir=results_dir, tests_dir=tmp_path)
     code = run_tests(options, IsolatedEnvironment(), echo=said.append)
     assert code == 0

@@ -105,8 +105,9 @@ def test_with_a_baseline_only_new_findings_are_listed(result, tmp_path) -> None:
     assert "Baseline" in render("html", result, comparison)
 
 
-def test_the_command_writes_the_page(workspace, cli) -> None:
+def test_the_command_writes_the_page(workspace, cli, monkeypatch) -> None:
     workspace.write("tests/unit/test_a.py", "def test_placeholder():\n    pass\n")
+    monkeypatch.chdir(workspace.root)  # else the rootdir is the common folder of both
     target = workspace.root / "reports" / "check.html"
 
     done = cli(str(workspace.root), "--format", "html", "--output", str(target), "--no-cache")

@@ -30,6 +30,7 @@ def test_a_full_run_imports_nothing_from_netra_or_its_dependencies(tmp_path: Pat
     (project / "tests" / "test_x.py").write_text("def test_x():\n    pass\n", encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "-c", PROGRAM, str(project), str(tmp_path / "report")],
+        cwd=project,  # pytest's rootdir is also under the invocation folder: keep it the project
         capture_output=True,
         text=True,
         check=True,
