@@ -11,6 +11,7 @@ import pytest
 from netra.testing.coverage import (
     CoverageConfig,
     CoverageConfigError,
+    Measurement,
     area_of,
     below_target,
     load_config,
@@ -222,3 +223,35 @@ def test_every_process_measures_branches_into_its_own_file_and_saves_on_sigterm(
     assert run["data_file"] == "/results/coverage/.coverage"
     assert run["omit"].split() == ["*/recordings/*", "*/fake_*.py"]
     assert "no-data-collected" in run["disable_warnings"]
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('package = "no_such_package"', "cannot measure 'no_such_package'"),
+        ('areas = ["realtime", "realtme"]', "areas: 'realtme' is not an area of 'netra'"),
+        ("targets = { auht = 90 }", "targets: 'auht' is not an area of 'netra'"),
+    ],
+)
+def test_a_configuration_that_names_nothing_measurable_fails_before_any_test_runs(
+    tmp_path: Path, table: str, message: str
+) -> None:
+    # Otherwise a misspelt area reads as 100% covered (nothing to cover), its target is
+    # never checked, and a missing package only shows, after the run, as "no data".
+    (tmp_path / "pyproject.toml").write_text(f"[tool.netra.test.coverage]\n{table}\n")
+
+    with pytest.raises(CoverageConfigError, match=message):
+        Measurement.prepare(tmp_path / "results", tmp_path)
+    assert not (tmp_path / "results" / "coverage" / "coveragerc").exists()
+
+
+def test_the_project_areas_and_core_are_accepted(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.netra.test.coverage]\n"
+        'areas = ["realtime", "core"]\ntargets = { realtime = 90, core = 50 }\n'
+    )
+
+    measurement = Measurement.prepare(tmp_path / "results", tmp_path)
+
+    assert measurement.config.targets == {"realtime": 90.0, "core": 50.0}
+    assert measurement.rc_file.is_file()

@@ -200,6 +200,24 @@ def package_dir(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
+def check_areas(config: CoverageConfig, package_root: Path) -> None:
+    """Every configured area and target names an area of the package: its top-level
+    packages and ROOT_AREA. A misspelt name would otherwise be reported with nothing to
+    cover (100%), or its target never checked."""
+    known = {ROOT_AREA} | {
+        entry.name
+        for entry in package_root.iterdir()
+        if entry.is_dir() and entry.name.isidentifier() and entry.name != "__pycache__"
+    }
+    for key, names in (("areas", config.areas), ("targets", tuple(config.targets))):
+        unknown = sorted(set(names) - known)
+        if unknown:
+            raise CoverageConfigError(
+                f"[tool.netra.test.coverage] {key}: {unknown[0]!r} is not an area of "
+                f"{config.package!r} (areas: {', '.join(sorted(known))})"
+            )
+
+
 def concurrency() -> str:
     """coverage.py's `concurrency`: threads, and greenlets when they are installed.
 
@@ -242,8 +260,10 @@ class Measurement:
 
     @classmethod
     def prepare(cls, results_dir: Path, project_dir: Path) -> Measurement:
-        """Read the project's configuration, clear the last run's data and write the rc file."""
+        """Read and check the project's configuration (before any test runs), clear the
+        last run's data and write the rc file."""
         config = load_config(project_dir / "pyproject.toml")
+        check_areas(config, package_dir(config.package))
         measurement = cls(config, results_dir, project_dir)
         shutil.rmtree(measurement.folder, ignore_errors=True)
         measurement.json_report.unlink(missing_ok=True)
