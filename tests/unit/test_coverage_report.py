@@ -14,6 +14,8 @@ from netra.testing.coverage import (
     Measurement,
     area_of,
     below_target,
+    check_coverage_version,
+    installed_coverage,
     load_config,
     parse_config,
     percent,
@@ -255,3 +257,33 @@ def test_the_project_areas_and_core_are_accepted(tmp_path: Path) -> None:
 
     assert measurement.config.targets == {"realtime": 90.0, "core": 50.0}
     assert measurement.rc_file.is_file()
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [
+        (None, "coverage.py is not installed"),
+        ("7.12.1", "coverage.py 7.12.1 cannot measure the processes the tests start: 7.13"),
+        ("6.5.0", "coverage.py 6.5.0 cannot measure"),
+    ],
+)
+def test_a_coverage_py_that_cannot_measure_every_process_is_refused(
+    version: str | None, message: str
+) -> None:
+    with pytest.raises(CoverageConfigError, match=message):
+        check_coverage_version(version)
+
+
+@pytest.mark.parametrize(
+    ("version", "parsed"),
+    [("7.13.0", (7, 13)), ("7.17.5", (7, 17)), ("8.0.0b1", (8, 0)), ("10.1", (10, 1))],
+)
+def test_coverage_py_7_13_and_later_is_accepted(version: str, parsed: tuple[int, int]) -> None:
+    assert check_coverage_version(version) == parsed
+
+
+def test_the_installed_coverage_py_is_accepted() -> None:
+    installed = installed_coverage()
+
+    assert installed is not None
+    assert check_coverage_version(installed) >= (7, 13)
