@@ -11,8 +11,11 @@ import pytest
 from netra.testing.coverage import (
     CoverageConfig,
     CoverageConfigError,
+    Measurement,
     area_of,
     below_target,
+    check_coverage_version,
+    installed_coverage,
     load_config,
     parse_config,
     percent,
@@ -222,3 +225,65 @@ def test_every_process_measures_branches_into_its_own_file_and_saves_on_sigterm(
     assert run["data_file"] == "/results/coverage/.coverage"
     assert run["omit"].split() == ["*/recordings/*", "*/fake_*.py"]
     assert "no-data-collected" in run["disable_warnings"]
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('package = "no_such_package"', "cannot measure 'no_such_package'"),
+        ('areas = ["realtime", "realtme"]', "areas: 'realtme' is not an area of 'netra'"),
+        ("targets = { auht = 90 }", "targets: 'auht' is not an area of 'netra'"),
+    ],
+)
+def test_a_configuration_that_names_nothing_measurable_fails_before_any_test_runs(
+    tmp_path: Path, table: str, message: str
+) -> None:
+    # Otherwise a misspelt area reads as 100% covered (nothing to cover), its target is
+    # never checked, and a missing package only shows, after the run, as "no data".
+    (tmp_path / "pyproject.toml").write_text(f"[tool.netra.test.coverage]\n{table}\n")
+
+    with pytest.raises(CoverageConfigError, match=message):
+        Measurement.prepare(tmp_path / "results", tmp_path)
+    assert not (tmp_path / "results" / "coverage" / "coveragerc").exists()
+
+
+def test_the_project_areas_and_core_are_accepted(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.netra.test.coverage]\n"
+        'areas = ["realtime", "core"]\ntargets = { realtime = 90, core = 50 }\n'
+    )
+
+    measurement = Measurement.prepare(tmp_path / "results", tmp_path)
+
+    assert measurement.config.targets == {"realtime": 90.0, "core": 50.0}
+    assert measurement.rc_file.is_file()
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [
+        (None, "coverage.py is not installed"),
+        ("7.12.1", "coverage.py 7.12.1 cannot measure the processes the tests start: 7.13"),
+        ("6.5.0", "coverage.py 6.5.0 cannot measure"),
+    ],
+)
+def test_a_coverage_py_that_cannot_measure_every_process_is_refused(
+    version: str | None, message: str
+) -> None:
+    with pytest.raises(CoverageConfigError, match=message):
+        check_coverage_version(version)
+
+
+@pytest.mark.parametrize(
+    ("version", "parsed"),
+    [("7.13.0", (7, 13)), ("7.17.5", (7, 17)), ("8.0.0b1", (8, 0)), ("10.1", (10, 1))],
+)
+def test_coverage_py_7_13_and_later_is_accepted(version: str, parsed: tuple[int, int]) -> None:
+    assert check_coverage_version(version) == parsed
+
+
+def test_the_installed_coverage_py_is_accepted() -> None:
+    installed = installed_coverage()
+
+    assert installed is not None
+    assert check_coverage_version(installed) >= (7, 13)

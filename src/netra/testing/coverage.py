@@ -21,9 +21,11 @@ coverage.py is imported only by `Measurement`, so the rest works without it.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import math
+import re
 import shutil
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -36,6 +38,7 @@ RC_FILE = "coveragerc"
 DATA_FILE = ".coverage"
 JSON_REPORT = "coverage.json"
 ENV_VAR = "COVERAGE_PROCESS_START"
+MIN_COVERAGE = (7, 13)  # its .pth file (see check_coverage_version)
 # Processes that never import the package (a `python -c` helper, a pytester run) would
 # print "No data was collected" on their stderr, which some tests read.
 QUIET = ("no-data-collected", "module-not-imported", "module-not-measured")
@@ -200,6 +203,51 @@ def package_dir(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
+def check_coverage_version(version: str | None) -> tuple[int, int]:
+    """coverage.py is installed, and recent enough to measure every process: the `.pth`
+    file that starts it in each process whose environment has `COVERAGE_PROCESS_START`
+    is installed with it since 7.13. Checked before any test runs: without it, the run
+    would end with an import error (no summary), or measure no process at all."""
+    if version is None:
+        raise CoverageConfigError(
+            "coverage.py is not installed: install netra[test] (coverage>=7.13)"
+        )
+    found = re.match(r"(\d+)\.(\d+)", version)
+    if found is None or (int(found[1]), int(found[2])) < MIN_COVERAGE:
+        raise CoverageConfigError(
+            f"coverage.py {version} cannot measure the processes the tests start: "
+            f"{'.'.join(map(str, MIN_COVERAGE))} or later installs the .pth file that "
+            "starts it in each of them"
+        )
+    return int(found[1]), int(found[2])
+
+
+def installed_coverage() -> str | None:
+    """The installed coverage.py's version, None without it."""
+    try:
+        return importlib.metadata.version("coverage")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def check_areas(config: CoverageConfig, package_root: Path) -> None:
+    """Every configured area and target names an area of the package: its top-level
+    packages and ROOT_AREA. A misspelt name would otherwise be reported with nothing to
+    cover (100%), or its target never checked."""
+    known = {ROOT_AREA} | {
+        entry.name
+        for entry in package_root.iterdir()
+        if entry.is_dir() and entry.name.isidentifier() and entry.name != "__pycache__"
+    }
+    for key, names in (("areas", config.areas), ("targets", tuple(config.targets))):
+        unknown = sorted(set(names) - known)
+        if unknown:
+            raise CoverageConfigError(
+                f"[tool.netra.test.coverage] {key}: {unknown[0]!r} is not an area of "
+                f"{config.package!r} (areas: {', '.join(sorted(known))})"
+            )
+
+
 def concurrency() -> str:
     """coverage.py's `concurrency`: threads, and greenlets when they are installed.
 
@@ -242,8 +290,11 @@ class Measurement:
 
     @classmethod
     def prepare(cls, results_dir: Path, project_dir: Path) -> Measurement:
-        """Read the project's configuration, clear the last run's data and write the rc file."""
+        """Read and check the project's configuration (before any test runs), clear the
+        last run's data and write the rc file."""
+        check_coverage_version(installed_coverage())
         config = load_config(project_dir / "pyproject.toml")
+        check_areas(config, package_dir(config.package))
         measurement = cls(config, results_dir, project_dir)
         shutil.rmtree(measurement.folder, ignore_errors=True)
         measurement.json_report.unlink(missing_ok=True)
