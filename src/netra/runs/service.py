@@ -197,13 +197,20 @@ class RunService:
         """If the thread's active run was asked to stop (by its client leaving, or a
         cancel), wait until it has ended (its agent_cancelled is written at once) and
         return True; False if the thread's run is not stopping, so it is really busy."""
-        async with self._db.read() as session:
-            active = await RunRepository(session, user_id).active_in_thread(thread_id)
+        active = await self._active_in_thread(user_id, thread_id)
+        if active is not None and not self._supervisor.executing(active.id):
+            # A run of this instance that was asked to stop and ended while we read is
+            # forgotten here already, and the row we read may predate its end: read again.
+            active = await self._active_in_thread(user_id, thread_id)
         if active is None:
             return True  # it ended meanwhile
         if not (self._supervisor.cancelling(active.id) or active.cancel_reason):
             return False
         return await self._supervisor.wait_ended(active.id, timeout=self._supervisor.leases.ttl)
+
+    async def _active_in_thread(self, user_id: str, thread_id: str) -> Run | None:
+        async with self._db.read() as session:
+            return await RunRepository(session, user_id).active_in_thread(thread_id)
 
     def abandon(self, user_id: str, run_id: str, reason: str = "cancelled_by_user") -> None:
         """The client that started the run and was following it left before its end:

@@ -195,6 +195,10 @@ class RunSupervisor:
                 run.task.cancel()
         return True
 
+    def executing(self, run_id: str) -> bool:
+        """True while the run `run_id` executes in this process."""
+        return run_id in self._runs
+
     def cancelling(self, run_id: str) -> bool:
         """True while a local run that was asked to stop has not ended yet."""
         run = self._runs.get(run_id)
