@@ -366,7 +366,8 @@ async def follow_run(
         stream.close()
         stopping = follower.stop()
         if stopping is not None:
-            # As a WebSocket connection does: a replay cut off in a read still gives its
-            # connection back, and a caller that goes on to close the database (or its
-            # event loop) must not find it half done.
-            await asyncio.gather(stopping, return_exceptions=True)
+            # A replay cut off in a read still gives its connection back: a caller that
+            # goes on to close the database (or its event loop) must not find that half
+            # done. asyncio.wait, not gather: a caller cancelled meanwhile (a stream
+            # whose client left) must not cancel that cleanup a second time.
+            await asyncio.wait({stopping})
