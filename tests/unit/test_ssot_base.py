@@ -133,14 +133,17 @@ class TestAsync(SSotAsyncTestCase):
 
     async def test_runs_on_the_same_loop_with_fixtures(self, tmp_path):
         self.add_async_cleanup(self._close, "first")
+        self.addCleanup(LOG.append, "sync cleanup")
         self.addAsyncCleanup(self._close, "second")
         assert asyncio.get_running_loop() is self.loop
         assert tmp_path.is_dir()
         self.assertEqual(await asyncio.sleep(0, "done"), "done")
 
 def test_order():
+    # unittest.IsolatedAsyncioTestCase's: one stack of cleanups, after tearDown.
     assert LOG == [
-        "setUp", "asyncSetUp", "asyncTearDown", "closed second", "closed first", "tearDown",
+        "setUp", "asyncSetUp", "asyncTearDown", "tearDown",
+        "closed second", "sync cleanup", "closed first",
     ]
 """
 

@@ -98,7 +98,11 @@ class SSotBaseTestCase:
     metrics: dict[str, float]
     _request: pytest.FixtureRequest
     _process_env_patch: pytest.MonkeyPatch
+    _cleanups: ExitStack | AsyncExitStack  # the test's; an AsyncExitStack in async tests
     _ssot_class_cleanups: ClassVar[ExitStack]
+
+    # The async base runs the hooks and every cleanup on the test's event loop instead.
+    _ssot_hooks_in_sync_context: ClassVar[bool] = True
 
     # unittest.TestCase's attributes, read by the assert* methods
     maxDiff: int | None = None
@@ -133,6 +137,9 @@ class SSotBaseTestCase:
         self.metrics = {}
         with netra_process_env.overlay(), ExitStack() as cleanups:
             self._cleanups = cleanups
+            if not self._ssot_hooks_in_sync_context:
+                yield
+                return
             self.setUp()
             try:
                 yield
@@ -253,22 +260,28 @@ class SSotAsyncTestCase(SSotBaseTestCase):
     """Base for async test classes: adds `asyncSetUp`/`asyncTearDown` and async cleanups."""
 
     pytestmark = pytest.mark.asyncio  # async tests run without asyncio_mode = "auto" too
+    _ssot_hooks_in_sync_context = False
 
     @pytest_asyncio.fixture(autouse=True)
     async def _ssot_async_context(self, _ssot_test_context: None) -> AsyncIterator[None]:
+        # As unittest's IsolatedAsyncioTestCase: every cleanup, sync or async, in one
+        # stack that unwinds newest first after tearDown.
         async with AsyncExitStack() as cleanups:
-            self._async_cleanups = cleanups
+            self._cleanups = self._async_cleanups = cleanups
+            self.setUp()
             await self.asyncSetUp()
             try:
                 yield
             finally:
                 await self.asyncTearDown()
+                self.tearDown()
 
     async def asyncSetUp(self) -> None:
         """Runs before each test, after `setUp`, on the test's event loop."""
 
     async def asyncTearDown(self) -> None:
-        """Runs after each test, before `tearDown`."""
+        """Runs after each test, before `tearDown` (and, as in unittest, not at all if
+        `asyncSetUp` raised)."""
 
     def add_async_cleanup(
         self, callback: Callable[..., Awaitable[object]], *args: Any, **kwargs: Any
