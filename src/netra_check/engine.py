@@ -262,9 +262,10 @@ def scan(
     use_cache: bool = True,
     jobs: int | None = None,
     extra_paths: Sequence[str] = (),
+    walk: Sequence[str] | None = None,
 ) -> tuple[Project, int]:
     """Discover and analyse every file (through the cache); returns the project and misses."""
-    sources, ci_files = discover(root, config, extra_paths)
+    sources, ci_files = discover(root, config, extra_paths, walk=walk)
     cache_dir = (root / config.cache_dir) if use_cache else None
     cache = ResultCache(cache_dir, f"{config.digest()}:{code_version()}")
     cache.load()
@@ -309,16 +310,22 @@ def run_check(
     use_cache: bool = True,
     jobs: int | None = None,
     extra_paths: Sequence[str] = (),
+    walk: Sequence[str] | None = None,
 ) -> CheckResult:
     """Run every active rule over the project at `root`.
 
     The whole project is always analysed, because rules such as assertion
     following and duplicate detection need every file; `only` (relative paths
     of files or folders) limits which findings are reported, and `extra_paths`
-    are scanned even when the configured `paths` do not cover them.
+    are scanned even when the configured `paths` do not cover them. With `walk` (relative
+    paths) only those are walked, with the folders between the root and them (their
+    conftests and helpers), instead of the configured paths: a root that is not a project
+    (see `command.Scope`).
     """
     started = time.perf_counter()
-    project, analysed = scan(root, config, use_cache=use_cache, jobs=jobs, extra_paths=extra_paths)
+    project, analysed = scan(
+        root, config, use_cache=use_cache, jobs=jobs, extra_paths=extra_paths, walk=walk
+    )
     rules = active_rules(config)
     raw: list[Finding] = []
     for result in project.results.values():
