@@ -131,7 +131,7 @@ BUILTIN_METHODS = frozenset(
 
 def callee_ref(call: ast.Call) -> str | None:
     """The name a call is followed by: a plain name, a method on `self`/`cls` (`self.name`
-    for both), the dotted
+    for both) or on one of their attributes (`self.attr.name`), the dotted
     name of an attribute of a name (`checks.verify`, `Checker().verify`: the file's
     imports decide what its head is, see `FileContext.qualify`), or a method on another
     object unless it is a built-in container's method (see BUILTIN_METHODS)."""
@@ -142,6 +142,13 @@ def callee_ref(call: ast.Call) -> str | None:
         owner = func.value
         if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
             return "self." + func.attr  # resolved through the receiver's class, see Project
+        if (
+            isinstance(owner, ast.Attribute)
+            and isinstance(owner.value, ast.Name)
+            and owner.value.id in ("self", "cls")
+        ):
+            # `self.checker.verify()`: through the class of the attribute when it is known
+            return f"self.{owner.attr}.{func.attr}"
         dotted = dotted_name(func)
         if dotted is not None:
             return dotted

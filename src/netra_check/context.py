@@ -264,6 +264,27 @@ def _is_test_class(node: ast.ClassDef, python_classes: tuple[str, ...]) -> bool:
     return matches_option(node.name, python_classes) or _is_unittest_class(node)
 
 
+_UNKNOWN = ast.Constant(None)  # an assigned value whose class is not known
+
+
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def _instance_attribute(target: ast.expr, in_body: bool) -> str | None:
+    """The attribute an assignment target sets on an instance of the class: `self.x` or
+    `cls.x` in a method, `x` in the class body."""
+    if in_body:
+        return target.id if isinstance(target, ast.Name) else None
+    if (
+        isinstance(target, ast.Attribute)
+        and isinstance(target.value, ast.Name)
+        and target.value.id in ("self", "cls")
+    ):
+        return target.attr
+    return None
+
+
 def _is_unittest_class(node: ast.ClassDef) -> bool:
     return any((dotted_name(b) or "").endswith("TestCase") for b in node.bases)
 
@@ -409,15 +430,20 @@ class FileContext:
         that is a built-in container's method (`items.append`). This module's own
         functions and classes are qualified the same way. In a method (`method`),
         `self.check()` stays `self.check`: the project pass looks it up in the class
-        of the object the method runs on and its bases; elsewhere it is `check`.
+        of the object the method runs on and its bases; elsewhere it is `check`. So does
+        `self.checker.verify()`: through the class of the attribute, when the receiver's
+        class knows it (see `ClassFact.attributes`), else by name.
         """
         imports = self.imports
         local = self.local_names
         out: set[str] = set()
         for name in names:
             head, dot, rest = name.partition(".")
-            if head == "self" and dot and "." not in rest:
-                out.add(name if method else rest)
+            if head == "self" and dot and rest.count(".") <= 1:
+                if method:  # `self.check`, `self.checker.verify`: through the receiver's class
+                    out.add(name)
+                elif (attr := rest.rpartition(".")[2]) not in BUILTIN_METHODS or "." not in rest:
+                    out.add(attr)
                 continue
             origin = imports.get(head) or local.get(head)
             if origin is not None and (dot or "." in origin):
@@ -483,10 +509,85 @@ class FileContext:
             bases = tuple(local.get(name, name) for b in node.bases if (name := self.qualified(b)))
             copies = self._copies(node) if parametrizers else 1
             candidate = candidate and not node.name.startswith("_")
+            attributes = self._attribute_classes(node)
             facts.append(
-                ClassFact(node.name, bases, tests, collected, collectable, copies, candidate)
+                ClassFact(
+                    node.name, bases, tests, collected, collectable, copies, candidate, attributes
+                )
             )
         return facts
+
+    def _class_of(self, node: ast.expr | None) -> str:
+        """The dotted class a constructor call or an annotation names ("" when it names
+        none: a factory's result, a subscript, a string)."""
+        if isinstance(node, ast.Call):
+            node = node.func
+            if isinstance(node, ast.Call):  # `Checker()()`
+                return ""
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            # `Checker | None`: the class when it is set
+            sides = [n for n in (node.left, node.right) if not _is_none(n)]
+            return self._class_of(sides[0]) if len(sides) == 1 else ""
+        if not isinstance(node, ast.Name | ast.Attribute):
+            return ""
+        name = self.qualified(node)
+        if name is None:
+            return ""
+        return self.local_names.get(name, name)
+
+    def _attribute_classes(self, node: ast.ClassDef) -> tuple[tuple[str, str], ...]:
+        """(attribute, class) for the attributes of the class's instances whose class is
+        known (see `ClassFact.attributes`); an attribute given anything else is ("attr", "")."""
+        annotated: dict[str, str] = {}
+        assigned: dict[str, set[str]] = {}
+
+        def note(
+            target: ast.expr, value: ast.expr | None, annotation: ast.expr | None, in_body: bool
+        ) -> None:
+            if isinstance(target, ast.Tuple | ast.List | ast.Starred):  # `self.a, self.b = ...`
+                parts = target.elts if not isinstance(target, ast.Starred) else [target.value]
+                for part in parts:
+                    note(part, _UNKNOWN, None, in_body)
+                return
+            name = _instance_attribute(target, in_body)
+            if name is None:
+                return
+            if annotation is not None:
+                annotated[name] = self._class_of(annotation)
+            if value is not None:
+                assigned.setdefault(name, set()).add(
+                    self._class_of(value) if isinstance(value, ast.Call) else ""
+                )
+
+        def assignments(statement: ast.stmt, in_body: bool) -> None:
+            if isinstance(statement, ast.Assign):
+                for target in statement.targets:
+                    note(target, statement.value, None, in_body)
+            elif isinstance(statement, ast.AnnAssign):
+                note(statement.target, statement.value, statement.annotation, in_body)
+            elif not in_body and isinstance(statement, ast.AugAssign | ast.For | ast.AsyncFor):
+                note(statement.target, _UNKNOWN, None, in_body)
+            elif not in_body and isinstance(statement, ast.With | ast.AsyncWith):
+                for item in statement.items:
+                    if item.optional_vars is not None:
+                        note(item.optional_vars, _UNKNOWN, None, in_body)
+
+        for stmt in node.body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                for inner in ast.walk(stmt):
+                    if isinstance(inner, ast.stmt):
+                        assignments(inner, False)
+            else:
+                assignments(stmt, True)
+        found: dict[str, str] = {}
+        for name in sorted({*annotated, *assigned}):
+            declared = annotated.get(name)
+            if declared is not None:
+                found[name] = declared
+            else:
+                classes = assigned[name]
+                found[name] = next(iter(classes)) if len(classes) == 1 else ""
+        return tuple(found.items())
 
     def _copies(self, node: ast.ClassDef) -> int:
         """How many copies of the class the configured class parametrizers make (a product)."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from netra_check.astutil import (
+    BUILTIN_METHODS,
     callable_defaults,
     callee_ref,
     fixture_alias,
@@ -92,10 +93,20 @@ def _wraps_same_name(definition: Definition) -> bool:
 
 def _unbound(callees: tuple[str, ...]) -> tuple[str, ...]:
     """A method's callees as followed when it is reached by name alone (no known class):
-    `self.check` is any `check`."""
+    `self.check` is any `check`, and `self.checker.verify` any `verify` (unless it is a
+    built-in container's method name)."""
     if not any(c.startswith("self.") for c in callees):
         return callees
-    return tuple(sorted({c.removeprefix("self.") for c in callees}))
+    found = set()
+    for callee in callees:
+        if callee.startswith("self."):
+            callee = callee[5:]
+            if "." in callee:
+                callee = callee.rpartition(".")[2]
+                if callee in BUILTIN_METHODS:
+                    continue
+        found.add(callee)
+    return tuple(sorted(found))
 
 
 def _helper_facts(ctx: FileContext) -> list[HelperFact]:

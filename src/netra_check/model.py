@@ -88,6 +88,11 @@ class ClassFact(NamedTuple):
     copies: int = 1  # collected copies a plugin makes of it (see `class_parametrizers`)
     # Top-level, public, no `__init__`: collected by name, or by base (`extra_python_bases`).
     candidate: bool = False
+    # (attribute, class) for the attributes of its instances whose class is known: every
+    # assignment in its body or methods (`self.checker = Checker()` in `setUp`) builds the
+    # same class, or an annotation names it (`checker: Checker`); the class's dotted name
+    # resolved like `bases`. An empty class: assigned something else too, so unknown.
+    attributes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)

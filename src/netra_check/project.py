@@ -183,7 +183,8 @@ class Project:
         method none of the known classes defines is unknown (`tests.test_x.TestA.method`,
         which asserts only if its name says so: `self.assertOutcome()` of a library base).
         A class whose bases include one picked by name among several of that name is not
-        trusted either: its methods are followed by name.
+        trusted either: its methods are followed by name. `attribute.method` is a method of
+        an attribute of the instance (see `_resolve_attribute`).
         """
         memo = self._self_memo
         key = (method, receiver)
@@ -192,6 +193,10 @@ class Project:
             return found
         index = self.classes
         located = index.by_key.get(receiver)
+        attribute, dot, name = method.partition(".")
+        if dot:
+            found = memo[key] = self._resolve_attribute(attribute, name, receiver)
+            return found
         if located is None or index.guessed(*located):
             found = self.resolve(method)  # by name, as before classes were followed
         else:
@@ -209,6 +214,26 @@ class Project:
                     break
         memo[key] = found
         return found
+
+    def _resolve_attribute(self, attribute: str, method: str, receiver: str) -> str:
+        """`self.attribute.method()` on an instance of `receiver`: the method of the
+        attribute's class (see `ClassFact.attributes`), looked up as `self.method()` is on
+        that class, when the receiver's class or the first of its bases that mentions the
+        attribute knows it, and it is a scanned class; otherwise `method` by name (a
+        built-in container's method name matches nothing)."""
+        by_name = self.resolve(f"{attribute}.{method}")
+        index = self.classes
+        located = index.by_key.get(receiver)
+        if located is None or index.guessed(*located):
+            return by_name
+        for _, fact in index.mro(*located):
+            for name, dotted in fact.attributes:
+                if name != attribute:
+                    continue
+                target = index.resolve(dotted) if dotted else None
+                owner = index.key(target[1]) if target is not None else None
+                return by_name if owner is None else self.resolve_self(method, owner)
+        return by_name
 
     @cached_property
     def _self_memo(self) -> dict[tuple[str, str], str]:

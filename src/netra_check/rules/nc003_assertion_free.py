@@ -18,6 +18,12 @@ What it does:
     defines it, bases followed through the imports and re-exports, and so are the
     `self` calls of that method in turn: an unrelated class's `check` neither hides
     nor supplies an assertion, and a subclass's override is the one that runs.
+    `self.checker.verify()` is the `verify` of the attribute's class, found the
+    same way, when the class the test runs in (or the first of its bases that
+    sets the attribute) gives it one scanned class: every assignment to it in the
+    class body or any method builds that class (`self.checker = Checker()` in
+    `setUp`, `setup_method` or `__init__`), or an annotation names it
+    (`checker: Checker`); otherwise `verify` is followed by name.
     A method no known class defines is unknown: it asserts only if its name says
     so; in a class with a base that could be any of several classes of its name,
     methods are followed by name. Tests of a class pytest does not collect itself

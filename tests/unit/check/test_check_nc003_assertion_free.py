@@ -523,3 +523,87 @@ def test_a_base_picked_among_several_of_its_name_is_not_trusted(workspace) -> No
         """,
     )
     assert workspace.findings("NC003") == []
+
+
+def test_a_method_of_an_attribute_of_self_is_followed_through_the_attributes_class(
+    workspace,
+) -> None:
+    workspace.write(
+        "tests/helpers.py",
+        """
+        class Checker:
+            def verify(self, reply):
+                self._compare(reply, "ok")
+
+            def _compare(self, reply, expected):
+                assert reply == expected
+
+        class Recorder:
+            def verify(self, reply):
+                self._compare(reply, "ok")
+
+            def _compare(self, reply, expected):
+                self.seen = (reply, expected)
+        """,
+    )
+    workspace.write(
+        "tests/test_replies.py",
+        """
+        import unittest
+
+        from tests import helpers
+        from tests.helpers import Checker, Recorder
+
+        class TestSetUp:
+            def setup_method(self):
+                self.checker = Checker()
+                self.recorder = helpers.Recorder()
+
+            def test_checked(self):
+                self.checker.verify(send())
+
+            def test_recorded_only(self):
+                self.recorder.verify(send())
+
+        class TestAnnotated:
+            recorder: Recorder | None = None
+
+            def test_recorded_only(self):
+                self.recorder.verify(send())
+
+        class Base(unittest.TestCase):
+            def setUp(self):
+                self.tool = Recorder()
+
+        class TestInheritsTheAttribute(Base):
+            def test_recorded_only(self):
+                self.tool.verify(send())
+
+        class TestOverridesTheAttribute(Base):
+            def setUp(self):
+                self.tool = Checker()
+
+            def test_checked(self):
+                self.tool.verify(send())
+
+        class TestUnknownClass:
+            def setup_method(self):
+                self.tool = make_tool()
+
+            def test_followed_by_name(self):
+                self.tool.verify(send())
+
+        class TestTwoClasses:
+            def setup_method(self):
+                self.tool = Recorder()
+
+            def test_followed_by_name(self):
+                self.tool = Checker()
+                self.tool.verify(send())
+        """,
+    )
+    assert workspace.lines("NC003") == [
+        ("tests/test_replies.py", 14),
+        ("tests/test_replies.py", 20),
+        ("tests/test_replies.py", 28),
+    ]
