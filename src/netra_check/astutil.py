@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 # For each node class, the fields that may hold child nodes. `ctx` (Load/Store) is
@@ -813,6 +813,34 @@ def callable_defaults(node: FunctionNode) -> dict[str, str]:
         if isinstance(default, ast.Name | ast.Attribute) and (name := dotted_name(default)):
             found[arg.arg] = name
     return found
+
+
+def parameter_slots(node: FunctionNode, *, method: bool) -> dict[str, tuple[str, ...]]:
+    """Each parameter's slots at a call site: its position (`self`/`cls` of a method not
+    counted) and, unless positional-only, its name; `def run(data, check)` gives
+    `{"data": ("0", "data"), "check": ("1", "check")}`."""
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    if method and positional and positional[0].arg in ("self", "cls"):
+        positional = positional[1:]
+    only = {a.arg for a in args.posonlyargs}
+    slots: dict[str, tuple[str, ...]] = {
+        a.arg: (str(i),) if a.arg in only else (str(i), a.arg) for i, a in enumerate(positional)
+    }
+    slots.update((a.arg, (a.arg,)) for a in args.kwonlyargs)
+    return slots
+
+
+def argument_slots(call: ast.Call) -> Iterator[tuple[str, ast.expr]]:
+    """(slot, argument) for a call's arguments: positions up to the first `*args`, and
+    keywords by name."""
+    for index, arg in enumerate(call.args):
+        if isinstance(arg, ast.Starred):
+            break
+        yield str(index), arg
+    for keyword in call.keywords:
+        if keyword.arg is not None:
+            yield keyword.arg, keyword.value
 
 
 def string_constants(nodes: Iterable[ast.AST]) -> Iterable[str]:

@@ -21,6 +21,8 @@ from netra_check.astutil import (
     Buckets,
     FunctionNode,
     NameMatcher,
+    argument_slots,
+    callee_ref,
     dotted_name,
     flatten_statements,
     has_direct_assertion,
@@ -28,6 +30,7 @@ from netra_check.astutil import (
     is_fixture,
     may_have_dead_code,
     new_buckets,
+    parameter_slots,
     scan_statements,
     split_live,
     used_names,
@@ -455,6 +458,45 @@ class FileContext:
         # Interned: the same few thousand names recur across a suite, and the cache's pickle
         # then stores each once (it shares objects, not equal strings).
         return tuple(sorted(map(sys.intern, out)))
+
+    def bound_calls(self, calls: Iterable[ast.AST], *, method: bool = False) -> set[str]:
+        """The functions a definition hands to the helpers it calls, as followed when the
+        helper calls that parameter: `run_case(data, check=assert_valid)` gives
+        `tests.cases.run_case#check=tests.checks.assert_valid` (the helper and the function
+        qualified as `qualify` does), `retry(assert_ready)` gives `retry#0=assert_ready`.
+        Only functions named through the imports, of this module, or methods on `self`
+        count: a local variable or a parameter could hold anything."""
+        known = self.imports.keys() | self.local_names.keys()
+        found: set[str] = set()
+        for call in calls:
+            if not isinstance(call, ast.Call) or not (call.args or call.keywords):
+                continue
+            bound = []
+            for slot, arg in argument_slots(call):
+                name = dotted_name(arg) if isinstance(arg, ast.Name | ast.Attribute) else None
+                if name is None:
+                    continue
+                head, dot, rest = name.partition(".")
+                if head in known or (head == "self" and dot and "." not in rest):
+                    bound.append((slot, name))
+            if not bound:
+                continue
+            callee = callee_ref(call)
+            qualified = self.qualify([callee], method=method) if callee else ()
+            if not qualified:
+                continue
+            for slot, name in bound:
+                for target in self.qualify([name], method=method):
+                    found.add(sys.intern(f"{qualified[0]}#{slot}={target}"))
+        return found
+
+    def called_parameters(self, definition: Definition, names: Iterable[str]) -> set[str]:
+        """`#slot` markers for the parameters a function calls among `names` (see
+        `parameter_slots`): a call site's `helper#slot=function` is followed to that
+        function when the helper has the marker."""
+        node = definition.function
+        slots = parameter_slots(node, method=definition.kind == "method")
+        return {f"#{slot}" for name in names for slot in slots.get(name, ())}
 
     @cached_property
     def local_names(self) -> dict[str, str]:

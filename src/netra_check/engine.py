@@ -95,18 +95,33 @@ def _unbound(callees: tuple[str, ...]) -> tuple[str, ...]:
     """A method's callees as followed when it is reached by name alone (no known class):
     `self.check` is any `check`, and `self.checker.verify` any `verify` (unless it is a
     built-in container's method name)."""
-    if not any(c.startswith("self.") for c in callees):
+    if not any("self." in c for c in callees):
         return callees
     found = set()
     for callee in callees:
-        if callee.startswith("self."):
-            callee = callee[5:]
-            if "." in callee:
-                callee = callee.rpartition(".")[2]
-                if callee in BUILTIN_METHODS:
+        if "#" in callee:  # `self.run#0=self.check`: both parts by name
+            helper, _, binding = callee.partition("#")
+            slot, _, function = binding.partition("=")
+            if helper:
+                helper, function = _by_name(helper), _by_name(function)
+                if not helper or not function:
                     continue
+                callee = f"{helper}#{slot}={function}"
+        elif not (callee := _by_name(callee)):
+            continue
         found.add(callee)
     return tuple(sorted(found))
+
+
+def _by_name(callee: str) -> str:
+    """A callee of a method as followed by name ("" when it can match no helper)."""
+    if callee.startswith("self."):
+        callee = callee[5:]
+        if "." in callee:
+            callee = callee.rpartition(".")[2]
+            if callee in BUILTIN_METHODS:
+                return ""
+    return callee
 
 
 def _helper_facts(ctx: FileContext) -> list[HelperFact]:
@@ -121,16 +136,21 @@ def _helper_facts(ctx: FileContext) -> list[HelperFact]:
         asserts = state is True or _wraps_same_name(definition)
         callees: tuple[str, ...] = ()
         if not asserts:
-            if isinstance(state, tuple):
-                names = set(state)
-            else:
-                names = {n for call in definition.live_calls() if (n := callee_ref(call))}  # type: ignore[arg-type]
+            calls = definition.live_calls()
+            called = {n for call in calls if (n := callee_ref(call))}  # type: ignore[arg-type]
+            names = set(state) if isinstance(state, tuple) else set(called)
+            # `check(data)` on a parameter: a caller's `helper(data, check=assert_valid)`
+            # runs `assert_valid` (see FileContext.bound_calls)
+            extra = ctx.called_parameters(definition, called)
+            extra.update(ctx.bound_calls(calls, method=definition.kind == "method"))
             if is_fixture(node):
                 names.update(parameter_names(node))  # fixtures run the fixtures they request
             defaults = callable_defaults(node)
             if defaults:  # `compare_fn(result, expected)` runs `compare_fn=assert_equal`
                 names = {defaults.get(name, name) for name in names}
             callees = ctx.qualify(names, method=definition.kind == "method")
+            if extra:
+                callees = tuple(sorted({*callees, *extra}))
         # By name (for calls the scanner cannot resolve), and as imported or as a class's
         # method: `pkg.mod.helper`, `pkg.mod.Class.method`. A test only by name: the rare
         # `self.test_other()` is followed by name (see Project.resolve_self), and a large

@@ -136,7 +136,14 @@ class Project:
                 answer = True
                 break
             for callee in callees:
-                if callee.startswith("self."):
+                if "#" in callee:
+                    if callee[0] == "#":
+                        continue  # a marker: this helper calls a parameter
+                    bound = self._bound_target(callee, receiver)
+                    if bound is None:
+                        continue
+                    callee = bound
+                elif callee.startswith("self."):
                     callee = self.resolve_self(callee[5:], receiver)
                 else:
                     callee = resolve(callee)
@@ -151,6 +158,25 @@ class Project:
         if answer or settled:
             self._asserting[name] = answer
         return answer, answer or settled
+
+    def _follow(self, name: str, receiver: str | None) -> str:
+        """A callee as followed from code running on an instance of `receiver` (None or
+        "": no known class)."""
+        if name.startswith("self."):
+            return self.resolve_self(name[5:], receiver) if receiver else self.resolve(name[5:])
+        return self.resolve(name)
+
+    def _bound_target(self, entry: str, receiver: str | None) -> str | None:
+        """`helper#slot=function` (see `FileContext.bound_calls`): the function, followed,
+        when the helper calls the parameter it is passed to (its `#slot` marker), else None.
+        Among several helpers of one name, one that calls it is enough."""
+        helper, _, binding = entry.partition("#")
+        slot, _, function = binding.partition("=")
+        target = self._follow(helper, receiver).partition("@")[0]
+        marker = "#" + slot
+        if not any(marker in callees for _, callees in self._helpers.get(target, ())):
+            return None
+        return self._follow(function, receiver)
 
     def resolve(self, name: str) -> str:
         """Memoised `_resolve`."""
@@ -248,7 +274,11 @@ class Project:
         for name in names:
             target = resolved.get(name)  # never a `self.` name: those depend on the receiver
             if target is None:
-                if name.startswith("self."):
+                if "#" in name:
+                    target = self._bound_target(name, receiver)
+                    if target is None:
+                        continue
+                elif name.startswith("self."):
                     target = (
                         self.resolve_self(name[5:], receiver)
                         if receiver is not None

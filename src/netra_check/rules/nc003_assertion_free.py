@@ -32,7 +32,12 @@ What it does:
     assert in none of them; a set-up hook that registers an asserting callback
     (`@compiles(...)` in `setup_test_class`) counts for the tests of its class, and
     a helper that calls a parameter runs that parameter's default
-    (`compare(result, expected)` with `compare=expect_equal`). Other helpers are
+    (`compare(result, expected)` with `compare=expect_equal`) and the function a
+    caller passes for it (`run_case(data, check=assert_valid)`,
+    `retry(assert_ready)`): a function named through the imports or defined in the
+    calling module, or a method on `self`, passed by position or keyword to a helper
+    whose own body calls that parameter (one that only hands it on to another call
+    does not count). Other helpers are
     followed by name through every function, fixture and test in the scanned test
     code and testing packages, transitively (a test that calls `check_reply()` which
     calls `assert_event_order()` is fine, and so is one that calls
@@ -158,6 +163,9 @@ class AssertionFreeTest(Rule):
                 continue
             method = test.kind == "method"
             callees = ctx.qualify(reached_names(test, state), method=method)
+            bound = ctx.bound_calls(test.live_calls(), method=method)
+            if bound:  # `retry(assert_ready)`: followed if `retry` calls that parameter
+                callees = tuple(sorted({*callees, *bound}))
             on_self = any(c.startswith("self.") for c in callees)
             candidates.append((test.qualname, test.line, test.span, callees, test.is_test, on_self))
         return candidates or None

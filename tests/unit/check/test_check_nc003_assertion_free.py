@@ -607,3 +607,75 @@ def test_a_method_of_an_attribute_of_self_is_followed_through_the_attributes_cla
         ("tests/test_replies.py", 20),
         ("tests/test_replies.py", 28),
     ]
+
+
+def test_a_function_passed_to_a_helper_that_calls_it_is_followed(workspace) -> None:
+    workspace.write(
+        "tests/helpers.py",
+        """
+        def assert_valid(order):
+            assert order["ok"]
+
+        def log_order(order):
+            print(order)
+
+        def run_case(data, check=None):
+            result = place(data)
+            if check is not None:
+                check(result)
+            return result
+
+        def retry(action, /, times=3):
+            for _ in range(times):
+                action()
+
+        def store(data, callback):
+            save(data, callback)
+        """,
+    )
+    workspace.write(
+        "tests/test_cases.py",
+        """
+        from tests import helpers
+        from tests.helpers import assert_valid, log_order, retry, run_case, store
+
+        def ready():
+            assert server_up()
+
+        def test_checked_by_keyword():
+            run_case({"id": 1}, check=assert_valid)
+
+        def test_checked_by_position():
+            run_case({"id": 1}, helpers.assert_valid)
+
+        def test_retried():
+            retry(ready)
+
+        def test_logged_only():
+            run_case({"id": 1}, check=log_order)
+
+        def test_stored_only():
+            store({"id": 1}, assert_valid)
+
+        def test_retried_by_keyword_only():
+            retry(action=ready)
+
+        class TestCases:
+            def verify(self, result):
+                assert result
+
+            def test_method_passed(self):
+                run_case({}, check=self.verify)
+
+            def test_helper_method_runs_it(self):
+                self.run(self.verify)
+
+            def run(self, step):
+                step(place({}))
+        """,
+    )
+    assert workspace.lines("NC003") == [
+        ("tests/test_cases.py", 16),
+        ("tests/test_cases.py", 19),
+        ("tests/test_cases.py", 22),
+    ]
