@@ -51,11 +51,15 @@ class FileRole:
     is_support: bool  # test code or a testing helper package; its helpers are followed
     is_script: bool  # under a scripts folder: checked for runner bypasses
     category: str | None  # the configured category folder the file lives in
+    # A module of the project's own packages that test or support code imports (directly
+    # or through such modules): only its classes and functions are indexed, by their
+    # dotted names, so that a helper imported from it is followed; no rule checks it.
+    is_imported: bool = False
 
     @property
     def needs_parse(self) -> bool:
         """Files with no role are never read."""
-        return self.is_test_code or self.is_support or self.is_script
+        return self.is_test_code or self.is_support or self.is_script or self.is_imported
 
 
 PYTHON = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
@@ -644,6 +648,27 @@ class FileContext:
             if named and args and not any(isinstance(a, ast.Starred) for a in args):
                 copies *= len(args)
         return copies
+
+    def imported_modules(self) -> tuple[str, ...]:
+        """The modules the module-level imports may name: `import a.b` gives `a.b`, `from
+        a.b import c` gives `a.b` and `a.b.c` (which may be a module), relative imports made
+        absolute; for indexing the project's own modules the tests import."""
+        found: set[str] = set()
+        package = self.rel.split("/")[:-1]
+        for stmt in self.module.statements:
+            if isinstance(stmt, ast.Import):
+                found.update(alias.name for alias in stmt.names)
+            elif isinstance(stmt, ast.ImportFrom):
+                parts = [stmt.module] if stmt.module else []
+                if stmt.level:
+                    parts = [*package[: max(len(package) - stmt.level + 1, 0)], *parts]
+                module = ".".join(parts)
+                if module:
+                    found.add(module)
+                found.update(
+                    f"{module}.{a.name}" if module else a.name for a in stmt.names if a.name != "*"
+                )
+        return tuple(sorted(found))
 
     def class_imports(self) -> tuple[tuple[str, str], ...]:
         """`(module, name)` for each module-level `from module import name` that may bring a

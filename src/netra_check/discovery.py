@@ -13,7 +13,7 @@ import fnmatch
 import glob
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
@@ -277,6 +277,68 @@ def discover(
     if walk is not None:
         ci_files = [rel for rel in ci_files if any(_within(rel, entry) for entry in entries)]
     return files, ci_files
+
+
+class ModuleFinder:
+    """The project's own modules that scanned code imports, to index them (see
+    `FileRole.is_imported`): a module name is looked for under the root, `src/` and `lib/`
+    (`a.b` is `a/b.py` or `a/b/__init__.py`), never in a skipped or excluded folder or a
+    nested project. A file that discovery would have given a role (it was outside the
+    paths walked) keeps that role, so its cached result is the same either way."""
+
+    def __init__(self, root: Path, config: CheckConfig, classifier: Classifier | None = None):
+        self.root = root.resolve()
+        self.classifier = classifier or Classifier(config, self.root)
+        self._asked: set[str] = set()
+        self._folders: dict[str, bool] = {}
+
+    def sources(self, imports: Iterable[str], known: Collection[str]) -> list[SourceFile]:
+        """The files of the modules named in `imports` not already in `known` (relative
+        paths), each module looked for once per run."""
+        found: dict[str, SourceFile] = {}
+        for module in imports:
+            if module in self._asked:
+                continue
+            self._asked.add(module)
+            rel = self._find(module)
+            if rel is None or rel in known or rel in found:
+                continue
+            role = self.classifier.role(rel)
+            if not role.needs_parse:
+                role = FileRole(False, False, False, False, None, is_imported=True)
+            found[rel] = SourceFile(rel, str(self.root / rel), role)
+        return sorted(found.values())
+
+    def _find(self, module: str) -> str | None:
+        parts = module.split(".")
+        if not all(part.isidentifier() for part in parts):
+            return None
+        tail = "/".join(parts)
+        for base in ("", "src/", "lib/"):
+            for rel in (f"{base}{tail}.py", f"{base}{tail}/__init__.py"):
+                if os.path.isfile(self.root / rel):
+                    return rel if self._allowed(rel) else None
+        return None
+
+    def _allowed(self, rel: str) -> bool:
+        if self.classifier.excluded(rel):
+            return False
+        folder = ""
+        for part in rel.split("/")[:-1]:
+            folder = f"{folder}/{part}" if folder else part
+            allowed = self._folders.get(folder)
+            if allowed is None:
+                allowed = (
+                    part not in ALWAYS_EXCLUDED_DIRS
+                    and not part.startswith(".")
+                    and not part.endswith(".egg-info")
+                    and not self.classifier.excluded(folder)
+                    and not _is_nested_project(str(self.root / folder), ["pyproject.toml"])
+                )
+                self._folders[folder] = allowed
+            if not allowed:
+                return False
+        return True
 
 
 def _within(rel: str, entry: str) -> bool:

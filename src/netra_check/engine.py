@@ -36,8 +36,8 @@ from netra_check.context import (
     module_names,
     parse_suppressions,
 )
-from netra_check.discovery import SourceFile, discover
-from netra_check.model import FileResult, Finding, HelperFact, Metric, Rule
+from netra_check.discovery import ModuleFinder, SourceFile, discover
+from netra_check.model import PACKAGE_ONLY, FileResult, Finding, HelperFact, Metric, Rule
 from netra_check.project import Project
 from netra_check.rules import REGISTRY
 
@@ -113,6 +113,27 @@ def _unbound(callees: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+def _in_package(callees: tuple[str, ...]) -> tuple[str, ...]:
+    """The callees of a function of an imported module (see PACKAGE_ONLY): dotted names
+    (`shop.compare.same`) are looked up among that package's functions first."""
+
+    def mark(name: str) -> str:
+        if "." not in name or name.startswith(("self.", "#")):
+            return name
+        return PACKAGE_ONLY + name
+
+    out = []
+    for callee in callees:
+        if "#" in callee and callee[0] != "#":
+            helper, _, binding = callee.partition("#")
+            slot, _, function = binding.partition("=")
+            callee = f"{mark(helper)}#{slot}={mark(function)}"
+        else:
+            callee = mark(callee)
+        out.append(callee)
+    return tuple(out)
+
+
 def _by_name(callee: str) -> str:
     """A callee of a method as followed by name ("" when it can match no helper)."""
     if callee.startswith("self."):
@@ -129,6 +150,7 @@ def _helper_facts(ctx: FileContext) -> list[HelperFact]:
     facts = []
     matcher = ctx.assertion_matcher
     modules = module_names(ctx.rel)
+    by_name = not ctx.role.is_imported or ctx.role.is_support
     # Tests are included: a test that calls another test method asserts if that one does.
     for definition in ctx.functions():
         node = definition.function
@@ -156,11 +178,17 @@ def _helper_facts(ctx: FileContext) -> list[HelperFact]:
         # `self.test_other()` is followed by name (see Project.resolve_self), and a large
         # suite's cache would otherwise hold every test twice.
         method = definition.kind == "method"
-        facts.append(HelperFact(node.name, asserts, _unbound(callees) if method else callees))
+        if by_name:
+            facts.append(HelperFact(node.name, asserts, _unbound(callees) if method else callees))
+        else:
+            callees = _in_package(callees)
         if not definition.is_test:
             qualname = definition.qualname
-            facts.extend(HelperFact(f"{m}.{qualname}", asserts, callees) for m in modules)
-        alias = fixture_alias(node)
+            # A function of a module indexed because it is imported is reached only from
+            # code of such modules (see `_in_package`), never from a test's direct call.
+            prefix = "" if by_name or method else PACKAGE_ONLY
+            facts.extend(HelperFact(f"{prefix}{m}.{qualname}", asserts, callees) for m in modules)
+        alias = fixture_alias(node) if by_name else None
         if alias is not None:
             facts.append(HelperFact(alias, asserts, callees))
     return facts
@@ -186,6 +214,8 @@ def analyze_source(rel: str, data: bytes, role: FileRole, config: CheckConfig) -
     """Parse one file and run every per-file hook of every active rule on it."""
     ctx = FileContext(rel, data, role, config)
     result = FileResult(parsed=ctx.tree is not None)
+    if role.is_imported and not role.is_support:
+        return _imported_result(ctx, result)
     try:
         for rule in active_rules(config):
             result.findings.extend(rule.check_file(ctx))
@@ -200,6 +230,7 @@ def analyze_source(rel: str, data: bytes, role: FileRole, config: CheckConfig) -
                 result.class_imports = ctx.class_imports()
                 result.exports = ctx.exports()
                 result.test_file = role.is_test_file
+                result.imports = ctx.imported_modules()
     except RecursionError:
         # A tree Python could parse but too deep for the rules: report it, keep going.
         result = _too_deep(ctx, config)
@@ -207,6 +238,25 @@ def analyze_source(rel: str, data: bytes, role: FileRole, config: CheckConfig) -
         raise RuntimeError(f"netra check failed on {rel}: {exc!r}") from exc
     if b"netra:" in data:
         result.suppressions = parse_suppressions(ctx.text)
+    return result
+
+
+def _imported_result(ctx: FileContext, result: FileResult) -> FileResult:
+    """A module indexed because test code imports it: its classes, and its functions and
+    methods by their dotted names only (a production module's `save` is not every `save`
+    a test calls on some object). No rule looks at it; a file that does not parse, or is
+    too deep, contributes nothing."""
+    if ctx.tree is None:
+        return result
+    try:
+        result.classes = ctx.class_facts()
+        result.helpers = [(f.name, f.asserts, f.callees) for f in _helper_facts(ctx)]
+        result.class_imports = ctx.class_imports()
+        result.exports = ctx.exports()
+        result.imports = ctx.imported_modules()
+    except RecursionError:
+        return FileResult(parsed=False, imported=True)
+    result.imported = True
     return result
 
 
@@ -295,12 +345,43 @@ def scan(
     extra_paths: Sequence[str] = (),
     walk: Sequence[str] | None = None,
 ) -> tuple[Project, int]:
-    """Discover and analyse every file (through the cache); returns the project and misses."""
+    """Discover and analyse every file (through the cache); returns the project and misses.
+
+    Then the project's own modules that the scanned test and support code imports, and
+    those they import in turn, are indexed too (see `FileRole.is_imported`)."""
     sources, ci_files = discover(root, config, extra_paths, walk=walk)
     cache_dir = (root / config.cache_dir) if use_cache else None
     cache = ResultCache(cache_dir, f"{config.digest()}:{code_version()}")
     cache.load()
     results: dict[str, FileResult] = {}
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    analysed = _load(sources, cache, results, config, workers)
+    finder = ModuleFinder(root, config)
+    batch = [results[s.rel] for s in sources if s.rel in results and s.role.is_support]
+    while batch:
+        found = finder.sources((m for r in batch for m in r.imports), results)
+        analysed += _load(found, cache, results, config, workers)
+        batch = [results[s.rel] for s in found if s.rel in results]
+    cache.prune(set(results))
+    cache.save()
+    text_files: dict[str, str] = {}
+    for rel in ci_files:
+        try:
+            text_files[rel] = (root / rel).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+    return Project(root, config, results, text_files), analysed
+
+
+def _load(
+    sources: list[SourceFile],
+    cache: ResultCache,
+    results: dict[str, FileResult],
+    config: CheckConfig,
+    workers: int,
+) -> int:
+    """Put each source's result in `results`, from the cache or analysed; returns how
+    many were analysed."""
     pending: list[tuple[SourceFile, int]] = []
     for source in sources:
         try:
@@ -318,19 +399,10 @@ def scan(
                     results[source.rel] = entry.result
                     continue
         pending.append((source, stat.st_size))
-    workers = jobs if jobs is not None else (os.cpu_count() or 1)
     for rel, mtime_ns, size, digest, result in _analyze_many(pending, config, workers):
         results[rel] = result
         cache.put(rel, CacheEntry(mtime_ns, size, digest, result))
-    cache.prune(set(results))
-    cache.save()
-    text_files: dict[str, str] = {}
-    for rel in ci_files:
-        try:
-            text_files[rel] = (root / rel).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-    return Project(root, config, results, text_files), len(pending)
+    return len(pending)
 
 
 def run_check(

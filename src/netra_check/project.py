@@ -12,7 +12,7 @@ from netra_check.astutil import BUILTIN_METHODS, is_assert_name, last_part
 from netra_check.classes import ClassIndex
 from netra_check.config import CheckConfig
 from netra_check.context import name_matcher
-from netra_check.model import FileResult
+from netra_check.model import PACKAGE_ONLY, FileResult
 
 # Helper chains longer than this are not followed to the end: counted as asserting.
 _MAX_DEPTH = 200
@@ -197,6 +197,10 @@ class Project:
         `fixture_session().pop`): that is left qualified, so it matches no helper."""
         if "." not in name or name in self._helpers:
             return name
+        if name[0] == PACKAGE_ONLY:  # a function of an imported module, else any other name
+            name = name[1:]
+            if name in self._helpers:
+                return name
         last = last_part(name)
         return name if last in BUILTIN_METHODS else last
 

@@ -13,7 +13,13 @@ What it does:
     `from tests.logs import check_reply`, `logs.check_reply()` after `from tests
     import logs`, `Checker().verify()` after `from tests.checks import Checker`
     are those functions and that method, not others of the same name; so is a
-    function or class of the test module itself. `self.check()` (and `cls.check()`)
+    function or class of the test module itself. The project's own modules that
+    test code imports (under the root, `src/` or `lib/`, and the modules they
+    import in turn) are indexed by their dotted names only, even outside the
+    testing packages: `Checker().verify()` after `from mypkg.checks import
+    Checker` is that method, followed into the functions it calls; a function of
+    such a module that a test calls directly (`process_order()`) is production
+    code, whose `assert` is an invariant, and is not followed. `self.check()` (and `cls.check()`)
     is the method of the class the test runs in or of the first of its bases that
     defines it, bases followed through the imports and re-exports, and so are the
     `self` calls of that method in turn: an unrelated class's `check` neither hides

@@ -679,3 +679,54 @@ def test_a_function_passed_to_a_helper_that_calls_it_is_followed(workspace) -> N
         ("tests/test_cases.py", 19),
         ("tests/test_cases.py", 22),
     ]
+
+
+def test_a_helper_imported_from_the_projects_own_package_is_followed(workspace) -> None:
+    # src/shop is neither test code nor a testing package: its modules that the tests
+    # import (and those they import) are indexed by their dotted names only.
+    workspace.write("src/shop/__init__.py", "")
+    workspace.write(
+        "src/shop/checks.py",
+        """
+        from shop.compare import same
+
+        class Checker:
+            def verify(self, reply):
+                same(reply, "ok")
+
+        class Recorder:
+            def verify(self, reply):
+                self.seen = reply
+        """,
+    )
+    workspace.write("src/shop/compare.py", "def same(a, b):\n    assert a == b\n")
+    workspace.write("src/shop/unrelated.py", "def broken(:\n")
+    workspace.write(
+        "tests/test_replies.py",
+        """
+        from shop.checks import Checker, Recorder
+        from shop.compare import same
+
+        def test_checked():
+            Checker().verify(send())
+
+        def test_recorded_only():
+            Recorder().verify(send())
+
+        def test_some_other_verify(reply):
+            reply.verify()
+
+        def test_production_function_only():
+            same(send(), "ok")
+        """,
+    )
+    result = workspace.scan()
+    # A function of the package called directly is production code (its assert is an
+    # invariant); only the methods of its classes, and what they call, are followed.
+    assert [(f.path, f.line) for f in result.findings if f.rule_id == "NC003"] == [
+        ("tests/test_replies.py", 7),
+        ("tests/test_replies.py", 10),
+        ("tests/test_replies.py", 13),
+    ]
+    # The test module and the two modules it reaches; nothing else of the package is read.
+    assert (result.files, result.tests) == (3, 4)
