@@ -835,12 +835,15 @@ def argument_slots(call: ast.Call) -> Iterator[tuple[str, ast.expr]]:
     """(slot, argument) for a call's arguments: positions up to the first `*args`, and
     keywords by name."""
     for index, arg in enumerate(call.args):
-        if isinstance(arg, ast.Starred):
+        if type(arg) is ast.Starred:
             break
-        yield str(index), arg
+        yield _POSITIONS[index] if index < len(_POSITIONS) else str(index), arg
     for keyword in call.keywords:
         if keyword.arg is not None:
             yield keyword.arg, keyword.value
+
+
+_POSITIONS = tuple(map(str, range(16)))
 
 
 def string_constants(nodes: Iterable[ast.AST]) -> Iterable[str]:

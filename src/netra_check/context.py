@@ -272,6 +272,9 @@ def _is_test_class(node: ast.ClassDef, python_classes: tuple[str, ...]) -> bool:
 
 
 _UNKNOWN = ast.Constant(None)  # an assigned value whose class is not known
+_BINDING_STATEMENTS = frozenset(
+    {ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor, ast.With, ast.AsyncWith}
+)
 
 
 def _is_none(node: ast.expr) -> bool:
@@ -470,29 +473,54 @@ class FileContext:
         qualified as `qualify` does), `retry(assert_ready)` gives `retry#0=assert_ready`.
         Only functions named through the imports, of this module, or methods on `self`
         count: a local variable or a parameter could hold anything."""
-        known = self.imports.keys() | self.local_names.keys()
+        known = self._module_names
         found: set[str] = set()
         for call in calls:
             if not isinstance(call, ast.Call) or not (call.args or call.keywords):
                 continue
             bound = []
             for slot, arg in argument_slots(call):
-                name = dotted_name(arg) if isinstance(arg, ast.Name | ast.Attribute) else None
-                if name is None:
-                    continue
-                head, dot, rest = name.partition(".")
-                if head in known or (head == "self" and dot and "." not in rest):
-                    bound.append((slot, name))
+                # A function's name, not a class's (`Column(Integer)`, `select(User)`).
+                kind = type(arg)
+                if kind is ast.Name:
+                    name = arg.id  # type: ignore[attr-defined]
+                    if name in known and not name[0].isupper():
+                        bound.append((slot, name))
+                elif kind is ast.Attribute and (name := dotted_name(arg)) is not None:
+                    head, _, rest = name.partition(".")
+                    if (head in known or (head == "self" and "." not in rest)) and not (
+                        name.rpartition(".")[2][:1].isupper()
+                    ):
+                        bound.append((slot, name))
             if not bound:
                 continue
             callee = callee_ref(call)
-            qualified = self.qualify([callee], method=method) if callee else ()
-            if not qualified:
+            helper = self._qualify_one(callee, method) if callee else None
+            if helper is None:
                 continue
             for slot, name in bound:
-                for target in self.qualify([name], method=method):
-                    found.add(sys.intern(f"{qualified[0]}#{slot}={target}"))
+                function = self._qualify_one(name, method)
+                if function is not None:
+                    found.add(sys.intern(f"{helper}#{slot}={function}"))
         return found
+
+    def _qualify_one(self, name: str, method: bool) -> str | None:
+        """`qualify` of one name (None when it is dropped), memoised for the file."""
+        key = (name, method)
+        memo = self._qualified_memo
+        if key not in memo:
+            qualified = self.qualify([name], method=method)
+            memo[key] = qualified[0] if qualified else None
+        return memo[key]
+
+    @cached_property
+    def _qualified_memo(self) -> dict[tuple[str, bool], str | None]:
+        return {}
+
+    @cached_property
+    def _module_names(self) -> frozenset[str]:
+        """Names bound at module level to an import, a function or a class."""
+        return frozenset(self.imports.keys() | self.local_names.keys())
 
     def called_parameters(self, definition: Definition, names: Iterable[str]) -> set[str]:
         """`#slot` markers for the parameters a function calls among `names` (see
@@ -581,6 +609,11 @@ class FileContext:
             return ""
         return self.local_names.get(name, name)
 
+    @cached_property
+    def _methods(self) -> dict[int, Definition]:
+        """Each method's definition by the id of its node (their statements are shared)."""
+        return {id(d.node): d for d in self.definitions if d.kind == "method"}
+
     def _attribute_classes(self, node: ast.ClassDef) -> tuple[tuple[str, str], ...]:
         """(attribute, class) for the attributes of the class's instances whose class is
         known (see `ClassFact.attributes`); an attribute given anything else is ("attr", "")."""
@@ -618,10 +651,12 @@ class FileContext:
                     if item.optional_vars is not None:
                         note(item.optional_vars, _UNKNOWN, None, in_body)
 
+        methods = self._methods
         for stmt in node.body:
             if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
-                for inner in ast.walk(stmt):
-                    if isinstance(inner, ast.stmt):
+                method = methods.get(id(stmt))
+                for inner in method.statements if method else flatten_statements(stmt.body):
+                    if type(inner) in _BINDING_STATEMENTS:
                         assignments(inner, False)
             else:
                 assignments(stmt, True)

@@ -158,13 +158,17 @@ def _helper_facts(ctx: FileContext) -> list[HelperFact]:
         asserts = state is True or _wraps_same_name(definition)
         callees: tuple[str, ...] = ()
         if not asserts:
-            calls = definition.live_calls()
-            called = {n for call in calls if (n := callee_ref(call))}  # type: ignore[arg-type]
-            names = set(state) if isinstance(state, tuple) else set(called)
             # `check(data)` on a parameter: a caller's `helper(data, check=assert_valid)`
-            # runs `assert_valid` (see FileContext.bound_calls)
-            extra = ctx.called_parameters(definition, called)
-            extra.update(ctx.bound_calls(calls, method=definition.kind == "method"))
+            # runs `assert_valid` (see FileContext.bound_calls). When the statements call
+            # an `assert_*`-looking name, only their calls are followed (no walk).
+            if isinstance(state, tuple):
+                names = set(state)
+                extra = ctx.called_parameters(definition, names)
+            else:
+                calls = definition.live_calls()
+                names = {n for call in calls if (n := callee_ref(call))}  # type: ignore[arg-type]
+                extra = ctx.called_parameters(definition, names)
+                extra.update(ctx.bound_calls(calls, method=definition.kind == "method"))
             if is_fixture(node):
                 names.update(parameter_names(node))  # fixtures run the fixtures they request
             defaults = callable_defaults(node)

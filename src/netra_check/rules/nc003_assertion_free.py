@@ -41,9 +41,11 @@ What it does:
     (`compare(result, expected)` with `compare=expect_equal`) and the function a
     caller passes for it (`run_case(data, check=assert_valid)`,
     `retry(assert_ready)`): a function named through the imports or defined in the
-    calling module, or a method on `self`, passed by position or keyword to a helper
-    whose own body calls that parameter (one that only hands it on to another call
-    does not count). Other helpers are
+    calling module, or a method on `self` (a name not written like a class),
+    passed by position or keyword to a helper whose own body calls that parameter
+    (one that only hands it on to another call does not count; nor does a call
+    from a test or helper whose statements call an `assert_*`-looking name, which
+    is judged by those). Other helpers are
     followed by name through every function, fixture and test in the scanned test
     code and testing packages, transitively (a test that calls `check_reply()` which
     calls `assert_event_order()` is fine, and so is one that calls
@@ -169,7 +171,11 @@ class AssertionFreeTest(Rule):
                 continue
             method = test.kind == "method"
             callees = ctx.qualify(reached_names(test, state), method=method)
-            bound = ctx.bound_calls(test.live_calls(), method=method)
+            bound = (
+                ()
+                if isinstance(state, tuple)
+                else ctx.bound_calls(test.live_calls(), method=method)
+            )
             if bound:  # `retry(assert_ready)`: followed if `retry` calls that parameter
                 callees = tuple(sorted({*callees, *bound}))
             on_self = any(c.startswith("self.") for c in callees)
