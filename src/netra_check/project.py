@@ -192,7 +192,8 @@ class Project:
 
     def _resolve(self, name: str) -> str:
         """A qualified name (`tests.helpers.check`, `tests.helpers.Checker.verify`) as the
-        helper it names if the repository defines it, else by its last part (a library's,
+        helper it names if the repository defines it (a method also when a scanned base of
+        the class defines it), else by its last part (a library's,
         or one not scanned), except a built-in container's method name (`os.path.join`,
         `fixture_session().pop`): that is left qualified, so it matches no helper."""
         if "." not in name or name in self._helpers:
@@ -201,6 +202,11 @@ class Project:
             name = name[1:]
             if name in self._helpers:
                 return name
+        owner, _, method = name.rpartition(".")
+        if owner in self.classes.by_key:  # `Checker().verify` of a class that inherits it
+            found = self.resolve_self(method, owner)
+            if found.partition("@")[0] in self._helpers:
+                return found
         last = last_part(name)
         return name if last in BUILTIN_METHODS else last
 

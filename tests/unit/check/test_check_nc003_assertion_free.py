@@ -730,3 +730,34 @@ def test_a_helper_imported_from_the_projects_own_package_is_followed(workspace) 
     ]
     # The test module and the two modules it reaches; nothing else of the package is read.
     assert (result.files, result.tests) == (3, 4)
+
+
+def test_a_method_a_package_class_inherits_is_followed_to_its_base(workspace) -> None:
+    workspace.write(
+        "src/shop/base.py",
+        """
+        class BaseChecker:
+            def verify(self, reply):
+                assert reply["ok"]
+
+            def record(self, reply):
+                self.seen = reply
+        """,
+    )
+    workspace.write(
+        "src/shop/checks.py",
+        "from shop.base import BaseChecker\n\nclass Checker(BaseChecker):\n    pass\n",
+    )
+    workspace.write(
+        "tests/test_replies.py",
+        """
+        from shop.checks import Checker
+
+        def test_checked():
+            Checker().verify(send())
+
+        def test_recorded_only():
+            Checker().record(send())
+        """,
+    )
+    assert workspace.lines("NC003") == [("tests/test_replies.py", 6)]
