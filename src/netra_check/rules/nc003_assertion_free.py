@@ -17,7 +17,8 @@ What it does:
     test code imports (under the root, `src/` or `lib/`, and the modules they
     import in turn) are indexed by their dotted names only, even outside the
     testing packages: `Checker().verify()` after `from mypkg.checks import
-    Checker` is that method, followed into the functions it calls; a function of
+    Checker` is that method (or that of the first of its bases defining it),
+    followed into the functions it calls; a function of
     such a module that a test calls directly (`process_order()`) is production
     code, whose `assert` is an invariant, and is not followed. `self.check()` (and `cls.check()`)
     is the method of the class the test runs in or of the first of its bases that
