@@ -18,9 +18,9 @@ What it does:
     import in turn) are indexed by their dotted names only, even outside the
     testing packages: `Checker().verify()` after `from mypkg.checks import
     Checker` is that method (or that of the first of its bases defining it),
-    followed into the functions it calls; a function of
-    such a module that a test calls directly (`process_order()`) is production
-    code, whose `assert` is an invariant, and is not followed. `self.check()` (and `cls.check()`)
+    followed into the functions it calls; a function of such a module that a
+    test calls directly (`process_order()`) is production code, whose `assert`
+    is an invariant, and is not followed. `self.check()` (and `cls.check()`)
     is the method of the class the test runs in or of the first of its bases that
     defines it, bases followed through the imports and re-exports, and so are the
     `self` calls of that method in turn: an unrelated class's `check` neither hides
@@ -46,9 +46,9 @@ What it does:
     passed by position or keyword to a helper whose own body calls that parameter
     (one that only hands it on to another call does not count; nor does a call
     from a test or helper whose statements call an `assert_*`-looking name, which
-    is judged by those). Other helpers are
-    followed by name through every function, fixture and test in the scanned test
-    code and testing packages, transitively (a test that calls `check_reply()` which
+    is judged by those). Other helpers are followed by name through every
+    function, fixture and test in the scanned test code and testing packages,
+    transitively (a test that calls `check_reply()` which
     calls `assert_event_order()` is fine, and so is one that calls
     `self.test_other()`).
     A method called on an object the scanner cannot type is not followed when its
