@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 # For each node class, the fields that may hold child nodes. `ctx` (Load/Store) is
@@ -131,7 +131,7 @@ BUILTIN_METHODS = frozenset(
 
 def callee_ref(call: ast.Call) -> str | None:
     """The name a call is followed by: a plain name, a method on `self`/`cls` (`self.name`
-    for both), the dotted
+    for both) or on one of their attributes (`self.attr.name`), the dotted
     name of an attribute of a name (`checks.verify`, `Checker().verify`: the file's
     imports decide what its head is, see `FileContext.qualify`), or a method on another
     object unless it is a built-in container's method (see BUILTIN_METHODS)."""
@@ -142,6 +142,13 @@ def callee_ref(call: ast.Call) -> str | None:
         owner = func.value
         if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
             return "self." + func.attr  # resolved through the receiver's class, see Project
+        if (
+            isinstance(owner, ast.Attribute)
+            and isinstance(owner.value, ast.Name)
+            and owner.value.id in ("self", "cls")
+        ):
+            # `self.checker.verify()`: through the class of the attribute when it is known
+            return f"self.{owner.attr}.{func.attr}"
         dotted = dotted_name(func)
         if dotted is not None:
             return dotted
@@ -806,6 +813,37 @@ def callable_defaults(node: FunctionNode) -> dict[str, str]:
         if isinstance(default, ast.Name | ast.Attribute) and (name := dotted_name(default)):
             found[arg.arg] = name
     return found
+
+
+def parameter_slots(node: FunctionNode, *, method: bool) -> dict[str, tuple[str, ...]]:
+    """Each parameter's slots at a call site: its position (`self`/`cls` of a method not
+    counted) and, unless positional-only, its name; `def run(data, check)` gives
+    `{"data": ("0", "data"), "check": ("1", "check")}`."""
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    if method and positional and positional[0].arg in ("self", "cls"):
+        positional = positional[1:]
+    only = {a.arg for a in args.posonlyargs}
+    slots: dict[str, tuple[str, ...]] = {
+        a.arg: (str(i),) if a.arg in only else (str(i), a.arg) for i, a in enumerate(positional)
+    }
+    slots.update((a.arg, (a.arg,)) for a in args.kwonlyargs)
+    return slots
+
+
+def argument_slots(call: ast.Call) -> Iterator[tuple[str, ast.expr]]:
+    """(slot, argument) for a call's arguments: positions up to the first `*args`, and
+    keywords by name."""
+    for index, arg in enumerate(call.args):
+        if type(arg) is ast.Starred:
+            break
+        yield _POSITIONS[index] if index < len(_POSITIONS) else str(index), arg
+    for keyword in call.keywords:
+        if keyword.arg is not None:
+            yield keyword.arg, keyword.value
+
+
+_POSITIONS = tuple(map(str, range(16)))
 
 
 def string_constants(nodes: Iterable[ast.AST]) -> Iterable[str]:

@@ -58,3 +58,35 @@ def test_a_monorepo_package_is_reported_from_the_repository_root(
     uri = sarif_inside["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert uri == "packages/httpx/tests/test_client.py"
     assert Path(workspace.root, uri).is_file()
+
+
+def test_a_root_that_no_project_marks_is_walked_only_along_the_given_paths(
+    workspace, cli, monkeypatch
+) -> None:
+    # No configuration file, pyproject.toml or setup.py: pytest's rootdir is the common
+    # folder of the current folder and the path (here `outer`), and pytest collects only
+    # the path. A sibling folder is never read: its syntax error and its test that asserts
+    # nothing are not reported, and its files are not counted.
+    workspace.write(
+        "outer/conftest.py",
+        """
+        import pytest
+
+        @pytest.fixture
+        def checked():
+            value = compute()
+            assert value is not None
+            return value
+        """,
+    )
+    workspace.write("outer/proj/tests/test_orders.py", "def test_order(checked):\n    place()\n")
+    workspace.write("outer/proj/tests/test_plain.py", "def test_plain():\n    place()\n")
+    workspace.write("outer/other/tests/test_broken.py", "def test_x(:\n")
+    workspace.write("outer/other/tests/test_loose.py", "def test_loose():\n    place()\n")
+    monkeypatch.chdir(workspace.root / "outer")
+    report = json.loads(cli("proj/tests", "--no-cache", "--format", "json").stdout)
+    assert [(f["rule"], f["path"], f["line"]) for f in report["findings"]] == [
+        ("NC003", "proj/tests/test_plain.py", 1)
+    ]
+    # The two test modules and the conftest between the root and them.
+    assert (report["files"], report["tests"]) == (3, 2)
