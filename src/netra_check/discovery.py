@@ -284,11 +284,21 @@ class ModuleFinder:
     `FileRole.is_imported`): a module name is looked for under the root, `src/` and `lib/`
     (`a.b` is `a/b.py` or `a/b/__init__.py`), never in a skipped or excluded folder or a
     nested project. A file that discovery would have given a role (it was outside the
-    paths walked) keeps that role, so its cached result is the same either way."""
+    paths walked) keeps that role, so its cached result is the same either way. With
+    `walk` (a root no project marks, see `discover`), only modules inside those paths
+    count: the root's other folders are none of the run's business."""
 
-    def __init__(self, root: Path, config: CheckConfig, classifier: Classifier | None = None):
+    def __init__(
+        self,
+        root: Path,
+        config: CheckConfig,
+        classifier: Classifier | None = None,
+        *,
+        walk: Iterable[str] | None = None,
+    ):
         self.root = root.resolve()
         self.classifier = classifier or Classifier(config, self.root)
+        self._walk = None if walk is None else tuple(walk)
         self._asked: set[str] = set()
         self._folders: dict[str, bool] = {}
 
@@ -322,6 +332,8 @@ class ModuleFinder:
 
     def _allowed(self, rel: str) -> bool:
         if self.classifier.excluded(rel):
+            return False
+        if self._walk is not None and not any(_within(rel, entry) for entry in self._walk):
             return False
         folder = ""
         for part in rel.split("/")[:-1]:

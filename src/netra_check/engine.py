@@ -360,7 +360,7 @@ def scan(
     results: dict[str, FileResult] = {}
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     analysed = _load(sources, cache, results, config, workers)
-    finder = ModuleFinder(root, config)
+    finder = ModuleFinder(root, config, walk=walk)
     batch = [results[s.rel] for s in sources if s.rel in results and s.role.is_support]
     while batch:
         found = finder.sources((m for r in batch for m in r.imports), results)

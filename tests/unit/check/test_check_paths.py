@@ -90,3 +90,35 @@ def test_a_root_that_no_project_marks_is_walked_only_along_the_given_paths(
     ]
     # The two test modules and the conftest between the root and them.
     assert (report["files"], report["tests"]) == (3, 2)
+
+
+def test_a_root_that_no_project_marks_never_reads_modules_outside_the_given_paths(
+    workspace, cli, monkeypatch
+) -> None:
+    # The tests import `shop.checks`; the root (the current folder, no project marker)
+    # happens to hold an unrelated `shop/checks.py` whose `verify` asserts. It lies outside
+    # the path given, so it is not read, and the test that asserts nothing is reported.
+    workspace.write("outer/shop/__init__.py", "")
+    workspace.write(
+        "outer/shop/checks.py",
+        """
+        class Checker:
+            def verify(self, reply):
+                assert reply == "ok"
+        """,
+    )
+    workspace.write(
+        "outer/proj/tests/test_replies.py",
+        """
+        from shop.checks import Checker
+
+        def test_recorded_only():
+            Checker().verify("ok")
+        """,
+    )
+    monkeypatch.chdir(workspace.root / "outer")
+    report = json.loads(cli("proj/tests", "--no-cache", "--format", "json").stdout)
+    assert [(f["rule"], f["path"], f["line"]) for f in report["findings"]] == [
+        ("NC003", "proj/tests/test_replies.py", 3)
+    ]
+    assert report["files"] == 1
