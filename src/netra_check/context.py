@@ -185,7 +185,9 @@ class Definition:
         """The calls in code that can run (see `split_live`)."""
         return self._live_index(self._live(resolve=True)[1])[ast.Call]
 
-    def assertion_state(self, extra: NameMatcher | None) -> bool | tuple[str, ...]:
+    def assertion_state(
+        self, extra: NameMatcher | None, *, invariants: bool = False
+    ) -> bool | tuple[str, ...]:
         """Whether this definition asserts by itself, not through helpers it calls.
 
         True when it surely does, False when nothing in it asserts, and a tuple of
@@ -193,21 +195,24 @@ class Definition:
         helpers it calls, which the project pass judges against the repository's
         own helpers (with the other names its statements call). Assertions in code
         that never runs (after `return`, under `if False:`, in a nested function
-        nobody calls) do not count; see `split_live`.
+        nobody calls) do not count; see `split_live`. With `invariants` (production code),
+        neither do `assert` statements: they state what the code takes for granted.
         """
-        state = self._state(extra, resolve=False)
+        state = self._state(extra, resolve=False, invariants=invariants)
         if state is not True and self._live(resolve=False)[2]:
-            state = self._state(extra, resolve=True)
+            state = self._state(extra, resolve=True, invariants=invariants)
         return state
 
-    def _state(self, extra: NameMatcher | None, *, resolve: bool) -> bool | tuple[str, ...]:
+    def _state(
+        self, extra: NameMatcher | None, *, resolve: bool, invariants: bool = False
+    ) -> bool | tuple[str, ...]:
         live, dead, _ = self._live(resolve)
-        sure, names, called = scan_statements(live, extra)
+        sure, names, called = scan_statements(live, extra, asserts=not invariants)
         if sure:
             return True
         if names:
             return tuple(sorted(called))
-        return has_direct_assertion(self._live_index(dead), extra)
+        return has_direct_assertion(self._live_index(dead), extra, statements=not invariants)
 
     def asserts(self, extra: NameMatcher | None) -> bool:
         """Whether this definition surely asserts by itself (see `assertion_state`)."""

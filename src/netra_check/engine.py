@@ -154,7 +154,8 @@ def _helper_facts(ctx: FileContext) -> list[HelperFact]:
     # Tests are included: a test that calls another test method asserts if that one does.
     for definition in ctx.functions():
         node = definition.function
-        state = definition.assertion_state(matcher)
+        # In a production module an `assert` is an invariant, not a check of the test's.
+        state = definition.assertion_state(matcher, invariants=not by_name)
         asserts = state is True or _wraps_same_name(definition)
         callees: tuple[str, ...] = ()
         if not asserts:

@@ -18,9 +18,13 @@ What it does:
     import in turn) are indexed by their dotted names only, even outside the
     testing packages: `Checker().verify()` after `from mypkg.checks import
     Checker` is that method (or that of the first of its bases defining it),
-    followed into the functions it calls; a function of such a module that a
-    test calls directly (`process_order()`) is production code, whose `assert`
-    is an invariant, and is not followed. `self.check()` (and `cls.check()`)
+    followed into the functions it calls. That is production code, whose `assert`
+    states an invariant: there, an `assert` statement is not a check (an
+    assertion call or `raise AssertionError` is), so `Order().process()` and
+    `self.order.process()` check nothing however `process` asserts, and a function
+    of such a module that a test calls directly (`process_order()`) is not
+    followed; declare a package of test helpers in `support_paths` to have its
+    `assert` count. `self.check()` (and `cls.check()`)
     is the method of the class the test runs in or of the first of its bases that
     defines it, bases followed through the imports and re-exports, and so are the
     `self` calls of that method in turn: an unrelated class's `check` neither hides
