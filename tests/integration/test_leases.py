@@ -514,10 +514,11 @@ async def test_a_run_another_instance_holds_gets_a_notice_to_end_before_the_thre
         stored = await store_leased(
             platform.db, user, Lease(ALIVE, utcnow() + timedelta(seconds=120))
         )
+        # Not asked to stop as far as this instance knows: without a notice, busy at once.
+        busy = await platform.runs.wait_for_cancelled_run(user.id, stored.thread_id)
         waiting = asyncio.create_task(
             platform.runs.wait_for_cancelled_run(user.id, stored.thread_id, notice=HANG_GUARD)
         )
-        # Not asked to stop as far as this instance knows: without a notice, busy at once.
         done, _ = await asyncio.wait({waiting}, timeout=0.5)
         async with platform.db.session() as session:
             await session.execute(
@@ -527,6 +528,7 @@ async def test_a_run_another_instance_holds_gets_a_notice_to_end_before_the_thre
         no_notice = await platform.runs.wait_for_cancelled_run(user.id, stored.thread_id)
     finally:
         await stop(platform)
+    assert busy is False
     assert done == set()  # still waiting while the other instance had not ended it
     assert ended is True
     assert no_notice is True  # nothing active any more
