@@ -282,10 +282,6 @@ _BINDING_STATEMENTS = frozenset(
 )
 
 
-def _is_none(node: ast.expr) -> bool:
-    return isinstance(node, ast.Constant) and node.value is None
-
-
 def _instance_attribute(target: ast.expr, in_body: bool) -> str | None:
     """The attribute an assignment target sets on an instance of the class: `self.x` or
     `cls.x` in a method, `x` in the class body."""
@@ -596,17 +592,10 @@ class FileContext:
             )
         return facts
 
-    def _class_of(self, node: ast.expr | None) -> str:
-        """The dotted class a constructor call or an annotation names ("" when it names
-        none: a factory's result, a subscript, a string)."""
-        if isinstance(node, ast.Call):
-            node = node.func
-            if isinstance(node, ast.Call):  # `Checker()()`
-                return ""
-        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-            # `Checker | None`: the class when it is set
-            sides = [n for n in (node.left, node.right) if not _is_none(n)]
-            return self._class_of(sides[0]) if len(sides) == 1 else ""
+    def _class_of(self, call: ast.Call) -> str:
+        """The dotted name a constructor call calls ("" when it names none: `Checker()()`,
+        `make()[0]`); a factory function's name too, which names no scanned class."""
+        node = call.func
         if not isinstance(node, ast.Name | ast.Attribute):
             return ""
         name = self.qualified(node)
@@ -621,24 +610,19 @@ class FileContext:
 
     def _attribute_classes(self, node: ast.ClassDef) -> tuple[tuple[str, str], ...]:
         """(attribute, class) for the attributes of the class's instances whose class is
-        known (see `ClassFact.attributes`); an attribute given anything else is ("attr", "")."""
-        annotated: dict[str, str] = {}
+        known (see `ClassFact.attributes`); an attribute given anything else is ("attr", "").
+        An annotation is not enough: it bounds the class (a base, a Protocol), and the
+        method that runs is that of the class the object was built from."""
         assigned: dict[str, set[str]] = {}
 
-        def note(
-            target: ast.expr, value: ast.expr | None, annotation: ast.expr | None, in_body: bool
-        ) -> None:
+        def note(target: ast.expr, value: ast.expr, in_body: bool) -> None:
             if isinstance(target, ast.Tuple | ast.List | ast.Starred):  # `self.a, self.b = ...`
                 parts = target.elts if not isinstance(target, ast.Starred) else [target.value]
                 for part in parts:
-                    note(part, _UNKNOWN, None, in_body)
+                    note(part, _UNKNOWN, in_body)
                 return
             name = _instance_attribute(target, in_body)
-            if name is None:
-                return
-            if annotation is not None:
-                annotated[name] = self._class_of(annotation)
-            if value is not None:
+            if name is not None:
                 assigned.setdefault(name, set()).add(
                     self._class_of(value) if isinstance(value, ast.Call) else ""
                 )
@@ -646,15 +630,16 @@ class FileContext:
         def assignments(statement: ast.stmt, in_body: bool) -> None:
             if isinstance(statement, ast.Assign):
                 for target in statement.targets:
-                    note(target, statement.value, None, in_body)
+                    note(target, statement.value, in_body)
             elif isinstance(statement, ast.AnnAssign):
-                note(statement.target, statement.value, statement.annotation, in_body)
+                if statement.value is not None:
+                    note(statement.target, statement.value, in_body)
             elif not in_body and isinstance(statement, ast.AugAssign | ast.For | ast.AsyncFor):
-                note(statement.target, _UNKNOWN, None, in_body)
+                note(statement.target, _UNKNOWN, in_body)
             elif not in_body and isinstance(statement, ast.With | ast.AsyncWith):
                 for item in statement.items:
                     if item.optional_vars is not None:
-                        note(item.optional_vars, _UNKNOWN, None, in_body)
+                        note(item.optional_vars, _UNKNOWN, in_body)
 
         methods = self._methods
         for stmt in node.body:
@@ -665,15 +650,10 @@ class FileContext:
                         assignments(inner, False)
             else:
                 assignments(stmt, True)
-        found: dict[str, str] = {}
-        for name in sorted({*annotated, *assigned}):
-            declared = annotated.get(name)
-            if declared is not None:
-                found[name] = declared
-            else:
-                classes = assigned[name]
-                found[name] = next(iter(classes)) if len(classes) == 1 else ""
-        return tuple(found.items())
+        return tuple(
+            (name, next(iter(classes)) if len(classes) == 1 else "")
+            for name, classes in sorted(assigned.items())
+        )
 
     def _copies(self, node: ast.ClassDef) -> int:
         """How many copies of the class the configured class parametrizers make (a product)."""

@@ -33,8 +33,9 @@ What it does:
     same way, when the class the test runs in (or the first of its bases that
     sets the attribute) gives it one scanned class: every assignment to it in the
     class body or any method builds that class (`self.checker = Checker()` in
-    `setUp`, `setup_method` or `__init__`), or an annotation names it
-    (`checker: Checker`); otherwise `verify` is followed by name.
+    `setUp`, `setup_method` or `__init__`; an annotation alone does not count:
+    `checker: Verifier` may name a base or a Protocol of the class that runs);
+    otherwise `verify` is followed by name.
     A method no known class defines is unknown: it asserts only if its name says
     so; in a class with a base that could be any of several classes of its name,
     methods are followed by name. Tests of a class pytest does not collect itself

@@ -566,7 +566,7 @@ def test_a_method_of_an_attribute_of_self_is_followed_through_the_attributes_cla
                 self.recorder.verify(send())
 
         class TestAnnotated:
-            recorder: Recorder | None = None
+            recorder: Checker | Recorder = Recorder()  # built from Recorder, whatever it says
 
             def test_recorded_only(self):
                 self.recorder.verify(send())
@@ -818,3 +818,55 @@ def test_an_assert_in_a_method_of_a_package_class_is_an_invariant_not_a_check(
         ("tests/test_orders.py", 3),
         ("tests/test_orders.py", 13),
     ]
+
+
+def test_an_attribute_annotated_with_a_base_or_protocol_is_not_typed_by_its_annotation(
+    workspace,
+) -> None:
+    # An annotation bounds the class, it does not name it: the object may be any subclass
+    # (or, for a Protocol, any class at all), whose method is the one that runs.
+    workspace.write(
+        "tests/helpers.py",
+        """
+        from typing import Protocol
+
+        class Verifier(Protocol):
+            def verify(self, reply) -> None: ...
+
+        class BaseVerifier:
+            def verify(self, reply):
+                raise NotImplementedError
+
+        class StrictVerifier(BaseVerifier):
+            def verify(self, reply):
+                assert reply == "ok"
+        """,
+    )
+    workspace.write(
+        "tests/test_replies.py",
+        """
+        import pytest
+
+        from tests.helpers import BaseVerifier, StrictVerifier, Verifier
+
+        class TestProtocol:
+            verifier: Verifier
+
+            def setup_method(self):
+                self.verifier = StrictVerifier()
+
+            def test_verified(self):
+                self.verifier.verify("ok")
+
+        class TestBaseSetByAFixture:
+            verifier: BaseVerifier
+
+            @pytest.fixture(autouse=True)
+            def _verifier(self, request):
+                request.instance.verifier = StrictVerifier()
+
+            def test_verified(self):
+                self.verifier.verify("ok")
+        """,
+    )
+    assert workspace.lines("NC003") == []
