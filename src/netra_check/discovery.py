@@ -373,7 +373,8 @@ def _add_folder_files(
     root: Path, folder: str, classifier: Classifier, add: Callable[[str, str], None]
 ) -> None:
     """The Python files directly in one folder (not below it): its conftest first, whose
-    `collect_ignore` applies to what is walked below."""
+    `collect_ignore` applies to what is walked below. Not its test modules: pytest neither
+    collects nor imports them when it is given a path below."""
     directory = os.path.join(root, folder) if folder else str(root)
     try:
         names = sorted(
@@ -387,7 +388,9 @@ def _add_folder_files(
     if "conftest.py" in names:
         classifier.read_conftest(rel_dir, os.path.join(directory, "conftest.py"))
     for name in names:
-        add(rel_dir + name, os.path.join(directory, name))
+        rel = rel_dir + name
+        if name == "conftest.py" or not classifier.role(rel).is_test_file:
+            add(rel, os.path.join(directory, name))
 
 
 def _strings(node: ast.expr) -> list[str]:

@@ -122,3 +122,36 @@ def test_a_root_that_no_project_marks_never_reads_modules_outside_the_given_path
         ("NC003", "proj/tests/test_replies.py", 3)
     ]
     assert report["files"] == 1
+
+
+def test_a_test_module_between_the_root_and_the_given_path_is_not_read(
+    workspace, cli, monkeypatch
+) -> None:
+    # pytest collects only the path given; a test module in a folder above it is neither
+    # collected nor imported, so its tests do not count and its helpers decide nothing
+    # (here its `check_reply` would stand for the library's function of that name).
+    workspace.write(
+        "outer/test_scratch.py",
+        """
+        def check_reply(reply):
+            assert reply
+
+        def test_scratch():
+            check_reply(1)
+        """,
+    )
+    workspace.write(
+        "outer/proj/tests/test_replies.py",
+        """
+        from replylib import check_reply
+
+        def test_replied(reply):
+            check_reply(reply)
+        """,
+    )
+    monkeypatch.chdir(workspace.root / "outer")
+    report = json.loads(cli("proj/tests", "--no-cache", "--format", "json").stdout)
+    assert [(f["rule"], f["path"], f["line"]) for f in report["findings"]] == [
+        ("NC003", "proj/tests/test_replies.py", 3)
+    ]
+    assert (report["files"], report["tests"]) == (1, 1)
