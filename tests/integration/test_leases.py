@@ -501,6 +501,30 @@ async def test_waiting_for_a_cancelled_run_only_when_it_is_stopping(
     assert (types[-1], run.status) == ("agent_cancelled", "cancelled")
 
 
+async def test_a_busy_run_of_this_instance_is_waited_for_only_as_long_as_the_notice(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    # AG-UI's next message to a thread whose run is really busy gets its 409 after the
+    # notice, not when the run ends (here in a minute).
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        ticket = await platform.runs.start(user.id, "wait 60 seconds")
+        busy = await asyncio.wait_for(
+            platform.runs.wait_for_cancelled_run(user.id, ticket.thread_id, notice=0.2),
+            HANG_GUARD,
+        )
+        still_running = platform.supervisor.executing(ticket.run_id)
+        platform.supervisor.cancel(ticket.run_id, "cancelled_by_user")
+        await asyncio.wait_for(platform.supervisor.finished(ticket.run_id), HANG_GUARD)
+    finally:
+        await stop(platform)
+    assert busy is False
+    assert still_running
+
+
 async def test_a_run_another_instance_holds_gets_a_notice_to_end_before_the_thread_is_busy(
     database_url: str,
     make_settings: Callable[..., Settings],
