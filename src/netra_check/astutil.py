@@ -541,9 +541,12 @@ def is_assertion_raise(node: ast.Raise) -> bool:
     return exc is not None and dotted_name(exc) in {"AssertionError", "builtins.AssertionError"}
 
 
-def has_direct_assertion(buckets: Buckets, extra: NameMatcher | None = None) -> bool:
-    """Whether the owner of `buckets` asserts something itself (not through helpers)."""
-    for node in buckets[ast.Assert]:
+def has_direct_assertion(
+    buckets: Buckets, extra: NameMatcher | None = None, *, statements: bool = True
+) -> bool:
+    """Whether the owner of `buckets` asserts something itself (not through helpers);
+    without `statements`, an `assert` statement does not count (see `scan_statements`)."""
+    for node in buckets[ast.Assert] if statements else ():
         if not is_tautology(node.test):  # type: ignore[attr-defined]
             return True
     for node in buckets[ast.Call]:
@@ -709,15 +712,15 @@ def used_names(roots: Iterable[ast.AST]) -> set[str]:
 
 
 def scan_statements(
-    statements: Iterable[ast.stmt], extra: NameMatcher | None = None
+    statements: Iterable[ast.stmt], extra: NameMatcher | None = None, *, asserts: bool = True
 ) -> tuple[bool, set[str], set[str]]:
     """(an assertion visible at statement level, `assert_*`-looking names, every called name).
 
-    Statement-level assertions are `assert`, `x.assert_*()`, `with raises()` and
-    `raise AssertionError`. Names that only look like assertions (`is_assert_name`)
-    are returned for the project pass to judge, with the names every statement
-    calls directly (`f()`, `x = f()`, `with f():`, `return f()`); both are complete
-    only when no assertion was found.
+    Statement-level assertions are `assert` (unless not `asserts`: in production code it
+    states an invariant), `x.assert_*()`, `with raises()` and `raise AssertionError`.
+    Names that only look like assertions (`is_assert_name`) are returned for the project
+    pass to judge, with the names every statement calls directly (`f()`, `x = f()`,
+    `with f():`, `return f()`); both are complete only when no assertion was found.
     """
     names: set[str] = set()
     called: set[str] = set()
@@ -725,7 +728,7 @@ def scan_statements(
         kind = type(stmt)
         value: ast.AST | None = None
         if kind is ast.Assert:
-            if not is_tautology(stmt.test):  # type: ignore[attr-defined]
+            if asserts and not is_tautology(stmt.test):  # type: ignore[attr-defined]
                 return True, names, called
             continue
         if kind is ast.With or kind is ast.AsyncWith:

@@ -185,7 +185,9 @@ class Definition:
         """The calls in code that can run (see `split_live`)."""
         return self._live_index(self._live(resolve=True)[1])[ast.Call]
 
-    def assertion_state(self, extra: NameMatcher | None) -> bool | tuple[str, ...]:
+    def assertion_state(
+        self, extra: NameMatcher | None, *, invariants: bool = False
+    ) -> bool | tuple[str, ...]:
         """Whether this definition asserts by itself, not through helpers it calls.
 
         True when it surely does, False when nothing in it asserts, and a tuple of
@@ -193,21 +195,24 @@ class Definition:
         helpers it calls, which the project pass judges against the repository's
         own helpers (with the other names its statements call). Assertions in code
         that never runs (after `return`, under `if False:`, in a nested function
-        nobody calls) do not count; see `split_live`.
+        nobody calls) do not count; see `split_live`. With `invariants` (production code),
+        neither do `assert` statements: they state what the code takes for granted.
         """
-        state = self._state(extra, resolve=False)
+        state = self._state(extra, resolve=False, invariants=invariants)
         if state is not True and self._live(resolve=False)[2]:
-            state = self._state(extra, resolve=True)
+            state = self._state(extra, resolve=True, invariants=invariants)
         return state
 
-    def _state(self, extra: NameMatcher | None, *, resolve: bool) -> bool | tuple[str, ...]:
+    def _state(
+        self, extra: NameMatcher | None, *, resolve: bool, invariants: bool = False
+    ) -> bool | tuple[str, ...]:
         live, dead, _ = self._live(resolve)
-        sure, names, called = scan_statements(live, extra)
+        sure, names, called = scan_statements(live, extra, asserts=not invariants)
         if sure:
             return True
         if names:
             return tuple(sorted(called))
-        return has_direct_assertion(self._live_index(dead), extra)
+        return has_direct_assertion(self._live_index(dead), extra, statements=not invariants)
 
     def asserts(self, extra: NameMatcher | None) -> bool:
         """Whether this definition surely asserts by itself (see `assertion_state`)."""
@@ -275,10 +280,6 @@ _UNKNOWN = ast.Constant(None)  # an assigned value whose class is not known
 _BINDING_STATEMENTS = frozenset(
     {ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor, ast.With, ast.AsyncWith}
 )
-
-
-def _is_none(node: ast.expr) -> bool:
-    return isinstance(node, ast.Constant) and node.value is None
 
 
 def _instance_attribute(target: ast.expr, in_body: bool) -> str | None:
@@ -591,17 +592,10 @@ class FileContext:
             )
         return facts
 
-    def _class_of(self, node: ast.expr | None) -> str:
-        """The dotted class a constructor call or an annotation names ("" when it names
-        none: a factory's result, a subscript, a string)."""
-        if isinstance(node, ast.Call):
-            node = node.func
-            if isinstance(node, ast.Call):  # `Checker()()`
-                return ""
-        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-            # `Checker | None`: the class when it is set
-            sides = [n for n in (node.left, node.right) if not _is_none(n)]
-            return self._class_of(sides[0]) if len(sides) == 1 else ""
+    def _class_of(self, call: ast.Call) -> str:
+        """The dotted name a constructor call calls ("" when it names none: `Checker()()`,
+        `make()[0]`); a factory function's name too, which names no scanned class."""
+        node = call.func
         if not isinstance(node, ast.Name | ast.Attribute):
             return ""
         name = self.qualified(node)
@@ -616,24 +610,19 @@ class FileContext:
 
     def _attribute_classes(self, node: ast.ClassDef) -> tuple[tuple[str, str], ...]:
         """(attribute, class) for the attributes of the class's instances whose class is
-        known (see `ClassFact.attributes`); an attribute given anything else is ("attr", "")."""
-        annotated: dict[str, str] = {}
+        known (see `ClassFact.attributes`); an attribute given anything else is ("attr", "").
+        An annotation is not enough: it bounds the class (a base, a Protocol), and the
+        method that runs is that of the class the object was built from."""
         assigned: dict[str, set[str]] = {}
 
-        def note(
-            target: ast.expr, value: ast.expr | None, annotation: ast.expr | None, in_body: bool
-        ) -> None:
+        def note(target: ast.expr, value: ast.expr, in_body: bool) -> None:
             if isinstance(target, ast.Tuple | ast.List | ast.Starred):  # `self.a, self.b = ...`
                 parts = target.elts if not isinstance(target, ast.Starred) else [target.value]
                 for part in parts:
-                    note(part, _UNKNOWN, None, in_body)
+                    note(part, _UNKNOWN, in_body)
                 return
             name = _instance_attribute(target, in_body)
-            if name is None:
-                return
-            if annotation is not None:
-                annotated[name] = self._class_of(annotation)
-            if value is not None:
+            if name is not None:
                 assigned.setdefault(name, set()).add(
                     self._class_of(value) if isinstance(value, ast.Call) else ""
                 )
@@ -641,15 +630,16 @@ class FileContext:
         def assignments(statement: ast.stmt, in_body: bool) -> None:
             if isinstance(statement, ast.Assign):
                 for target in statement.targets:
-                    note(target, statement.value, None, in_body)
+                    note(target, statement.value, in_body)
             elif isinstance(statement, ast.AnnAssign):
-                note(statement.target, statement.value, statement.annotation, in_body)
+                if statement.value is not None:
+                    note(statement.target, statement.value, in_body)
             elif not in_body and isinstance(statement, ast.AugAssign | ast.For | ast.AsyncFor):
-                note(statement.target, _UNKNOWN, None, in_body)
+                note(statement.target, _UNKNOWN, in_body)
             elif not in_body and isinstance(statement, ast.With | ast.AsyncWith):
                 for item in statement.items:
                     if item.optional_vars is not None:
-                        note(item.optional_vars, _UNKNOWN, None, in_body)
+                        note(item.optional_vars, _UNKNOWN, in_body)
 
         methods = self._methods
         for stmt in node.body:
@@ -660,15 +650,10 @@ class FileContext:
                         assignments(inner, False)
             else:
                 assignments(stmt, True)
-        found: dict[str, str] = {}
-        for name in sorted({*annotated, *assigned}):
-            declared = annotated.get(name)
-            if declared is not None:
-                found[name] = declared
-            else:
-                classes = assigned[name]
-                found[name] = next(iter(classes)) if len(classes) == 1 else ""
-        return tuple(found.items())
+        return tuple(
+            (name, next(iter(classes)) if len(classes) == 1 else "")
+            for name, classes in sorted(assigned.items())
+        )
 
     def _copies(self, node: ast.ClassDef) -> int:
         """How many copies of the class the configured class parametrizers make (a product)."""

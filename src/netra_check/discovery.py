@@ -284,11 +284,21 @@ class ModuleFinder:
     `FileRole.is_imported`): a module name is looked for under the root, `src/` and `lib/`
     (`a.b` is `a/b.py` or `a/b/__init__.py`), never in a skipped or excluded folder or a
     nested project. A file that discovery would have given a role (it was outside the
-    paths walked) keeps that role, so its cached result is the same either way."""
+    paths walked) keeps that role, so its cached result is the same either way. With
+    `walk` (a root no project marks, see `discover`), only modules inside those paths
+    count: the root's other folders are none of the run's business."""
 
-    def __init__(self, root: Path, config: CheckConfig, classifier: Classifier | None = None):
+    def __init__(
+        self,
+        root: Path,
+        config: CheckConfig,
+        classifier: Classifier | None = None,
+        *,
+        walk: Iterable[str] | None = None,
+    ):
         self.root = root.resolve()
         self.classifier = classifier or Classifier(config, self.root)
+        self._walk = None if walk is None else tuple(walk)
         self._asked: set[str] = set()
         self._folders: dict[str, bool] = {}
 
@@ -322,6 +332,8 @@ class ModuleFinder:
 
     def _allowed(self, rel: str) -> bool:
         if self.classifier.excluded(rel):
+            return False
+        if self._walk is not None and not any(_within(rel, entry) for entry in self._walk):
             return False
         folder = ""
         for part in rel.split("/")[:-1]:
@@ -361,7 +373,8 @@ def _add_folder_files(
     root: Path, folder: str, classifier: Classifier, add: Callable[[str, str], None]
 ) -> None:
     """The Python files directly in one folder (not below it): its conftest first, whose
-    `collect_ignore` applies to what is walked below."""
+    `collect_ignore` applies to what is walked below. Not its test modules: pytest neither
+    collects nor imports them when it is given a path below."""
     directory = os.path.join(root, folder) if folder else str(root)
     try:
         names = sorted(
@@ -375,7 +388,9 @@ def _add_folder_files(
     if "conftest.py" in names:
         classifier.read_conftest(rel_dir, os.path.join(directory, "conftest.py"))
     for name in names:
-        add(rel_dir + name, os.path.join(directory, name))
+        rel = rel_dir + name
+        if name == "conftest.py" or not classifier.role(rel).is_test_file:
+            add(rel, os.path.join(directory, name))
 
 
 def _strings(node: ast.expr) -> list[str]:

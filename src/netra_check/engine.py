@@ -154,7 +154,8 @@ def _helper_facts(ctx: FileContext) -> list[HelperFact]:
     # Tests are included: a test that calls another test method asserts if that one does.
     for definition in ctx.functions():
         node = definition.function
-        state = definition.assertion_state(matcher)
+        # In a production module an `assert` is an invariant, not a check of the test's.
+        state = definition.assertion_state(matcher, invariants=not by_name)
         asserts = state is True or _wraps_same_name(definition)
         callees: tuple[str, ...] = ()
         if not asserts:
@@ -360,7 +361,7 @@ def scan(
     results: dict[str, FileResult] = {}
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     analysed = _load(sources, cache, results, config, workers)
-    finder = ModuleFinder(root, config)
+    finder = ModuleFinder(root, config, walk=walk)
     batch = [results[s.rel] for s in sources if s.rel in results and s.role.is_support]
     while batch:
         found = finder.sources((m for r in batch for m in r.imports), results)

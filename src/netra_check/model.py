@@ -98,8 +98,8 @@ class ClassFact(NamedTuple):
     candidate: bool = False
     # (attribute, class) for the attributes of its instances whose class is known: every
     # assignment in its body or methods (`self.checker = Checker()` in `setUp`) builds the
-    # same class, or an annotation names it (`checker: Checker`); the class's dotted name
-    # resolved like `bases`. An empty class: assigned something else too, so unknown.
+    # same class (an annotation only bounds it); the class's dotted name resolved like
+    # `bases`. An empty class: assigned something else too, so unknown.
     attributes: tuple[tuple[str, str], ...] = ()
 
 

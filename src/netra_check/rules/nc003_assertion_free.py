@@ -18,9 +18,13 @@ What it does:
     import in turn) are indexed by their dotted names only, even outside the
     testing packages: `Checker().verify()` after `from mypkg.checks import
     Checker` is that method (or that of the first of its bases defining it),
-    followed into the functions it calls; a function of such a module that a
-    test calls directly (`process_order()`) is production code, whose `assert`
-    is an invariant, and is not followed. `self.check()` (and `cls.check()`)
+    followed into the functions it calls. That is production code, whose `assert`
+    states an invariant: there, an `assert` statement is not a check (an
+    assertion call or `raise AssertionError` is), so `Order().process()` and
+    `self.order.process()` check nothing however `process` asserts, and a function
+    of such a module that a test calls directly (`process_order()`) is not
+    followed; declare a package of test helpers in `support_paths` to have its
+    `assert` count. `self.check()` (and `cls.check()`)
     is the method of the class the test runs in or of the first of its bases that
     defines it, bases followed through the imports and re-exports, and so are the
     `self` calls of that method in turn: an unrelated class's `check` neither hides
@@ -29,8 +33,9 @@ What it does:
     same way, when the class the test runs in (or the first of its bases that
     sets the attribute) gives it one scanned class: every assignment to it in the
     class body or any method builds that class (`self.checker = Checker()` in
-    `setUp`, `setup_method` or `__init__`), or an annotation names it
-    (`checker: Checker`); otherwise `verify` is followed by name.
+    `setUp`, `setup_method` or `__init__`; an annotation alone does not count:
+    `checker: Verifier` may name a base or a Protocol of the class that runs);
+    otherwise `verify` is followed by name.
     A method no known class defines is unknown: it asserts only if its name says
     so; in a class with a base that could be any of several classes of its name,
     methods are followed by name. Tests of a class pytest does not collect itself

@@ -566,7 +566,7 @@ def test_a_method_of_an_attribute_of_self_is_followed_through_the_attributes_cla
                 self.recorder.verify(send())
 
         class TestAnnotated:
-            recorder: Recorder | None = None
+            recorder: Checker | Recorder = Recorder()  # built from Recorder, whatever it says
 
             def test_recorded_only(self):
                 self.recorder.verify(send())
@@ -699,7 +699,11 @@ def test_a_helper_imported_from_the_projects_own_package_is_followed(workspace) 
                 self.seen = reply
         """,
     )
-    workspace.write("src/shop/compare.py", "def same(a, b):\n    assert a == b\n")
+    # A bare `assert` there would be an invariant of production code (see the test below).
+    workspace.write(
+        "src/shop/compare.py",
+        "def same(a, b):\n    if a != b:\n        raise AssertionError((a, b))\n",
+    )
     workspace.write("src/shop/unrelated.py", "def broken(:\n")
     workspace.write(
         "tests/test_replies.py",
@@ -738,7 +742,8 @@ def test_a_method_a_package_class_inherits_is_followed_to_its_base(workspace) ->
         """
         class BaseChecker:
             def verify(self, reply):
-                assert reply["ok"]
+                if not reply["ok"]:
+                    raise AssertionError(reply)
 
             def record(self, reply):
                 self.seen = reply
@@ -761,3 +766,107 @@ def test_a_method_a_package_class_inherits_is_followed_to_its_base(workspace) ->
         """,
     )
     assert workspace.lines("NC003") == [("tests/test_replies.py", 6)]
+
+
+def test_an_assert_in_a_method_of_a_package_class_is_an_invariant_not_a_check(
+    workspace,
+) -> None:
+    # Production code asserts its invariants: reaching such an `assert` through a method
+    # of a class the tests import (directly or through an attribute) checks nothing, as
+    # for a function of the package that a test calls.
+    workspace.write("src/shop/__init__.py", "")
+    workspace.write(
+        "src/shop/orders.py",
+        """
+        class Order:
+            def __init__(self):
+                self.items = []
+
+            def process(self):
+                assert self.items is not None, "invariant"
+                return _total(self.items)
+
+            def check_total(self, expected):
+                if _total(self.items) != expected:
+                    raise AssertionError(expected)
+
+        def _total(items):
+            assert all(i >= 0 for i in items)
+            return sum(items)
+        """,
+    )
+    workspace.write(
+        "tests/test_orders.py",
+        """
+        from shop.orders import Order
+
+        def test_processed_only():
+            Order().process()
+
+        def test_checked():
+            Order().check_total(0)
+
+        class TestOrders:
+            def setup_method(self):
+                self.order = Order()
+
+            def test_processed_only(self):
+                self.order.process()
+        """,
+    )
+    assert workspace.lines("NC003") == [
+        ("tests/test_orders.py", 3),
+        ("tests/test_orders.py", 13),
+    ]
+
+
+def test_an_attribute_annotated_with_a_base_or_protocol_is_not_typed_by_its_annotation(
+    workspace,
+) -> None:
+    # An annotation bounds the class, it does not name it: the object may be any subclass
+    # (or, for a Protocol, any class at all), whose method is the one that runs.
+    workspace.write(
+        "tests/helpers.py",
+        """
+        from typing import Protocol
+
+        class Verifier(Protocol):
+            def verify(self, reply) -> None: ...
+
+        class BaseVerifier:
+            def verify(self, reply):
+                raise NotImplementedError
+
+        class StrictVerifier(BaseVerifier):
+            def verify(self, reply):
+                assert reply == "ok"
+        """,
+    )
+    workspace.write(
+        "tests/test_replies.py",
+        """
+        import pytest
+
+        from tests.helpers import BaseVerifier, StrictVerifier, Verifier
+
+        class TestProtocol:
+            verifier: Verifier
+
+            def setup_method(self):
+                self.verifier = StrictVerifier()
+
+            def test_verified(self):
+                self.verifier.verify("ok")
+
+        class TestBaseSetByAFixture:
+            verifier: BaseVerifier
+
+            @pytest.fixture(autouse=True)
+            def _verifier(self, request):
+                request.instance.verifier = StrictVerifier()
+
+            def test_verified(self):
+                self.verifier.verify("ok")
+        """,
+    )
+    assert workspace.lines("NC003") == []

@@ -90,3 +90,68 @@ def test_a_root_that_no_project_marks_is_walked_only_along_the_given_paths(
     ]
     # The two test modules and the conftest between the root and them.
     assert (report["files"], report["tests"]) == (3, 2)
+
+
+def test_a_root_that_no_project_marks_never_reads_modules_outside_the_given_paths(
+    workspace, cli, monkeypatch
+) -> None:
+    # The tests import `shop.checks`; the root (the current folder, no project marker)
+    # happens to hold an unrelated `shop/checks.py` whose `verify` asserts. It lies outside
+    # the path given, so it is not read, and the test that asserts nothing is reported.
+    workspace.write("outer/shop/__init__.py", "")
+    workspace.write(
+        "outer/shop/checks.py",
+        """
+        class Checker:
+            def verify(self, reply):
+                assert reply == "ok"
+        """,
+    )
+    workspace.write(
+        "outer/proj/tests/test_replies.py",
+        """
+        from shop.checks import Checker
+
+        def test_recorded_only():
+            Checker().verify("ok")
+        """,
+    )
+    monkeypatch.chdir(workspace.root / "outer")
+    report = json.loads(cli("proj/tests", "--no-cache", "--format", "json").stdout)
+    assert [(f["rule"], f["path"], f["line"]) for f in report["findings"]] == [
+        ("NC003", "proj/tests/test_replies.py", 3)
+    ]
+    assert report["files"] == 1
+
+
+def test_a_test_module_between_the_root_and_the_given_path_is_not_read(
+    workspace, cli, monkeypatch
+) -> None:
+    # pytest collects only the path given; a test module in a folder above it is neither
+    # collected nor imported, so its tests do not count and its helpers decide nothing
+    # (here its `check_reply` would stand for the library's function of that name).
+    workspace.write(
+        "outer/test_scratch.py",
+        """
+        def check_reply(reply):
+            assert reply
+
+        def test_scratch():
+            check_reply(1)
+        """,
+    )
+    workspace.write(
+        "outer/proj/tests/test_replies.py",
+        """
+        from replylib import check_reply
+
+        def test_replied(reply):
+            check_reply(reply)
+        """,
+    )
+    monkeypatch.chdir(workspace.root / "outer")
+    report = json.loads(cli("proj/tests", "--no-cache", "--format", "json").stdout)
+    assert [(f["rule"], f["path"], f["line"]) for f in report["findings"]] == [
+        ("NC003", "proj/tests/test_replies.py", 3)
+    ]
+    assert (report["files"], report["tests"]) == (1, 1)
