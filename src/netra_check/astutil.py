@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 # For each node class, the fields that may hold child nodes. `ctx` (Load/Store) is
@@ -131,7 +131,7 @@ BUILTIN_METHODS = frozenset(
 
 def callee_ref(call: ast.Call) -> str | None:
     """The name a call is followed by: a plain name, a method on `self`/`cls` (`self.name`
-    for both), the dotted
+    for both) or on one of their attributes (`self.attr.name`), the dotted
     name of an attribute of a name (`checks.verify`, `Checker().verify`: the file's
     imports decide what its head is, see `FileContext.qualify`), or a method on another
     object unless it is a built-in container's method (see BUILTIN_METHODS)."""
@@ -142,6 +142,13 @@ def callee_ref(call: ast.Call) -> str | None:
         owner = func.value
         if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
             return "self." + func.attr  # resolved through the receiver's class, see Project
+        if (
+            isinstance(owner, ast.Attribute)
+            and isinstance(owner.value, ast.Name)
+            and owner.value.id in ("self", "cls")
+        ):
+            # `self.checker.verify()`: through the class of the attribute when it is known
+            return f"self.{owner.attr}.{func.attr}"
         dotted = dotted_name(func)
         if dotted is not None:
             return dotted
@@ -534,9 +541,12 @@ def is_assertion_raise(node: ast.Raise) -> bool:
     return exc is not None and dotted_name(exc) in {"AssertionError", "builtins.AssertionError"}
 
 
-def has_direct_assertion(buckets: Buckets, extra: NameMatcher | None = None) -> bool:
-    """Whether the owner of `buckets` asserts something itself (not through helpers)."""
-    for node in buckets[ast.Assert]:
+def has_direct_assertion(
+    buckets: Buckets, extra: NameMatcher | None = None, *, statements: bool = True
+) -> bool:
+    """Whether the owner of `buckets` asserts something itself (not through helpers);
+    without `statements`, an `assert` statement does not count (see `scan_statements`)."""
+    for node in buckets[ast.Assert] if statements else ():
         if not is_tautology(node.test):  # type: ignore[attr-defined]
             return True
     for node in buckets[ast.Call]:
@@ -702,15 +712,15 @@ def used_names(roots: Iterable[ast.AST]) -> set[str]:
 
 
 def scan_statements(
-    statements: Iterable[ast.stmt], extra: NameMatcher | None = None
+    statements: Iterable[ast.stmt], extra: NameMatcher | None = None, *, asserts: bool = True
 ) -> tuple[bool, set[str], set[str]]:
     """(an assertion visible at statement level, `assert_*`-looking names, every called name).
 
-    Statement-level assertions are `assert`, `x.assert_*()`, `with raises()` and
-    `raise AssertionError`. Names that only look like assertions (`is_assert_name`)
-    are returned for the project pass to judge, with the names every statement
-    calls directly (`f()`, `x = f()`, `with f():`, `return f()`); both are complete
-    only when no assertion was found.
+    Statement-level assertions are `assert` (unless not `asserts`: in production code it
+    states an invariant), `x.assert_*()`, `with raises()` and `raise AssertionError`.
+    Names that only look like assertions (`is_assert_name`) are returned for the project
+    pass to judge, with the names every statement calls directly (`f()`, `x = f()`,
+    `with f():`, `return f()`); both are complete only when no assertion was found.
     """
     names: set[str] = set()
     called: set[str] = set()
@@ -718,7 +728,7 @@ def scan_statements(
         kind = type(stmt)
         value: ast.AST | None = None
         if kind is ast.Assert:
-            if not is_tautology(stmt.test):  # type: ignore[attr-defined]
+            if asserts and not is_tautology(stmt.test):  # type: ignore[attr-defined]
                 return True, names, called
             continue
         if kind is ast.With or kind is ast.AsyncWith:
@@ -806,6 +816,37 @@ def callable_defaults(node: FunctionNode) -> dict[str, str]:
         if isinstance(default, ast.Name | ast.Attribute) and (name := dotted_name(default)):
             found[arg.arg] = name
     return found
+
+
+def parameter_slots(node: FunctionNode, *, method: bool) -> dict[str, tuple[str, ...]]:
+    """Each parameter's slots at a call site: its position (`self`/`cls` of a method not
+    counted) and, unless positional-only, its name; `def run(data, check)` gives
+    `{"data": ("0", "data"), "check": ("1", "check")}`."""
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    if method and positional and positional[0].arg in ("self", "cls"):
+        positional = positional[1:]
+    only = {a.arg for a in args.posonlyargs}
+    slots: dict[str, tuple[str, ...]] = {
+        a.arg: (str(i),) if a.arg in only else (str(i), a.arg) for i, a in enumerate(positional)
+    }
+    slots.update((a.arg, (a.arg,)) for a in args.kwonlyargs)
+    return slots
+
+
+def argument_slots(call: ast.Call) -> Iterator[tuple[str, ast.expr]]:
+    """(slot, argument) for a call's arguments: positions up to the first `*args`, and
+    keywords by name."""
+    for index, arg in enumerate(call.args):
+        if type(arg) is ast.Starred:
+            break
+        yield _POSITIONS[index] if index < len(_POSITIONS) else str(index), arg
+    for keyword in call.keywords:
+        if keyword.arg is not None:
+            yield keyword.arg, keyword.value
+
+
+_POSITIONS = tuple(map(str, range(16)))
 
 
 def string_constants(nodes: Iterable[ast.AST]) -> Iterable[str]:

@@ -29,8 +29,10 @@ class ClassIndex:
             names = module_names(path)
             for module in names:
                 self.modules.setdefault(module, path)
-            for fact in self._results[path].classes:
-                self.by_name.setdefault(fact.name, []).append((path, fact))
+            result = self._results[path]
+            for fact in result.classes:
+                if not result.imported:  # a production class is found by its dotted name only
+                    self.by_name.setdefault(fact.name, []).append((path, fact))
                 for module in names:
                     self.by_key.setdefault(f"{module}.{fact.name}", (path, fact))
                 if names:

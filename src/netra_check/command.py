@@ -12,7 +12,7 @@ import enum
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from netra_check.errors import CheckError
 
@@ -55,25 +55,42 @@ def explain(rule_id: str) -> str:
     return rule_doc(rule) + "\n"
 
 
-def _project_root(paths: list[Path]) -> tuple[Path, list[str] | None]:
+class Scope(NamedTuple):
+    """Where a run looks: the project root, the paths reported on, the paths walked."""
+
+    root: Path
+    only: list[str] | None  # relative paths reported on; None: everything
+    # Relative paths to walk instead of the whole project (None: the whole project): the
+    # given paths, when no project marks the root (see `pytest_config.locate`).
+    walk: list[str] | None
+
+
+def _project_root(paths: list[Path]) -> Scope:
     """The project root for `paths`, and the paths relative to it (None = everything).
 
     The root is pytest's rootdir for the same arguments (see `pytest_config.locate`),
-    so category folders and collection settings apply whatever path is given.
+    so category folders and collection settings apply whatever path is given. When no
+    configuration file, pyproject.toml or setup.py marks a project, that rootdir is just
+    the common folder of the current folder and the paths (`cd /tmp && netra check
+    /tmp/proj/tests` gives /tmp): pytest then collects only the paths, so only they are
+    walked (with the conftests and helpers in the folders between the root and them),
+    never the rootdir's other folders.
     """
     from netra_check.pytest_config import locate
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise UsageError(f"path does not exist: {', '.join(missing)}")
-    root = locate(paths, Path.cwd()).rootdir
+    found = locate(paths, Path.cwd())
+    root = found.rootdir
     if not paths:
-        return root, None
+        return Scope(root, None, None)
     outside = [str(p) for p in paths if not p.resolve().is_relative_to(root)]
     if outside:
         raise UsageError(f"paths lie outside the project at {root}: {', '.join(outside)}")
     rels = [p.resolve().relative_to(root).as_posix() for p in paths]
-    return root, None if "." in rels else rels
+    only = None if "." in rels else rels
+    return Scope(root, only, None if found.marked or only is None else only)
 
 
 def _baseline(
@@ -126,10 +143,16 @@ def check_paths(
     from netra_check.engine import run_check
     from netra_check.rules import RULES_BY_ID
 
-    root, only = _project_root(paths)
+    root, only, walk = _project_root(paths)
     config = load_config(root, config_file, known_rules=frozenset(RULES_BY_ID))
     return run_check(
-        root, config, only=only, use_cache=use_cache, jobs=jobs, extra_paths=list(only or ())
+        root,
+        config,
+        only=only,
+        use_cache=use_cache,
+        jobs=jobs,
+        extra_paths=list(only or ()),
+        walk=walk,
     )
 
 
@@ -152,7 +175,7 @@ def run(
     from netra_check.reporters import render, shown_findings
     from netra_check.rules import RULES_BY_ID
 
-    root, only = _project_root(paths)
+    root, only, walk = _project_root(paths)
     scan_paths = list(only or ())
     config: CheckConfig = load_config(root, config_file, known_rules=frozenset(RULES_BY_ID))
     pytest_tests: int | None = None
@@ -171,7 +194,13 @@ def run(
             names = [n for n in names if any(n == p or n.startswith(p + "/") for p in only)]
         only = names
     result = run_check(
-        root, config, only=only, use_cache=use_cache, jobs=jobs, extra_paths=scan_paths
+        root,
+        config,
+        only=only,
+        use_cache=use_cache,
+        jobs=jobs,
+        extra_paths=scan_paths,
+        walk=walk,
     )
     result.base = Path.cwd()
     if pytest_tests is not None:

@@ -21,6 +21,8 @@ from netra_check.astutil import (
     Buckets,
     FunctionNode,
     NameMatcher,
+    argument_slots,
+    callee_ref,
     dotted_name,
     flatten_statements,
     has_direct_assertion,
@@ -28,6 +30,7 @@ from netra_check.astutil import (
     is_fixture,
     may_have_dead_code,
     new_buckets,
+    parameter_slots,
     scan_statements,
     split_live,
     used_names,
@@ -48,11 +51,15 @@ class FileRole:
     is_support: bool  # test code or a testing helper package; its helpers are followed
     is_script: bool  # under a scripts folder: checked for runner bypasses
     category: str | None  # the configured category folder the file lives in
+    # A module of the project's own packages that test or support code imports (directly
+    # or through such modules): only its classes and functions are indexed, by their
+    # dotted names, so that a helper imported from it is followed; no rule checks it.
+    is_imported: bool = False
 
     @property
     def needs_parse(self) -> bool:
         """Files with no role are never read."""
-        return self.is_test_code or self.is_support or self.is_script
+        return self.is_test_code or self.is_support or self.is_script or self.is_imported
 
 
 PYTHON = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
@@ -178,7 +185,9 @@ class Definition:
         """The calls in code that can run (see `split_live`)."""
         return self._live_index(self._live(resolve=True)[1])[ast.Call]
 
-    def assertion_state(self, extra: NameMatcher | None) -> bool | tuple[str, ...]:
+    def assertion_state(
+        self, extra: NameMatcher | None, *, invariants: bool = False
+    ) -> bool | tuple[str, ...]:
         """Whether this definition asserts by itself, not through helpers it calls.
 
         True when it surely does, False when nothing in it asserts, and a tuple of
@@ -186,21 +195,24 @@ class Definition:
         helpers it calls, which the project pass judges against the repository's
         own helpers (with the other names its statements call). Assertions in code
         that never runs (after `return`, under `if False:`, in a nested function
-        nobody calls) do not count; see `split_live`.
+        nobody calls) do not count; see `split_live`. With `invariants` (production code),
+        neither do `assert` statements: they state what the code takes for granted.
         """
-        state = self._state(extra, resolve=False)
+        state = self._state(extra, resolve=False, invariants=invariants)
         if state is not True and self._live(resolve=False)[2]:
-            state = self._state(extra, resolve=True)
+            state = self._state(extra, resolve=True, invariants=invariants)
         return state
 
-    def _state(self, extra: NameMatcher | None, *, resolve: bool) -> bool | tuple[str, ...]:
+    def _state(
+        self, extra: NameMatcher | None, *, resolve: bool, invariants: bool = False
+    ) -> bool | tuple[str, ...]:
         live, dead, _ = self._live(resolve)
-        sure, names, called = scan_statements(live, extra)
+        sure, names, called = scan_statements(live, extra, asserts=not invariants)
         if sure:
             return True
         if names:
             return tuple(sorted(called))
-        return has_direct_assertion(self._live_index(dead), extra)
+        return has_direct_assertion(self._live_index(dead), extra, statements=not invariants)
 
     def asserts(self, extra: NameMatcher | None) -> bool:
         """Whether this definition surely asserts by itself (see `assertion_state`)."""
@@ -262,6 +274,26 @@ def matches_option(name: str, options: tuple[str, ...]) -> bool:
 
 def _is_test_class(node: ast.ClassDef, python_classes: tuple[str, ...]) -> bool:
     return matches_option(node.name, python_classes) or _is_unittest_class(node)
+
+
+_UNKNOWN = ast.Constant(None)  # an assigned value whose class is not known
+_BINDING_STATEMENTS = frozenset(
+    {ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor, ast.With, ast.AsyncWith}
+)
+
+
+def _instance_attribute(target: ast.expr, in_body: bool) -> str | None:
+    """The attribute an assignment target sets on an instance of the class: `self.x` or
+    `cls.x` in a method, `x` in the class body."""
+    if in_body:
+        return target.id if isinstance(target, ast.Name) else None
+    if (
+        isinstance(target, ast.Attribute)
+        and isinstance(target.value, ast.Name)
+        and target.value.id in ("self", "cls")
+    ):
+        return target.attr
+    return None
 
 
 def _is_unittest_class(node: ast.ClassDef) -> bool:
@@ -409,15 +441,20 @@ class FileContext:
         that is a built-in container's method (`items.append`). This module's own
         functions and classes are qualified the same way. In a method (`method`),
         `self.check()` stays `self.check`: the project pass looks it up in the class
-        of the object the method runs on and its bases; elsewhere it is `check`.
+        of the object the method runs on and its bases; elsewhere it is `check`. So does
+        `self.checker.verify()`: through the class of the attribute, when the receiver's
+        class knows it (see `ClassFact.attributes`), else by name.
         """
         imports = self.imports
         local = self.local_names
         out: set[str] = set()
         for name in names:
             head, dot, rest = name.partition(".")
-            if head == "self" and dot and "." not in rest:
-                out.add(name if method else rest)
+            if head == "self" and dot and rest.count(".") <= 1:
+                if method:  # `self.check`, `self.checker.verify`: through the receiver's class
+                    out.add(name)
+                elif (attr := rest.rpartition(".")[2]) not in BUILTIN_METHODS or "." not in rest:
+                    out.add(attr)
                 continue
             origin = imports.get(head) or local.get(head)
             if origin is not None and (dot or "." in origin):
@@ -429,6 +466,70 @@ class FileContext:
         # Interned: the same few thousand names recur across a suite, and the cache's pickle
         # then stores each once (it shares objects, not equal strings).
         return tuple(sorted(map(sys.intern, out)))
+
+    def bound_calls(self, calls: Iterable[ast.AST], *, method: bool = False) -> set[str]:
+        """The functions a definition hands to the helpers it calls, as followed when the
+        helper calls that parameter: `run_case(data, check=assert_valid)` gives
+        `tests.cases.run_case#check=tests.checks.assert_valid` (the helper and the function
+        qualified as `qualify` does), `retry(assert_ready)` gives `retry#0=assert_ready`.
+        Only functions named through the imports, of this module, or methods on `self`
+        count: a local variable or a parameter could hold anything."""
+        known = self._module_names
+        found: set[str] = set()
+        for call in calls:
+            if not isinstance(call, ast.Call) or not (call.args or call.keywords):
+                continue
+            bound = []
+            for slot, arg in argument_slots(call):
+                # A function's name, not a class's (`Column(Integer)`, `select(User)`).
+                kind = type(arg)
+                if kind is ast.Name:
+                    name = arg.id  # type: ignore[attr-defined]
+                    if name in known and not name[0].isupper():
+                        bound.append((slot, name))
+                elif kind is ast.Attribute and (name := dotted_name(arg)) is not None:
+                    head, _, rest = name.partition(".")
+                    if (head in known or (head == "self" and "." not in rest)) and not (
+                        name.rpartition(".")[2][:1].isupper()
+                    ):
+                        bound.append((slot, name))
+            if not bound:
+                continue
+            callee = callee_ref(call)
+            helper = self._qualify_one(callee, method) if callee else None
+            if helper is None:
+                continue
+            for slot, name in bound:
+                function = self._qualify_one(name, method)
+                if function is not None:
+                    found.add(sys.intern(f"{helper}#{slot}={function}"))
+        return found
+
+    def _qualify_one(self, name: str, method: bool) -> str | None:
+        """`qualify` of one name (None when it is dropped), memoised for the file."""
+        key = (name, method)
+        memo = self._qualified_memo
+        if key not in memo:
+            qualified = self.qualify([name], method=method)
+            memo[key] = qualified[0] if qualified else None
+        return memo[key]
+
+    @cached_property
+    def _qualified_memo(self) -> dict[tuple[str, bool], str | None]:
+        return {}
+
+    @cached_property
+    def _module_names(self) -> frozenset[str]:
+        """Names bound at module level to an import, a function or a class."""
+        return frozenset(self.imports.keys() | self.local_names.keys())
+
+    def called_parameters(self, definition: Definition, names: Iterable[str]) -> set[str]:
+        """`#slot` markers for the parameters a function calls among `names` (see
+        `parameter_slots`): a call site's `helper#slot=function` is followed to that
+        function when the helper has the marker."""
+        node = definition.function
+        slots = parameter_slots(node, method=definition.kind == "method")
+        return {f"#{slot}" for name in names for slot in slots.get(name, ())}
 
     @cached_property
     def local_names(self) -> dict[str, str]:
@@ -483,10 +584,76 @@ class FileContext:
             bases = tuple(local.get(name, name) for b in node.bases if (name := self.qualified(b)))
             copies = self._copies(node) if parametrizers else 1
             candidate = candidate and not node.name.startswith("_")
+            attributes = self._attribute_classes(node)
             facts.append(
-                ClassFact(node.name, bases, tests, collected, collectable, copies, candidate)
+                ClassFact(
+                    node.name, bases, tests, collected, collectable, copies, candidate, attributes
+                )
             )
         return facts
+
+    def _class_of(self, call: ast.Call) -> str:
+        """The dotted name a constructor call calls ("" when it names none: `Checker()()`,
+        `make()[0]`); a factory function's name too, which names no scanned class."""
+        node = call.func
+        if not isinstance(node, ast.Name | ast.Attribute):
+            return ""
+        name = self.qualified(node)
+        if name is None:
+            return ""
+        return self.local_names.get(name, name)
+
+    @cached_property
+    def _methods(self) -> dict[int, Definition]:
+        """Each method's definition by the id of its node (their statements are shared)."""
+        return {id(d.node): d for d in self.definitions if d.kind == "method"}
+
+    def _attribute_classes(self, node: ast.ClassDef) -> tuple[tuple[str, str], ...]:
+        """(attribute, class) for the attributes of the class's instances whose class is
+        known (see `ClassFact.attributes`); an attribute given anything else is ("attr", "").
+        An annotation is not enough: it bounds the class (a base, a Protocol), and the
+        method that runs is that of the class the object was built from."""
+        assigned: dict[str, set[str]] = {}
+
+        def note(target: ast.expr, value: ast.expr, in_body: bool) -> None:
+            if isinstance(target, ast.Tuple | ast.List | ast.Starred):  # `self.a, self.b = ...`
+                parts = target.elts if not isinstance(target, ast.Starred) else [target.value]
+                for part in parts:
+                    note(part, _UNKNOWN, in_body)
+                return
+            name = _instance_attribute(target, in_body)
+            if name is not None:
+                assigned.setdefault(name, set()).add(
+                    self._class_of(value) if isinstance(value, ast.Call) else ""
+                )
+
+        def assignments(statement: ast.stmt, in_body: bool) -> None:
+            if isinstance(statement, ast.Assign):
+                for target in statement.targets:
+                    note(target, statement.value, in_body)
+            elif isinstance(statement, ast.AnnAssign):
+                if statement.value is not None:
+                    note(statement.target, statement.value, in_body)
+            elif not in_body and isinstance(statement, ast.AugAssign | ast.For | ast.AsyncFor):
+                note(statement.target, _UNKNOWN, in_body)
+            elif not in_body and isinstance(statement, ast.With | ast.AsyncWith):
+                for item in statement.items:
+                    if item.optional_vars is not None:
+                        note(item.optional_vars, _UNKNOWN, in_body)
+
+        methods = self._methods
+        for stmt in node.body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                method = methods.get(id(stmt))
+                for inner in method.statements if method else flatten_statements(stmt.body):
+                    if type(inner) in _BINDING_STATEMENTS:
+                        assignments(inner, False)
+            else:
+                assignments(stmt, True)
+        return tuple(
+            (name, next(iter(classes)) if len(classes) == 1 else "")
+            for name, classes in sorted(assigned.items())
+        )
 
     def _copies(self, node: ast.ClassDef) -> int:
         """How many copies of the class the configured class parametrizers make (a product)."""
@@ -501,6 +668,27 @@ class FileContext:
             if named and args and not any(isinstance(a, ast.Starred) for a in args):
                 copies *= len(args)
         return copies
+
+    def imported_modules(self) -> tuple[str, ...]:
+        """The modules the module-level imports may name: `import a.b` gives `a.b`, `from
+        a.b import c` gives `a.b` and `a.b.c` (which may be a module), relative imports made
+        absolute; for indexing the project's own modules the tests import."""
+        found: set[str] = set()
+        package = self.rel.split("/")[:-1]
+        for stmt in self.module.statements:
+            if isinstance(stmt, ast.Import):
+                found.update(alias.name for alias in stmt.names)
+            elif isinstance(stmt, ast.ImportFrom):
+                parts = [stmt.module] if stmt.module else []
+                if stmt.level:
+                    parts = [*package[: max(len(package) - stmt.level + 1, 0)], *parts]
+                module = ".".join(parts)
+                if module:
+                    found.add(module)
+                found.update(
+                    f"{module}.{a.name}" if module else a.name for a in stmt.names if a.name != "*"
+                )
+        return tuple(sorted(found))
 
     def class_imports(self) -> tuple[tuple[str, str], ...]:
         """`(module, name)` for each module-level `from module import name` that may bring a

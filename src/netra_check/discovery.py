@@ -13,7 +13,7 @@ import fnmatch
 import glob
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
@@ -214,23 +214,43 @@ def _is_nested_project(directory: str, filenames: list[str]) -> bool:
 
 
 def discover(
-    root: Path, config: CheckConfig, extra_paths: Iterable[str] = ()
+    root: Path,
+    config: CheckConfig,
+    extra_paths: Iterable[str] = (),
+    *,
+    walk: Iterable[str] | None = None,
 ) -> tuple[list[SourceFile], list[str]]:
-    """The Python files under the configured (and extra) paths and the CI files, sorted."""
+    """The Python files under the configured (and extra) paths and the CI files, sorted.
+
+    With `walk` (relative paths), only those are walked instead, together with the files
+    directly in each folder between the root and them (their conftests and helpers): the
+    root is then not a project, only the common folder of the paths and the current
+    folder, and its other folders are none of the run's business.
+    """
     root = root.resolve()
     classifier = Classifier(config, root)
     seen: set[str] = set()
     files: list[SourceFile] = []
     root_prefix = len(os.path.join(str(root), ""))
-    for entry in dict.fromkeys((*config.paths, *extra_paths)):
+
+    def add(rel: str, path: str) -> None:
+        if rel in seen or classifier.excluded(rel):
+            return
+        seen.add(rel)
+        role = classifier.role(rel)
+        if role.needs_parse:
+            files.append(SourceFile(rel, path, role))
+
+    entries = list(dict.fromkeys((*config.paths, *extra_paths) if walk is None else walk))
+    if walk is not None:
+        for folder in _folders_above(entries):
+            _add_folder_files(root, folder, classifier, add)
+    for entry in entries:
         start = (root / entry).resolve() if entry not in (".", "") else root
         if start.is_file():
             rel = start.relative_to(root).as_posix()
-            if rel.endswith(".py") and rel not in seen and not classifier.excluded(rel):
-                seen.add(rel)
-                role = classifier.role(rel)
-                if role.needs_parse:
-                    files.append(SourceFile(rel, str(start), role))
+            if rel.endswith(".py"):
+                add(rel, str(start))
             continue
         for directory, dirnames, filenames in os.walk(start):
             # os.walk yields paths that start with `start`, which lies under the root.
@@ -250,17 +270,127 @@ def discover(
                 and not classifier.excluded(rel_dir + d)
             )
             for name in filenames:
-                if not name.endswith(".py"):
-                    continue
-                rel = rel_dir + name
-                if rel in seen or classifier.excluded(rel):
-                    continue
-                seen.add(rel)
-                role = classifier.role(rel)
-                if role.needs_parse:
-                    files.append(SourceFile(rel, os.path.join(directory, name), role))
+                if name.endswith(".py"):
+                    add(rel_dir + name, os.path.join(directory, name))
     files.sort()
-    return files, _ci_files(root, classifier)
+    ci_files = _ci_files(root, classifier)
+    if walk is not None:
+        ci_files = [rel for rel in ci_files if any(_within(rel, entry) for entry in entries)]
+    return files, ci_files
+
+
+class ModuleFinder:
+    """The project's own modules that scanned code imports, to index them (see
+    `FileRole.is_imported`): a module name is looked for under the root, `src/` and `lib/`
+    (`a.b` is `a/b.py` or `a/b/__init__.py`), never in a skipped or excluded folder or a
+    nested project. A file that discovery would have given a role (it was outside the
+    paths walked) keeps that role, so its cached result is the same either way. With
+    `walk` (a root no project marks, see `discover`), only modules inside those paths
+    count: the root's other folders are none of the run's business."""
+
+    def __init__(
+        self,
+        root: Path,
+        config: CheckConfig,
+        classifier: Classifier | None = None,
+        *,
+        walk: Iterable[str] | None = None,
+    ):
+        self.root = root.resolve()
+        self.classifier = classifier or Classifier(config, self.root)
+        self._walk = None if walk is None else tuple(walk)
+        self._asked: set[str] = set()
+        self._folders: dict[str, bool] = {}
+
+    def sources(self, imports: Iterable[str], known: Collection[str]) -> list[SourceFile]:
+        """The files of the modules named in `imports` not already in `known` (relative
+        paths), each module looked for once per run."""
+        found: dict[str, SourceFile] = {}
+        for module in imports:
+            if module in self._asked:
+                continue
+            self._asked.add(module)
+            rel = self._find(module)
+            if rel is None or rel in known or rel in found:
+                continue
+            role = self.classifier.role(rel)
+            if not role.needs_parse:
+                role = FileRole(False, False, False, False, None, is_imported=True)
+            found[rel] = SourceFile(rel, str(self.root / rel), role)
+        return sorted(found.values())
+
+    def _find(self, module: str) -> str | None:
+        parts = module.split(".")
+        if not all(part.isidentifier() for part in parts):
+            return None
+        tail = "/".join(parts)
+        for base in ("", "src/", "lib/"):
+            for rel in (f"{base}{tail}.py", f"{base}{tail}/__init__.py"):
+                if os.path.isfile(self.root / rel):
+                    return rel if self._allowed(rel) else None
+        return None
+
+    def _allowed(self, rel: str) -> bool:
+        if self.classifier.excluded(rel):
+            return False
+        if self._walk is not None and not any(_within(rel, entry) for entry in self._walk):
+            return False
+        folder = ""
+        for part in rel.split("/")[:-1]:
+            folder = f"{folder}/{part}" if folder else part
+            allowed = self._folders.get(folder)
+            if allowed is None:
+                allowed = (
+                    part not in ALWAYS_EXCLUDED_DIRS
+                    and not part.startswith(".")
+                    and not part.endswith(".egg-info")
+                    and not self.classifier.excluded(folder)
+                    and not _is_nested_project(str(self.root / folder), ["pyproject.toml"])
+                )
+                self._folders[folder] = allowed
+            if not allowed:
+                return False
+        return True
+
+
+def _within(rel: str, entry: str) -> bool:
+    entry = entry.strip("/")
+    return entry in ("", ".") or rel == entry or rel.startswith(entry + "/")
+
+
+def _folders_above(entries: Iterable[str]) -> list[str]:
+    """The folders from the root down to each entry, not the entry itself ("" is the root;
+    a file's own folder is included), each once, parents first."""
+    found: dict[str, None] = {}
+    for entry in entries:
+        parts = [p for p in entry.strip("/").split("/") if p not in ("", ".")]
+        for depth in range(len(parts)):
+            found.setdefault("/".join(parts[:depth]), None)
+    return sorted(found, key=lambda folder: (folder.count("/"), folder))
+
+
+def _add_folder_files(
+    root: Path, folder: str, classifier: Classifier, add: Callable[[str, str], None]
+) -> None:
+    """The Python files directly in one folder (not below it): its conftest first, whose
+    `collect_ignore` applies to what is walked below. Not its test modules: pytest neither
+    collects nor imports them when it is given a path below."""
+    directory = os.path.join(root, folder) if folder else str(root)
+    try:
+        names = sorted(
+            entry.name
+            for entry in os.scandir(directory)
+            if entry.name.endswith(".py") and entry.is_file()
+        )
+    except OSError:
+        return
+    rel_dir = folder + "/" if folder else ""
+    if "conftest.py" in names:
+        classifier.read_conftest(rel_dir, os.path.join(directory, "conftest.py"))
+    for name in names:
+        rel = rel_dir + name
+        if name == "conftest.py" or not classifier.role(rel).is_test_file:
+            add(rel, os.path.join(directory, name))
 
 
 def _strings(node: ast.expr) -> list[str]:

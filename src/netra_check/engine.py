@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from netra_check.astutil import (
+    BUILTIN_METHODS,
     callable_defaults,
     callee_ref,
     fixture_alias,
@@ -35,8 +36,8 @@ from netra_check.context import (
     module_names,
     parse_suppressions,
 )
-from netra_check.discovery import SourceFile, discover
-from netra_check.model import FileResult, Finding, HelperFact, Metric, Rule
+from netra_check.discovery import ModuleFinder, SourceFile, discover
+from netra_check.model import PACKAGE_ONLY, FileResult, Finding, HelperFact, Metric, Rule
 from netra_check.project import Project
 from netra_check.rules import REGISTRY
 
@@ -92,10 +93,56 @@ def _wraps_same_name(definition: Definition) -> bool:
 
 def _unbound(callees: tuple[str, ...]) -> tuple[str, ...]:
     """A method's callees as followed when it is reached by name alone (no known class):
-    `self.check` is any `check`."""
-    if not any(c.startswith("self.") for c in callees):
+    `self.check` is any `check`, and `self.checker.verify` any `verify` (unless it is a
+    built-in container's method name)."""
+    if not any("self." in c for c in callees):
         return callees
-    return tuple(sorted({c.removeprefix("self.") for c in callees}))
+    found = set()
+    for callee in callees:
+        if "#" in callee:  # `self.run#0=self.check`: both parts by name
+            helper, _, binding = callee.partition("#")
+            slot, _, function = binding.partition("=")
+            if helper:
+                helper, function = _by_name(helper), _by_name(function)
+                if not helper or not function:
+                    continue
+                callee = f"{helper}#{slot}={function}"
+        elif not (callee := _by_name(callee)):
+            continue
+        found.add(callee)
+    return tuple(sorted(found))
+
+
+def _in_package(callees: tuple[str, ...]) -> tuple[str, ...]:
+    """The callees of a function of an imported module (see PACKAGE_ONLY): dotted names
+    (`shop.compare.same`) are looked up among that package's functions first."""
+
+    def mark(name: str) -> str:
+        if "." not in name or name.startswith(("self.", "#")):
+            return name
+        return PACKAGE_ONLY + name
+
+    out = []
+    for callee in callees:
+        if "#" in callee and callee[0] != "#":
+            helper, _, binding = callee.partition("#")
+            slot, _, function = binding.partition("=")
+            callee = f"{mark(helper)}#{slot}={mark(function)}"
+        else:
+            callee = mark(callee)
+        out.append(callee)
+    return tuple(out)
+
+
+def _by_name(callee: str) -> str:
+    """A callee of a method as followed by name ("" when it can match no helper)."""
+    if callee.startswith("self."):
+        callee = callee[5:]
+        if "." in callee:
+            callee = callee.rpartition(".")[2]
+            if callee in BUILTIN_METHODS:
+                return ""
+    return callee
 
 
 def _helper_facts(ctx: FileContext) -> list[HelperFact]:
@@ -103,33 +150,50 @@ def _helper_facts(ctx: FileContext) -> list[HelperFact]:
     facts = []
     matcher = ctx.assertion_matcher
     modules = module_names(ctx.rel)
+    by_name = not ctx.role.is_imported or ctx.role.is_support
     # Tests are included: a test that calls another test method asserts if that one does.
     for definition in ctx.functions():
         node = definition.function
-        state = definition.assertion_state(matcher)
+        # In a production module an `assert` is an invariant, not a check of the test's.
+        state = definition.assertion_state(matcher, invariants=not by_name)
         asserts = state is True or _wraps_same_name(definition)
         callees: tuple[str, ...] = ()
         if not asserts:
+            # `check(data)` on a parameter: a caller's `helper(data, check=assert_valid)`
+            # runs `assert_valid` (see FileContext.bound_calls). When the statements call
+            # an `assert_*`-looking name, only their calls are followed (no walk).
             if isinstance(state, tuple):
                 names = set(state)
+                extra = ctx.called_parameters(definition, names)
             else:
-                names = {n for call in definition.live_calls() if (n := callee_ref(call))}  # type: ignore[arg-type]
+                calls = definition.live_calls()
+                names = {n for call in calls if (n := callee_ref(call))}  # type: ignore[arg-type]
+                extra = ctx.called_parameters(definition, names)
+                extra.update(ctx.bound_calls(calls, method=definition.kind == "method"))
             if is_fixture(node):
                 names.update(parameter_names(node))  # fixtures run the fixtures they request
             defaults = callable_defaults(node)
             if defaults:  # `compare_fn(result, expected)` runs `compare_fn=assert_equal`
                 names = {defaults.get(name, name) for name in names}
             callees = ctx.qualify(names, method=definition.kind == "method")
+            if extra:
+                callees = tuple(sorted({*callees, *extra}))
         # By name (for calls the scanner cannot resolve), and as imported or as a class's
         # method: `pkg.mod.helper`, `pkg.mod.Class.method`. A test only by name: the rare
         # `self.test_other()` is followed by name (see Project.resolve_self), and a large
         # suite's cache would otherwise hold every test twice.
         method = definition.kind == "method"
-        facts.append(HelperFact(node.name, asserts, _unbound(callees) if method else callees))
+        if by_name:
+            facts.append(HelperFact(node.name, asserts, _unbound(callees) if method else callees))
+        else:
+            callees = _in_package(callees)
         if not definition.is_test:
             qualname = definition.qualname
-            facts.extend(HelperFact(f"{m}.{qualname}", asserts, callees) for m in modules)
-        alias = fixture_alias(node)
+            # A function of a module indexed because it is imported is reached only from
+            # code of such modules (see `_in_package`), never from a test's direct call.
+            prefix = "" if by_name or method else PACKAGE_ONLY
+            facts.extend(HelperFact(f"{prefix}{m}.{qualname}", asserts, callees) for m in modules)
+        alias = fixture_alias(node) if by_name else None
         if alias is not None:
             facts.append(HelperFact(alias, asserts, callees))
     return facts
@@ -155,6 +219,8 @@ def analyze_source(rel: str, data: bytes, role: FileRole, config: CheckConfig) -
     """Parse one file and run every per-file hook of every active rule on it."""
     ctx = FileContext(rel, data, role, config)
     result = FileResult(parsed=ctx.tree is not None)
+    if role.is_imported and not role.is_support:
+        return _imported_result(ctx, result)
     try:
         for rule in active_rules(config):
             result.findings.extend(rule.check_file(ctx))
@@ -169,6 +235,7 @@ def analyze_source(rel: str, data: bytes, role: FileRole, config: CheckConfig) -
                 result.class_imports = ctx.class_imports()
                 result.exports = ctx.exports()
                 result.test_file = role.is_test_file
+                result.imports = ctx.imported_modules()
     except RecursionError:
         # A tree Python could parse but too deep for the rules: report it, keep going.
         result = _too_deep(ctx, config)
@@ -176,6 +243,25 @@ def analyze_source(rel: str, data: bytes, role: FileRole, config: CheckConfig) -
         raise RuntimeError(f"netra check failed on {rel}: {exc!r}") from exc
     if b"netra:" in data:
         result.suppressions = parse_suppressions(ctx.text)
+    return result
+
+
+def _imported_result(ctx: FileContext, result: FileResult) -> FileResult:
+    """A module indexed because test code imports it: its classes, and its functions and
+    methods by their dotted names only (a production module's `save` is not every `save`
+    a test calls on some object). No rule looks at it; a file that does not parse, or is
+    too deep, contributes nothing."""
+    if ctx.tree is None:
+        return result
+    try:
+        result.classes = ctx.class_facts()
+        result.helpers = [(f.name, f.asserts, f.callees) for f in _helper_facts(ctx)]
+        result.class_imports = ctx.class_imports()
+        result.exports = ctx.exports()
+        result.imports = ctx.imported_modules()
+    except RecursionError:
+        return FileResult(parsed=False, imported=True)
+    result.imported = True
     return result
 
 
@@ -262,13 +348,45 @@ def scan(
     use_cache: bool = True,
     jobs: int | None = None,
     extra_paths: Sequence[str] = (),
+    walk: Sequence[str] | None = None,
 ) -> tuple[Project, int]:
-    """Discover and analyse every file (through the cache); returns the project and misses."""
-    sources, ci_files = discover(root, config, extra_paths)
+    """Discover and analyse every file (through the cache); returns the project and misses.
+
+    Then the project's own modules that the scanned test and support code imports, and
+    those they import in turn, are indexed too (see `FileRole.is_imported`)."""
+    sources, ci_files = discover(root, config, extra_paths, walk=walk)
     cache_dir = (root / config.cache_dir) if use_cache else None
     cache = ResultCache(cache_dir, f"{config.digest()}:{code_version()}")
     cache.load()
     results: dict[str, FileResult] = {}
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    analysed = _load(sources, cache, results, config, workers)
+    finder = ModuleFinder(root, config, walk=walk)
+    batch = [results[s.rel] for s in sources if s.rel in results and s.role.is_support]
+    while batch:
+        found = finder.sources((m for r in batch for m in r.imports), results)
+        analysed += _load(found, cache, results, config, workers)
+        batch = [results[s.rel] for s in found if s.rel in results]
+    cache.prune(set(results))
+    cache.save()
+    text_files: dict[str, str] = {}
+    for rel in ci_files:
+        try:
+            text_files[rel] = (root / rel).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+    return Project(root, config, results, text_files), analysed
+
+
+def _load(
+    sources: list[SourceFile],
+    cache: ResultCache,
+    results: dict[str, FileResult],
+    config: CheckConfig,
+    workers: int,
+) -> int:
+    """Put each source's result in `results`, from the cache or analysed; returns how
+    many were analysed."""
     pending: list[tuple[SourceFile, int]] = []
     for source in sources:
         try:
@@ -286,19 +404,10 @@ def scan(
                     results[source.rel] = entry.result
                     continue
         pending.append((source, stat.st_size))
-    workers = jobs if jobs is not None else (os.cpu_count() or 1)
     for rel, mtime_ns, size, digest, result in _analyze_many(pending, config, workers):
         results[rel] = result
         cache.put(rel, CacheEntry(mtime_ns, size, digest, result))
-    cache.prune(set(results))
-    cache.save()
-    text_files: dict[str, str] = {}
-    for rel in ci_files:
-        try:
-            text_files[rel] = (root / rel).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-    return Project(root, config, results, text_files), len(pending)
+    return len(pending)
 
 
 def run_check(
@@ -309,16 +418,22 @@ def run_check(
     use_cache: bool = True,
     jobs: int | None = None,
     extra_paths: Sequence[str] = (),
+    walk: Sequence[str] | None = None,
 ) -> CheckResult:
     """Run every active rule over the project at `root`.
 
     The whole project is always analysed, because rules such as assertion
     following and duplicate detection need every file; `only` (relative paths
     of files or folders) limits which findings are reported, and `extra_paths`
-    are scanned even when the configured `paths` do not cover them.
+    are scanned even when the configured `paths` do not cover them. With `walk` (relative
+    paths) only those are walked, with the folders between the root and them (their
+    conftests and helpers), instead of the configured paths: a root that is not a project
+    (see `command.Scope`).
     """
     started = time.perf_counter()
-    project, analysed = scan(root, config, use_cache=use_cache, jobs=jobs, extra_paths=extra_paths)
+    project, analysed = scan(
+        root, config, use_cache=use_cache, jobs=jobs, extra_paths=extra_paths, walk=walk
+    )
     rules = active_rules(config)
     raw: list[Finding] = []
     for result in project.results.values():

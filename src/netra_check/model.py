@@ -64,6 +64,14 @@ class Metric:
     detail: str = ""
 
 
+# Marks the functions of modules indexed only because test code imports them (see
+# FileRole.is_imported): production code, whose `assert` is an invariant, not a check. A
+# test that calls `process_order()` from such a module is not followed into it; one that
+# calls a method of one of its classes (`Checker().verify()`, a helper class) is, and from
+# there the module's functions are.
+PACKAGE_ONLY = "~"
+
+
 class HelperFact(NamedTuple):
     """What the assertion-following rules need to know about one non-test function."""
 
@@ -88,6 +96,11 @@ class ClassFact(NamedTuple):
     copies: int = 1  # collected copies a plugin makes of it (see `class_parametrizers`)
     # Top-level, public, no `__init__`: collected by name, or by base (`extra_python_bases`).
     candidate: bool = False
+    # (attribute, class) for the attributes of its instances whose class is known: every
+    # assignment in its body or methods (`self.checker = Checker()` in `setUp`) builds the
+    # same class (an annotation only bounds it); the class's dotted name resolved like
+    # `bases`. An empty class: assigned something else too, so unknown.
+    attributes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)
@@ -108,6 +121,10 @@ class FileResult:
     # classes a test module collects from other modules; `__all__` when it is a literal.
     class_imports: tuple[tuple[str, str], ...] = ()
     exports: tuple[str, ...] | None = None
+    # The modules its imports may name (see FileContext.imported_modules), for indexing
+    # the project's own modules the tests import; kept for support and imported files.
+    imports: tuple[str, ...] = ()
+    imported: bool = False  # indexed only because it is imported (see FileRole.is_imported)
 
 
 class Rule:

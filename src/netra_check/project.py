@@ -12,7 +12,7 @@ from netra_check.astutil import BUILTIN_METHODS, is_assert_name, last_part
 from netra_check.classes import ClassIndex
 from netra_check.config import CheckConfig
 from netra_check.context import name_matcher
-from netra_check.model import FileResult
+from netra_check.model import PACKAGE_ONLY, FileResult
 
 # Helper chains longer than this are not followed to the end: counted as asserting.
 _MAX_DEPTH = 200
@@ -136,7 +136,14 @@ class Project:
                 answer = True
                 break
             for callee in callees:
-                if callee.startswith("self."):
+                if "#" in callee:
+                    if callee[0] == "#":
+                        continue  # a marker: this helper calls a parameter
+                    bound = self._bound_target(callee, receiver)
+                    if bound is None:
+                        continue
+                    callee = bound
+                elif callee.startswith("self."):
                     callee = self.resolve_self(callee[5:], receiver)
                 else:
                     callee = resolve(callee)
@@ -152,6 +159,25 @@ class Project:
             self._asserting[name] = answer
         return answer, answer or settled
 
+    def _follow(self, name: str, receiver: str | None) -> str:
+        """A callee as followed from code running on an instance of `receiver` (None or
+        "": no known class)."""
+        if name.startswith("self."):
+            return self.resolve_self(name[5:], receiver) if receiver else self.resolve(name[5:])
+        return self.resolve(name)
+
+    def _bound_target(self, entry: str, receiver: str | None) -> str | None:
+        """`helper#slot=function` (see `FileContext.bound_calls`): the function, followed,
+        when the helper calls the parameter it is passed to (its `#slot` marker), else None.
+        Among several helpers of one name, one that calls it is enough."""
+        helper, _, binding = entry.partition("#")
+        slot, _, function = binding.partition("=")
+        target = self._follow(helper, receiver).partition("@")[0]
+        marker = "#" + slot
+        if not any(marker in callees for _, callees in self._helpers.get(target, ())):
+            return None
+        return self._follow(function, receiver)
+
     def resolve(self, name: str) -> str:
         """Memoised `_resolve`."""
         memo = self._resolved
@@ -166,11 +192,21 @@ class Project:
 
     def _resolve(self, name: str) -> str:
         """A qualified name (`tests.helpers.check`, `tests.helpers.Checker.verify`) as the
-        helper it names if the repository defines it, else by its last part (a library's,
+        helper it names if the repository defines it (a method also when a scanned base of
+        the class defines it), else by its last part (a library's,
         or one not scanned), except a built-in container's method name (`os.path.join`,
         `fixture_session().pop`): that is left qualified, so it matches no helper."""
         if "." not in name or name in self._helpers:
             return name
+        if name[0] == PACKAGE_ONLY:  # a function of an imported module, else any other name
+            name = name[1:]
+            if name in self._helpers:
+                return name
+        owner, _, method = name.rpartition(".")
+        if owner in self.classes.by_key:  # `Checker().verify` of a class that inherits it
+            found = self.resolve_self(method, owner)
+            if found.partition("@")[0] in self._helpers:
+                return found
         last = last_part(name)
         return name if last in BUILTIN_METHODS else last
 
@@ -183,7 +219,8 @@ class Project:
         method none of the known classes defines is unknown (`tests.test_x.TestA.method`,
         which asserts only if its name says so: `self.assertOutcome()` of a library base).
         A class whose bases include one picked by name among several of that name is not
-        trusted either: its methods are followed by name.
+        trusted either: its methods are followed by name. `attribute.method` is a method of
+        an attribute of the instance (see `_resolve_attribute`).
         """
         memo = self._self_memo
         key = (method, receiver)
@@ -192,6 +229,10 @@ class Project:
             return found
         index = self.classes
         located = index.by_key.get(receiver)
+        attribute, dot, name = method.partition(".")
+        if dot:
+            found = memo[key] = self._resolve_attribute(attribute, name, receiver)
+            return found
         if located is None or index.guessed(*located):
             found = self.resolve(method)  # by name, as before classes were followed
         else:
@@ -210,6 +251,26 @@ class Project:
         memo[key] = found
         return found
 
+    def _resolve_attribute(self, attribute: str, method: str, receiver: str) -> str:
+        """`self.attribute.method()` on an instance of `receiver`: the method of the
+        attribute's class (see `ClassFact.attributes`), looked up as `self.method()` is on
+        that class, when the receiver's class or the first of its bases that mentions the
+        attribute knows it, and it is a scanned class; otherwise `method` by name (a
+        built-in container's method name matches nothing)."""
+        by_name = self.resolve(f"{attribute}.{method}")
+        index = self.classes
+        located = index.by_key.get(receiver)
+        if located is None or index.guessed(*located):
+            return by_name
+        for _, fact in index.mro(*located):
+            for name, dotted in fact.attributes:
+                if name != attribute:
+                    continue
+                target = index.resolve(dotted) if dotted else None
+                owner = index.key(target[1]) if target is not None else None
+                return by_name if owner is None else self.resolve_self(method, owner)
+        return by_name
+
     @cached_property
     def _self_memo(self) -> dict[tuple[str, str], str]:
         return {}
@@ -223,7 +284,11 @@ class Project:
         for name in names:
             target = resolved.get(name)  # never a `self.` name: those depend on the receiver
             if target is None:
-                if name.startswith("self."):
+                if "#" in name:
+                    target = self._bound_target(name, receiver)
+                    if target is None:
+                        continue
+                elif name.startswith("self."):
                     target = (
                         self.resolve_self(name[5:], receiver)
                         if receiver is not None

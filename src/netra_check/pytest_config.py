@@ -66,6 +66,10 @@ class PytestConfig:
     rootdir: Path
     configfile: Path | None
     settings: dict[str, tuple[str, ...]]
+    # False when nothing marks a project (no configuration file, pyproject.toml or setup.py
+    # above the paths): the rootdir is only the common folder of the current folder and
+    # the paths, and pytest then collects the paths given, nothing else under it.
+    marked: bool = True
 
     def get(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
         """A setting, or `default` when the file does not set it."""
@@ -221,4 +225,6 @@ def locate(paths: list[Path], cwd: Path) -> PytestConfig:
         if (directory / "setup.py").is_file():
             return PytestConfig(directory, None, {})
     common = Path(os.path.commonpath([cwd, ancestor]))
-    return PytestConfig(ancestor if common == Path(common.anchor) else common, None, {})
+    return PytestConfig(
+        ancestor if common == Path(common.anchor) else common, None, {}, marked=False
+    )

@@ -8,7 +8,7 @@ import httpx
 from ag_ui.core import EventType, RunErrorEvent, RunFinishedEvent, RunStartedEvent
 
 from netra.ids import new_id
-from netra.testing.agui import assert_valid_run, run_agent
+from netra.testing.agui import abort_at_first_tool_call, assert_valid_run, run_agent
 from netra.testing.fake_openai import FakeOpenAI, Stream, chunk
 from netra.testing.fixtures import register_user
 from netra.testing.ws import EventValidator
@@ -179,13 +179,7 @@ async def test_a_client_that_leaves_mid_run_cancels_it_and_the_thread_takes_the_
     await client.recv_type("subscribed")
     body = run_input(thread["id"], "Please wait for 30 seconds")
 
-    async with http.stream("POST", "/api/agui", json=body, headers=user.headers) as response:
-        assert response.status_code == 200
-        seen = ""
-        async for text in response.aiter_text():
-            seen += text
-            if '"TOOL_CALL_START"' in seen:  # the timer is running: leave now
-                break
+    await abort_at_first_tool_call(http, body, user.headers)  # the timer is running
     started = await client.recv_type("agent_started")
 
     events = await client.events_until_terminal(started["run_id"], timeout=10)
@@ -204,13 +198,7 @@ async def test_the_next_message_sent_right_after_an_abort_is_accepted(
     user = await make_user()
     body = run_input("abort-then-ask", "Please wait for 30 seconds")
 
-    async with http.stream("POST", "/api/agui", json=body, headers=user.headers) as response:
-        assert response.status_code == 200
-        seen = ""
-        async for text in response.aiter_text():
-            seen += text
-            if '"TOOL_CALL_START"' in seen:
-                break
+    await abort_at_first_tool_call(http, body, user.headers)
     # At once, as a front end does after abortRun(): no 409 run_in_progress.
     after = await run_agent(http, run_input("abort-then-ask", "What is 2 + 3?"), user.headers)
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
+from netra.testing.agui import abort_at_first_tool_call, assert_valid_run, run_agent
 from netra.testing.fixtures import register_user
 from netra.testing.server import NetraServer
 from netra.testing.services import RestartableRedis
@@ -115,6 +116,29 @@ async def test_a_websocket_cancel_on_one_instance_ends_a_run_on_the_other(
         await runner.close()
         await canceller.close()
     assert events[-1]["type"] == "agent_cancelled"
+
+
+async def test_a_message_sent_to_one_instance_right_after_an_abort_on_the_other_is_accepted(
+    netra_cluster: Cluster,
+) -> None:
+    # A front end behind a load balancer: its abort closes the stream to A, and its next
+    # message reaches B before A has ended the run.
+    a, b = netra_cluster(2, settings=NO_RENEWAL_SOON)
+    user = await register_user(a.base_url)
+    body = {"threadId": "abort-on-a", "runId": "client-run-1"}
+    first = [{"id": "m1", "role": "user", "content": "Please wait for 30 seconds"}]
+    async with httpx.AsyncClient(base_url=a.base_url) as on_a:  # the timer is running: abort
+        await abort_at_first_tool_call(on_a, {**body, "messages": first}, user.headers)
+    second = [*first, {"id": "m2", "role": "user", "content": "What is 2 + 3?"}]
+    async with httpx.AsyncClient(base_url=b.base_url) as on_b:
+        after = await run_agent(on_b, {**body, "messages": second}, user.headers)
+        thread = after[0].metadata["netra"]["thread_id"]
+        events = (await on_b.get(f"/api/threads/{thread}/events", headers=user.headers)).json()
+
+    assert_valid_run(after)
+    assert "5" in after[-1].result["text"]
+    ends = [e["type"] for e in events if e["type"] in TERMINAL]
+    assert ends == ["agent_cancelled", "agent_completed"]
 
 
 async def test_the_runs_of_a_killed_instance_are_ended_by_a_survivor(

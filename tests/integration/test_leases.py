@@ -501,6 +501,63 @@ async def test_waiting_for_a_cancelled_run_only_when_it_is_stopping(
     assert (types[-1], run.status) == ("agent_cancelled", "cancelled")
 
 
+async def test_a_busy_run_of_this_instance_is_waited_for_only_as_long_as_the_notice(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    # AG-UI's next message to a thread whose run is really busy gets its 409 after the
+    # notice, not when the run ends (here in a minute).
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        ticket = await platform.runs.start(user.id, "wait 60 seconds")
+        busy = await asyncio.wait_for(
+            platform.runs.wait_for_cancelled_run(user.id, ticket.thread_id, notice=0.2),
+            HANG_GUARD,
+        )
+        still_running = platform.supervisor.executing(ticket.run_id)
+        platform.supervisor.cancel(ticket.run_id, "cancelled_by_user")
+        await asyncio.wait_for(platform.supervisor.finished(ticket.run_id), HANG_GUARD)
+    finally:
+        await stop(platform)
+    assert busy is False
+    assert still_running
+
+
+async def test_a_run_another_instance_holds_gets_a_notice_to_end_before_the_thread_is_busy(
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    add_user: Callable[..., Awaitable[User]],
+) -> None:
+    # AG-UI behind a load balancer: the instance that saw the client abort ends the run,
+    # and a message that reached this one meanwhile waits for that, not for a 409.
+    platform = await start(make_settings(database_url))
+    try:
+        user = await add_user(platform.db)
+        stored = await store_leased(
+            platform.db, user, Lease(ALIVE, utcnow() + timedelta(seconds=120))
+        )
+        # Not asked to stop as far as this instance knows: without a notice, busy at once.
+        busy = await platform.runs.wait_for_cancelled_run(user.id, stored.thread_id)
+        waiting = asyncio.create_task(
+            platform.runs.wait_for_cancelled_run(user.id, stored.thread_id, notice=HANG_GUARD)
+        )
+        done, _ = await asyncio.wait({waiting}, timeout=0.5)
+        async with platform.db.session() as session:
+            await session.execute(
+                update(Run).where(Run.id == stored.run_id).values(status="cancelled")
+            )
+        ended = await asyncio.wait_for(waiting, HANG_GUARD)
+        no_notice = await platform.runs.wait_for_cancelled_run(user.id, stored.thread_id)
+    finally:
+        await stop(platform)
+    assert busy is False
+    assert done == set()  # still waiting while the other instance had not ended it
+    assert ended is True
+    assert no_notice is True  # nothing active any more
+
+
 async def test_only_the_only_instance_may_claim_every_active_run(db: Database) -> None:
     with pytest.raises(RuntimeError, match="other instances may be executing runs"):
         await RunLeases(db, ALIVE, 60, single_instance=False).claim_all()

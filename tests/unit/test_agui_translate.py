@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from ag_ui.core import (
     EventType,
@@ -20,7 +21,7 @@ from netra.api.agui.service import AguiRequest
 from netra.api.agui.translate import AguiTranslator
 from netra.errors import AppError
 from netra.realtime.events import AgentEvent
-from netra.testing.agui import order_problems, parse_sse
+from netra.testing.agui import abort_at_first_tool_call, order_problems, parse_sse
 
 T = EventType
 MSG = "msg_01"
@@ -333,3 +334,31 @@ def test_an_input_without_a_user_message_is_refused() -> None:
 
     assert caught.value.status == 422
     assert "user message" in caught.value.message
+
+
+def _agui_answering(status: int, body: str) -> httpx.AsyncClient:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, text=body, headers={"content-type": "text/event-stream"})
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://netra")
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (200, 'data: {"type":"RUN_STARTED"}\n\ndata: {"type":"RUN_FINISHED"}\n\n', "ended"),
+        (409, '{"error": {"code": "run_in_progress"}}', "answered 409"),
+    ],
+)
+async def test_aborting_at_the_first_tool_call_fails_when_there_is_none(
+    status: int, body: str, error: str
+) -> None:
+    async with _agui_answering(status, body) as client:
+        with pytest.raises(AssertionError, match=error):
+            await abort_at_first_tool_call(client, {}, {})
+
+
+async def test_aborting_at_the_first_tool_call_returns_once_it_starts() -> None:
+    body = 'data: {"type":"RUN_STARTED"}\n\ndata: {"type":"TOOL_CALL_START"}\n\n'
+    async with _agui_answering(200, body) as client:
+        assert await abort_at_first_tool_call(client, {}, {}) is None

@@ -287,3 +287,23 @@ def test_the_installed_coverage_py_is_accepted() -> None:
 
     assert installed is not None
     assert check_coverage_version(installed) >= (7, 13)
+
+
+def test_data_that_cannot_be_combined_is_reported_not_raised(tmp_path: Path) -> None:
+    # Raised, it would cost the run its summary.json and its exit code.
+    from coverage import CoverageData
+
+    (tmp_path / "pyproject.toml").write_text("[tool.netra.test.coverage]\n")
+    measurement = Measurement.prepare(tmp_path / "results", tmp_path)
+    statements = CoverageData(basename=str(measurement.folder / ".coverage.host.1.a"))
+    statements.add_lines({str(tmp_path / "x.py"): [1, 2]})
+    statements.write()
+    branches = CoverageData(basename=str(measurement.folder / ".coverage.host.2.b"))
+    branches.add_arcs({str(tmp_path / "x.py"): [(1, 2)]})
+    branches.write()
+
+    summary = measurement.finish()
+
+    assert summary["measured"] is False
+    assert summary["reason"].startswith("DataError: Can't combine branch coverage data")
+    assert report_lines(summary)[0].startswith("coverage: not measured")

@@ -124,6 +124,13 @@ def test_coverage_asked_for_but_not_measured_says_why() -> None:
     assert "not measured It was asked for but not measured: no data <collected>." in text
 
 
+def test_the_coverage_caption_names_the_measured_package() -> None:
+    summary, runs = recorded()
+    summary["coverage"]["package"] = "shop<app>"
+    text = Page(dashboard.build(summary, runs)).text("coverage")
+    assert "Line and branch coverage per area of shop<app>, across every process" in text
+
+
 def test_a_percentage_just_below_its_target_never_reads_as_the_target() -> None:
     summary, runs = recorded()
     summary["coverage"]["areas"]["realtime"].update(lines_pct=89.99, branches_pct=99.96)

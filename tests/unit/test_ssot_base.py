@@ -133,15 +133,90 @@ class TestAsync(SSotAsyncTestCase):
 
     async def test_runs_on_the_same_loop_with_fixtures(self, tmp_path):
         self.add_async_cleanup(self._close, "first")
+        self.addCleanup(LOG.append, "sync cleanup")
         self.addAsyncCleanup(self._close, "second")
         assert asyncio.get_running_loop() is self.loop
         assert tmp_path.is_dir()
         self.assertEqual(await asyncio.sleep(0, "done"), "done")
 
 def test_order():
+    # unittest.IsolatedAsyncioTestCase's: one stack of cleanups, after tearDown.
     assert LOG == [
-        "setUp", "asyncSetUp", "asyncTearDown", "closed second", "closed first", "tearDown",
+        "setUp", "asyncSetUp", "asyncTearDown", "tearDown",
+        "closed second", "sync cleanup", "closed first",
     ]
+"""
+
+SAME_AS_UNITTEST = """
+import asyncio
+import unittest
+
+from netra.testing.base import SSotAsyncTestCase
+
+LOGS = {}
+FAILURES = ("", "setUp", "asyncSetUp", "test", "asyncTearDown", "tearDown", "cleanup")
+
+
+def loop_state():
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return "no loop running"
+    return "loop running"
+
+
+class Hooks:
+    FAIL = ""
+    KIND = ""
+
+    def log(self, what):
+        LOGS.setdefault((self.KIND, self.FAIL), []).append(what)
+
+    def boom(self, where):
+        if self.FAIL == where:
+            raise RuntimeError(where)
+
+    def setUp(self):
+        self.log("setUp: " + loop_state())
+        # unittest allows this: the test's loop is current, and not running yet
+        asyncio.get_event_loop().run_until_complete(asyncio.sleep(0))
+        self.addCleanup(self.log, "cleanup from setUp")
+        self.addAsyncCleanup(self.alog, "async cleanup from setUp")
+        self.boom("setUp")
+
+    async def alog(self, what):
+        self.log(what + ": " + loop_state())
+
+    async def asyncSetUp(self):
+        self.log("asyncSetUp")
+        self.addAsyncCleanup(self.alog, "async cleanup from asyncSetUp")
+        self.boom("asyncSetUp")
+
+    async def test_it(self):
+        self.addCleanup(lambda: self.log("sync cleanup: " + loop_state()))
+        self.addCleanup(self.boom, "cleanup")
+        self.addAsyncCleanup(self.alog, "async cleanup")
+        self.log("test")
+        self.boom("test")
+
+    async def asyncTearDown(self):
+        self.log("asyncTearDown")
+        self.boom("asyncTearDown")
+
+    def tearDown(self):
+        self.log("tearDown: " + loop_state())
+        self.boom("tearDown")
+
+
+for fail in FAILURES:
+    for kind, base in (("unittest", unittest.IsolatedAsyncioTestCase), ("ssot", SSotAsyncTestCase)):
+        name = f"Test_{kind}_{fail or 'none'}"
+        globals()[name] = type(name, (Hooks, base), {"FAIL": fail, "KIND": kind})
+
+
+def test_z_same_as_unittest():
+    for fail in FAILURES:
+        assert LOGS[("ssot", fail)] == LOGS[("unittest", fail)], fail
 """
 
 METRICS = """
@@ -213,6 +288,19 @@ def test_async_case_runs_hooks_and_cleanups_on_the_test_loop(pytester: pytest.Py
     result = pytester.runpytest()
 
     result.assert_outcomes(passed=2)
+
+
+def test_async_hooks_and_cleanups_run_as_under_isolated_asyncio_test_case(
+    pytester: pytest.Pytester,
+) -> None:
+    # The same hooks under unittest.IsolatedAsyncioTestCase and SSotAsyncTestCase, each
+    # step failing in turn: the same steps run, in the same order, with the loop running
+    # only for the async ones.
+    pytester.makepyfile(test_ssot_inner_same_as_unittest=SAME_AS_UNITTEST)
+
+    result = pytester.runpytest("-p", "no:randomly", "-v")
+
+    result.stdout.fnmatch_lines(["*test_z_same_as_unittest PASSED*"])
 
 
 def test_metrics_land_in_the_junit_xml(pytester: pytest.Pytester) -> None:

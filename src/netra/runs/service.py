@@ -193,10 +193,14 @@ class RunService:
             return run.thread_id
         raise AppError(409, "run_not_active", "the run already ended")
 
-    async def wait_for_cancelled_run(self, user_id: str, thread_id: str) -> bool:
+    async def wait_for_cancelled_run(
+        self, user_id: str, thread_id: str, notice: float = 0.0
+    ) -> bool:
         """If the thread's active run was asked to stop (by its client leaving, or a
         cancel), wait until it has ended (its agent_cancelled is written at once) and
-        return True; False if the thread's run is not stopping, so it is really busy."""
+        return True. A run not known here to be stopping is given `notice` seconds to
+        end: a client's abort seen by another instance may not show here yet. False if
+        the run is still going then: the thread is really busy."""
         active = await self._active_in_thread(user_id, thread_id)
         if active is not None and not self._supervisor.executing(active.id):
             # A run of this instance that was asked to stop and ended while we read is
@@ -204,9 +208,9 @@ class RunService:
             active = await self._active_in_thread(user_id, thread_id)
         if active is None:
             return True  # it ended meanwhile
-        if not (self._supervisor.cancelling(active.id) or active.cancel_reason):
-            return False
-        return await self._supervisor.wait_ended(active.id, timeout=self._supervisor.leases.ttl)
+        stopping = self._supervisor.cancelling(active.id) or active.cancel_reason is not None
+        timeout = self._supervisor.leases.ttl if stopping else notice
+        return timeout > 0 and await self._supervisor.wait_ended(active.id, timeout=timeout)
 
     async def _active_in_thread(self, user_id: str, thread_id: str) -> Run | None:
         async with self._db.read() as session:

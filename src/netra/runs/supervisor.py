@@ -264,9 +264,10 @@ class RunSupervisor:
 
     async def wait_ended(self, run_id: str, timeout: float) -> bool:
         """Wait until the run has ended, wherever it executes; False on timeout."""
-        if run_id in self._runs:
-            await self.finished(run_id)
-            return True
+        local = self._runs.get(run_id)
+        if local is not None:
+            ended, _ = await asyncio.wait({local.task}, timeout=timeout)
+            return bool(ended)
         loop = asyncio.get_running_loop()
         deadline, pause = loop.time() + timeout, 0.02
         while True:

@@ -103,3 +103,21 @@ async def run_agent(
             raise AssertionError(f"not an SSE stream: {response.headers['content-type']}")
         text = "".join([chunk async for chunk in response.aiter_text()])
     return parse_sse(text)
+
+
+async def abort_at_first_tool_call(
+    client: httpx.AsyncClient, body: dict[str, Any], headers: dict[str, str]
+) -> None:
+    """POST a RunAgentInput to /api/agui and leave the stream, as a front end's
+    `abortRun()` does, once the run's first tool call has started (so the run is busy in
+    that tool); AssertionError if the stream ends before one."""
+    async with client.stream("POST", "/api/agui", json=body, headers=headers) as response:
+        if response.status_code != 200:
+            await response.aread()
+            raise AssertionError(f"/api/agui answered {response.status_code}: {response.text}")
+        seen = ""
+        async for text in response.aiter_text():
+            seen += text
+            if '"TOOL_CALL_START"' in seen:
+                return
+    raise AssertionError(f"the stream ended before its first tool call: {seen[-500:]}")

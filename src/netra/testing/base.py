@@ -21,12 +21,12 @@ work as everywhere else. Each test gets:
 
 from __future__ import annotations
 
+import asyncio
 import unittest
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
-    AsyncExitStack,
     ExitStack,
     contextmanager,
 )
@@ -98,7 +98,11 @@ class SSotBaseTestCase:
     metrics: dict[str, float]
     _request: pytest.FixtureRequest
     _process_env_patch: pytest.MonkeyPatch
+    _cleanups: ExitStack  # the test's, newest first
     _ssot_class_cleanups: ClassVar[ExitStack]
+
+    # The async base runs the hooks and cleanups where the test's event loop is still open.
+    _ssot_hooks_in_sync_context: ClassVar[bool] = True
 
     # unittest.TestCase's attributes, read by the assert* methods
     maxDiff: int | None = None
@@ -133,6 +137,9 @@ class SSotBaseTestCase:
         self.metrics = {}
         with netra_process_env.overlay(), ExitStack() as cleanups:
             self._cleanups = cleanups
+            if not self._ssot_hooks_in_sync_context:
+                yield
+                return
             self.setUp()
             try:
                 yield
@@ -253,33 +260,67 @@ class SSotAsyncTestCase(SSotBaseTestCase):
     """Base for async test classes: adds `asyncSetUp`/`asyncTearDown` and async cleanups."""
 
     pytestmark = pytest.mark.asyncio  # async tests run without asyncio_mode = "auto" too
+    _ssot_hooks_in_sync_context = False
+    _ssot_loop: asyncio.AbstractEventLoop
+    _ssot_tear_down: bool  # asyncSetUp and asyncTearDown both ran without raising
+
+    # As unittest's IsolatedAsyncioTestCase: `setUp`, `tearDown` and the sync cleanups run
+    # while the test's loop is open but not running (it is current, so they may run it
+    # themselves), the async hooks and cleanups on it; every cleanup in one stack,
+    # unwound newest first after `tearDown`. Three fixtures, set up in this order and torn
+    # down in the reverse one: the loop, the sync hooks, the async hooks.
+    @pytest_asyncio.fixture
+    async def _ssot_test_loop(
+        self, _ssot_test_context: None
+    ) -> AsyncIterator[asyncio.AbstractEventLoop]:
+        yield asyncio.get_running_loop()
+
+    @pytest.fixture(autouse=True)
+    def _ssot_sync_hooks(self, _ssot_test_loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+        self._ssot_loop = _ssot_test_loop
+        self._ssot_tear_down = False
+        with ExitStack() as cleanups:
+            self._cleanups = cleanups
+            self.setUp()
+            yield
+            if self._ssot_tear_down:  # as in unittest, not after asyncSetUp or asyncTearDown raised
+                self.tearDown()
 
     @pytest_asyncio.fixture(autouse=True)
-    async def _ssot_async_context(self, _ssot_test_context: None) -> AsyncIterator[None]:
-        async with AsyncExitStack() as cleanups:
-            self._async_cleanups = cleanups
-            await self.asyncSetUp()
-            try:
-                yield
-            finally:
-                await self.asyncTearDown()
+    async def _ssot_async_context(self, _ssot_sync_hooks: None) -> AsyncIterator[None]:
+        await self.asyncSetUp()
+        try:
+            yield
+        finally:
+            await self.asyncTearDown()
+        self._ssot_tear_down = True
 
     async def asyncSetUp(self) -> None:
         """Runs before each test, after `setUp`, on the test's event loop."""
 
     async def asyncTearDown(self) -> None:
-        """Runs after each test, before `tearDown`."""
+        """Runs after each test, before `tearDown` (and, as in unittest, neither runs if
+        `asyncSetUp` raised, nor `tearDown` if this raised)."""
 
     def add_async_cleanup(
         self, callback: Callable[..., Awaitable[object]], *args: Any, **kwargs: Any
     ) -> None:
         """Await `callback` after the test, newest first, on the test's event loop."""
-        self._async_cleanups.push_async_callback(callback, *args, **kwargs)
+        loop = self._ssot_loop
+        self._cleanups.callback(lambda: loop.run_until_complete(callback(*args, **kwargs)))
 
     addAsyncCleanup = add_async_cleanup  # the unittest spelling
 
     async def enter_async_context(self, manager: AbstractAsyncContextManager[T]) -> T:
-        """Enter `manager` now and exit it after the test."""
-        return await self._async_cleanups.enter_async_context(manager)
+        """Enter `manager` now and exit it after the test, on the test's event loop."""
+        kind = type(manager)
+        result = await kind.__aenter__(manager)
+        loop = self._ssot_loop
+
+        def exit_(*exc_info: Any) -> bool | None:
+            return loop.run_until_complete(kind.__aexit__(manager, *exc_info))
+
+        self._cleanups.push(exit_)
+        return result
 
     enterAsyncContext = enter_async_context  # the unittest spelling

@@ -310,7 +310,7 @@ class Measurement:
         """Combine every process's data, write the JSON report; the `coverage` entry of
         `summary.json`."""
         from coverage import Coverage
-        from coverage.exceptions import NoDataError
+        from coverage.exceptions import CoverageException, NoDataError
 
         cov = Coverage(data_file=str(self.data_file.resolve()), config_file=str(self.rc_file))
         try:
@@ -319,10 +319,13 @@ class Measurement:
             cov.json_report(outfile=str(self.json_report), ignore_errors=True)
         except NoDataError as exc:
             return {"measured": False, "reason": str(exc)}
+        except (CoverageException, OSError) as exc:  # the report is lost, not the run's
+            return {"measured": False, "reason": f"{type(exc).__name__}: {exc}"}
         report = json.loads(self.json_report.read_text())
         areas = summarize(report["files"], package_dir(self.config.package), self.config, self.base)
         return {
             "measured": True,
+            "package": self.config.package,
             "data_file": str(self.data_file),
             "json_report": str(self.json_report),
             **areas,

@@ -258,9 +258,10 @@ def _coverage(coverage: object) -> str:
         if total
         else ""
     )
+    package = escape(str(coverage.get("package", "the package")))
     table = (
-        "<table><caption>Line and branch coverage per area of src/netra, across every process "
-        "the tests started; the bar's mark is the target</caption><thead><tr>"
+        f"<table><caption>Line and branch coverage per area of {package}, across every "
+        "process the tests started; the bar's mark is the target</caption><thead><tr>"
         '<th scope="col">Area</th><th scope="col">Lines</th><th scope="col">Branches</th>'
         '<th scope="col" class="num">Target</th><th scope="col">Status</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody>{foot}</table>"

@@ -93,9 +93,9 @@ def select_files(paths: list[Path]) -> Iterator[tuple[Path, str, bool, tuple[str
     from netra_check.engine import in_scope
     from netra_check.rules import RULES_BY_ID
 
-    root, only = _project_root(paths)
+    root, only, walk = _project_root(paths)
     config = load_config(root, known_rules=frozenset(RULES_BY_ID))
-    files, _ = discover(root, config, extra_paths=only or ())
+    files, _ = discover(root, config, extra_paths=only or (), walk=walk)
     for file in files:
         if only is not None and not in_scope(file.rel, only):
             continue

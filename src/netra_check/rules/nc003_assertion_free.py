@@ -13,11 +13,29 @@ What it does:
     `from tests.logs import check_reply`, `logs.check_reply()` after `from tests
     import logs`, `Checker().verify()` after `from tests.checks import Checker`
     are those functions and that method, not others of the same name; so is a
-    function or class of the test module itself. `self.check()` (and `cls.check()`)
+    function or class of the test module itself. The project's own modules that
+    test code imports (under the root, `src/` or `lib/`, and the modules they
+    import in turn) are indexed by their dotted names only, even outside the
+    testing packages: `Checker().verify()` after `from mypkg.checks import
+    Checker` is that method (or that of the first of its bases defining it),
+    followed into the functions it calls. That is production code, whose `assert`
+    states an invariant: there, an `assert` statement is not a check (an
+    assertion call or `raise AssertionError` is), so `Order().process()` and
+    `self.order.process()` check nothing however `process` asserts, and a function
+    of such a module that a test calls directly (`process_order()`) is not
+    followed; declare a package of test helpers in `support_paths` to have its
+    `assert` count. `self.check()` (and `cls.check()`)
     is the method of the class the test runs in or of the first of its bases that
     defines it, bases followed through the imports and re-exports, and so are the
     `self` calls of that method in turn: an unrelated class's `check` neither hides
     nor supplies an assertion, and a subclass's override is the one that runs.
+    `self.checker.verify()` is the `verify` of the attribute's class, found the
+    same way, when the class the test runs in (or the first of its bases that
+    sets the attribute) gives it one scanned class: every assignment to it in the
+    class body or any method builds that class (`self.checker = Checker()` in
+    `setUp`, `setup_method` or `__init__`; an annotation alone does not count:
+    `checker: Verifier` may name a base or a Protocol of the class that runs);
+    otherwise `verify` is followed by name.
     A method no known class defines is unknown: it asserts only if its name says
     so; in a class with a base that could be any of several classes of its name,
     methods are followed by name. Tests of a class pytest does not collect itself
@@ -26,9 +44,16 @@ What it does:
     assert in none of them; a set-up hook that registers an asserting callback
     (`@compiles(...)` in `setup_test_class`) counts for the tests of its class, and
     a helper that calls a parameter runs that parameter's default
-    (`compare(result, expected)` with `compare=expect_equal`). Other helpers are
-    followed by name through every function, fixture and test in the scanned test
-    code and testing packages, transitively (a test that calls `check_reply()` which
+    (`compare(result, expected)` with `compare=expect_equal`) and the function a
+    caller passes for it (`run_case(data, check=assert_valid)`,
+    `retry(assert_ready)`): a function named through the imports or defined in the
+    calling module, or a method on `self` (a name not written like a class),
+    passed by position or keyword to a helper whose own body calls that parameter
+    (one that only hands it on to another call does not count; nor does a call
+    from a test or helper whose statements call an `assert_*`-looking name, which
+    is judged by those). Other helpers are followed by name through every
+    function, fixture and test in the scanned test code and testing packages,
+    transitively (a test that calls `check_reply()` which
     calls `assert_event_order()` is fine, and so is one that calls
     `self.test_other()`).
     A method called on an object the scanner cannot type is not followed when its
@@ -152,6 +177,13 @@ class AssertionFreeTest(Rule):
                 continue
             method = test.kind == "method"
             callees = ctx.qualify(reached_names(test, state), method=method)
+            bound = (
+                ()
+                if isinstance(state, tuple)
+                else ctx.bound_calls(test.live_calls(), method=method)
+            )
+            if bound:  # `retry(assert_ready)`: followed if `retry` calls that parameter
+                callees = tuple(sorted({*callees, *bound}))
             on_self = any(c.startswith("self.") for c in callees)
             candidates.append((test.qualname, test.line, test.span, callees, test.is_test, on_self))
         return candidates or None

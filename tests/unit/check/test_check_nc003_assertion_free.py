@@ -523,3 +523,350 @@ def test_a_base_picked_among_several_of_its_name_is_not_trusted(workspace) -> No
         """,
     )
     assert workspace.findings("NC003") == []
+
+
+def test_a_method_of_an_attribute_of_self_is_followed_through_the_attributes_class(
+    workspace,
+) -> None:
+    workspace.write(
+        "tests/helpers.py",
+        """
+        class Checker:
+            def verify(self, reply):
+                self._compare(reply, "ok")
+
+            def _compare(self, reply, expected):
+                assert reply == expected
+
+        class Recorder:
+            def verify(self, reply):
+                self._compare(reply, "ok")
+
+            def _compare(self, reply, expected):
+                self.seen = (reply, expected)
+        """,
+    )
+    workspace.write(
+        "tests/test_replies.py",
+        """
+        import unittest
+
+        from tests import helpers
+        from tests.helpers import Checker, Recorder
+
+        class TestSetUp:
+            def setup_method(self):
+                self.checker = Checker()
+                self.recorder = helpers.Recorder()
+
+            def test_checked(self):
+                self.checker.verify(send())
+
+            def test_recorded_only(self):
+                self.recorder.verify(send())
+
+        class TestAnnotated:
+            recorder: Checker | Recorder = Recorder()  # built from Recorder, whatever it says
+
+            def test_recorded_only(self):
+                self.recorder.verify(send())
+
+        class Base(unittest.TestCase):
+            def setUp(self):
+                self.tool = Recorder()
+
+        class TestInheritsTheAttribute(Base):
+            def test_recorded_only(self):
+                self.tool.verify(send())
+
+        class TestOverridesTheAttribute(Base):
+            def setUp(self):
+                self.tool = Checker()
+
+            def test_checked(self):
+                self.tool.verify(send())
+
+        class TestUnknownClass:
+            def setup_method(self):
+                self.tool = make_tool()
+
+            def test_followed_by_name(self):
+                self.tool.verify(send())
+
+        class TestTwoClasses:
+            def setup_method(self):
+                self.tool = Recorder()
+
+            def test_followed_by_name(self):
+                self.tool = Checker()
+                self.tool.verify(send())
+        """,
+    )
+    assert workspace.lines("NC003") == [
+        ("tests/test_replies.py", 14),
+        ("tests/test_replies.py", 20),
+        ("tests/test_replies.py", 28),
+    ]
+
+
+def test_a_function_passed_to_a_helper_that_calls_it_is_followed(workspace) -> None:
+    workspace.write(
+        "tests/helpers.py",
+        """
+        def assert_valid(order):
+            assert order["ok"]
+
+        def log_order(order):
+            print(order)
+
+        def run_case(data, check=None):
+            result = place(data)
+            if check is not None:
+                check(result)
+            return result
+
+        def retry(action, /, times=3):
+            for _ in range(times):
+                action()
+
+        def store(data, callback):
+            save(data, callback)
+        """,
+    )
+    workspace.write(
+        "tests/test_cases.py",
+        """
+        from tests import helpers
+        from tests.helpers import assert_valid, log_order, retry, run_case, store
+
+        def ready():
+            assert server_up()
+
+        def test_checked_by_keyword():
+            run_case({"id": 1}, check=assert_valid)
+
+        def test_checked_by_position():
+            run_case({"id": 1}, helpers.assert_valid)
+
+        def test_retried():
+            retry(ready)
+
+        def test_logged_only():
+            run_case({"id": 1}, check=log_order)
+
+        def test_stored_only():
+            store({"id": 1}, assert_valid)
+
+        def test_retried_by_keyword_only():
+            retry(action=ready)
+
+        class TestCases:
+            def verify(self, result):
+                assert result
+
+            def test_method_passed(self):
+                run_case({}, check=self.verify)
+
+            def test_helper_method_runs_it(self):
+                self.run(self.verify)
+
+            def run(self, step):
+                step(place({}))
+        """,
+    )
+    assert workspace.lines("NC003") == [
+        ("tests/test_cases.py", 16),
+        ("tests/test_cases.py", 19),
+        ("tests/test_cases.py", 22),
+    ]
+
+
+def test_a_helper_imported_from_the_projects_own_package_is_followed(workspace) -> None:
+    # src/shop is neither test code nor a testing package: its modules that the tests
+    # import (and those they import) are indexed by their dotted names only.
+    workspace.write("src/shop/__init__.py", "")
+    workspace.write(
+        "src/shop/checks.py",
+        """
+        from shop.compare import same
+
+        class Checker:
+            def verify(self, reply):
+                same(reply, "ok")
+
+        class Recorder:
+            def verify(self, reply):
+                self.seen = reply
+        """,
+    )
+    # A bare `assert` there would be an invariant of production code (see the test below).
+    workspace.write(
+        "src/shop/compare.py",
+        "def same(a, b):\n    if a != b:\n        raise AssertionError((a, b))\n",
+    )
+    workspace.write("src/shop/unrelated.py", "def broken(:\n")
+    workspace.write(
+        "tests/test_replies.py",
+        """
+        from shop.checks import Checker, Recorder
+        from shop.compare import same
+
+        def test_checked():
+            Checker().verify(send())
+
+        def test_recorded_only():
+            Recorder().verify(send())
+
+        def test_some_other_verify(reply):
+            reply.verify()
+
+        def test_production_function_only():
+            same(send(), "ok")
+        """,
+    )
+    result = workspace.scan()
+    # A function of the package called directly is production code (its assert is an
+    # invariant); only the methods of its classes, and what they call, are followed.
+    assert [(f.path, f.line) for f in result.findings if f.rule_id == "NC003"] == [
+        ("tests/test_replies.py", 7),
+        ("tests/test_replies.py", 10),
+        ("tests/test_replies.py", 13),
+    ]
+    # The test module and the two modules it reaches; nothing else of the package is read.
+    assert (result.files, result.tests) == (3, 4)
+
+
+def test_a_method_a_package_class_inherits_is_followed_to_its_base(workspace) -> None:
+    workspace.write(
+        "src/shop/base.py",
+        """
+        class BaseChecker:
+            def verify(self, reply):
+                if not reply["ok"]:
+                    raise AssertionError(reply)
+
+            def record(self, reply):
+                self.seen = reply
+        """,
+    )
+    workspace.write(
+        "src/shop/checks.py",
+        "from shop.base import BaseChecker\n\nclass Checker(BaseChecker):\n    pass\n",
+    )
+    workspace.write(
+        "tests/test_replies.py",
+        """
+        from shop.checks import Checker
+
+        def test_checked():
+            Checker().verify(send())
+
+        def test_recorded_only():
+            Checker().record(send())
+        """,
+    )
+    assert workspace.lines("NC003") == [("tests/test_replies.py", 6)]
+
+
+def test_an_assert_in_a_method_of_a_package_class_is_an_invariant_not_a_check(
+    workspace,
+) -> None:
+    # Production code asserts its invariants: reaching such an `assert` through a method
+    # of a class the tests import (directly or through an attribute) checks nothing, as
+    # for a function of the package that a test calls.
+    workspace.write("src/shop/__init__.py", "")
+    workspace.write(
+        "src/shop/orders.py",
+        """
+        class Order:
+            def __init__(self):
+                self.items = []
+
+            def process(self):
+                assert self.items is not None, "invariant"
+                return _total(self.items)
+
+            def check_total(self, expected):
+                if _total(self.items) != expected:
+                    raise AssertionError(expected)
+
+        def _total(items):
+            assert all(i >= 0 for i in items)
+            return sum(items)
+        """,
+    )
+    workspace.write(
+        "tests/test_orders.py",
+        """
+        from shop.orders import Order
+
+        def test_processed_only():
+            Order().process()
+
+        def test_checked():
+            Order().check_total(0)
+
+        class TestOrders:
+            def setup_method(self):
+                self.order = Order()
+
+            def test_processed_only(self):
+                self.order.process()
+        """,
+    )
+    assert workspace.lines("NC003") == [
+        ("tests/test_orders.py", 3),
+        ("tests/test_orders.py", 13),
+    ]
+
+
+def test_an_attribute_annotated_with_a_base_or_protocol_is_not_typed_by_its_annotation(
+    workspace,
+) -> None:
+    # An annotation bounds the class, it does not name it: the object may be any subclass
+    # (or, for a Protocol, any class at all), whose method is the one that runs.
+    workspace.write(
+        "tests/helpers.py",
+        """
+        from typing import Protocol
+
+        class Verifier(Protocol):
+            def verify(self, reply) -> None: ...
+
+        class BaseVerifier:
+            def verify(self, reply):
+                raise NotImplementedError
+
+        class StrictVerifier(BaseVerifier):
+            def verify(self, reply):
+                assert reply == "ok"
+        """,
+    )
+    workspace.write(
+        "tests/test_replies.py",
+        """
+        import pytest
+
+        from tests.helpers import BaseVerifier, StrictVerifier, Verifier
+
+        class TestProtocol:
+            verifier: Verifier
+
+            def setup_method(self):
+                self.verifier = StrictVerifier()
+
+            def test_verified(self):
+                self.verifier.verify("ok")
+
+        class TestBaseSetByAFixture:
+            verifier: BaseVerifier
+
+            @pytest.fixture(autouse=True)
+            def _verifier(self, request):
+                request.instance.verifier = StrictVerifier()
+
+            def test_verified(self):
+                self.verifier.verify("ok")
+        """,
+    )
+    assert workspace.lines("NC003") == []

@@ -58,3 +58,100 @@ def test_a_monorepo_package_is_reported_from_the_repository_root(
     uri = sarif_inside["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert uri == "packages/httpx/tests/test_client.py"
     assert Path(workspace.root, uri).is_file()
+
+
+def test_a_root_that_no_project_marks_is_walked_only_along_the_given_paths(
+    workspace, cli, monkeypatch
+) -> None:
+    # No configuration file, pyproject.toml or setup.py: pytest's rootdir is the common
+    # folder of the current folder and the path (here `outer`), and pytest collects only
+    # the path. A sibling folder is never read: its syntax error and its test that asserts
+    # nothing are not reported, and its files are not counted.
+    workspace.write(
+        "outer/conftest.py",
+        """
+        import pytest
+
+        @pytest.fixture
+        def checked():
+            value = compute()
+            assert value is not None
+            return value
+        """,
+    )
+    workspace.write("outer/proj/tests/test_orders.py", "def test_order(checked):\n    place()\n")
+    workspace.write("outer/proj/tests/test_plain.py", "def test_plain():\n    place()\n")
+    workspace.write("outer/other/tests/test_broken.py", "def test_x(:\n")
+    workspace.write("outer/other/tests/test_loose.py", "def test_loose():\n    place()\n")
+    monkeypatch.chdir(workspace.root / "outer")
+    report = json.loads(cli("proj/tests", "--no-cache", "--format", "json").stdout)
+    assert [(f["rule"], f["path"], f["line"]) for f in report["findings"]] == [
+        ("NC003", "proj/tests/test_plain.py", 1)
+    ]
+    # The two test modules and the conftest between the root and them.
+    assert (report["files"], report["tests"]) == (3, 2)
+
+
+def test_a_root_that_no_project_marks_never_reads_modules_outside_the_given_paths(
+    workspace, cli, monkeypatch
+) -> None:
+    # The tests import `shop.checks`; the root (the current folder, no project marker)
+    # happens to hold an unrelated `shop/checks.py` whose `verify` asserts. It lies outside
+    # the path given, so it is not read, and the test that asserts nothing is reported.
+    workspace.write("outer/shop/__init__.py", "")
+    workspace.write(
+        "outer/shop/checks.py",
+        """
+        class Checker:
+            def verify(self, reply):
+                assert reply == "ok"
+        """,
+    )
+    workspace.write(
+        "outer/proj/tests/test_replies.py",
+        """
+        from shop.checks import Checker
+
+        def test_recorded_only():
+            Checker().verify("ok")
+        """,
+    )
+    monkeypatch.chdir(workspace.root / "outer")
+    report = json.loads(cli("proj/tests", "--no-cache", "--format", "json").stdout)
+    assert [(f["rule"], f["path"], f["line"]) for f in report["findings"]] == [
+        ("NC003", "proj/tests/test_replies.py", 3)
+    ]
+    assert report["files"] == 1
+
+
+def test_a_test_module_between_the_root_and_the_given_path_is_not_read(
+    workspace, cli, monkeypatch
+) -> None:
+    # pytest collects only the path given; a test module in a folder above it is neither
+    # collected nor imported, so its tests do not count and its helpers decide nothing
+    # (here its `check_reply` would stand for the library's function of that name).
+    workspace.write(
+        "outer/test_scratch.py",
+        """
+        def check_reply(reply):
+            assert reply
+
+        def test_scratch():
+            check_reply(1)
+        """,
+    )
+    workspace.write(
+        "outer/proj/tests/test_replies.py",
+        """
+        from replylib import check_reply
+
+        def test_replied(reply):
+            check_reply(reply)
+        """,
+    )
+    monkeypatch.chdir(workspace.root / "outer")
+    report = json.loads(cli("proj/tests", "--no-cache", "--format", "json").stdout)
+    assert [(f["rule"], f["path"], f["line"]) for f in report["findings"]] == [
+        ("NC003", "proj/tests/test_replies.py", 3)
+    ]
+    assert (report["files"], report["tests"]) == (1, 1)

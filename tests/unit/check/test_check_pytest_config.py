@@ -59,6 +59,9 @@ def test_without_configuration_the_nearest_pyproject_then_setup_py_then_the_cwd(
     write(tmp_path / "c" / "tests" / "test_x.py")
     found = locate([tmp_path / "c" / "tests"], tmp_path / "c")
     assert (found.rootdir, found.configfile) == ((tmp_path / "c").resolve(), None)
+    # Only this last root marks no project (pytest then collects only the paths given).
+    assert not found.marked
+    assert locate([tmp_path / "b" / "tests"], tmp_path).marked
 
 
 def test_a_netra_check_table_marks_a_nested_project(tmp_path: Path) -> None:

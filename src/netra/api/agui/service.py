@@ -140,6 +140,9 @@ def _client_tools(run_input: RunAgentInput) -> tuple[ToolSpec, ...]:
 
 
 _NO_PARAMETERS = {"type": "object", "properties": {}}
+# Seconds a message to a busy thread waits for its run to end before its 409: with
+# several instances, the one that saw the front end abort may not have ended the run yet.
+ABORT_NOTICE = 3.0
 
 
 async def start_run(
@@ -158,7 +161,7 @@ async def start_run(
         # A front end that aborted a run sends its next message at once: if the run
         # it left is still writing its end, that message waits for it, not a 409.
         if exc.code != "run_in_progress" or not await runs.wait_for_cancelled_run(
-            user_id, thread_id
+            user_id, thread_id, notice=ABORT_NOTICE
         ):
             raise
     return await runs.start(user_id, text, thread_id, agent, client_tools=request.tools)
