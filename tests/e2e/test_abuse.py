@@ -188,8 +188,10 @@ async def test_connections_and_active_runs_per_user_are_capped(
             assert await _close_code(third) == CloseCode.TOO_MANY_CONNECTIONS
         await (await WsClient.connect(server.ws_url, other.access_token)).close()
 
-        runs = [await first.start_run("wait 5 seconds") for _ in range(2)]
-        await first.send({"type": "user_message", "text": "wait 5 seconds", "client_msg_id": "c3"})
+        # Runs that outlast the checks below however slow the machine (they are cancelled
+        # at the end): a run ending on its own would free its slot before a check.
+        runs = [await first.start_run("wait 60 seconds") for _ in range(2)]
+        await first.send({"type": "user_message", "text": "wait 60 seconds", "client_msg_id": "c3"})
         refused = await first.recv_type("error")
         assert (refused["code"], refused["client_msg_id"]) == ("too_many_runs", "c3")
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:

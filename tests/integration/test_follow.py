@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import pytest
 import redis.asyncio
 
-from netra.api.agui.service import RunStreamFailed, follow_run
+from netra.api.agui.service import STREAM_ROOM, RunStreamFailed, follow_run
 from netra.db.engine import Database
 from netra.db.models import User
 from netra.db.repositories import RunEnd, StoredRun, ThreadRepository
@@ -352,6 +352,26 @@ async def test_an_idle_agui_stream_yields_none_and_a_closed_one_stops_following(
     assert await _next(events) is None  # nothing yet: a keep-alive
     assert thread.bus.listeners == 1
     await events.aclose()  # the client left
+    assert thread.bus.listeners == 0
+
+
+async def test_closing_an_agui_stream_returns_once_its_replay_has_stopped(
+    thread: FollowedThread,
+) -> None:
+    # More stored events than the stream keeps: its replay waits for room when it closes.
+    # Had close returned before the replay stopped, a caller that then closes its
+    # database and event loop could find the replay's read half ended, and hang.
+    await thread.commit(2 * STREAM_ROOM + 100)
+    events = follow_run(
+        thread.db, thread.bus, thread.owner_id, thread.thread_id, thread.run_id, after_seq=0
+    )
+    first = await _next(events)
+    assert first is not None
+    assert first.seq == 1
+    replay = f"replay {thread.thread_id}"
+    assert [task.get_name() for task in asyncio.all_tasks()].count(replay) == 1  # under way
+    await asyncio.wait_for(events.aclose(), HANG_GUARD)
+    assert [task.get_name() for task in asyncio.all_tasks()].count(replay) == 0
     assert thread.bus.listeners == 0
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from playwright.async_api import WebSocketRoute, expect
+from playwright.async_api import Route, WebSocketRoute, expect
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 CALCULATION = "What is 12 * (3 + 4)?"
+HANG_GUARD = 30  # seconds; reached only if something hangs, which is itself the failure
 
 
 async def test_rename_a_chat_and_search_the_list(open_chat) -> None:
@@ -87,6 +90,49 @@ async def test_the_list_shows_a_running_chat_and_deleting_it_stops_the_run(open_
     assert gone.status_code == 404
     kept = (await chat.api("GET", "/api/threads")).json()
     assert [(t["id"], t["active_run_id"]) for t in kept] == [(done_id, None)]
+
+
+async def test_a_list_read_before_a_delete_and_answered_after_it_does_not_bring_the_chat_back(
+    open_chat,
+) -> None:
+    # Deleting a running chat ends its run first, and that end makes the page reload its
+    # list: the reload can be read before the delete commits and answered after it.
+    chat = await open_chat()
+    await chat.register()
+    await chat.send("wait 60 seconds")
+    await expect(chat.page.locator("[data-type=tool_executing]")).to_have_count(1)
+    thread_id = (await chat.net_state())["threadId"]
+    listed = chat.page.locator(f"[data-thread-id={thread_id}]")
+    await expect(listed).to_have_count(1)
+    before = (await chat.api("GET", "/api/threads")).json()  # the list with the chat in it
+    assert [t["id"] for t in before] == [thread_id]
+    held: list[Route] = []
+    asked = asyncio.Event()
+
+    async def hold_the_first_list(route: Route) -> None:
+        if route.request.method == "GET" and not held:
+            held.append(route)
+            asked.set()
+        else:
+            await route.fallback()
+
+    async def answer_the_delete_once_the_list_was_asked(route: Route) -> None:
+        response = await route.fetch()  # the chat is deleted now
+        await asyncio.wait_for(asked.wait(), HANG_GUARD)
+        await route.fulfill(response=response)
+
+    await chat.page.route("**/api/threads", hold_the_first_list)
+    await chat.page.route(f"**/api/threads/{thread_id}", answer_the_delete_once_the_list_was_asked)
+    await chat.page.get_by_role("button", name="Delete").click()
+    await chat.page.get_by_role("button", name="Delete chat").click()
+    await expect(listed).to_have_count(0)  # the page has its answer to the delete
+
+    async with chat.page.expect_event("requestfinished", lambda r: r == held[0].request):
+        await held[0].fulfill(json=before)  # the list as it was before the delete, late
+    await chat.page.evaluate("() => new Promise((done) => setTimeout(done))")
+    assert await listed.count() == 0
+    await chat.page.unroute("**/api/threads")
+    await expect(chat.page.locator("#thread-list-empty")).to_have_text("No chats yet.")
 
 
 async def test_copy_and_regenerate_the_last_answer(open_chat) -> None:

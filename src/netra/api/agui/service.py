@@ -354,7 +354,8 @@ async def follow_run(
     The thread is followed the way every transport follows one (`ThreadFollower`):
     what is stored first, then live, gaps and the bus's resyncs filled from the log.
     Raises RunStreamFailed if that fails before the terminal event. Close the
-    iterator (`contextlib.aclosing`) to stop following at once.
+    iterator (`contextlib.aclosing`) to stop following at once: it returns once the
+    replay, if one was under way, has stopped.
     """
     stream = RunStream(db, user_id, run_id)
     follower = ThreadFollower(bus, thread_id, after_seq, stream, replay=True)
@@ -366,4 +367,10 @@ async def follow_run(
                 return
     finally:
         stream.close()
-        follower.stop()
+        stopping = follower.stop()
+        if stopping is not None:
+            # A replay cut off in a read still gives its connection back: a caller that
+            # goes on to close the database (or its event loop) must not find that half
+            # done. asyncio.wait, not gather: a caller cancelled meanwhile (a stream
+            # whose client left) must not cancel that cleanup a second time.
+            await asyncio.wait({stopping})

@@ -73,6 +73,8 @@ const state = {
   threadId: null, // the open thread; null for a new chat not yet sent
   loading: null, // the thread whose history is loading
   threads: [],
+  threadLoads: 0, // GET /api/threads sent so far
+  threadsAsOf: 0, // the list shown is newer than the answers to loads up to this one
   userId: null,
   stopping: null, // run id a cancel was sent for
 };
@@ -130,6 +132,7 @@ function showSignedOut(words) {
   state.stopping = null;
   // Hidden is not gone: leave nothing of this person for whoever signs in next.
   state.threads = [];
+  threadsChangedHere();
   renderThreads();
   timeline.clear();
   setTitle("New chat");
@@ -243,13 +246,25 @@ async function submitAuth(event) {
 
 // -- threads ------------------------------------------------------------------
 async function loadThreads() {
+  const load = ++state.threadLoads;
+  let threads;
   try {
-    state.threads = await session.api("GET", "/api/threads");
+    threads = await session.api("GET", "/api/threads");
   } catch (error) {
     if (!(error instanceof SessionEnded)) showError(ui.chatError, error);
     return;
   }
+  // Answers can come back out of order, and one read before a change made here (a
+  // delete, a rename) was committed would bring the old list back: keep the newer.
+  if (load <= state.threadsAsOf) return;
+  state.threadsAsOf = load;
+  state.threads = threads;
   renderThreads();
+}
+
+/** The list was changed here: answers to loads already sent may predate the change. */
+function threadsChangedHere() {
+  state.threadsAsOf = state.threadLoads;
 }
 
 function renderThreads() {
@@ -321,6 +336,8 @@ async function saveRename(event) {
   try {
     const thread = await session.api("PATCH", `/api/threads/${encodeURIComponent(threadId)}`, { title });
     state.threads = state.threads.map((t) => (t.id === thread.id ? thread : t));
+    threadsChangedHere();
+    loadThreads(); // what the answers set aside may have had (another chat's run ending)
     if (state.threadId === threadId) setTitle(thread.title);
     renderThreads();
     closeChatForms();
@@ -343,6 +360,8 @@ async function deleteChat() {
   try {
     await session.api("DELETE", `/api/threads/${encodeURIComponent(threadId)}`);
     state.threads = state.threads.filter((t) => t.id !== threadId);
+    threadsChangedHere();
+    loadThreads(); // what the answers set aside may have had (another chat's run ending)
     if (state.threadId === threadId) newChat({ focus: true });
     announce("Chat deleted.");
   } catch (error) {
