@@ -10,15 +10,17 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, text, update
+from sqlalchemy.exc import IntegrityError
 
 from netra.config import Settings
 from netra.db.engine import Database, EncodedJSON
-from netra.db.models import Run, User
+from netra.db.models import Run, Thread, User
 from netra.db.repositories import (
     RUN_ENDED,
     Lease,
     NewEvent,
+    RunEnd,
     RunEvents,
     StoredRun,
     append_events,
@@ -556,6 +558,72 @@ async def test_a_run_another_instance_holds_gets_a_notice_to_end_before_the_thre
     assert done == set()  # still waiting while the other instance had not ended it
     assert ended is True
     assert no_notice is True  # nothing active any more
+
+
+async def until_a_transaction_waits_for_a_lock(db: Database) -> None:
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with asyncio.timeout(HANG_GUARD):
+        while True:
+            async with db.read() as session:
+                if await session.scalar(waiting):
+                    return
+            await asyncio.sleep(0.01)  # polling a condition, not waiting out a time
+
+
+async def test_a_run_ending_while_another_is_stored_on_its_thread_does_not_deadlock(
+    postgres_url: str, add_user: Callable[..., Awaitable[User]]
+) -> None:
+    # An AG-UI front end's next message, stored while the run it aborted writes its end.
+    # Storing locks the thread, then inserts a run (which waits for the active run's
+    # row); an end that locked its run's row before the thread deadlocked with it, and
+    # PostgreSQL then failed one of the two: the new message (500), or the run's end.
+    db = Database(postgres_url)
+    try:
+        user = await add_user(db)
+        stored = await store_leased(db, user, Lease(ALIVE, utcnow() + timedelta(seconds=120)))
+        await write(db, stored, ALIVE, ("agent_started", {"agent": "a", "input": "i"}))
+        cancelled = {"reason": "cancelled_by_user"}
+        end = RunEvents(
+            stored.run_id,
+            stored.thread_id,
+            [NewEvent("agent_cancelled", cancelled, EncodedJSON(json.dumps(cancelled)))],
+            end=RunEnd("cancelled"),
+        )
+        async with db.engine.connect() as storing:
+            await storing.begin()
+            await storing.execute(  # store_run's first step: the thread's row is locked
+                update(Thread).where(Thread.id == stored.thread_id).values(updated_at=utcnow())
+            )
+            ending = asyncio.create_task(
+                db.run_transaction(lambda c: append_events(c, [end], ALIVE))
+            )
+            await until_a_transaction_waits_for_a_lock(db)
+            with pytest.raises(IntegrityError) as busy:  # the run is still active
+                await storing.execute(
+                    insert(Run).values(
+                        id="run_next",
+                        thread_id=stored.thread_id,
+                        owner_id=user.id,
+                        agent="assistant",
+                        input_text="next",
+                        status="queued",
+                        created_at=utcnow(),
+                    )
+                )
+            await storing.rollback()
+        (written,) = await asyncio.wait_for(ending, HANG_GUARD)
+        async with db.read() as session:
+            run = await session.get(Run, stored.run_id)
+    finally:
+        await db.dispose()
+    assert "duplicate key value violates unique constraint" in str(busy.value)
+    assert isinstance(written, list)
+    assert [event.seq for event in written] == [2]
+    assert run is not None
+    assert run.status == "cancelled"
 
 
 async def test_only_the_only_instance_may_claim_every_active_run(db: Database) -> None:

@@ -429,6 +429,14 @@ _ADVANCE_SEQ_AND_TOUCH = _ADVANCE_SEQ.values(
     updated_at=bindparam("b_now", type_=Thread.__table__.c.updated_at.type)
 )
 _THREAD_EXISTS = select(Thread.id).where(Thread.id == bindparam("thread_id"))
+# Row locks on threads, taken in id order (FOR NO KEY UPDATE: what updating last_seq
+# takes). Rendered without the lock on SQLite, whose writers never run side by side.
+_LOCK_THREADS = (
+    select(Thread.id)
+    .where(Thread.id.in_(bindparam("thread_ids", expanding=True)))
+    .order_by(Thread.id)
+    .with_for_update(key_share=True)
+)
 _INSERT_EVENTS = insert(Event)
 _INSERT_MESSAGE = insert(Message)
 
@@ -446,11 +454,17 @@ def append_events(
     message).
     Synchronous Core, run through `Database.run_transaction`; the events are
     inserted in one executemany. Threads are locked in id order, so two writers
-    (instances, later) cannot deadlock on them.
+    (instances, later) cannot deadlock on them; and before the runs a batch starts
+    or ends, as `store_run` locks a thread before inserting its run. (Locking a run
+    first deadlocked on PostgreSQL with a run being stored on its thread: that
+    insert waits for the run's row, which the active-run index covers.)
     """
     results: list[list[StoredEvent] | str] = [RUN_ENDED] * len(batch)
     rows: list[dict[str, Any]] = []
     now = utcnow()
+    changing = sorted({run.thread_id for run in batch if run.end is not None or run.starts})
+    if changing and connection.dialect.name != "sqlite":
+        connection.execute(_LOCK_THREADS, {"thread_ids": changing})
     for index in sorted(range(len(batch)), key=lambda i: batch[i].thread_id):
         run = batch[index]
         end = run.end
