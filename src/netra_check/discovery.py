@@ -301,6 +301,7 @@ class ModuleFinder:
         self._walk = None if walk is None else tuple(walk)
         self._asked: set[str] = set()
         self._folders: dict[str, bool] = {}
+        self._found: dict[str, str | None] = {}
 
     def sources(self, imports: Iterable[str], known: Collection[str]) -> list[SourceFile]:
         """The files of the modules named in `imports` not already in `known` (relative
@@ -310,7 +311,7 @@ class ModuleFinder:
             if module in self._asked:
                 continue
             self._asked.add(module)
-            rel = self._find(module)
+            rel = self.find(module)
             if rel is None or rel in known or rel in found:
                 continue
             role = self.classifier.role(rel)
@@ -318,6 +319,13 @@ class ModuleFinder:
                 role = FileRole(False, False, False, False, None, is_imported=True)
             found[rel] = SourceFile(rel, str(self.root / rel), role)
         return sorted(found.values())
+
+    def find(self, module: str) -> str | None:
+        """The file of a module of the project (relative path), if it may be read."""
+        found = self._found.get(module, "")
+        if found == "":
+            found = self._found[module] = self._find(module)
+        return found
 
     def _find(self, module: str) -> str | None:
         parts = module.split(".")

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from netra_check.astutil import BUILTIN_METHODS, is_assert_name, last_part
 from netra_check.classes import ClassIndex
@@ -16,6 +16,17 @@ from netra_check.model import PACKAGE_ONLY, FileResult
 
 # Helper chains longer than this are not followed to the end: counted as asserting.
 _MAX_DEPTH = 200
+
+
+class ModuleLoader(Protocol):
+    """Reads the project's own modules into `Project.results` on demand."""
+
+    def load(self, module: str) -> list[str]:
+        """Index the module of that dotted name if it is one of the project's and not
+        indexed yet; the relative paths added to the results."""
+
+    def is_module(self, name: str) -> bool:
+        """Whether a dotted name is one of the project's modules (a file)."""
 
 
 @dataclass
@@ -28,6 +39,9 @@ class Project:
     text_files: dict[str, str] = field(default_factory=dict)
     # Per-run scratch space for rules that compute something twice (findings and metrics).
     memo: dict[str, Any] = field(default_factory=dict)
+    # Indexes the modules the test code imports as the analysis reaches them (see `need`);
+    # None: every module there is to know is in `results` already.
+    load: ModuleLoader | None = None
 
     def facts(self, rule_id: str) -> Iterator[tuple[str, Any]]:
         """(path, facts) for every file where the rule collected something, in path order."""
@@ -39,7 +53,72 @@ class Project:
     @cached_property
     def classes(self) -> ClassIndex:
         """Every scanned class, its bases and the classes pytest collects."""
-        return ClassIndex(self.results, self.config.extra_python_bases)
+        return ClassIndex(self.results, self.config.extra_python_bases, self.need)
+
+    def need(self, dotted: str) -> None:
+        """Index the project's module that may define what a dotted name names: for
+        `pkg.mod.Class`, `pkg.mod` when it is a module the code indexed so far imports
+        (else each of `pkg`, `pkg.mod` that is); nothing when the name is a module itself.
+        Every lookup of a dotted name among the helpers and classes asks this first, so a
+        module is read only when the analysis reaches a name in it, and the lookup finds
+        what it would find with every module the tests import indexed."""
+        loader = self.load
+        if loader is None or "." not in dotted or dotted in self._needed:
+            return
+        self._needed.add(dotted)
+        parts = dotted.lstrip(PACKAGE_ONLY).split(".")
+        importable = self._importable
+        for end in range(len(parts), 0, -1):
+            module = ".".join(parts[:end])
+            if loader.is_module(module):
+                if end == len(parts):
+                    return  # a module is no class or function of another
+                if module in importable:
+                    self._read(module)
+                    return
+                break
+        module = ""
+        for part in parts[:-1]:
+            module = f"{module}.{part}" if module else part
+            if module in importable:
+                self._read(module)
+
+    def _read(self, module: str) -> None:
+        if module not in self._asked:
+            self._asked.add(module)
+            assert self.load is not None
+            for rel in self.load.load(module):
+                self._add(rel)
+
+    @cached_property
+    def _needed(self) -> set[str]:
+        return set()
+
+    @cached_property
+    def _asked(self) -> set[str]:
+        return set()
+
+    @cached_property
+    def _importable(self) -> set[str]:
+        """The modules the indexed code imports: only those are indexed on demand, as
+        Python would have loaded them."""
+        return {module for result in self.results.values() for module in result.imports}
+
+    def _add(self, rel: str) -> None:
+        """Index a file `load` just put in `results`."""
+        result = self.results[rel]
+        self._importable.update(result.imports)
+        if "_helpers" in self.__dict__:
+            for name, asserts, callees in result.helpers:
+                self._helpers.setdefault(name, []).append((asserts, callees))
+        if "classes" in self.__dict__:
+            self.classes.add(rel)
+        if not result.imported:
+            # A file with a role of its own (support code outside the paths walked) adds
+            # bare names too, which answers already given may have looked up.
+            for memo in (self._by_name_memo, self._asserting, self._resolved, self._self_memo):
+                memo.clear()
+            self.__dict__.pop("defined_names", None)
 
     @cached_property
     def defined_names(self) -> frozenset[str]:
@@ -62,10 +141,18 @@ class Project:
             matcher = self._helper_matcher
             last = last_part(name)
             known = (matcher is not None and (matcher(name) or matcher(last))) or (
-                is_assert_name(last) and name not in self._helpers
+                is_assert_name(last) and not self._defines(name)
             )
             self._by_name_memo[name] = known
         return known
+
+    def _defines(self, name: str) -> bool:
+        """Whether some helper is known by `name`, once the modules that may define it
+        are indexed: `pkg.mod.Class.method` may be a method of an imported module's class
+        (`pkg.mod` or `pkg` defines `Class`), `~pkg.mod.function` a function of
+        `pkg.mod`; a plain `pkg.mod.function` never is one (see PACKAGE_ONLY)."""
+        self.need(name if name[:1] == PACKAGE_ONLY else name.rpartition(".")[0])
+        return name in self._helpers
 
     @cached_property
     def _by_name_memo(self) -> dict[str, bool]:
@@ -120,7 +207,7 @@ class Project:
             return False, False
         if depth > _MAX_DEPTH:
             return True, False
-        helpers = self._helpers.get(target)
+        helpers = self._helpers.get(target) if self._defines(target) else None
         if not helpers:
             self._asserting[name] = False
             return False, True
@@ -174,7 +261,9 @@ class Project:
         slot, _, function = binding.partition("=")
         target = self._follow(helper, receiver).partition("@")[0]
         marker = "#" + slot
-        if not any(marker in callees for _, callees in self._helpers.get(target, ())):
+        if not self._defines(target) or not any(
+            marker in callees for _, callees in self._helpers[target]
+        ):
             return None
         return self._follow(function, receiver)
 
@@ -196,7 +285,7 @@ class Project:
         the class defines it), else by its last part (a library's,
         or one not scanned), except a built-in container's method name (`os.path.join`,
         `fixture_session().pop`): that is left qualified, so it matches no helper."""
-        if "." not in name or name in self._helpers:
+        if "." not in name or self._defines(name):
             return name
         if name[0] == PACKAGE_ONLY:  # a function of an imported module, else any other name
             name = name[1:]
@@ -228,6 +317,7 @@ class Project:
         if found is not None:
             return found
         index = self.classes
+        self.need(receiver)
         located = index.by_key.get(receiver)
         attribute, dot, name = method.partition(".")
         if dot:
