@@ -37,7 +37,16 @@ from netra_check.context import (
     parse_suppressions,
 )
 from netra_check.discovery import ModuleFinder, SourceFile, discover
-from netra_check.model import PACKAGE_ONLY, FileResult, Finding, HelperFact, Metric, Rule
+from netra_check.model import (
+    PACKAGE_ONLY,
+    BoundCall,
+    FileResult,
+    Finding,
+    HelperFact,
+    Metric,
+    Rule,
+    package_only,
+)
 from netra_check.project import Project
 from netra_check.rules import REGISTRY
 
@@ -99,14 +108,12 @@ def _unbound(callees: tuple[str, ...]) -> tuple[str, ...]:
         return callees
     found = set()
     for callee in callees:
-        if "#" in callee:  # `self.run#0=self.check`: both parts by name
-            helper, _, binding = callee.partition("#")
-            slot, _, function = binding.partition("=")
-            if helper:
-                helper, function = _by_name(helper), _by_name(function)
-                if not helper or not function:
-                    continue
-                callee = f"{helper}#{slot}={function}"
+        bound = BoundCall.parse(callee)
+        if bound is not None:  # `self.run#0=self.check`: both parts by name
+            bound = bound.map(_by_name)
+            if not bound.helper or not bound.function:
+                continue
+            callee = bound.format()
         elif not (callee := _by_name(callee)):
             continue
         found.add(callee)
@@ -116,21 +123,10 @@ def _unbound(callees: tuple[str, ...]) -> tuple[str, ...]:
 def _in_package(callees: tuple[str, ...]) -> tuple[str, ...]:
     """The callees of a function of an imported module (see PACKAGE_ONLY): dotted names
     (`shop.compare.same`) are looked up among that package's functions first."""
-
-    def mark(name: str) -> str:
-        if "." not in name or name.startswith(("self.", "#")):
-            return name
-        return PACKAGE_ONLY + name
-
     out = []
     for callee in callees:
-        if "#" in callee and callee[0] != "#":
-            helper, _, binding = callee.partition("#")
-            slot, _, function = binding.partition("=")
-            callee = f"{mark(helper)}#{slot}={mark(function)}"
-        else:
-            callee = mark(callee)
-        out.append(callee)
+        bound = BoundCall.parse(callee)
+        out.append(package_only(callee) if bound is None else bound.map(package_only).format())
     return tuple(out)
 
 

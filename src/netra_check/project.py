@@ -12,7 +12,7 @@ from netra_check.astutil import BUILTIN_METHODS, is_assert_name, last_part
 from netra_check.classes import ClassIndex
 from netra_check.config import CheckConfig
 from netra_check.context import name_matcher
-from netra_check.model import PACKAGE_ONLY, FileResult
+from netra_check.model import PACKAGE_ONLY, BoundCall, FileResult
 
 # Helper chains longer than this are not followed to the end: counted as asserting.
 _MAX_DEPTH = 200
@@ -223,13 +223,13 @@ class Project:
                 answer = True
                 break
             for callee in callees:
-                if "#" in callee:
-                    if callee[0] == "#":
-                        continue  # a marker: this helper calls a parameter
-                    bound = self._bound_target(callee, receiver)
-                    if bound is None:
+                if BoundCall.is_marker(callee):
+                    continue  # this helper calls a parameter: its callers' functions run
+                if (bound := BoundCall.parse(callee)) is not None:
+                    function = self._bound_target(bound, receiver)
+                    if function is None:
                         continue
-                    callee = bound
+                    callee = function
                 elif callee.startswith("self."):
                     callee = self.resolve_self(callee[5:], receiver)
                 else:
@@ -253,19 +253,17 @@ class Project:
             return self.resolve_self(name[5:], receiver) if receiver else self.resolve(name[5:])
         return self.resolve(name)
 
-    def _bound_target(self, entry: str, receiver: str | None) -> str | None:
-        """`helper#slot=function` (see `FileContext.bound_calls`): the function, followed,
-        when the helper calls the parameter it is passed to (its `#slot` marker), else None.
-        Among several helpers of one name, one that calls it is enough."""
-        helper, _, binding = entry.partition("#")
-        slot, _, function = binding.partition("=")
-        target = self._follow(helper, receiver).partition("@")[0]
-        marker = "#" + slot
+    def _bound_target(self, call: BoundCall, receiver: str | None) -> str | None:
+        """The function a bound call hands its helper, followed, when the helper calls the
+        parameter it is passed to (its marker), else None. Among several helpers of one
+        name, one that calls it is enough."""
+        target = self._follow(call.helper, receiver).partition("@")[0]
+        marker = BoundCall.marker(call.slot)
         if not self._defines(target) or not any(
             marker in callees for _, callees in self._helpers[target]
         ):
             return None
-        return self._follow(function, receiver)
+        return self._follow(call.function, receiver)
 
     def resolve(self, name: str) -> str:
         """Memoised `_resolve`."""
@@ -375,7 +373,8 @@ class Project:
             target = resolved.get(name)  # never a `self.` name: those depend on the receiver
             if target is None:
                 if "#" in name:
-                    target = self._bound_target(name, receiver)
+                    bound = BoundCall.parse(name)
+                    target = None if bound is None else self._bound_target(bound, receiver)
                     if target is None:
                         continue
                 elif name.startswith("self."):
