@@ -74,20 +74,19 @@ class Project:
                 if end == len(parts):
                     return  # a module is no class or function of another
                 if module in importable:
-                    self._read(module)
+                    self._read(loader, module)
                     return
                 break
         module = ""
         for part in parts[:-1]:
             module = f"{module}.{part}" if module else part
             if module in importable:
-                self._read(module)
+                self._read(loader, module)
 
-    def _read(self, module: str) -> None:
+    def _read(self, loader: ModuleLoader, module: str) -> None:
         if module not in self._asked:
             self._asked.add(module)
-            assert self.load is not None
-            for rel in self.load.load(module):
+            for rel in loader.load(module):
                 self._add(rel)
 
     @cached_property
