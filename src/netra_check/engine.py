@@ -363,9 +363,30 @@ class _Reader:
     def load(self, module: str) -> list[str]:
         """The files of `module` newly put in `results` (none: not one of the project's
         modules, or read already)."""
-        found = self.finder.sources((module,), self.results)
-        self.read(found)
-        return [s.rel for s in found if s.rel in self.results]
+        source = self.finder.source(module)
+        if source is None or source.rel in self.results:
+            return []
+        self.read([source])
+        return [source.rel] if source.rel in self.results else []
+
+    def read_own(self, sources: list[SourceFile]) -> None:
+        """Read the modules with a role of their own (test or support code outside the
+        paths walked) that the support code among `sources` imports, transitively through
+        such modules: their helpers count by their bare names too, which any lookup may
+        meet, so they are read before the rules run. Production modules wait for
+        `load`."""
+        batch = [self.results[s.rel] for s in sources if s.rel in self.results]
+        while batch:
+            found = {
+                source.rel: source
+                for result in batch
+                for module in result.imports
+                if (source := self.finder.source(module)) is not None
+                and not source.role.is_imported
+                and source.rel not in self.results
+            }
+            self.read(sorted(found.values()))
+            batch = [self.results[rel] for rel in found if rel in self.results]
 
     def is_module(self, name: str) -> bool:
         return self.finder.find(name) is not None
@@ -398,6 +419,7 @@ def scan(
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     reader = _Reader(cache, results, config, ModuleFinder(root, config, walk=walk), workers)
     reader.read(sources)
+    reader.read_own([s for s in sources if s.role.is_support])
     text_files: dict[str, str] = {}
     for rel in ci_files:
         try:

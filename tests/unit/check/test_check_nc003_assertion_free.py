@@ -929,3 +929,31 @@ def test_an_attribute_annotated_with_a_base_or_protocol_is_not_typed_by_its_anno
         """,
     )
     assert workspace.lines("NC003") == []
+
+
+def test_a_helper_module_outside_the_paths_is_read_before_the_rules_run(workspace) -> None:
+    # tests/support is test code that `paths` leaves out: found because a test imports
+    # it, it keeps its role, so its helpers count by their names as if it were walked
+    # (a function of a production module called directly would not be followed).
+    workspace.write(
+        "pyproject.toml", '[project]\nname = "shop"\n\n[tool.netra.check]\npaths = ["tests/unit"]\n'
+    )
+    workspace.write("tests/__init__.py", "")
+    workspace.write("tests/support/__init__.py", "")
+    workspace.write(
+        "tests/support/checks.py",
+        "def check_reply(reply):\n    assert reply == 'ok'\n",
+    )
+    workspace.write(
+        "tests/unit/test_replies.py",
+        """
+        from tests.support.checks import check_reply
+
+        def test_checked():
+            check_reply(send())
+
+        def test_unchecked():
+            send()
+        """,
+    )
+    assert workspace.lines("NC003") == [("tests/unit/test_replies.py", 6)]
