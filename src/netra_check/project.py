@@ -149,7 +149,8 @@ class Project:
         """Whether some helper is known by `name`, once the modules that may define it
         are indexed: `pkg.mod.Class.method` may be a method of an imported module's class
         (`pkg.mod` or `pkg` defines `Class`), `~pkg.mod.function` a function of
-        `pkg.mod`; a plain `pkg.mod.function` never is one (see PACKAGE_ONLY)."""
+        `pkg.mod`; a plain `pkg.mod.function` is a function of test or support code only
+        (an imported module's have the PACKAGE_ONLY prefix), all read before the rules."""
         self.need(name if name[:1] == PACKAGE_ONLY else name.rpartition(".")[0])
         return name in self._helpers
 
