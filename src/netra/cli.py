@@ -29,12 +29,9 @@ app.add_typer(db_app, name="db")
 )
 def check(ctx: typer.Context) -> None:
     """Find tests that cannot fail (the same as `netra-check`; `netra check --help`)."""
-    import gc
+    from netra_check.command import run_once
 
-    from netra_check.command import main
-
-    gc.disable()  # a short run: see netra_check.command.console
-    raise typer.Exit(main(ctx.args))
+    raise typer.Exit(run_once(ctx.args))
 
 
 @app.command(

@@ -7,7 +7,7 @@ base named in a file is, and which classes pytest collects (with their copies).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 
 from netra_check.context import module_names
@@ -19,28 +19,49 @@ Located = tuple[str, ClassFact]  # (path of the defining file, the class)
 class ClassIndex:
     """Every scanned class, found by name, by dotted name, and through its bases."""
 
-    def __init__(self, results: dict[str, FileResult], wanted_bases: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        results: dict[str, FileResult],
+        wanted_bases: tuple[str, ...],
+        need: Callable[[str], None] | None = None,
+    ) -> None:
+        """`need(dotted)` indexes the modules a dotted name may be defined in, adding them
+        to `results` (see `Project.need`); it is asked before each lookup by module."""
         self._results = results
+        self._need = need or (lambda dotted: None)
         self.by_name: dict[str, list[Located]] = {}
         self.by_key: dict[str, Located] = {}
         self.modules: dict[str, str] = {}
         self._key: dict[int, str] = {}
         for path in sorted(self._results):
-            names = module_names(path)
-            for module in names:
-                self.modules.setdefault(module, path)
-            result = self._results[path]
-            for fact in result.classes:
-                if not result.imported:  # a production class is found by its dotted name only
-                    self.by_name.setdefault(fact.name, []).append((path, fact))
-                for module in names:
-                    self.by_key.setdefault(f"{module}.{fact.name}", (path, fact))
-                if names:
-                    self._key[id(fact)] = f"{names[-1]}.{fact.name}"
+            self.add(path)
         self.wanted_bases = frozenset(wanted_bases)
         self._mro: dict[int, list[Located]] = {}
         self._resolved: dict[str, Located | None] = {}
         self._guessed: set[int] = set()
+
+    def add(self, path: str) -> None:
+        """Index the classes of a file of `results` (also one added after the index was
+        built). A file with a role of its own (not only imported) registers its classes by
+        name, which the bases found so far may have been looked up by: those answers are
+        dropped."""
+        names = module_names(path)
+        for module in names:
+            self.modules.setdefault(module, path)
+        result = self._results[path]
+        for fact in result.classes:
+            if not result.imported:  # a production class is found by its dotted name only
+                self.by_name.setdefault(fact.name, []).append((path, fact))
+            for module in names:
+                self.by_key.setdefault(f"{module}.{fact.name}", (path, fact))
+            if names:
+                self._key[id(fact)] = f"{names[-1]}.{fact.name}"
+        if result.classes and not result.imported and hasattr(self, "_mro"):
+            self._mro.clear()
+            self._resolved.clear()
+            self._guessed.clear()
+            self.__dict__.pop("_wanted_classes", None)
+            self.__dict__.pop("_collected_below", None)
 
     def key(self, fact: ClassFact) -> str | None:
         """The dotted name methods of the class are registered under (`tests.test_x.TestA`)."""
@@ -72,6 +93,7 @@ class ClassIndex:
         followed through the modules that re-export it."""
         if dotted in self._resolved:
             return self._resolved[dotted]
+        self._need(dotted)
         module, _, name = dotted.rpartition(".")
         path = self.modules.get(module)
         found: Located | None = None
@@ -81,11 +103,16 @@ class ClassIndex:
             result = self._results[path]
             found = next(((path, f) for f in result.classes if f.name == name), None)
             path = next(
-                (self.modules.get(m) for m, imported in result.class_imports if imported == name),
+                (self._module(m, name) for m, imported in result.class_imports if imported == name),
                 None,
             )
         self._resolved[dotted] = found
         return found
+
+    def _module(self, module: str, name: str) -> str | None:
+        """The path of a module `from module import name` names, indexed if need be."""
+        self._need(f"{module}.{name}")
+        return self.modules.get(module)
 
     def mro(self, path: str, fact: ClassFact) -> list[Located]:
         """The class and its scanned bases in method resolution order (depth first, left to
@@ -166,7 +193,7 @@ class ClassIndex:
                 ) and self._collectable(module_path, fact):
                     found.setdefault(fact.name, (module_path, fact))
             for module, name in result.class_imports:
-                target = self.modules.get(module)
+                target = self._module(module, name)
                 if target is None or target in stack:
                     continue
                 if name == "*":
@@ -175,7 +202,7 @@ class ClassIndex:
                     visit(target, name, (*stack, target))
 
         for module, name in self._results[path].class_imports:
-            target = self.modules.get(module)
+            target = self._module(module, name)
             if target is not None and target != path:
                 visit(target, name, (path, target))
         return found

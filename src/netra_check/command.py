@@ -341,11 +341,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def console() -> None:
-    """The `netra-check` console script (and `python -m netra_check`)."""
-    # One short run: the cyclic collector would only rescan the cache's many small objects
-    # (none of them in a cycle) each time the run allocates; the process frees all at exit.
+def run_once(argv: Sequence[str] | None = None) -> int:
+    """`main` for a process that exits once it returns (`netra-check`, `netra check`).
+
+    The cyclic collector is off for the run: it would only rescan the analysis's many
+    small objects each time the run allocates. What the run leaves is frozen before the
+    process exits, because the interpreter's last collection, which runs even with the
+    collector off, would walk all of it: on SQLAlchemy's tests, cold, 3.3 to 3.9 s of CPU
+    with the freeze against 4.3 to 4.5 s without."""
     import gc
 
     gc.disable()
-    sys.exit(main())
+    code = main(argv)
+    gc.freeze()
+    return code
+
+
+def console() -> None:
+    """The `netra-check` console script (and `python -m netra_check`)."""
+    sys.exit(run_once())

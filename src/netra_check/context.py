@@ -35,7 +35,7 @@ from netra_check.astutil import (
     split_live,
     used_names,
 )
-from netra_check.model import ClassFact, Finding
+from netra_check.model import BoundCall, ClassFact, Finding
 
 if TYPE_CHECKING:
     from netra_check.config import CheckConfig
@@ -502,7 +502,7 @@ class FileContext:
             for slot, name in bound:
                 function = self._qualify_one(name, method)
                 if function is not None:
-                    found.add(sys.intern(f"{helper}#{slot}={function}"))
+                    found.add(sys.intern(BoundCall(helper, slot, function).format()))
         return found
 
     def _qualify_one(self, name: str, method: bool) -> str | None:
@@ -529,7 +529,7 @@ class FileContext:
         function when the helper has the marker."""
         node = definition.function
         slots = parameter_slots(node, method=definition.kind == "method")
-        return {f"#{slot}" for name in names for slot in slots.get(name, ())}
+        return {BoundCall.marker(slot) for name in names for slot in slots.get(name, ())}
 
     @cached_property
     def local_names(self) -> dict[str, str]:

@@ -13,7 +13,7 @@ import fnmatch
 import glob
 import os
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
@@ -299,25 +299,26 @@ class ModuleFinder:
         self.root = root.resolve()
         self.classifier = classifier or Classifier(config, self.root)
         self._walk = None if walk is None else tuple(walk)
-        self._asked: set[str] = set()
         self._folders: dict[str, bool] = {}
+        self._found: dict[str, str | None] = {}
 
-    def sources(self, imports: Iterable[str], known: Collection[str]) -> list[SourceFile]:
-        """The files of the modules named in `imports` not already in `known` (relative
-        paths), each module looked for once per run."""
-        found: dict[str, SourceFile] = {}
-        for module in imports:
-            if module in self._asked:
-                continue
-            self._asked.add(module)
-            rel = self._find(module)
-            if rel is None or rel in known or rel in found:
-                continue
-            role = self.classifier.role(rel)
-            if not role.needs_parse:
-                role = FileRole(False, False, False, False, None, is_imported=True)
-            found[rel] = SourceFile(rel, str(self.root / rel), role)
-        return sorted(found.values())
+    def source(self, module: str) -> SourceFile | None:
+        """The file of a module with its role: the one discovery would give it, else
+        `is_imported` (a production module)."""
+        rel = self.find(module)
+        if rel is None:
+            return None
+        role = self.classifier.role(rel)
+        if not role.needs_parse:
+            role = FileRole(False, False, False, False, None, is_imported=True)
+        return SourceFile(rel, str(self.root / rel), role)
+
+    def find(self, module: str) -> str | None:
+        """The file of a module of the project (relative path), if it may be read."""
+        found = self._found.get(module, "")
+        if found == "":
+            found = self._found[module] = self._find(module)
+        return found
 
     def _find(self, module: str) -> str | None:
         parts = module.split(".")

@@ -37,7 +37,16 @@ from netra_check.context import (
     parse_suppressions,
 )
 from netra_check.discovery import ModuleFinder, SourceFile, discover
-from netra_check.model import PACKAGE_ONLY, FileResult, Finding, HelperFact, Metric, Rule
+from netra_check.model import (
+    PACKAGE_ONLY,
+    BoundCall,
+    FileResult,
+    Finding,
+    HelperFact,
+    Metric,
+    Rule,
+    package_only,
+)
 from netra_check.project import Project
 from netra_check.rules import REGISTRY
 
@@ -99,14 +108,12 @@ def _unbound(callees: tuple[str, ...]) -> tuple[str, ...]:
         return callees
     found = set()
     for callee in callees:
-        if "#" in callee:  # `self.run#0=self.check`: both parts by name
-            helper, _, binding = callee.partition("#")
-            slot, _, function = binding.partition("=")
-            if helper:
-                helper, function = _by_name(helper), _by_name(function)
-                if not helper or not function:
-                    continue
-                callee = f"{helper}#{slot}={function}"
+        bound = BoundCall.parse(callee)
+        if bound is not None:  # `self.run#0=self.check`: both parts by name
+            bound = bound.map(_by_name)
+            if not bound.helper or not bound.function:
+                continue
+            callee = bound.format()
         elif not (callee := _by_name(callee)):
             continue
         found.add(callee)
@@ -116,21 +123,10 @@ def _unbound(callees: tuple[str, ...]) -> tuple[str, ...]:
 def _in_package(callees: tuple[str, ...]) -> tuple[str, ...]:
     """The callees of a function of an imported module (see PACKAGE_ONLY): dotted names
     (`shop.compare.same`) are looked up among that package's functions first."""
-
-    def mark(name: str) -> str:
-        if "." not in name or name.startswith(("self.", "#")):
-            return name
-        return PACKAGE_ONLY + name
-
     out = []
     for callee in callees:
-        if "#" in callee and callee[0] != "#":
-            helper, _, binding = callee.partition("#")
-            slot, _, function = binding.partition("=")
-            callee = f"{mark(helper)}#{slot}={mark(function)}"
-        else:
-            callee = mark(callee)
-        out.append(callee)
+        bound = BoundCall.parse(callee)
+        out.append(package_only(callee) if bound is None else bound.map(package_only).format())
     return tuple(out)
 
 
@@ -341,6 +337,65 @@ def in_scope(path: str, only: Sequence[str] | None) -> bool:
     return any(path == p or path.startswith(p.rstrip("/") + "/") or p in ("", ".") for p in only)
 
 
+class _Reader:
+    """Reads files into `results` through the cache: the discovered ones at once, the
+    project's own modules the test code imports when the analysis reaches them (see
+    `Project.need`); `finish` saves the cache once the run has read all it needs."""
+
+    def __init__(
+        self,
+        cache: ResultCache,
+        results: dict[str, FileResult],
+        config: CheckConfig,
+        finder: ModuleFinder,
+        workers: int,
+    ) -> None:
+        self.cache = cache
+        self.results = results
+        self.config = config
+        self.finder = finder
+        self.workers = workers
+        self.analysed = 0
+
+    def read(self, sources: list[SourceFile]) -> None:
+        self.analysed += _load(sources, self.cache, self.results, self.config, self.workers)
+
+    def load(self, module: str) -> list[str]:
+        """The files of `module` newly put in `results` (none: not one of the project's
+        modules, or read already)."""
+        source = self.finder.source(module)
+        if source is None or source.rel in self.results:
+            return []
+        self.read([source])
+        return [source.rel] if source.rel in self.results else []
+
+    def read_own(self, sources: list[SourceFile]) -> None:
+        """Read the modules with a role of their own (test or support code outside the
+        paths walked) that the support code among `sources` imports, transitively through
+        such modules: their helpers count by their bare names too, which any lookup may
+        meet, so they are read before the rules run. Production modules wait for
+        `load`."""
+        batch = [self.results[s.rel] for s in sources if s.rel in self.results]
+        while batch:
+            found = {
+                source.rel: source
+                for result in batch
+                for module in result.imports
+                if (source := self.finder.source(module)) is not None
+                and not source.role.is_imported
+                and source.rel not in self.results
+            }
+            self.read(sorted(found.values()))
+            batch = [self.results[rel] for rel in found if rel in self.results]
+
+    def is_module(self, name: str) -> bool:
+        return self.finder.find(name) is not None
+
+    def finish(self) -> None:
+        self.cache.prune(set(self.results))
+        self.cache.save()
+
+
 def scan(
     root: Path,
     config: CheckConfig,
@@ -349,33 +404,29 @@ def scan(
     jobs: int | None = None,
     extra_paths: Sequence[str] = (),
     walk: Sequence[str] | None = None,
-) -> tuple[Project, int]:
-    """Discover and analyse every file (through the cache); returns the project and misses.
+) -> tuple[Project, _Reader]:
+    """Discover and analyse every file (through the cache); returns the project and the
+    reader, to `finish` once the rules have run.
 
-    Then the project's own modules that the scanned test and support code imports, and
-    those they import in turn, are indexed too (see `FileRole.is_imported`)."""
+    The project's own modules that the scanned test and support code imports (and those
+    they import in turn) are read only when the project pass reaches a name defined in
+    them (see `Project.need` and `FileRole.is_imported`)."""
     sources, ci_files = discover(root, config, extra_paths, walk=walk)
     cache_dir = (root / config.cache_dir) if use_cache else None
     cache = ResultCache(cache_dir, f"{config.digest()}:{code_version()}")
     cache.load()
     results: dict[str, FileResult] = {}
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
-    analysed = _load(sources, cache, results, config, workers)
-    finder = ModuleFinder(root, config, walk=walk)
-    batch = [results[s.rel] for s in sources if s.rel in results and s.role.is_support]
-    while batch:
-        found = finder.sources((m for r in batch for m in r.imports), results)
-        analysed += _load(found, cache, results, config, workers)
-        batch = [results[s.rel] for s in found if s.rel in results]
-    cache.prune(set(results))
-    cache.save()
+    reader = _Reader(cache, results, config, ModuleFinder(root, config, walk=walk), workers)
+    reader.read(sources)
+    reader.read_own([s for s in sources if s.role.is_support])
     text_files: dict[str, str] = {}
     for rel in ci_files:
         try:
             text_files[rel] = (root / rel).read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-    return Project(root, config, results, text_files), analysed
+    return Project(root, config, results, text_files, load=reader), reader
 
 
 def _load(
@@ -431,17 +482,21 @@ def run_check(
     (see `command.Scope`).
     """
     started = time.perf_counter()
-    project, analysed = scan(
+    project, reader = scan(
         root, config, use_cache=use_cache, jobs=jobs, extra_paths=extra_paths, walk=walk
     )
     rules = active_rules(config)
     raw: list[Finding] = []
-    for result in project.results.values():
-        raw.extend(result.findings)
     for rule in rules:
         raw.extend(rule.check_project(project))
         for rel, text in project.text_files.items():
             raw.extend(rule.check_text_file(rel, text, project))
+    tests = class_tests(project)
+    reader.finish()
+    # After the project pass: a module it read may be one with findings of its own (a
+    # support module outside the paths walked).
+    for result in project.results.values():
+        raw.extend(result.findings)
     text_suppressions = {
         rel: parse_suppressions(text)
         for rel, text in project.text_files.items()
@@ -477,8 +532,8 @@ def run_check(
         findings=findings,
         metrics=metrics,
         files=len(project.results),
-        analysed=analysed,
-        tests=sum(r.tests for r in project.results.values()) + class_tests(project),
+        analysed=reader.analysed,
+        tests=sum(r.tests for r in project.results.values()) + tests,
         suppressed=suppressed,
         seconds=time.perf_counter() - started,
     )

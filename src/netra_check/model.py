@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
@@ -70,6 +70,52 @@ class Metric:
 # calls a method of one of its classes (`Checker().verify()`, a helper class) is, and from
 # there the module's functions are.
 PACKAGE_ONLY = "~"
+
+
+def package_only(name: str) -> str:
+    """A dotted callee of a function of an imported module, looked up among that package's
+    functions first (see PACKAGE_ONLY); other callees as they are."""
+    if "." not in name or name.startswith(("self.", "#")):
+        return name
+    return PACKAGE_ONLY + name
+
+
+class BoundCall(NamedTuple):
+    """A call that hands a function to a helper: `run_case(data, check=assert_valid)` is
+    the callee `tests.cases.run_case#check=tests.checks.assert_valid` (see
+    `FileContext.bound_calls`), followed to the function when the helper calls the
+    parameter: the helper's callees then hold the marker `#check` (`marker`)."""
+
+    helper: str
+    slot: str  # a keyword's name, or a position ("0")
+    function: str
+
+    @classmethod
+    def parse(cls, callee: str) -> BoundCall | None:
+        """The bound call a callee is; None for a plain callee or a marker."""
+        if "#" not in callee or callee[0] == "#":
+            return None
+        helper, _, binding = callee.partition("#")
+        slot, _, function = binding.partition("=")
+        return cls(helper, slot, function)
+
+    def format(self) -> str:
+        """The callee string (`parse` of it gives this bound call back)."""
+        return f"{self.helper}#{self.slot}={self.function}"
+
+    def map(self, change: Callable[[str], str]) -> BoundCall:
+        """The same call with `change` applied to the helper and to the function."""
+        return self._replace(helper=change(self.helper), function=change(self.function))
+
+    @staticmethod
+    def marker(slot: str) -> str:
+        """The callee a helper holds when it calls its parameter `slot`."""
+        return "#" + slot
+
+    @staticmethod
+    def is_marker(callee: str) -> bool:
+        """Whether a callee is a helper's `marker`, no call of its own."""
+        return callee[:1] == "#"
 
 
 class HelperFact(NamedTuple):

@@ -6,16 +6,27 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from netra_check.astutil import BUILTIN_METHODS, is_assert_name, last_part
 from netra_check.classes import ClassIndex
 from netra_check.config import CheckConfig
 from netra_check.context import name_matcher
-from netra_check.model import PACKAGE_ONLY, FileResult
+from netra_check.model import PACKAGE_ONLY, BoundCall, FileResult
 
 # Helper chains longer than this are not followed to the end: counted as asserting.
 _MAX_DEPTH = 200
+
+
+class ModuleLoader(Protocol):
+    """Reads the project's own modules into `Project.results` on demand."""
+
+    def load(self, module: str) -> list[str]:
+        """Index the module of that dotted name if it is one of the project's and not
+        indexed yet; the relative paths added to the results."""
+
+    def is_module(self, name: str) -> bool:
+        """Whether a dotted name is one of the project's modules (a file)."""
 
 
 @dataclass
@@ -28,6 +39,9 @@ class Project:
     text_files: dict[str, str] = field(default_factory=dict)
     # Per-run scratch space for rules that compute something twice (findings and metrics).
     memo: dict[str, Any] = field(default_factory=dict)
+    # Indexes the modules the test code imports as the analysis reaches them (see `need`);
+    # None: every module there is to know is in `results` already.
+    load: ModuleLoader | None = None
 
     def facts(self, rule_id: str) -> Iterator[tuple[str, Any]]:
         """(path, facts) for every file where the rule collected something, in path order."""
@@ -39,7 +53,71 @@ class Project:
     @cached_property
     def classes(self) -> ClassIndex:
         """Every scanned class, its bases and the classes pytest collects."""
-        return ClassIndex(self.results, self.config.extra_python_bases)
+        return ClassIndex(self.results, self.config.extra_python_bases, self.need)
+
+    def need(self, dotted: str) -> None:
+        """Index the project's module that may define what a dotted name names: for
+        `pkg.mod.Class`, `pkg.mod` when it is a module the code indexed so far imports
+        (else each of `pkg`, `pkg.mod` that is); nothing when the name is a module itself.
+        Every lookup of a dotted name among the helpers and classes asks this first, so a
+        module is read only when the analysis reaches a name in it, and the lookup finds
+        what it would find with every module the tests import indexed."""
+        loader = self.load
+        if loader is None or "." not in dotted or dotted in self._needed:
+            return
+        self._needed.add(dotted)
+        parts = dotted.lstrip(PACKAGE_ONLY).split(".")
+        importable = self._importable
+        for end in range(len(parts), 0, -1):
+            module = ".".join(parts[:end])
+            if loader.is_module(module):
+                if end == len(parts):
+                    return  # a module is no class or function of another
+                if module in importable:
+                    self._read(loader, module)
+                    return
+                break
+        module = ""
+        for part in parts[:-1]:
+            module = f"{module}.{part}" if module else part
+            if module in importable:
+                self._read(loader, module)
+
+    def _read(self, loader: ModuleLoader, module: str) -> None:
+        if module not in self._asked:
+            self._asked.add(module)
+            for rel in loader.load(module):
+                self._add(rel)
+
+    @cached_property
+    def _needed(self) -> set[str]:
+        return set()
+
+    @cached_property
+    def _asked(self) -> set[str]:
+        return set()
+
+    @cached_property
+    def _importable(self) -> set[str]:
+        """The modules the indexed code imports: only those are indexed on demand, as
+        Python would have loaded them."""
+        return {module for result in self.results.values() for module in result.imports}
+
+    def _add(self, rel: str) -> None:
+        """Index a file `load` just put in `results`."""
+        result = self.results[rel]
+        self._importable.update(result.imports)
+        if "_helpers" in self.__dict__:
+            for name, asserts, callees in result.helpers:
+                self._helpers.setdefault(name, []).append((asserts, callees))
+        if "classes" in self.__dict__:
+            self.classes.add(rel)
+        if not result.imported:
+            # A file with a role of its own (support code outside the paths walked) adds
+            # bare names too, which answers already given may have looked up.
+            for memo in (self._by_name_memo, self._asserting, self._resolved, self._self_memo):
+                memo.clear()
+            self.__dict__.pop("defined_names", None)
 
     @cached_property
     def defined_names(self) -> frozenset[str]:
@@ -62,10 +140,19 @@ class Project:
             matcher = self._helper_matcher
             last = last_part(name)
             known = (matcher is not None and (matcher(name) or matcher(last))) or (
-                is_assert_name(last) and name not in self._helpers
+                is_assert_name(last) and not self._defines(name)
             )
             self._by_name_memo[name] = known
         return known
+
+    def _defines(self, name: str) -> bool:
+        """Whether some helper is known by `name`, once the modules that may define it
+        are indexed: `pkg.mod.Class.method` may be a method of an imported module's class
+        (`pkg.mod` or `pkg` defines `Class`), `~pkg.mod.function` a function of
+        `pkg.mod`; a plain `pkg.mod.function` is a function of test or support code only
+        (an imported module's have the PACKAGE_ONLY prefix), all read before the rules."""
+        self.need(name if name[:1] == PACKAGE_ONLY else name.rpartition(".")[0])
+        return name in self._helpers
 
     @cached_property
     def _by_name_memo(self) -> dict[str, bool]:
@@ -120,7 +207,7 @@ class Project:
             return False, False
         if depth > _MAX_DEPTH:
             return True, False
-        helpers = self._helpers.get(target)
+        helpers = self._helpers.get(target) if self._defines(target) else None
         if not helpers:
             self._asserting[name] = False
             return False, True
@@ -136,13 +223,13 @@ class Project:
                 answer = True
                 break
             for callee in callees:
-                if "#" in callee:
-                    if callee[0] == "#":
-                        continue  # a marker: this helper calls a parameter
-                    bound = self._bound_target(callee, receiver)
-                    if bound is None:
+                if BoundCall.is_marker(callee):
+                    continue  # this helper calls a parameter: its callers' functions run
+                if (bound := BoundCall.parse(callee)) is not None:
+                    function = self._bound_target(bound, receiver)
+                    if function is None:
                         continue
-                    callee = bound
+                    callee = function
                 elif callee.startswith("self."):
                     callee = self.resolve_self(callee[5:], receiver)
                 else:
@@ -166,17 +253,17 @@ class Project:
             return self.resolve_self(name[5:], receiver) if receiver else self.resolve(name[5:])
         return self.resolve(name)
 
-    def _bound_target(self, entry: str, receiver: str | None) -> str | None:
-        """`helper#slot=function` (see `FileContext.bound_calls`): the function, followed,
-        when the helper calls the parameter it is passed to (its `#slot` marker), else None.
-        Among several helpers of one name, one that calls it is enough."""
-        helper, _, binding = entry.partition("#")
-        slot, _, function = binding.partition("=")
-        target = self._follow(helper, receiver).partition("@")[0]
-        marker = "#" + slot
-        if not any(marker in callees for _, callees in self._helpers.get(target, ())):
+    def _bound_target(self, call: BoundCall, receiver: str | None) -> str | None:
+        """The function a bound call hands its helper, followed, when the helper calls the
+        parameter it is passed to (its marker), else None. Among several helpers of one
+        name, one that calls it is enough."""
+        target = self._follow(call.helper, receiver).partition("@")[0]
+        marker = BoundCall.marker(call.slot)
+        if not self._defines(target) or not any(
+            marker in callees for _, callees in self._helpers[target]
+        ):
             return None
-        return self._follow(function, receiver)
+        return self._follow(call.function, receiver)
 
     def resolve(self, name: str) -> str:
         """Memoised `_resolve`."""
@@ -196,7 +283,7 @@ class Project:
         the class defines it), else by its last part (a library's,
         or one not scanned), except a built-in container's method name (`os.path.join`,
         `fixture_session().pop`): that is left qualified, so it matches no helper."""
-        if "." not in name or name in self._helpers:
+        if "." not in name or self._defines(name):
             return name
         if name[0] == PACKAGE_ONLY:  # a function of an imported module, else any other name
             name = name[1:]
@@ -228,6 +315,7 @@ class Project:
         if found is not None:
             return found
         index = self.classes
+        self.need(receiver)
         located = index.by_key.get(receiver)
         attribute, dot, name = method.partition(".")
         if dot:
@@ -285,7 +373,8 @@ class Project:
             target = resolved.get(name)  # never a `self.` name: those depend on the receiver
             if target is None:
                 if "#" in name:
-                    target = self._bound_target(name, receiver)
+                    bound = BoundCall.parse(name)
+                    target = None if bound is None else self._bound_target(bound, receiver)
                     if target is None:
                         continue
                 elif name.startswith("self."):

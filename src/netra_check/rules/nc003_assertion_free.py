@@ -16,10 +16,10 @@ What it does:
     function or class of the test module itself. The project's own modules that
     test code imports (under the root, `src/` or `lib/`, and the modules they
     import in turn) are indexed by their dotted names only, even outside the
-    testing packages: `Checker().verify()` after `from mypkg.checks import
-    Checker` is that method (or that of the first of its bases defining it),
-    followed into the functions it calls. That is production code, whose `assert`
-    states an invariant: there, an `assert` statement is not a check (an
+    testing packages, each when a call first needs it: `Checker().verify()` after
+    `from mypkg.checks import Checker` is that method (or that of the first of its
+    bases defining it), followed into the functions it calls. That is production
+    code, whose `assert` states an invariant: there, an `assert` statement is not a check (an
     assertion call or `raise AssertionError` is), so `Order().process()` and
     `self.order.process()` check nothing however `process` asserts, and a function
     of such a module that a test calls directly (`process_order()`) is not

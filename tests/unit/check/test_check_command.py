@@ -363,3 +363,31 @@ def test_a_foreign_repository_fails_only_on_rules_for_any_pytest_suite(cli, work
         "NC005",
         "NC007",
     }
+
+
+def test_the_console_script_leaves_what_the_run_made_to_the_exit(
+    workspace, monkeypatch, capsys
+) -> None:
+    # The interpreter's last collection runs even with the collector off; what the run
+    # leaves is frozen so that it does not walk every file's facts once more on exit.
+    import gc
+    import sys
+
+    from netra_check.command import console
+
+    workspace.write("tests/unit/test_a.py", "def test_a():\n    pass\n")
+    monkeypatch.setattr(
+        sys, "argv", ["netra-check", str(workspace.root), "--no-cache", "-f", "json"]
+    )
+    enabled = gc.isenabled()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            console()
+        frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+    report = json.loads(capsys.readouterr().out)
+    assert (exited.value.code, [f["rule"] for f in report["findings"]]) == (1, ["NC002"])
+    assert frozen > 0

@@ -736,6 +736,65 @@ def test_a_helper_imported_from_the_projects_own_package_is_followed(workspace) 
     assert (result.files, result.tests) == (3, 4)
 
 
+def test_only_the_package_modules_the_analysis_reaches_are_read(workspace) -> None:
+    # A module the tests import is read when a call of a test needs a class of it, not
+    # because it is imported: neither models.py (the tests only build an Order, or assert
+    # themselves) nor report.py (imported by checks.py, but not by what verify calls).
+    workspace.write("src/shop/__init__.py", "")
+    workspace.write(
+        "src/shop/models.py",
+        """
+        class Order:
+            def total(self):
+                return 0
+        """,
+    )
+    workspace.write(
+        "src/shop/checks.py",
+        """
+        from shop.compare import same
+        from shop.report import render
+
+        class Checker:
+            def verify(self, reply):
+                same(reply, "ok")
+
+            def show(self, reply):
+                return render(reply)
+        """,
+    )
+    workspace.write(
+        "src/shop/compare.py",
+        "def same(a, b):\n    if a != b:\n        raise AssertionError((a, b))\n",
+    )
+    workspace.write("src/shop/report.py", "def render(reply):\n    return str(reply)\n")
+    workspace.write(
+        "tests/test_shop.py",
+        """
+        from shop.checks import Checker
+        from shop.models import Order
+
+        def test_total():
+            assert Order().total() == 0
+
+        def test_created_only():
+            Order()
+
+        def test_checked():
+            Checker().verify(send())
+        """,
+    )
+    result = workspace.scan()
+    assert [(f.path, f.line) for f in result.findings if f.rule_id == "NC003"] == [
+        ("tests/test_shop.py", 7)
+    ]
+    # The test module, checks.py and compare.py: what Checker().verify() runs.
+    assert (result.files, result.analysed) == (3, 3)
+    # The modules read on demand are cached like the others: a second run parses none.
+    cold, warm = workspace.scan(use_cache=True), workspace.scan(use_cache=True)
+    assert [(r.files, r.analysed, len(r.findings)) for r in (cold, warm)] == [(3, 3, 1), (3, 0, 1)]
+
+
 def test_a_method_a_package_class_inherits_is_followed_to_its_base(workspace) -> None:
     workspace.write(
         "src/shop/base.py",
@@ -870,3 +929,31 @@ def test_an_attribute_annotated_with_a_base_or_protocol_is_not_typed_by_its_anno
         """,
     )
     assert workspace.lines("NC003") == []
+
+
+def test_a_helper_module_outside_the_paths_is_read_before_the_rules_run(workspace) -> None:
+    # tests/support is test code that `paths` leaves out: found because a test imports
+    # it, it keeps its role, so its helpers count by their names as if it were walked
+    # (a function of a production module called directly would not be followed).
+    workspace.write(
+        "pyproject.toml", '[project]\nname = "shop"\n\n[tool.netra.check]\npaths = ["tests/unit"]\n'
+    )
+    workspace.write("tests/__init__.py", "")
+    workspace.write("tests/support/__init__.py", "")
+    workspace.write(
+        "tests/support/checks.py",
+        "def check_reply(reply):\n    assert reply == 'ok'\n",
+    )
+    workspace.write(
+        "tests/unit/test_replies.py",
+        """
+        from tests.support.checks import check_reply
+
+        def test_checked():
+            check_reply(send())
+
+        def test_unchecked():
+            send()
+        """,
+    )
+    assert workspace.lines("NC003") == [("tests/unit/test_replies.py", 6)]
