@@ -356,6 +356,9 @@ class _Reader:
         self.finder = finder
         self.workers = workers
         self.analysed = 0
+        # Modules with a role of their own that `load` read (support code that only a
+        # production module imports): see `run_check`.
+        self.own_loaded = 0
 
     def read(self, sources: list[SourceFile]) -> None:
         self.analysed += _load(sources, self.cache, self.results, self.config, self.workers)
@@ -367,7 +370,11 @@ class _Reader:
         if source is None or source.rel in self.results:
             return []
         self.read([source])
-        return [source.rel] if source.rel in self.results else []
+        if source.rel not in self.results:
+            return []
+        if not source.role.is_imported:
+            self.own_loaded += 1
+        return [source.rel]
 
     def read_own(self, sources: list[SourceFile]) -> None:
         """Read the modules with a role of their own (test or support code outside the
@@ -486,12 +493,21 @@ def run_check(
         root, config, use_cache=use_cache, jobs=jobs, extra_paths=extra_paths, walk=walk
     )
     rules = active_rules(config)
-    raw: list[Finding] = []
-    for rule in rules:
-        raw.extend(rule.check_project(project))
-        for rel, text in project.text_files.items():
-            raw.extend(rule.check_text_file(rel, text, project))
-    tests = class_tests(project)
+    while True:
+        own_loaded = reader.own_loaded
+        raw: list[Finding] = []
+        for rule in rules:
+            raw.extend(rule.check_project(project))
+            for rel, text in project.text_files.items():
+                raw.extend(rule.check_text_file(rel, text, project))
+        tests = class_tests(project)
+        if reader.own_loaded == own_loaded:
+            break
+        # The pass read support code that only a production module imports: its helpers
+        # count by their bare names too, which the tests judged before it was read may
+        # have looked up (the findings would depend on the order of the tests). Once more,
+        # with it read from the start, as `read_own` reads what the tests import.
+        project = Project(root, config, project.results, project.text_files, load=reader)
     reader.finish()
     # After the project pass: a module it read may be one with findings of its own (a
     # support module outside the paths walked).

@@ -957,3 +957,67 @@ def test_a_helper_module_outside_the_paths_is_read_before_the_rules_run(workspac
         """,
     )
     assert workspace.lines("NC003") == [("tests/unit/test_replies.py", 6)]
+
+
+def test_a_testing_module_read_through_a_production_one_counts_for_every_test(
+    workspace,
+) -> None:
+    # shop/testing is support code that only a production module imports: it is read when
+    # a call reaches it (Checker().verify()), which may come after another test's lookup by
+    # name. Its assert_shown, which asserts nothing, is judged by its body for both files,
+    # as when every module the tests import was read first: not only for the file that
+    # comes after the first Checker().verify().
+    workspace.write(
+        "pyproject.toml", '[project]\nname = "shop"\n\n[tool.netra.check]\npaths = ["tests"]\n'
+    )
+    workspace.write("src/shop/__init__.py", "")
+    workspace.write("src/shop/testing/__init__.py", "")
+    workspace.write(
+        "src/shop/testing/checks.py",
+        """
+        def check_total(total):
+            assert total
+
+        def assert_shown(value):
+            print(value)
+        """,
+    )
+    workspace.write(
+        "src/shop/orders.py",
+        """
+        from shop.testing.checks import check_total
+
+        class Checker:
+            def verify(self):
+                check_total(1)
+        """,
+    )
+    workspace.write(
+        "tests/test_a.py",
+        """
+        import reporting
+
+        from shop.orders import Checker
+
+        def test_shown():
+            reporting.assert_shown(1)
+
+        def test_checked():
+            Checker().verify()
+        """,
+    )
+    workspace.write(
+        "tests/test_b.py",
+        """
+        import reporting
+
+        from shop.orders import Checker
+
+        def test_checked():
+            Checker().verify()
+
+        def test_shown():
+            reporting.assert_shown(1)
+        """,
+    )
+    assert workspace.lines("NC003") == [("tests/test_a.py", 5), ("tests/test_b.py", 8)]
